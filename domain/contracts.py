@@ -1,0 +1,300 @@
+"""Messages between the API, the journey workflow and its activities.
+
+Plain dataclasses of opaque identifiers and domain values: no personal data ever goes in
+here, because all of it lands in Temporal's history. They travel with
+`temporalio.contrib.pydantic.pydantic_data_converter`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from domain.needs import (
+    AssessmentKind,
+    AssessmentTool,
+    AutonomyLevel,
+    Equipment,
+    SessionKind,
+    SessionPlace,
+    Theme,
+)
+from domain.notices import NoticeKind, Recipient
+from domain.policy import JourneyPolicy
+from domain.refusals import ChequeVerdict
+from domain.stages import (
+    Action,
+    ChequeStatus,
+    DeclineReason,
+    OrientationStatus,
+    Outcome,
+    Role,
+    Stage,
+)
+
+WORKFLOW_NAME = "JourneyWorkflow"
+TASK_QUEUE = "passnum-journeys"
+
+# Update and query names, shared by the workflow and its callers.
+U_CONFIRM_REFERRAL = "confirm_referral"
+U_ASSESS = "assess"
+U_ISSUE_BOOKLET = "issue_booklet"
+U_ORIENT = "orient"
+U_ANSWER_ORIENTATION = "answer_orientation"
+U_LOG_SESSION = "log_session"
+U_WITHDRAW = "withdraw"
+U_NUDGE = "nudge"
+U_REORIENT = "reorient"
+Q_STATUS = "status"
+
+# Custom search attributes (opaque values only: they are never encrypted).
+SA_STAGE = "PassnumStage"
+SA_STALLED = "PassnumStalled"
+SA_EPCI = "PassnumEpci"
+SA_MEDIATION = "PassnumMediation"
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    SA_STAGE: "Keyword",
+    SA_STALLED: "Bool",
+    SA_EPCI: "Keyword",
+    SA_MEDIATION: "Keyword",
+}
+
+
+def workflow_id_for(journey_id: str) -> str:
+    return f"journey-{journey_id}"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a role and an opaque reference (account or structure id)."""
+
+    role: Role
+    ref: str
+
+
+SYSTEM = Actor(role=Role.SYSTEM, ref="passnum")
+
+
+@dataclass(frozen=True)
+class JourneyInput:
+    journey_id: str
+    programme_code: int
+    epci_id: int
+    reception_structure_id: int
+    referrer: Actor
+    policy: JourneyPolicy = field(default_factory=JourneyPolicy)
+    # Search attributes need a server with visibility (not the time-skipping test server).
+    use_search_attributes: bool = True
+
+
+# ---- requests (Update arguments) ----
+
+
+@dataclass(frozen=True)
+class ConfirmReferral:
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class AssessmentRequest:
+    actor: Actor
+    kind: AssessmentKind
+    tool: AssessmentTool
+    autonomy: AutonomyLevel
+    needs: list[Theme]
+
+
+@dataclass(frozen=True)
+class BookletRequest:
+    actor: Actor
+    millesime: int
+
+
+@dataclass(frozen=True)
+class OrientRequest:
+    actor: Actor
+    mediation_structure_id: int
+    reason: str | None = None  # for a coordinator's re-orientation
+
+
+@dataclass(frozen=True)
+class OrientationAnswer:
+    actor: Actor
+    mediation_structure_id: int
+    accept: bool
+    decline_reason: DeclineReason | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """A training session paid with cheques. `session_id` is the form's UUID (idempotency)."""
+
+    actor: Actor
+    session_id: str
+    mediation_structure_id: int
+    day: date
+    duration_minutes: int
+    kind: SessionKind
+    place: SessionPlace
+    themes: list[Theme]
+    equipment: list[Equipment]
+    autonomy_observed: AutonomyLevel | None
+    serials: list[str]
+
+
+@dataclass(frozen=True)
+class WithdrawRequest:
+    actor: Actor
+    reason: str
+
+
+@dataclass(frozen=True)
+class NudgeRequest:
+    actor: Actor
+    message: str | None = None
+
+
+# ---- live state (Query result and Update answers) ----
+
+
+@dataclass
+class ChequeState:
+    serial: str
+    number: int
+    status: ChequeStatus
+    session_id: str | None = None
+    redeemed_on: date | None = None
+    mediation_structure_id: int | None = None
+
+
+@dataclass
+class OrientationState:
+    orientation_id: str
+    mediation_structure_id: int
+    status: OrientationStatus
+    since: datetime
+    reminded: bool = False
+    answered_at: datetime | None = None
+    decline_reason: DeclineReason | None = None
+
+
+@dataclass
+class AssessmentState:
+    kind: AssessmentKind
+    tool: AssessmentTool
+    autonomy: AutonomyLevel
+    needs: list[Theme]
+    at: datetime
+
+
+@dataclass
+class SessionState:
+    session_id: str
+    mediation_structure_id: int
+    day: date
+    duration_minutes: int
+    kind: SessionKind
+    place: SessionPlace
+    themes: list[Theme]
+    equipment: list[Equipment]
+    autonomy_observed: AutonomyLevel | None
+    serials: list[str]
+    logged_at: datetime
+
+
+@dataclass
+class JourneyStatus:
+    journey_id: str
+    programme_code: int
+    epci_id: int
+    reception_structure_id: int
+    referrer: Actor
+    stage: Stage
+    outcome: Outcome | None = None
+    stage_dates: dict[Stage, datetime] = field(default_factory=dict)
+    last_activity_at: datetime | None = None
+    stalled: bool = False
+    stalled_since: datetime | None = None
+    stalled_reason: str | None = None
+    reminded_for_activity_at: datetime | None = None  # reminder sent since last activity
+    entry_assessment: AssessmentState | None = None
+    exit_assessment: AssessmentState | None = None
+    millesime: int | None = None
+    booklet_number: int | None = None
+    valid_until: datetime | None = None
+    cheques: list[ChequeState] = field(default_factory=list)
+    orientation: OrientationState | None = None
+    mediation_structure_id: int | None = None  # who trains the person now
+    sessions: list[SessionState] = field(default_factory=list)
+    expiry_warnings_sent: list[int] = field(default_factory=list)
+    closed_at: datetime | None = None
+    seq: int = 0  # number of recorded events
+
+    @property
+    def cheques_left(self) -> int:
+        return sum(1 for c in self.cheques if c.status == ChequeStatus.ISSUED)
+
+
+@dataclass(frozen=True)
+class SessionReceipt:
+    session_id: str
+    verdicts: list[ChequeVerdict]
+    status: JourneyStatus
+
+
+@dataclass(frozen=True)
+class ChequeRefusalDetails:
+    """Carried in the ApplicationError a refused session raises (type 'ChequesRefused')."""
+
+    verdicts: list[ChequeVerdict]
+
+
+# ---- activity inputs ----
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    recipient: Recipient
+    key: str  # idempotency key (domain.notices.notice_key)
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JourneyEvent:
+    """One recorded change: the transition log entry, the state after it, what to notify.
+
+    The record activity applies it in one transaction, keyed by (journey_id, seq), so a
+    retried activity changes nothing twice.
+    """
+
+    journey_id: str
+    seq: int
+    at: datetime
+    actor: Actor
+    action: Action
+    from_stage: Stage | None
+    to_stage: Stage
+    status: JourneyStatus
+    reason: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BookletAllocation:
+    journey_id: str
+    programme_code: int
+    millesime: int
+
+
+@dataclass(frozen=True)
+class AnonymiseRequest:
+    journey_id: str
+    at: datetime
+
+
+ACTIVITY_RECORD_EVENT = "record_journey_event"
+ACTIVITY_ALLOCATE_BOOKLET = "allocate_booklet_number"
+ACTIVITY_ANONYMISE = "anonymise_beneficiary"
