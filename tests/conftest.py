@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/fixtures/, one module per concern."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.temporal",
+]
