@@ -1,0 +1,50 @@
+"""The FastAPI application: JSON API under /api/v1 (pages come with the web-app issue)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from records.db import make_engine, session_factory
+from temporalio.client import Client
+
+from api.deps import AppState, Database
+from api.errors import install_error_handlers
+from api.routes import cheques, journeys
+from config import Settings
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from worker import connect  # the worker module owns how we talk to Temporal
+
+        temporal = client or await connect(settings)
+        engine = make_engine(settings.db_url)
+        app.state.passnum = AppState(
+            settings=settings, db=Database(session_factory(engine)), temporal=temporal
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="passnum",
+        description="Parcours Pass numérique : orientation, diagnostic, carnet de chèques APTIC, "
+        'formation et clôture. Erreurs : `{"error": {"code", "message", "details"}}`.',
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(journeys.router)
+    app.include_router(cheques.router)
+
+    @app.get("/api/v1/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,76 @@
+"""Typed dependencies so routes stay a few lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+import anyio.to_thread
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+from temporalio.client import Client
+
+from config import Settings
+from domain.contracts import Actor
+from domain.stages import Role
+
+T = TypeVar("T")
+
+
+class Database:
+    """Runs blocking SQLModel work in a worker thread; commits once per call or rolls back."""
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self._sessions = sessions
+
+    def _run(self, fn: Callable[[Session], T]) -> T:
+        with self._sessions() as session:
+            try:
+                result = fn(session)
+                session.commit()
+                return result
+            except BaseException:
+                session.rollback()
+                raise
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        return await anyio.to_thread.run_sync(self._run, fn)
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    db: Database
+    temporal: Client
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.passnum
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def current_actor(
+    x_passnum_role: Annotated[Role | None, Header()] = None,
+    x_passnum_user: Annotated[str | None, Header(max_length=100)] = None,
+) -> Actor:
+    """Who acts. Until accounts land (web-app issue) callers name themselves in headers;
+    the API binds to 127.0.0.1 meanwhile."""
+    return Actor(role=x_passnum_role or Role.SYSTEM, ref=x_passnum_user or "api")
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=100,
+        description="A UUID chosen by the caller; a retried request with the same key is "
+        "answered with the first result and changes nothing.",
+    ),
+]

@@ -1,0 +1,247 @@
+"""What the API asks of journeys: reads from the records, changes through the workflow.
+
+Routes validate and authorise; this module talks to Temporal and the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from api.deps import AppState
+from api.errors import ApiError, from_temporal, not_found
+from domain import contracts as c
+from domain.policy import JourneyPolicy
+from domain.redemption import check_cheques
+from domain.refusals import (
+    ChequeRefusal,
+    ChequeVerdict,
+    accept,
+    msg_not_qualified,
+    msg_other_beneficiary,
+    msg_other_programme,
+    msg_unknown,
+    refuse,
+)
+from domain.serials import SerialError, parse_serial
+from records import models, queries
+
+T = TypeVar("T")
+
+# Journey ids derive from the caller's idempotency key: a retried referral maps to the
+# same workflow id whatever happened to the first attempt.
+_JOURNEY_NS = uuid.UUID("6b0f1c3e-5e7a-4c1d-9f2a-2f1d0c9a7b11")
+
+
+def journey_id_for(programme_code: int, idempotency_key: str) -> str:
+    return str(uuid.uuid5(_JOURNEY_NS, f"{programme_code}:{idempotency_key}"))
+
+
+def policy_for(programme: models.Programme) -> JourneyPolicy:
+    return JourneyPolicy(
+        grace_months=programme.grace_months,
+        cheques_per_booklet=programme.cheques_per_booklet,
+        cheque_value_cents=programme.cheque_value_cents,
+    )
+
+
+class JourneyService:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.client = state.temporal
+
+    # ---- reads ----
+
+    async def programme(self) -> models.Programme:
+        code = self.settings.programme_code
+        programme = await self.state.db.run(lambda s: queries.get_programme(s, code))
+        if programme is None:
+            raise ApiError(
+                503, "no_programme", "Aucun programme n'est configuré (base non initialisée)."
+            )
+        return programme
+
+    async def journey_row(self, journey_id: str) -> models.Journey:
+        row = await self.state.db.run(lambda s: queries.get_journey(s, journey_id))
+        if row is None or row.programme_code != self.settings.programme_code:
+            raise not_found()
+        return row
+
+    def handle(self, journey_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(c.workflow_id_for(journey_id))
+
+    async def live_status(self, journey_id: str) -> c.JourneyStatus:
+        await self.journey_row(journey_id)
+        try:
+            return await self.handle(journey_id).query(c.Q_STATUS, result_type=c.JourneyStatus)
+        except Exception as exc:
+            raise from_temporal(exc) or exc from exc
+
+    # ---- changes ----
+
+    async def refer(
+        self,
+        *,
+        idempotency_key: str,
+        reception_structure_id: int,
+        actor: c.Actor,
+        person: dict[str, Any],
+        consent_text: str,
+    ) -> c.JourneyStatus:
+        programme = await self.programme()
+        journey_id = journey_id_for(programme.code, idempotency_key)
+
+        def register(session: Session) -> models.ReceptionStructure:
+            structure = queries.get_reception_structure(session, reception_structure_id)
+            if structure is None or structure.programme_id != programme.id:
+                raise ApiError(
+                    422,
+                    "unknown_structure",
+                    "Cette structure d'accueil n'existe pas dans le programme.",
+                )
+            beneficiary, created = queries.register_beneficiary(
+                session,
+                idempotency_key=idempotency_key,
+                journey_id=journey_id,
+                consent_text=consent_text,
+                consent_recorded_by=actor.ref,
+                **person,
+            )
+            if not created and (
+                beneficiary.last_name != person["last_name"]
+                or beneficiary.first_name != person["first_name"]
+            ):
+                raise ApiError(
+                    409,
+                    "idempotency_key_reused",
+                    "Cette clé d'idempotence a déjà servi pour une autre personne.",
+                )
+            return structure
+
+        structure = await self.state.db.run(register)
+        start = WithStartWorkflowOperation(
+            c.WORKFLOW_NAME,
+            c.JourneyInput(
+                journey_id=journey_id,
+                programme_code=programme.code,
+                epci_id=structure.epci_id,
+                reception_structure_id=structure.id,
+                referrer=actor,
+                policy=policy_for(programme),
+                use_search_attributes=self.settings.use_search_attributes,
+            ),
+            id=c.workflow_id_for(journey_id),
+            task_queue=self.settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                c.U_CONFIRM_REFERRAL,
+                c.ConfirmReferral(actor=actor),
+                start_workflow_operation=start,
+                id=f"referral:{idempotency_key}",
+                result_type=c.JourneyStatus,
+            )
+        except Exception as exc:
+            raise from_temporal(exc) or exc from exc
+
+    async def update(
+        self, journey_id: str, name: str, arg: Any, *, key: str | None, result_type: type[T]
+    ) -> T:
+        await self.journey_row(journey_id)
+        update_id = f"{name}:{key}" if key else f"{name}:{uuid.uuid4()}"
+        try:
+            result: T = await self.handle(journey_id).execute_update(
+                name, arg, id=update_id, result_type=result_type
+            )
+            return result
+        except Exception as exc:
+            raise from_temporal(exc) or exc from exc
+
+    async def check_mediation_structure(
+        self, structure_id: int, *, on: date | None = None
+    ) -> models.MediationStructure:
+        programme = await self.programme()
+        structure = await self.state.db.run(
+            lambda s: queries.get_mediation_structure(s, structure_id)
+        )
+        if structure is None or structure.programme_id != programme.id:
+            raise ApiError(
+                422,
+                "unknown_structure",
+                "Cette structure de médiation n'existe pas dans le programme.",
+            )
+        if on is not None and not structure.is_qualified_on(on):
+            raise ApiError(422, ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value, msg_not_qualified(on))
+        return structure
+
+    async def log_session(
+        self, journey_id: str, request: c.SessionRequest, *, key: str | None
+    ) -> c.SessionReceipt:
+        """Refuse, with a verdict per cheque, what only the records can tell (unknown serial,
+        another beneficiary's, unqualified structure); the workflow's validator decides the rest."""
+        journey = await self.journey_row(journey_id)
+        structure = await self.check_mediation_structure(request.mediation_structure_id)
+        verdicts = await self.state.db.run(
+            lambda s: self._record_verdicts(s, journey, request.serials)
+        )
+        if not structure.is_qualified_on(request.day):
+            verdicts = [
+                refuse(
+                    v.serial, ChequeRefusal.STRUCTURE_NOT_QUALIFIED, msg_not_qualified(request.day)
+                )
+                for v in verdicts
+            ]
+        if any(not v.accepted for v in verdicts):
+            live = await self.live_status(journey_id)
+            # Complete the answer with what the journey itself would say of the others.
+            journey_side = {
+                v.serial: v
+                for v in check_cheques(
+                    live, [v.serial for v in verdicts if v.accepted], request.day
+                )
+            }
+            merged = [journey_side.get(v.serial, v) if v.accepted else v for v in verdicts]
+            raise ApiError(
+                422,
+                "cheques_refused",
+                "Séance non enregistrée : des chèques sont refusés.",
+                {"verdicts": [v.__dict__ for v in merged]},
+            )
+        return await self.update(
+            journey_id, c.U_LOG_SESSION, request, key=key, result_type=c.SessionReceipt
+        )
+
+    def _record_verdicts(
+        self, session: Session, journey: models.Journey, texts: list[str]
+    ) -> list[ChequeVerdict]:
+        verdicts: list[ChequeVerdict] = []
+        for text in texts:
+            try:
+                serial = parse_serial(text)
+            except SerialError as err:
+                verdicts.append(refuse(text, ChequeRefusal(err.code), err.message))
+                continue
+            digits = serial.digits
+            if serial.programme_code != journey.programme_code:
+                verdicts.append(
+                    refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(digits))
+                )
+                continue
+            cheque = queries.find_cheque(session, digits)
+            if cheque is None:
+                verdicts.append(refuse(digits, ChequeRefusal.UNKNOWN_SERIAL, msg_unknown(digits)))
+            elif cheque.journey_id != journey.id:
+                verdicts.append(
+                    refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(digits))
+                )
+            else:
+                verdicts.append(accept(digits))
+        return verdicts
