@@ -46,8 +46,13 @@ def expiry_warnings(
     millesime: int, grace_months: int = DEFAULT_GRACE_MONTHS
 ) -> list[tuple[int, datetime]]:
     """(days_before, instant) for each warning before expiry, earliest first."""
-    end = valid_until(millesime, grace_months)
-    return [(d, end - timedelta(days=d)) for d in sorted(EXPIRY_WARNING_DAYS, reverse=True)]
+    # Count calendar days in Paris: subtracting 24 h periods would land at 23:00 or 01:00
+    # when a DST change lies between the warning and the end.
+    end_day = last_valid_day(millesime, grace_months) + timedelta(days=1)
+    return [
+        (d, _paris_midnight(end_day - timedelta(days=d)))
+        for d in sorted(EXPIRY_WARNING_DAYS, reverse=True)
+    ]
 
 
 def paris_day(instant: datetime) -> date:
