@@ -59,7 +59,7 @@ def test_closed_only_goes_to_anonymised() -> None:
 
 
 def test_every_open_stage_may_close_and_none_may_anonymise() -> None:
-    assert OPEN_STAGES == set(Stage) - {Stage.CLOSED, Stage.ANONYMISED}
+    assert set(Stage) - {Stage.CLOSED, Stage.ANONYMISED} == OPEN_STAGES
     for stage in OPEN_STAGES:
         assert can_move(stage, Stage.CLOSED)
         assert not can_move(stage, Stage.ANONYMISED)
