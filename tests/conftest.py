@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.temporal",
     "tests.fixtures.devserver",
+    "tests.fixtures.api",
 ]

@@ -1,0 +1,246 @@
+"""The API, a real worker and the Temporal dev server run a whole journey over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlmodel import func, select
+
+from domain.serials import ChequeSerial
+from domain.validity import paris_day
+from records import models
+
+SW = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "ts-1"}
+MED = {"X-Passnum-Role": "MEDIATOR", "X-Passnum-User": "med-1"}
+
+
+def person() -> dict:
+    return {
+        "first_name": "Josette",
+        "last_name": "Vidal",
+        "birth_year": 1948,
+        "phone": "05 65 00 00 00",
+        "commune": "Espalion",
+        "preferred_channel": "PHONE",
+    }
+
+
+CONSENT = {"given": True, "text": "J'accepte que mes données soient utilisées pour mon parcours."}
+
+
+def count(stack, model) -> int:  # type: ignore[no-untyped-def]
+    with stack.sessions() as s:
+        return int(s.exec(select(func.count()).select_from(model)).one())
+
+
+async def structures(stack, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    r = await stack.http.get("/api/v1/structures", params={"kind": kind})
+    assert r.status_code == 200
+    return r.json()
+
+
+async def refer(stack, key: str) -> dict:  # type: ignore[no-untyped-def]
+    reception = (await structures(stack, "reception"))[0]
+    r = await stack.http.post(
+        "/api/v1/referrals",
+        json={"reception_structure_id": reception["id"], "person": person(), "consent": CONSENT},
+        headers={**SW, "Idempotency-Key": key},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def to_training(stack, key: str, mediation_id: int) -> dict:  # type: ignore[no-untyped-def]
+    journey = await refer(stack, key)
+    jid = journey["journey_id"]
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/assessments",
+        json={"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]},
+        headers=SW,
+    )
+    assert r.status_code == 200, r.text
+    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=SW)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["cheques"]) == 10
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/orientation",
+        json={"mediation_structure_id": mediation_id},
+        headers=SW,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "ORIENTED"
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/orientation/answer",
+        json={"mediation_structure_id": mediation_id, "accept": True},
+        headers=MED,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "IN_TRAINING"
+    return r.json()
+
+
+def session_body(mediation_id: int, serials: list[str]) -> dict:
+    return {
+        "mediation_structure_id": mediation_id,
+        "day": paris_day(datetime.now(UTC)).isoformat(),
+        "duration_minutes": 120,
+        "kind": "COLLECTIVE",
+        "place": "ON_SITE",
+        "themes": ["EMAIL"],
+        "equipment": ["OWN_SMARTPHONE"],
+        "autonomy_observed": "BEGINNER",
+        "serials": serials,
+    }
+
+
+async def qualified_and_not(stack) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    mediation = await structures(stack, "mediation")
+    qualified = [m for m in mediation if m["aptic_qualified_until"] is None]
+    unqualified = [m for m in mediation if m["aptic_qualified_until"] is not None]
+    assert qualified and unqualified
+    return qualified[0]["id"], unqualified[0]["id"]
+
+
+async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = api_stack
+    mediator, _ = await qualified_and_not(stack)
+    key = str(uuid.uuid4())
+    journey = await to_training(stack, key, mediator)
+    jid = journey["journey_id"]
+    serials = [c["serial"] for c in journey["cheques"]]
+
+    # Referral sent again with the same key: same journey, nothing added.
+    again = await refer(stack, key)
+    assert again["journey_id"] == jid and again["stage"] == "IN_TRAINING"
+    assert count(stack, models.Beneficiary) == 1
+
+    # First session, then the same request retried: redeemed once.
+    first_key = str(uuid.uuid4())
+    for _ in range(2):
+        r = await stack.http.post(
+            f"/api/v1/journeys/{jid}/sessions",
+            json=session_body(mediator, serials[0:2]),
+            headers={**MED, "Idempotency-Key": first_key},
+        )
+        assert r.status_code == 201, r.text
+        assert all(v["accepted"] for v in r.json()["verdicts"])
+    live = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    assert sum(c["status"] == "REDEEMED" for c in live["cheques"]) == 2
+    assert len(live["sessions"]) == 1
+
+    # A cheque already taken is refused with a precise French reason; nothing changes.
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json=session_body(mediator, [serials[2], serials[0]]),
+        headers=MED,
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "cheques_refused"
+    verdicts = {v["serial"]: v for v in error["details"]["verdicts"]}
+    assert verdicts[serials[0]]["code"] == "already_redeemed"
+    assert "déjà été encaissé" in verdicts[serials[0]]["message"]
+    assert verdicts[serials[2]]["accepted"] is True
+    after = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    assert after["cheques"] == live["cheques"] and after["seq"] == live["seq"]
+
+    # Remaining cheques, two per session: the journey completes.
+    for i in range(2, 10, 2):
+        r = await stack.http.post(
+            f"/api/v1/journeys/{jid}/sessions",
+            json=session_body(mediator, serials[i : i + 2]),
+            headers=MED,
+        )
+        assert r.status_code == 201, r.text
+    final = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    assert final["stage"] == "CLOSED" and final["outcome"] == "COMPLETED"
+
+    listed = (await stack.http.get("/api/v1/journeys", params={"stage": "CLOSED"})).json()
+    assert [j["id"] for j in listed["items"]] == [jid]
+    assert listed["items"][0]["cheques_redeemed"] == 10
+    assert (await stack.http.get("/api/v1/journeys", params={"stage": "REFERRED"})).json()[
+        "page"
+    ]["total"] == 0
+
+    timeline = (await stack.http.get(f"/api/v1/journeys/{jid}/timeline")).json()
+    actions = [t["action"] for t in timeline]
+    assert actions[0] == "REFERRED" and actions.count("SESSION_LOGGED") == 5
+    assert actions[-1] == "CLOSED"
+
+    lookup = await stack.http.get(f"/api/v1/cheques/{serials[3][:3]}-{serials[3][3:]}")
+    assert lookup.status_code == 200, lookup.text
+    assert lookup.json()["status"] == "REDEEMED" and lookup.json()["journey_id"] == jid
+
+
+async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-untyped-def]
+    stack = api_stack
+    mediator, unqualified = await qualified_and_not(stack)
+    journey = await to_training(stack, str(uuid.uuid4()), mediator)
+    jid = journey["journey_id"]
+    serials = [c["serial"] for c in journey["cheques"]]
+    before = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+
+    unknown = ChequeSerial(journey["programme_code"], journey["millesime"], 999_999, 1).digits
+    other_programme = ChequeSerial(81, journey["millesime"], 1, 1).digits
+    mistyped = serials[0][:-2] + serials[0][-1] + serials[0][-2]  # swap the last two digits
+    if mistyped == serials[0]:
+        mistyped = serials[0][:5] + str((int(serials[0][5]) + 1) % 10) + serials[0][6:]
+    cases = {
+        unknown: "unknown_serial",
+        other_programme: "other_programme",
+        mistyped: "serial_check_digit",
+        "12-AB": "serial_malformed",
+    }
+    for serial, code in cases.items():
+        r = await stack.http.post(
+            f"/api/v1/journeys/{jid}/sessions",
+            json=session_body(mediator, [serial]),
+            headers=MED,
+        )
+        assert r.status_code == 422, (serial, r.text)
+        assert r.json()["error"]["details"]["verdicts"][0]["code"] == code, r.text
+
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json=session_body(unqualified, [serials[0]]),
+        headers=MED,
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["verdicts"][0]["code"] == "structure_not_qualified"
+
+    # Bad input: French field messages, nothing created.
+    beneficiaries = count(stack, models.Beneficiary)
+    reception = (await structures(stack, "reception"))[0]["id"]
+    r = await stack.http.post(
+        "/api/v1/referrals",
+        json={
+            "reception_structure_id": reception,
+            "person": person(),
+            "consent": {"given": False, "text": "x"},
+        },
+        headers={**SW, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 422
+    assert "consentement" in r.json()["error"]["details"][0]["message"]
+    r = await stack.http.post(
+        "/api/v1/referrals",
+        json={"reception_structure_id": 999_999, "person": person(), "consent": CONSENT},
+        headers={**SW, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_structure"
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json={**session_body(mediator, [serials[0]]), "duration_minutes": -5},
+        headers=MED,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+    assert count(stack, models.Beneficiary) == beneficiaries
+
+    # Wrong stage is a conflict, not a server error.
+    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=SW)
+    assert r.status_code == 409, r.text
+    assert (await stack.http.get("/api/v1/journeys/does-not-exist")).status_code == 404
+
+    after = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    assert after == before
