@@ -1,0 +1,351 @@
+"""The read model: reference data of a programme and the projection of every journey.
+
+The journey workflow is the authority over a journey; the journey tables here are what
+the record activity projects from it, for lists, dashboards and reports. They carry no
+foreign key to reference data on purpose: a projection must never refuse a workflow's
+event because a structure row is missing or was renamed.
+
+Enumerations are stored as their string values (the `StrEnum`s of `domain`), money in
+integer cents, instants as aware UTC datetimes, short lists as JSON.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Index, MetaData, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from records.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(SQLModel):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class FunderKind(StrEnum):
+    DEPARTEMENT = "DEPARTEMENT"
+    EPCI = "EPCI"
+    ETAT = "ETAT"
+
+    @property
+    def label(self) -> str:
+        return {
+            FunderKind.DEPARTEMENT: "Département",
+            FunderKind.EPCI: "Intercommunalité",
+            FunderKind.ETAT: "État",
+        }[self]
+
+
+class Channel(StrEnum):
+    """How the person prefers to be reached (letters always go to the referrer too)."""
+
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    POST = "POST"
+    PHONE = "PHONE"
+
+    @property
+    def label(self) -> str:
+        return {
+            Channel.EMAIL: "Courriel",
+            Channel.SMS: "SMS",
+            Channel.POST: "Courrier",
+            Channel.PHONE: "Téléphone",
+        }[self]
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+# ---- reference data ----
+
+
+class Programme(Base, table=True):
+    __tablename__ = "programme"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: int = Field(unique=True)  # département number for a départemental programme
+    name: str = Field(max_length=200)
+    territory: str = Field(max_length=200)
+    issuer_name: str = Field(max_length=200)  # a setting: APTIC went into liquidation in 2024
+    cheque_value_cents: int
+    cheques_per_booklet: int
+    grace_months: int
+    current_millesime: int
+    budget_total_cents: int
+    starts_on: date
+    ends_on: date | None = None
+
+
+class Epci(Base, table=True):
+    __tablename__ = "epci"
+    __table_args__ = (UniqueConstraint("programme_id", "siren"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    siren: str = Field(max_length=9)
+    name: str = Field(max_length=200)
+
+
+class Funder(Base, table=True):
+    __tablename__ = "funder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)  # FunderKind
+    epci_id: int | None = Field(default=None, foreign_key="epci.id")
+    share_bp: int  # share of the budget in basis points (1/100 %)
+
+
+class BudgetLine(Base, table=True):
+    __tablename__ = "budget_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    funder_id: int = Field(foreign_key="funder.id", index=True)
+    label: str = Field(max_length=200)
+    amount_cents: int
+
+
+class ReceptionStructure(Base, table=True):
+    """A first-level structure (structure d'accueil) whose social workers refer people."""
+
+    __tablename__ = "reception_structure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    epci_id: int = Field(foreign_key="epci.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=40)  # CCAS, France Services, MDS, Mairie...
+    commune: str = Field(max_length=120)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class MediationStructure(Base, table=True):
+    """An APTIC-qualified structure whose mediators train beneficiaries and take cheques."""
+
+    __tablename__ = "mediation_structure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    epci_id: int = Field(foreign_key="epci.id", index=True)
+    name: str = Field(max_length=200)
+    commune: str = Field(max_length=120)
+    email: str | None = Field(default=None, max_length=254)
+    aptic_qualified_from: date
+    aptic_qualified_until: date | None = None  # last qualified day; None: open-ended
+    themes: list[str] = Field(default_factory=list, sa_type=JSON)  # domain.needs.Theme values
+    capacity: int  # most trainees open at once
+
+    def is_qualified_on(self, day: date) -> bool:
+        if day < self.aptic_qualified_from:
+            return False
+        return self.aptic_qualified_until is None or day <= self.aptic_qualified_until
+
+
+class MediationStructureEpci(Base, table=True):
+    """The EPCI a mediation structure serves (its own and its neighbours)."""
+
+    __tablename__ = "mediation_structure_epci"
+
+    mediation_structure_id: int = Field(foreign_key="mediation_structure.id", primary_key=True)
+    epci_id: int = Field(foreign_key="epci.id", primary_key=True)
+
+
+# ---- people ----
+
+
+class Beneficiary(Base, table=True):
+    """The person behind a journey. Personal data lives here only, never in Temporal."""
+
+    __tablename__ = "beneficiary"
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(max_length=36, unique=True)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    # Identity and contact: erased (None) by anonymisation.
+    first_name: str | None = Field(default=None, max_length=120)
+    last_name: str | None = Field(default=None, max_length=120)
+    birth_year: int | None = None  # rounded down to the decade by anonymisation
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    postal_address: str | None = Field(default=None, max_length=500)
+    commune: str | None = Field(default=None, max_length=120)  # kept for statistics
+    preferred_channel: str = Field(max_length=8)  # Channel
+    consent_given_at: datetime = Field(sa_type=UTCDateTime)
+    consent_text: str  # the wording shown to the person
+    consent_recorded_by: str = Field(max_length=120)  # account reference of the worker
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- journey projection ----
+
+
+class Journey(Base, table=True):
+    __tablename__ = "journey"
+
+    id: str = Field(primary_key=True, max_length=36)  # journey_id
+    workflow_id: str = Field(max_length=80, unique=True)
+    programme_code: int
+    epci_id: int = Field(index=True)
+    reception_structure_id: int = Field(index=True)
+    referrer_role: str = Field(max_length=20)
+    referrer_ref: str = Field(max_length=120)
+    stage: str = Field(max_length=20, index=True)  # domain.stages.Stage
+    outcome: str | None = Field(default=None, max_length=20)  # domain.stages.Outcome
+    referred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    booklet_issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    oriented_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    training_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_activity_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mediation_structure_id: int | None = Field(default=None, index=True)  # who trains now
+    orientation_status: str | None = Field(default=None, max_length=20)
+    orientation_structure_id: int | None = Field(default=None, index=True)
+    stalled: bool = Field(default=False, index=True)
+    stalled_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stalled_reason: str | None = Field(default=None, max_length=500)
+    millesime: int | None = None
+    booklet_number: int | None = None
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cheques_total: int = 0
+    cheques_redeemed: int = 0
+    sessions_count: int = 0
+    entry_autonomy: str | None = Field(default=None, max_length=20)
+    exit_autonomy: str | None = Field(default=None, max_length=20)
+    last_seq: int = 0
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The lists page: filter by programme (+ stage...), stalled first, most recent activity first.
+Index(
+    "ix_journey_programme_code_stalled_last_activity_at",
+    Journey.programme_code,  # type: ignore[arg-type]
+    Journey.stalled,  # type: ignore[arg-type]
+    Journey.last_activity_at,  # type: ignore[arg-type]
+)
+
+
+class Cheque(Base, table=True):
+    __tablename__ = "cheque"
+
+    serial: str = Field(primary_key=True, max_length=16)  # canonical 16 digits
+    journey_id: str = Field(foreign_key="journey.id", index=True, max_length=36)
+    programme_code: int
+    millesime: int
+    booklet_number: int
+    number: int
+    status: str = Field(max_length=12, index=True)  # domain.stages.ChequeStatus
+    session_id: str | None = Field(default=None, max_length=36)
+    redeemed_on: date | None = None
+    mediation_structure_id: int | None = Field(default=None, index=True)
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BookletAllocation(Base, table=True):
+    """Booklet numbers, unique per programme: allocated once per journey."""
+
+    __tablename__ = "booklet_allocation"
+    __table_args__ = (UniqueConstraint("programme_code", "booklet_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(max_length=36, unique=True)
+    programme_code: int
+    millesime: int
+    booklet_number: int
+
+
+class TrainingSession(Base, table=True):
+    __tablename__ = "training_session"
+
+    session_id: str = Field(primary_key=True, max_length=36)
+    journey_id: str = Field(foreign_key="journey.id", index=True, max_length=36)
+    mediation_structure_id: int = Field(index=True)
+    day: date
+    duration_minutes: int
+    kind: str = Field(max_length=12)  # SessionKind
+    place: str = Field(max_length=12)  # SessionPlace
+    themes: list[str] = Field(default_factory=list, sa_type=JSON)
+    equipment: list[str] = Field(default_factory=list, sa_type=JSON)
+    autonomy_observed: str | None = Field(default=None, max_length=20)
+    serials: list[str] = Field(default_factory=list, sa_type=JSON)
+    logged_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Assessment(Base, table=True):
+    __tablename__ = "assessment"
+    __table_args__ = (UniqueConstraint("journey_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", max_length=36)
+    kind: str = Field(max_length=8)  # AssessmentKind
+    tool: str = Field(max_length=20)  # AssessmentTool
+    autonomy: str = Field(max_length=20)  # AutonomyLevel
+    needs: list[str] = Field(default_factory=list, sa_type=JSON)  # Theme values
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Orientation(Base, table=True):
+    __tablename__ = "orientation"
+
+    orientation_id: str = Field(primary_key=True, max_length=64)
+    journey_id: str = Field(foreign_key="journey.id", index=True, max_length=36)
+    mediation_structure_id: int = Field(index=True)
+    status: str = Field(max_length=12, index=True)  # OrientationStatus
+    since: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decline_reason: str | None = Field(default=None, max_length=24)  # DeclineReason
+    reminded: bool = False
+
+
+class TransitionLog(Base, table=True):
+    """Who did what, when and why: one row per recorded journey event."""
+
+    __tablename__ = "transition_log"
+    __table_args__ = (UniqueConstraint("journey_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", max_length=36)
+    seq: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_role: str = Field(max_length=20)
+    actor_ref: str = Field(max_length=120)
+    action: str = Field(max_length=24)  # domain.stages.Action
+    from_stage: str | None = Field(default=None, max_length=20)
+    to_stage: str = Field(max_length=20)
+    reason: str | None = None
+    detail: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+
+
+class NotificationOutbox(Base, table=True):
+    """A notification to send. Rows are written with the event that causes them."""
+
+    __tablename__ = "notification_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    journey_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: str = Field(max_length=32)  # domain.notices.NoticeKind
+    recipient: str = Field(max_length=32)  # domain.notices.Recipient
+    detail: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="PENDING", max_length=8, index=True)  # OutboxStatus
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
