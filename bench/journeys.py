@@ -1,0 +1,271 @@
+"""Benchmark: whole journeys through the HTTP API against the engine's own floor.
+
+    python -m bench.journeys [--journeys 60] [--concurrency 12] [--open 2000]
+
+In one process, on one Temporal dev server (SQLite file, WAL), prints:
+(a) journeys/s for full journeys (referral → assessment → booklet → orientation →
+    acceptance → 5 sessions of 2 cheques → completion) driven over HTTP, with the real
+    worker (`worker.py`, a subprocess) and its real activities on SQLite;
+(b) journeys/s for a bare workflow taking the same number of Updates, each running a
+    no-op activity (`bench/bare.py`, also a subprocess worker): the engine's floor;
+their ratio; p50/p99 of logging a session over HTTP against a bare Update round trip;
+and the journey worker's resident memory with N open journeys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from bench.bare import BARE_WORKFLOW
+from config import Settings
+from domain.contracts import SEARCH_ATTRIBUTES
+from domain.validity import paris_day
+from records.db import make_engine, migrate, session_factory
+from records.seed import seed_default_programme
+
+ROOT = Path(__file__).resolve().parent.parent
+UPDATES_PER_JOURNEY = 10  # referral, assessment, booklet, orientation, answer, 5 sessions
+SA_TYPES = {
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Bool": SearchAttributeKey.for_bool,
+}
+
+
+def binary(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class AppDriver:
+    def __init__(self, http: httpx.AsyncClient, reception: int, mediator: int) -> None:
+        self.http = http
+        self.reception = reception
+        self.mediator = mediator
+        self.session_latencies: list[float] = []
+
+    async def post(self, path: str, body: dict | None = None, key: str | None = None) -> dict:
+        headers = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "bench"}
+        if key:
+            headers["Idempotency-Key"] = key
+        r = await self.http.post(path, json=body, headers=headers)
+        if r.status_code >= 300:
+            raise RuntimeError(f"{path}: {r.status_code} {r.text}")
+        return r.json()
+
+    async def refer(self) -> str:
+        journey = await self.post(
+            "/api/v1/referrals",
+            {
+                "reception_structure_id": self.reception,
+                "person": {"first_name": "Banc", "last_name": "Essai", "preferred_channel": "POST"},
+                "consent": {"given": True, "text": "Consentement recueilli (banc d'essai)."},
+            },
+            key=str(uuid.uuid4()),
+        )
+        return str(journey["journey_id"])
+
+    async def journey(self) -> None:
+        jid = await self.refer()
+        base = f"/api/v1/journeys/{jid}"
+        await self.post(
+            f"{base}/assessments", {"tool": "PIX", "autonomy": "BEGINNER", "needs": ["EMAIL"]}
+        )
+        booklet = await self.post(f"{base}/booklet")
+        serials = [c["serial"] for c in booklet["cheques"]]
+        await self.post(f"{base}/orientation", {"mediation_structure_id": self.mediator})
+        await self.post(
+            f"{base}/orientation/answer", {"mediation_structure_id": self.mediator, "accept": True}
+        )
+        today = paris_day(datetime.now(UTC)).isoformat()
+        for i in range(0, 10, 2):
+            started = time.perf_counter()
+            receipt = await self.post(
+                f"{base}/sessions",
+                {
+                    "mediation_structure_id": self.mediator,
+                    "day": today,
+                    "duration_minutes": 90,
+                    "serials": serials[i : i + 2],
+                },
+                key=str(uuid.uuid4()),
+            )
+            self.session_latencies.append(time.perf_counter() - started)
+        if receipt["status"]["outcome"] != "COMPLETED":
+            raise RuntimeError(f"journey {jid} did not complete")
+
+
+class BareDriver:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.update_latencies: list[float] = []
+
+    async def journey(self) -> None:
+        wid = f"bare-{uuid.uuid4()}"
+        start = WithStartWorkflowOperation(
+            BARE_WORKFLOW,
+            UPDATES_PER_JOURNEY,
+            id=wid,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        await self.client.execute_update_with_start_workflow(
+            "step", 1, start_workflow_operation=start, result_type=int
+        )
+        handle = self.client.get_workflow_handle(wid)
+        for n in range(2, UPDATES_PER_JOURNEY + 1):
+            started = time.perf_counter()
+            await handle.execute_update("step", n, result_type=int)
+            self.update_latencies.append(time.perf_counter() - started)
+
+
+async def run_many(make, count: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
+    """Run `count` journeys, `concurrency` at a time; return journeys per second."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            await make()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env})
+
+
+async def main(journeys: int, concurrency: int, open_journeys: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-"))
+    db_url = f"sqlite:///{tmp / 'passnum.db'}"
+    migrate(db_url)
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
+        seed_default_programme(session, today=paris_day(datetime.now(UTC)))
+        session.commit()
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        dev_server_database_filename=str(tmp / "temporal.db"),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+        search_attributes=[SA_TYPES[t](name) for name, t in SEARCH_ATTRIBUTES.items()],
+        data_converter=pydantic_data_converter,
+    )
+    address = env.client.service_client.config.target_host
+    settings = Settings(
+        database_url=db_url, temporal_address=address, temporal_task_queue="bench-app"
+    )
+    app_worker = start_worker(
+        ["worker.py"],
+        {
+            "PASSNUM_DATABASE_URL": db_url,
+            "PASSNUM_TEMPORAL_ADDRESS": address,
+            "PASSNUM_TEMPORAL_TASK_QUEUE": "bench-app",
+        },
+    )
+    bare_worker = start_worker(["-m", "bench.bare", address, "bench-bare"], {})
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, env.client), host="127.0.0.1", port=0, log_level="warning"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            structures = (await http.get("/api/v1/structures")).json()
+            reception = next(s["id"] for s in structures if s["kind"] == "reception")
+            mediator = next(
+                s["id"]
+                for s in structures
+                if s["kind"] == "mediation" and s["aptic_qualified_until"] is None
+            )
+            app = AppDriver(http, reception, mediator)
+            bare = BareDriver(env.client, "bench-bare")
+            # Warm up both paths (worker caches, connections, SQLite pages).
+            await run_many(app.journey, concurrency, concurrency)
+            await run_many(bare.journey, concurrency, concurrency)
+            app.session_latencies.clear()
+            bare.update_latencies.clear()
+
+            app_rate = await run_many(app.journey, journeys, concurrency)
+            bare_rate = await run_many(bare.journey, journeys, concurrency)
+            print(
+                f"journeys: {journeys}, concurrency: {concurrency}, {UPDATES_PER_JOURNEY} updates each"
+            )
+            print(f"(a) app, full journeys over HTTP : {app_rate:6.2f} journeys/s")
+            print(f"(b) bare workflow, no-op activity: {bare_rate:6.2f} journeys/s")
+            print(f"    ratio app/bare: {app_rate / bare_rate:.0%} (aim: 50 % or better)")
+            s50, s99 = (percentile(app.session_latencies, p) * 1000 for p in (50, 99))
+            b50, b99 = (percentile(bare.update_latencies, p) * 1000 for p in (50, 99))
+            print(f"log a session over HTTP : p50 {s50:6.1f} ms  p99 {s99:6.1f} ms")
+            print(f"bare Update round trip  : p50 {b50:6.1f} ms  p99 {b99:6.1f} ms")
+            print(f"    ratio p50 {s50 / b50:.2f}x  p99 {s99 / b99:.2f}x (aim: 2x or less)")
+            print(f"    mean session {statistics.mean(app.session_latencies) * 1000:.1f} ms")
+
+            before = rss_mib(app_worker.pid)
+            started = time.perf_counter()
+            await run_many(app.refer, open_journeys, concurrency * 2)
+            opened = time.perf_counter() - started
+            await asyncio.sleep(2)
+            after = rss_mib(app_worker.pid)
+            print(
+                f"worker RSS: {before:.0f} MiB before, {after:.0f} MiB with {open_journeys} more "
+                f"open journeys ({(after - before) * 1024 / open_journeys:.1f} KiB each; "
+                f"opened at {open_journeys / opened:.1f}/s)"
+            )
+    finally:
+        server.should_exit = True
+        await serving
+        for proc in (app_worker, bare_worker):
+            proc.terminate()
+            proc.wait(timeout=30)
+        await env.shutdown()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--journeys", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--open", type=int, default=2000, dest="open_journeys")
+    ns = parser.parse_args()
+    asyncio.run(main(ns.journeys, ns.concurrency, ns.open_journeys))
