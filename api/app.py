@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from records.db import make_engine, session_factory
 from temporalio.client import Client
 
 from api.deps import AppState, Database
 from api.errors import install_error_handlers
 from api.routes import cheques, journeys
 from config import Settings
+from records.db import make_engine, session_factory
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
