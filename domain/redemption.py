@@ -1,0 +1,96 @@
+"""Whether the cheques typed for a session may be redeemed on a journey: one verdict each.
+
+Pure function over the journey's live status, shared by the workflow's `log_session`
+validator and the API (which adds what only the database knows: unknown serials,
+the structure's qualification on the session day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from domain.contracts import ChequeState, JourneyStatus
+from domain.refusals import (
+    ChequeRefusal,
+    ChequeVerdict,
+    accept,
+    msg_already_redeemed,
+    msg_cancelled,
+    msg_duplicate,
+    msg_expired,
+    msg_journey_closed,
+    msg_not_yet_valid,
+    msg_other_beneficiary,
+    msg_other_programme,
+    refuse,
+)
+from domain.serials import SerialError, parse_serial
+from domain.stages import ChequeStatus
+from domain.validity import PARIS
+
+
+def last_valid_day_of(status: JourneyStatus) -> date | None:
+    """Last Europe/Paris day on which the journey's cheques may be spent."""
+    if status.valid_until is None:
+        return None
+    return (status.valid_until.astimezone(PARIS) - timedelta(days=1)).date()
+
+
+def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> list[ChequeVerdict]:
+    """One verdict per typed serial, in the order typed, for a session held on `day`.
+
+    A verdict's `serial` is the canonical digits when the text parses, else the text as
+    typed. Refusals, first match wins: malformed / check digit, another programme,
+    typed twice, not in this journey's booklet, already redeemed, journey closed,
+    cancelled, expired, before the millésime, after the last valid day.
+    """
+    held: dict[str, ChequeState] = {c.serial: c for c in status.cheques}
+    last_day = last_valid_day_of(status)
+    seen: set[str] = set()
+    verdicts: list[ChequeVerdict] = []
+    for text in serials:
+        try:
+            parsed = parse_serial(text)
+        except SerialError as err:
+            verdicts.append(refuse(text.strip(), ChequeRefusal(err.code), err.message))
+            continue
+        digits, shown = parsed.digits, parsed.display
+        cheque = held.get(digits)
+        if parsed.programme_code != status.programme_code:
+            verdict = refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(shown))
+        elif digits in seen:
+            verdict = refuse(digits, ChequeRefusal.DUPLICATE_IN_REQUEST, msg_duplicate(shown))
+        elif cheque is None:
+            verdict = refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
+        elif cheque.status in (ChequeStatus.REDEEMED, ChequeStatus.REIMBURSED):
+            verdict = refuse(
+                digits,
+                ChequeRefusal.ALREADY_REDEEMED,
+                msg_already_redeemed(shown, cheque.redeemed_on),
+            )
+        elif not status.stage.is_open:
+            verdict = refuse(digits, ChequeRefusal.JOURNEY_CLOSED, msg_journey_closed())
+        elif cheque.status == ChequeStatus.CANCELLED:
+            verdict = refuse(digits, ChequeRefusal.CANCELLED, msg_cancelled(shown))
+        elif cheque.status == ChequeStatus.EXPIRED or (last_day is not None and day > last_day):
+            verdict = refuse(digits, ChequeRefusal.EXPIRED, msg_expired(shown, last_day or day))
+        elif day < date(parsed.millesime, 1, 1):
+            verdict = refuse(
+                digits, ChequeRefusal.NOT_YET_VALID, msg_not_yet_valid(shown, parsed.millesime)
+            )
+        else:
+            verdict = accept(digits)
+        seen.add(digits)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def refusal_summary(verdicts: Sequence[ChequeVerdict]) -> str:
+    """One French sentence for a refused session, quoting each refused cheque's reason."""
+    refused = [v for v in verdicts if not v.accepted]
+    if len(refused) == 1:
+        head = "Séance non enregistrée : un chèque est refusé."
+    else:
+        head = f"Séance non enregistrée : {len(refused)} chèques sur {len(verdicts)} sont refusés."
+    return " ".join([head, *(v.message or "" for v in refused)]).strip()

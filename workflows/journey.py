@@ -1,0 +1,847 @@
+"""The journey workflow: one durable run per beneficiary, the single authority over its state.
+
+Human decisions arrive as Updates whose validators refuse bad input before anything
+reaches history; the calendar (stall reminders, orientation expiry, cheque expiry,
+retention) is a loop of "timer or state change, first wins". Every change bumps
+`status.seq` and is persisted by one `record_journey_event` activity call carrying the
+log entry, the whole status after it and the notices to send.
+
+A journey records some 30 to 60 events over its life (each a handful of history
+events), far below Temporal's history limits: no continue-as-new is needed.
+Running journeys last more than a year: any change of behaviour here must be patched
+(`workflow.patched`) and tests/test_replay.py replays the recorded histories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contracts import (
+        ACTIVITY_ALLOCATE_BOOKLET,
+        ACTIVITY_ANONYMISE,
+        ACTIVITY_RECORD_EVENT,
+        SA_EPCI,
+        SA_MEDIATION,
+        SA_STAGE,
+        SA_STALLED,
+        SYSTEM,
+        U_ANSWER_ORIENTATION,
+        U_ASSESS,
+        U_CONFIRM_REFERRAL,
+        U_ISSUE_BOOKLET,
+        U_LOG_SESSION,
+        U_NUDGE,
+        U_ORIENT,
+        U_REORIENT,
+        U_WITHDRAW,
+        WORKFLOW_NAME,
+        Actor,
+        AnonymiseRequest,
+        AssessmentRequest,
+        AssessmentState,
+        BookletAllocation,
+        BookletRequest,
+        ChequeRefusalDetails,
+        ChequeState,
+        ConfirmReferral,
+        JourneyEvent,
+        JourneyInput,
+        JourneyStatus,
+        Notice,
+        NudgeRequest,
+        OrientationAnswer,
+        OrientationState,
+        OrientRequest,
+        SessionReceipt,
+        SessionRequest,
+        SessionState,
+        WithdrawRequest,
+    )
+    from domain.needs import MAX_SESSION_MINUTES, AssessmentKind
+    from domain.notices import NoticeKind, Recipient, notice_key
+    from domain.policy import WHO_MUST_ACT
+    from domain.redemption import check_cheques, refusal_summary
+    from domain.refusals import accept
+    from domain.serials import booklet_serials, parse_serial
+    from domain.stages import (
+        Action,
+        ChequeStatus,
+        OrientationStatus,
+        Outcome,
+        Role,
+        Stage,
+        can_move,
+    )
+    from domain.validity import format_date_fr, paris_day, valid_until
+
+from workflows.deadlines import Due, Job, due_warnings, next_due
+
+# Records and notices must eventually land: retry forever, backing off to a minute.
+_RETRY_FOREVER = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=0,
+)
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+_SA_STAGE = SearchAttributeKey.for_keyword(SA_STAGE)
+_SA_STALLED = SearchAttributeKey.for_bool(SA_STALLED)
+_SA_EPCI = SearchAttributeKey.for_keyword(SA_EPCI)
+_SA_MEDIATION = SearchAttributeKey.for_keyword(SA_MEDIATION)
+
+_COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
+_REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
+_REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
+
+# Why a stage is flagged stalled, per stage ({days}: days without activity).
+_STALL_REASONS: dict[Stage, str] = {
+    Stage.REFERRED: "Aucun diagnostic {days} jours après l'orientation",
+    Stage.ASSESSED: "Aucun carnet remis {days} jours après le diagnostic",
+    Stage.BOOKLET_ISSUED: "Aucune orientation ni séance {days} jours après la dernière action",
+    Stage.ORIENTED: "Orientation restée sans réponse {days} jours",
+    Stage.IN_TRAINING: "Aucune séance depuis {days} jours",
+}
+
+NoticeSpec = tuple[NoticeKind, Recipient]
+
+
+def _refuse(code: str, message: str, *details: object) -> ApplicationError:
+    return ApplicationError(message, *details, type=code, non_retryable=True)
+
+
+def _wrong_stage(message: str, stage: Stage) -> ApplicationError:
+    return _refuse("WrongStage", f"{message} (étape actuelle : {stage.label}).")
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self._input = input
+        self._policy = input.policy
+        now = workflow.now()
+        self._status = JourneyStatus(
+            journey_id=input.journey_id,
+            programme_code=input.programme_code,
+            epci_id=input.epci_id,
+            reception_structure_id=input.reception_structure_id,
+            referrer=input.referrer,
+            stage=Stage.REFERRED,
+            stage_dates={Stage.REFERRED: now},
+            last_activity_at=now,
+        )
+        self._lock = asyncio.Lock()
+        self._recorded_seq = 0  # last seq whose record activity completed
+        self._changes = 0  # bumped on every state change: wakes the calendar loop
+
+    # ---- run: referral, then the calendar until anonymisation ----
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyStatus:
+        async with self._lock:
+            await self._record(
+                Action.REFERRED,
+                input.referrer,
+                from_stage=None,
+                notices=[
+                    (NoticeKind.REFERRAL_RECORDED, Recipient.BENEFICIARY),
+                    (NoticeKind.REFERRAL_RECORDED, Recipient.REFERRER),
+                ],
+            )
+        while self._status.stage != Stage.ANONYMISED:
+            due = next_due(self._status, self._policy)
+            changed = self._changed_since(self._changes)
+            if due is None:
+                await workflow.wait_condition(changed)
+                continue
+            delay = due.at - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(changed, timeout=delay, timeout_summary=due.job)
+                    continue  # state changed: recompute the calendar
+                except TimeoutError:
+                    pass
+            async with self._lock:
+                await self._run_due_jobs()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return copy.deepcopy(self._status)
+
+    @workflow.query(name="status")
+    def status(self) -> JourneyStatus:
+        return self._status
+
+    # ---- updates ----
+
+    @workflow.update(name=U_CONFIRM_REFERRAL)
+    async def confirm_referral(self, req: ConfirmReferral) -> JourneyStatus:
+        """Answer of the API's update-with-start: the journey once its referral is recorded."""
+        await workflow.wait_condition(lambda: self._recorded_seq >= 1)
+        return copy.deepcopy(self._status)
+
+    @workflow.update(name=U_ASSESS)
+    async def assess(self, req: AssessmentRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_assess(req)):
+            s = self._status
+            from_stage = s.stage
+            state = AssessmentState(req.kind, req.tool, req.autonomy, list(req.needs), self._now())
+            if req.kind == AssessmentKind.ENTRY:
+                correction = s.entry_assessment is not None
+                s.entry_assessment = state
+                self._move(Stage.ASSESSED)
+                action = Action.ASSESSED
+                detail = {"correction": "true"} if correction else {}
+            else:
+                s.exit_assessment = state
+                action, detail = Action.EXIT_ASSESSED, {}
+            self._touch()
+            detail |= {"autonomy": req.autonomy.value, "tool": req.tool.value}
+            await self._record(action, req.actor, from_stage=from_stage, detail=detail)
+        return copy.deepcopy(self._status)
+
+    @assess.validator
+    def _validate_assess(self, req: AssessmentRequest) -> None:
+        self._check_assess(req)
+
+    @workflow.update(name=U_ISSUE_BOOKLET)
+    async def issue_booklet(self, req: BookletRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_booklet(req)):
+            s, p = self._status, self._policy
+            number = await workflow.execute_activity(
+                ACTIVITY_ALLOCATE_BOOKLET,
+                BookletAllocation(s.journey_id, s.programme_code, req.millesime),
+                result_type=int,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY_FOREVER,
+            )
+            serials = booklet_serials(
+                s.programme_code, req.millesime, number, p.cheques_per_booklet
+            )
+            s.millesime, s.booklet_number = req.millesime, number
+            s.valid_until = valid_until(req.millesime, p.grace_months)
+            s.cheques = [
+                ChequeState(x.digits, x.cheque_number, ChequeStatus.ISSUED) for x in serials
+            ]
+            self._move(Stage.BOOKLET_ISSUED)
+            self._touch()
+            detail = {
+                "millesime": str(req.millesime),
+                "booklet_number": str(number),
+                "cheques": str(len(serials)),
+            }
+            await self._record(
+                Action.BOOKLET_ISSUED, req.actor, from_stage=Stage.ASSESSED, detail=detail
+            )
+        return copy.deepcopy(self._status)
+
+    @issue_booklet.validator
+    def _validate_issue_booklet(self, req: BookletRequest) -> None:
+        self._check_booklet(req)
+
+    @workflow.update(name=U_ORIENT)
+    async def orient(self, req: OrientRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_orient(req)):
+            await self._open_orientation(req, Action.ORIENTED)
+        return copy.deepcopy(self._status)
+
+    @orient.validator
+    def _validate_orient(self, req: OrientRequest) -> None:
+        self._check_orient(req)
+
+    @workflow.update(name=U_ANSWER_ORIENTATION)
+    async def answer_orientation(self, req: OrientationAnswer) -> JourneyStatus:
+        async with self._turn(lambda: self._check_answer(req)):
+            s = self._status
+            orientation = s.orientation
+            assert orientation is not None  # checked
+            orientation.answered_at = self._now()
+            detail = {
+                "orientation_id": orientation.orientation_id,
+                "mediation_structure_id": str(orientation.mediation_structure_id),
+            }
+            self._touch()
+            if req.accept:
+                orientation.status = OrientationStatus.ACCEPTED
+                s.mediation_structure_id = orientation.mediation_structure_id
+                self._move(Stage.IN_TRAINING)
+                await self._record(
+                    Action.ORIENTATION_ACCEPTED,
+                    req.actor,
+                    from_stage=Stage.ORIENTED,
+                    reason=req.comment,
+                    detail=detail,
+                )
+            else:
+                assert req.decline_reason is not None  # checked
+                orientation.status = OrientationStatus.DECLINED
+                orientation.decline_reason = req.decline_reason
+                self._move(Stage.BOOKLET_ISSUED)
+                detail["decline_reason"] = req.decline_reason.value
+                await self._record(
+                    Action.ORIENTATION_DECLINED,
+                    req.actor,
+                    from_stage=Stage.ORIENTED,
+                    reason=req.comment or req.decline_reason.label,
+                    detail=detail,
+                    notices=[(NoticeKind.ORIENTATION_DECLINED, Recipient.REFERRER)],
+                    notice_detail=detail,
+                )
+        return copy.deepcopy(self._status)
+
+    @answer_orientation.validator
+    def _validate_answer_orientation(self, req: OrientationAnswer) -> None:
+        self._check_answer(req)
+
+    @workflow.update(name=U_LOG_SESSION)
+    async def log_session(self, req: SessionRequest) -> SessionReceipt:
+        async with self._turn(lambda: self._check_session(req)):
+            known = self._session(req.session_id)
+            if known is not None:  # same session sent again under another update id
+                return self._receipt(known)
+            s = self._status
+            from_stage = s.stage
+            day = req.day
+            digits = [parse_serial(text).digits for text in req.serials]  # all checked
+            for cheque in s.cheques:
+                if cheque.serial in digits:
+                    cheque.status = ChequeStatus.REDEEMED
+                    cheque.session_id = req.session_id
+                    cheque.redeemed_on = day
+                    cheque.mediation_structure_id = req.mediation_structure_id
+            session = SessionState(
+                session_id=req.session_id,
+                mediation_structure_id=req.mediation_structure_id,
+                day=day,
+                duration_minutes=req.duration_minutes,
+                kind=req.kind,
+                place=req.place,
+                themes=list(req.themes),
+                equipment=list(req.equipment),
+                autonomy_observed=req.autonomy_observed,
+                serials=digits,
+                logged_at=self._now(),
+            )
+            s.sessions.append(session)
+            detail = {
+                "session_id": req.session_id,
+                "mediation_structure_id": str(req.mediation_structure_id),
+                "day": day.isoformat(),
+                "cheques": str(len(digits)),
+            }
+            orientation = s.orientation
+            expected = s.mediation_structure_id
+            if orientation is not None and orientation.status == OrientationStatus.PENDING:
+                expected = orientation.mediation_structure_id
+                same = orientation.mediation_structure_id == req.mediation_structure_id
+                orientation.status = (
+                    OrientationStatus.ACCEPTED if same else OrientationStatus.CANCELLED
+                )
+                orientation.answered_at = self._now()
+            if expected is not None and expected != req.mediation_structure_id:
+                detail["extra_action"] = Action.MEDIATOR_CHANGED.value
+                detail["previous_mediation_structure_id"] = str(expected)
+            s.mediation_structure_id = req.mediation_structure_id
+            self._move(Stage.IN_TRAINING)
+            self._touch()
+            await self._record(
+                Action.SESSION_LOGGED, req.actor, from_stage=from_stage, detail=detail
+            )
+            if s.cheques_left == 0:
+                notices = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
+                await self._record(
+                    Action.CLOSED,
+                    SYSTEM,
+                    from_stage=Stage.IN_TRAINING,
+                    reason=Outcome.COMPLETED.label,
+                    detail={"outcome": Outcome.COMPLETED.value},
+                    notices=notices,
+                )
+            return self._receipt(session)
+
+    @log_session.validator
+    def _validate_log_session(self, req: SessionRequest) -> None:
+        self._check_session(req)
+
+    @workflow.update(name=U_WITHDRAW)
+    async def withdraw(self, req: WithdrawRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_withdraw(req)):
+            from_stage = self._status.stage
+            self._touch()  # retention counts from the withdrawal
+            notices = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
+            await self._record(
+                Action.WITHDRAWN,
+                req.actor,
+                from_stage=from_stage,
+                reason=req.reason.strip(),
+                detail={"outcome": Outcome.WITHDRAWN.value},
+                notices=notices,
+            )
+        return copy.deepcopy(self._status)
+
+    @withdraw.validator
+    def _validate_withdraw(self, req: WithdrawRequest) -> None:
+        self._check_withdraw(req)
+
+    @workflow.update(name=U_NUDGE)
+    async def nudge(self, req: NudgeRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_nudge(req)):
+            stage = self._status.stage
+            detail = {"message": req.message} if req.message else {}
+            # A nudge is not activity of the journey: the stalled flag stays until someone acts.
+            await self._record(
+                Action.NUDGED,
+                req.actor,
+                from_stage=stage,
+                reason=req.message,
+                notices=[(NoticeKind.NUDGE, Recipient(WHO_MUST_ACT[stage]))],
+                notice_detail=detail,
+            )
+        return copy.deepcopy(self._status)
+
+    @nudge.validator
+    def _validate_nudge(self, req: NudgeRequest) -> None:
+        self._check_nudge(req)
+
+    @workflow.update(name=U_REORIENT)
+    async def reorient(self, req: OrientRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_reorient(req)):
+            await self._open_orientation(req, Action.REORIENTED)
+        return copy.deepcopy(self._status)
+
+    @reorient.validator
+    def _validate_reorient(self, req: OrientRequest) -> None:
+        self._check_reorient(req)
+
+    # ---- checks shared by validators and handlers (they raise, never change state) ----
+
+    def _check_assess(self, req: AssessmentRequest) -> None:
+        stage = self._status.stage
+        if req.kind == AssessmentKind.ENTRY:
+            if stage not in (Stage.REFERRED, Stage.ASSESSED):
+                raise _wrong_stage("Le diagnostic initial se fait avant la remise du carnet", stage)
+            if not req.needs:
+                raise _refuse("InvalidInput", "Choisissez au moins un besoin pour le diagnostic.")
+        elif stage not in (Stage.IN_TRAINING, Stage.CLOSED):
+            raise _wrong_stage(
+                "Le diagnostic de sortie se fait en formation ou après la clôture du parcours",
+                stage,
+            )
+
+    def _check_booklet(self, req: BookletRequest) -> None:
+        stage = self._status.stage
+        if stage != Stage.ASSESSED:
+            raise _wrong_stage("Le carnet se remet après le diagnostic initial", stage)
+        now = self._now()
+        this_year = paris_day(now).year
+        if not 2000 <= req.millesime <= this_year + 1:
+            raise _refuse(
+                "InvalidInput",
+                f"Le millésime {req.millesime} n'est pas en circulation : "
+                f"choisissez {this_year} ou {this_year + 1}.",
+            )
+        end = valid_until(req.millesime, self._policy.grace_months)
+        stop_days = self._policy.stop_issuing_days_before_expiry
+        stop = end - timedelta(days=stop_days)
+        if now >= stop:
+            raise _refuse(
+                "MillesimeEnding",
+                f"Les chèques du millésime {req.millesime} ne sont valables que jusqu'au "
+                f"{format_date_fr(end - timedelta(days=1))} : leur distribution s'arrête "
+                f"{stop_days} jours avant, le {format_date_fr(stop)}. "
+                "Remettez un carnet d'un millésime plus récent.",
+            )
+
+    def _check_orient(self, req: OrientRequest) -> None:
+        stage = self._status.stage
+        if stage != Stage.BOOKLET_ISSUED:
+            raise _wrong_stage(
+                "L'orientation vers une structure de médiation se fait une fois le carnet remis",
+                stage,
+            )
+        _check_structure(req.mediation_structure_id)
+
+    def _check_answer(self, req: OrientationAnswer) -> None:
+        orientation = self._pending_orientation()
+        if orientation is None:
+            raise _wrong_stage(
+                "Aucune orientation n'attend de réponse pour ce parcours", self._status.stage
+            )
+        if req.mediation_structure_id != orientation.mediation_structure_id:
+            raise _refuse(
+                "WrongStructure", "Cette orientation a été adressée à une autre structure."
+            )
+        if not req.accept and req.decline_reason is None:
+            raise _refuse("InvalidInput", "Indiquez le motif du refus de l'orientation.")
+
+    def _check_session(self, req: SessionRequest) -> None:
+        if self._session(req.session_id) is not None:
+            return  # answered from the recorded session
+        s = self._status
+        if s.stage in (Stage.REFERRED, Stage.ASSESSED):
+            raise _wrong_stage(
+                "Aucun carnet n'a encore été remis : aucune séance ne peut être payée en chèques",
+                s.stage,
+            )
+        if not req.session_id:
+            raise _refuse("InvalidInput", "Identifiant de séance manquant.")
+        _check_structure(req.mediation_structure_id)
+        today = paris_day(self._now())
+        if req.day > today:
+            raise _refuse(
+                "InvalidInput",
+                f"La séance du {format_date_fr(req.day)} est dans le futur : "
+                "enregistrez-la une fois qu'elle a eu lieu.",
+            )
+        if not 1 <= req.duration_minutes <= MAX_SESSION_MINUTES:
+            raise _refuse(
+                "InvalidInput",
+                f"La durée d'une séance va de 1 à {MAX_SESSION_MINUTES} minutes.",
+            )
+        if not req.serials:
+            raise _refuse("InvalidInput", "Saisissez au moins un numéro de chèque.")
+        verdicts = check_cheques(s, req.serials, req.day)
+        if not all(v.accepted for v in verdicts):
+            raise _refuse(
+                "ChequesRefused", refusal_summary(verdicts), ChequeRefusalDetails(verdicts)
+            )
+
+    def _check_withdraw(self, req: WithdrawRequest) -> None:
+        stage = self._status.stage
+        if not stage.is_open:
+            raise _wrong_stage("Ce parcours est déjà clôturé", stage)
+        if not req.reason.strip():
+            raise _refuse("InvalidInput", "Indiquez le motif de la sortie du dispositif.")
+
+    def _check_nudge(self, req: NudgeRequest) -> None:
+        stage = self._status.stage
+        _check_coordination(req.actor, "relancer un parcours")
+        if not stage.is_open:
+            raise _wrong_stage("Ce parcours est clôturé : il n'y a personne à relancer", stage)
+
+    def _check_reorient(self, req: OrientRequest) -> None:
+        s = self._status
+        _check_coordination(req.actor, "réorienter un parcours")
+        if s.stage not in _REORIENTABLE_STAGES:
+            raise _wrong_stage(
+                "La réorientation est possible une fois le carnet remis, parcours ouvert", s.stage
+            )
+        _check_structure(req.mediation_structure_id)
+        if not (req.reason or "").strip():
+            raise _refuse("InvalidInput", "Indiquez le motif de la réorientation.")
+        pending = self._pending_orientation()
+        current = pending.mediation_structure_id if pending else s.mediation_structure_id
+        if s.stage != Stage.BOOKLET_ISSUED and current == req.mediation_structure_id:
+            raise _refuse(
+                "InvalidInput", "Le parcours est déjà orienté vers cette structure de médiation."
+            )
+
+    # ---- state changes (called with the lock held) ----
+
+    @asynccontextmanager
+    async def _turn(self, check: Callable[[], None]) -> AsyncIterator[None]:
+        """Run a handler alone, once the referral is recorded, re-checking its preconditions:
+        another update may have changed the journey since this one was validated."""
+        await workflow.wait_condition(lambda: self._recorded_seq >= 1)
+        async with self._lock:
+            try:
+                check()
+            except ApplicationError as err:
+                if err.type == "ChequesRefused":
+                    raise
+                raise _refuse("Conflict", err.message) from None
+            yield
+
+    async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
+        s = self._status
+        from_stage = s.stage
+        previous = s.orientation
+        if previous is not None and previous.status == OrientationStatus.PENDING:
+            previous.status = OrientationStatus.CANCELLED
+            previous.answered_at = self._now()
+        orientation = OrientationState(
+            orientation_id=str(workflow.uuid4()),
+            mediation_structure_id=req.mediation_structure_id,
+            status=OrientationStatus.PENDING,
+            since=self._now(),
+        )
+        s.orientation = orientation
+        self._move(Stage.ORIENTED)
+        self._touch()
+        detail = {
+            "orientation_id": orientation.orientation_id,
+            "mediation_structure_id": str(req.mediation_structure_id),
+        }
+        if previous is not None and action == Action.REORIENTED:
+            detail["previous_mediation_structure_id"] = str(previous.mediation_structure_id)
+        await self._record(
+            action,
+            req.actor,
+            from_stage=from_stage,
+            reason=(req.reason or "").strip() or None,
+            detail=detail,
+            notices=[(NoticeKind.ORIENTATION_REQUEST, Recipient.MEDIATION_STRUCTURE)],
+            notice_detail=detail,
+            structure=req.mediation_structure_id,
+        )
+
+    def _close(self, outcome: Outcome, unspent: ChequeStatus) -> list[NoticeSpec]:
+        """Close the journey; unspent cheques become `unspent` (EXPIRED or CANCELLED) so the
+        cheque ledger reconciles at once."""
+        s = self._status
+        self._move(Stage.CLOSED)
+        s.outcome = outcome
+        s.closed_at = self._now()
+        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
+        pending = self._pending_orientation()
+        if pending is not None:
+            pending.status = OrientationStatus.CANCELLED
+            pending.answered_at = self._now()
+        for cheque in s.cheques:
+            if cheque.status == ChequeStatus.ISSUED:
+                cheque.status = unspent
+        return [
+            (NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER),
+            (NoticeKind.JOURNEY_CLOSED, Recipient.MEDIATION_STRUCTURE),
+        ]
+
+    async def _run_due_jobs(self) -> None:
+        # Each job changes the state so that it is no longer due; the bound is a safety net.
+        for _ in range(16):
+            due = next_due(self._status, self._policy)
+            if due is None or due.at > self._now():
+                return
+            await self._run_job(due)
+
+    async def _run_job(self, due: Due) -> None:
+        s = self._status
+        stage = s.stage
+        days = {"days": str(due.days)}
+        if due.job == Job.STAGE_REMINDER:
+            s.reminded_for_activity_at = s.last_activity_at
+            await self._record(
+                Action.STAGE_REMINDED,
+                SYSTEM,
+                from_stage=stage,
+                detail=days,
+                notices=[(NoticeKind.STAGE_REMINDER, Recipient(WHO_MUST_ACT[stage]))],
+                notice_detail=days,
+            )
+        elif due.job == Job.STALL:
+            self._flag_stalled(_STALL_REASONS[stage].format(days=due.days))
+            await self._record(
+                Action.STALLED,
+                SYSTEM,
+                from_stage=stage,
+                reason=s.stalled_reason,
+                detail=days,
+                notices=[(NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS)],
+                notice_detail=days,
+            )
+        elif due.job == Job.ORIENTATION_REMINDER:
+            orientation = self._pending_orientation()
+            assert orientation is not None
+            orientation.reminded = True
+            detail = days | {
+                "orientation_id": orientation.orientation_id,
+                "mediation_structure_id": str(orientation.mediation_structure_id),
+            }
+            await self._record(
+                Action.ORIENTATION_REMINDED,
+                SYSTEM,
+                from_stage=stage,
+                detail=detail,
+                notices=[
+                    (NoticeKind.ORIENTATION_REMINDER, Recipient.MEDIATION_STRUCTURE),
+                    (NoticeKind.ORIENTATION_REMINDER, Recipient.REFERRER),
+                ],
+                notice_detail=detail,
+                structure=orientation.mediation_structure_id,
+            )
+        elif due.job == Job.ORIENTATION_EXPIRY:
+            orientation = self._pending_orientation()
+            assert orientation is not None
+            orientation.status = OrientationStatus.EXPIRED
+            self._move(Stage.BOOKLET_ISSUED)
+            self._flag_stalled(f"Orientation restée sans réponse {due.days} jours")
+            # The referrer hears of it now: no separate stage reminder for this activity epoch.
+            s.reminded_for_activity_at = s.last_activity_at
+            detail = days | {
+                "orientation_id": orientation.orientation_id,
+                "mediation_structure_id": str(orientation.mediation_structure_id),
+            }
+            await self._record(
+                Action.ORIENTATION_EXPIRED,
+                SYSTEM,
+                from_stage=Stage.ORIENTED,
+                reason=s.stalled_reason,
+                detail=detail,
+                notices=[
+                    (NoticeKind.ORIENTATION_EXPIRED, Recipient.REFERRER),
+                    (NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS),
+                ],
+                notice_detail=detail,
+            )
+        elif due.job == Job.EXPIRY_WARNING:
+            warnings = due_warnings(s, self._policy, self._now())
+            s.expiry_warnings_sent.extend(warnings)
+            detail = {
+                "days": str(min(warnings)),
+                "cheques_left": str(s.cheques_left),
+                "valid_until": s.valid_until.isoformat() if s.valid_until else "",
+            }
+            await self._record(
+                Action.EXPIRY_WARNED,
+                SYSTEM,
+                from_stage=stage,
+                detail=detail,
+                notices=[
+                    (NoticeKind.EXPIRY_WARNING, Recipient.BENEFICIARY),
+                    (NoticeKind.EXPIRY_WARNING, Recipient.REFERRER),
+                    (NoticeKind.EXPIRY_WARNING, Recipient.MEDIATION_STRUCTURE),
+                ],
+                notice_detail=detail,
+            )
+        elif due.job == Job.CHEQUES_EXPIRY:
+            left = s.cheques_left
+            notices = self._close(Outcome.EXPIRED, ChequeStatus.EXPIRED)
+            await self._record(
+                Action.CLOSED,
+                SYSTEM,
+                from_stage=stage,
+                reason=Outcome.EXPIRED.label,
+                detail={"outcome": Outcome.EXPIRED.value, "cheques_expired": str(left)},
+                notices=notices,
+            )
+        elif due.job == Job.ANONYMISATION:
+            await workflow.execute_activity(
+                ACTIVITY_ANONYMISE,
+                AnonymiseRequest(s.journey_id, self._now()),
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY_FOREVER,
+            )
+            self._move(Stage.ANONYMISED)
+            await self._record(Action.ANONYMISED, SYSTEM, from_stage=Stage.CLOSED, detail=days)
+
+    # ---- small helpers ----
+
+    def _now(self) -> datetime:
+        return workflow.now()
+
+    def _move(self, target: Stage) -> None:
+        s = self._status
+        if target == s.stage:
+            return
+        if not can_move(s.stage, target):  # validators make this unreachable
+            raise _refuse("Conflict", f"Transition impossible : {s.stage.label} → {target.label}.")
+        s.stage = target
+        s.stage_dates[target] = self._now()
+
+    def _changed_since(self, seen: int) -> Callable[[], bool]:
+        return lambda: self._changes != seen
+
+    def _touch(self) -> None:
+        """A person acted on the journey: restart the stall clock and clear the flag."""
+        s = self._status
+        s.last_activity_at = self._now()
+        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
+
+    def _flag_stalled(self, reason: str) -> None:
+        s = self._status
+        s.stalled, s.stalled_since, s.stalled_reason = True, self._now(), reason
+
+    def _pending_orientation(self) -> OrientationState | None:
+        o = self._status.orientation
+        return o if o is not None and o.status == OrientationStatus.PENDING else None
+
+    def _session(self, session_id: str) -> SessionState | None:
+        return next((x for x in self._status.sessions if x.session_id == session_id), None)
+
+    def _receipt(self, session: SessionState) -> SessionReceipt:
+        return SessionReceipt(
+            session_id=session.session_id,
+            verdicts=[accept(serial) for serial in session.serials],
+            status=copy.deepcopy(self._status),
+        )
+
+    async def _record(
+        self,
+        action: Action,
+        actor: Actor,
+        *,
+        from_stage: Stage | None,
+        reason: str | None = None,
+        detail: dict[str, str] | None = None,
+        notices: Sequence[NoticeSpec] = (),
+        notice_detail: dict[str, str] | None = None,
+        structure: int | None = None,
+    ) -> None:
+        """Persist the change just made: one activity call, keyed by the new seq.
+
+        Notices to MEDIATION_STRUCTURE go to `structure`, by default the one asked to act
+        (pending orientation, else the one training the person); skipped when there is none.
+        """
+        s = self._status
+        s.seq += 1
+        self._changes += 1
+        pending = self._pending_orientation()
+        target = structure or (pending.mediation_structure_id if pending else None)
+        target = target or s.mediation_structure_id
+        built: list[Notice] = []
+        for kind, recipient in notices:
+            extra = dict(notice_detail or {})
+            if recipient == Recipient.MEDIATION_STRUCTURE:
+                if target is None:
+                    continue
+                extra["mediation_structure_id"] = str(target)
+            built.append(
+                Notice(kind, recipient, notice_key(s.journey_id, s.seq, kind, recipient), extra)
+            )
+        event = JourneyEvent(
+            journey_id=s.journey_id,
+            seq=s.seq,
+            at=self._now(),
+            actor=actor,
+            action=action,
+            from_stage=from_stage,
+            to_stage=s.stage,
+            status=copy.deepcopy(s),
+            reason=reason,
+            detail=dict(detail or {}),
+            notices=built,
+        )
+        if self._input.use_search_attributes:
+            workflow.upsert_search_attributes(
+                [
+                    _SA_STAGE.value_set(s.stage.value),
+                    _SA_STALLED.value_set(s.stalled),
+                    _SA_EPCI.value_set(str(s.epci_id)),
+                    _SA_MEDIATION.value_set(
+                        str(s.mediation_structure_id) if s.mediation_structure_id else ""
+                    ),
+                ]
+            )
+        await workflow.execute_activity(
+            ACTIVITY_RECORD_EVENT,
+            event,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY_FOREVER,
+        )
+        self._recorded_seq = s.seq
+
+
+def _check_structure(structure_id: int) -> None:
+    if structure_id <= 0:
+        raise _refuse("InvalidInput", "Structure de médiation inconnue.")
+
+
+def _check_coordination(actor: Actor, what: str) -> None:
+    if actor.role not in _COORDINATION:
+        raise _refuse("Forbidden", f"Seule la coordination peut {what}.")
