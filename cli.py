@@ -1,1 +1,122 @@
-"""CLI placeholder."""
+"""`passnum` command line: the embedded stack and its parts.
+
+    passnum [up] [--external-temporal]   everything on this machine (default)
+    passnum worker                       a Temporal worker (production: run N of them)
+    passnum api                          the HTTP API (production: run N replicas)
+    passnum migrate                      apply database migrations
+    passnum seed                         create the default programme if the database has none
+
+Settings come from PASSNUM_* environment variables (see README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="passnum", description="Parcours Pass numérique (chèques APTIC)."
+    )
+    commands = parser.add_subparsers(dest="command")
+    up = commands.add_parser(
+        "up", help="tout lancer sur cette machine : Temporal, base, worker, API (par défaut)"
+    )
+    up.add_argument(
+        "--external-temporal",
+        action="store_true",
+        help="ne pas démarrer de serveur Temporal : utiliser celui de PASSNUM_TEMPORAL_ADDRESS",
+    )
+    commands.add_parser("worker", help="lancer un worker Temporal")
+    commands.add_parser("api", help="lancer l'API HTTP")
+    commands.add_parser("migrate", help="appliquer les migrations de la base")
+    commands.add_parser("seed", help="créer le programme par défaut si la base n'en a aucun")
+    return parser
+
+
+def _up(settings: Settings, external_temporal: bool) -> int:
+    from stack.devserver import StackError
+    from stack.up import run_stack
+
+    try:
+        asyncio.run(run_stack(settings, external_temporal=external_temporal))
+    except StackError as exc:
+        print(f"passnum : {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _api(settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    # The app connects to Temporal at startup (PASSNUM_TEMPORAL_ADDRESS).
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from worker import run_worker
+
+    async def run_until_signal() -> None:
+        # SIGINT/SIGTERM (Ctrl-C, container stop) cancel the worker, which then shuts down
+        # gracefully instead of dying mid-task.
+        task = asyncio.create_task(run_worker(settings))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_until_signal())
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from records.db import migrate
+
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.db_url)
+    print("Base de données à jour.")
+    return 0
+
+
+def _seed(settings: Settings) -> int:
+    from stack.up import prepare_database
+
+    seeded = prepare_database(settings)
+    print("Programme par défaut créé." if seeded else "Un programme existe déjà : rien à faire.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings()
+    match args.command:
+        case None | "up":
+            return _up(settings, getattr(args, "external_temporal", False))
+        case "worker":
+            return _worker(settings)
+        case "api":
+            return _api(settings)
+        case "migrate":
+            return _migrate(settings)
+        case "seed":
+            return _seed(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

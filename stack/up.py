@@ -1,0 +1,246 @@
+"""`passnum up`: the whole embedded stack in one asyncio process.
+
+Order at start: data folder, Temporal dev server (unless external), wait until it answers,
+database migrations and default programme, then the worker and the API side by side.
+Order at stop (Ctrl-C, SIGTERM, or either part failing): API, worker (graceful: running
+activities finish), dev server last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from config import Settings
+from domain.contracts import SEARCH_ATTRIBUTES
+from domain.validity import paris_day
+from stack.devserver import DevServer, StackError, port_in_use, split_address, temporal_binary
+
+T = TypeVar("T")
+
+TEMPORAL_STARTUP_TIMEOUT_S = 60.0
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+def prepare_database(settings: Settings) -> bool:
+    """Apply migrations, seed the default programme if the database has none.
+
+    Returns whether the programme was seeded now.
+    """
+    from records.db import make_engine, migrate, session_factory
+    from records.seed import seed_default_programme
+
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine)() as session:
+            seeded = seed_default_programme(session, today=paris_today())
+            session.commit()
+    finally:
+        engine.dispose()
+    return seeded
+
+
+def paris_today() -> date:
+    return paris_day(datetime.now(UTC))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `run_stack` decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def connect_when_ready(settings: Settings, dev: DevServer | None) -> Client:
+    """Connect to Temporal, retrying while the dev server starts."""
+    from worker import connect
+
+    deadline = time.monotonic() + TEMPORAL_STARTUP_TIMEOUT_S
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if dev is not None and (code := dev.exited()) is not None:
+            raise StackError(
+                f"Le serveur Temporal s'est arrêté au démarrage (code {code}). "
+                f"Dernières lignes de {dev.log_file} :\n{dev.log_tail()}"
+            )
+        try:
+            return await connect(settings)
+        except Exception as exc:  # the server is not listening yet
+            last_error = exc
+            await asyncio.sleep(0.25)
+    where = f" (journal : {dev.log_file})" if dev else ""
+    raise StackError(
+        f"Temporal ne répond pas sur {settings.temporal_address} après "
+        f"{TEMPORAL_STARTUP_TIMEOUT_S:.0f} s{where} : {last_error}"
+    )
+
+
+async def missing_search_attributes(client: Client, namespace: str) -> list[str]:
+    resp = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    return [name for name in SEARCH_ATTRIBUTES if name not in resp.custom_attributes]
+
+
+def _check_api_port(settings: Settings) -> None:
+    if port_in_use(settings.api_host, settings.api_port):
+        raise StackError(
+            f"Le port {settings.api_port} de l'API est déjà utilisé sur {settings.api_host} : "
+            "arrêtez le programme qui l'occupe ou changez PASSNUM_API_PORT."
+        )
+
+
+def banner(settings: Settings, dev: DevServer | None, seeded: bool) -> str:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    temporal_ui = dev.ui_url if dev else "(serveur Temporal externe)"
+    lines = [
+        "",
+        "passnum est prêt.",
+        f"  API et documentation : {api}/docs",
+        f"  Interface Temporal   : {temporal_ui}",
+        f"  Données              : {settings.data_dir.resolve()}"
+        if settings.database_url is None
+        else f"  Base de données      : {settings.database_url.split('@')[-1]}",
+        "",
+        "Pour commencer : ouvrez la documentation de l'API et créez une orientation "
+        "(POST /api/v1/referrals)."
+        + (" Le programme par défaut vient d'être créé." if seeded else ""),
+        "Arrêt : Ctrl-C. Relancé, passnum retrouve tous les parcours.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def run_stack(settings: Settings, *, external_temporal: bool = False) -> None:
+    from api.app import create_app
+    from worker import run_worker
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals_seen = 0
+
+    def on_signal() -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen == 1:
+            print("\nArrêt en cours… (Ctrl-C à nouveau pour forcer)", flush=True)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _check_api_port(settings)
+    dev: DevServer | None = None
+    if not external_temporal:
+        host, port = split_address(settings.temporal_address)
+        dev = DevServer(
+            binary=temporal_binary(),
+            data_dir=settings.data_dir.resolve(),
+            host=host,
+            port=port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+        print(f"Démarrage du serveur Temporal ({dev.db_file})…", flush=True)
+        dev.start()
+    try:
+        client = await _until_stopped(connect_when_ready(settings, dev), stop)
+        if client is None:
+            return
+        if settings.use_search_attributes and (
+            missing := await missing_search_attributes(client, settings.temporal_namespace)
+        ):
+            raise StackError(
+                "Attributs de recherche absents du serveur Temporal : "
+                + ", ".join(missing)
+                + ". Créez-les avec `temporal operator search-attribute create --name NOM "
+                "--type TYPE`, ou réglez PASSNUM_USE_SEARCH_ATTRIBUTES=false."
+            )
+        seeded = await asyncio.to_thread(prepare_database, settings)
+        # Later parts of the embedded stack start here, before the worker and the API:
+        #   - local SMTP sink whose mails are readable in the app,
+        #   - demo accounts.
+        await _serve(settings, client, create_app(settings, client), run_worker, stop, dev, seeded)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if dev is not None:
+            print("Arrêt du serveur Temporal…", flush=True)
+            await asyncio.to_thread(dev.stop)
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """Await `work` unless a stop signal comes first."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
+
+
+async def _serve(
+    settings: Settings,
+    client: Client,
+    app: FastAPI,
+    run_worker: Callable[[Settings, Client], Awaitable[None]],
+    stop: asyncio.Event,
+    dev: DevServer | None,
+    seeded: bool,
+) -> None:
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    worker_task = asyncio.create_task(run_worker(settings, client), name="worker")
+    api_task = asyncio.create_task(server.serve(), name="api")
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    try:
+        while not server.started and not api_task.done() and not worker_task.done():
+            if stop.is_set():
+                break
+            await asyncio.sleep(0.05)
+        if server.started:
+            print(banner(settings, dev, seeded), flush=True)
+        await asyncio.wait({worker_task, api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        server.should_exit = True
+        worker_task.cancel()  # Worker.run() shuts down gracefully when cancelled
+        done, pending = await asyncio.wait({worker_task, api_task}, timeout=SHUTDOWN_TIMEOUT_S)
+        for task in pending:
+            server.force_exit = True
+            task.cancel()
+        failures = [
+            t.exception()
+            for t in done
+            if not t.cancelled() and t.exception() is not None and not stop.is_set()
+        ]
+    if failures:
+        raise StackError(f"Arrêt sur erreur : {failures[0]!r}") from failures[0]
+    if not stop.is_set():
+        raise StackError("Le worker ou l'API s'est arrêté de façon inattendue.")
