@@ -1,0 +1,32 @@
+# The few commands everyone uses. `make up` runs the whole stack, `make test` the test suite.
+# VENV may be overridden (.ci/run uses its own, fresh one).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install up test lint format
+
+# A virtualenv with passnum installed (editable) and the test tools.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Temporal dev server, database, worker and API on this machine; data in ./.data.
+up: $(STAMP)
+	$(BIN)/passnum up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
