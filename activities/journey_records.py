@@ -1,0 +1,115 @@
+"""Record activities: project journey events onto the read model, number booklets, erase identity.
+
+Sync methods: the worker runs them in its thread pool. Each is one transaction and may be
+retried at any time without writing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+
+from domain.contracts import (
+    ACTIVITY_ALLOCATE_BOOKLET,
+    ACTIVITY_ANONYMISE,
+    ACTIVITY_RECORD_EVENT,
+    AnonymiseRequest,
+    BookletAllocation,
+    JourneyEvent,
+)
+from records.db import SessionFactory, begin_write
+from records.models import Beneficiary, Journey
+from records.models import BookletAllocation as BookletAllocationRow
+from records.projection import apply_journey_event, is_recorded
+
+log = logging.getLogger(__name__)
+
+ALLOCATION_ATTEMPTS = 10
+
+
+class JourneyActivities:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.record_journey_event, self.allocate_booklet_number, self.anonymise_beneficiary]
+
+    @activity.defn(name=ACTIVITY_RECORD_EVENT)
+    def record_journey_event(self, event: JourneyEvent) -> None:
+        try:
+            with self._sessions() as session:
+                begin_write(session)
+                if is_recorded(session, event.journey_id, event.seq):
+                    return  # a retry of an attempt that committed
+                apply_journey_event(session, event)
+                session.commit()
+        except IntegrityError:
+            # Another worker recorded the same event meanwhile: done. Anything else is a
+            # real error and Temporal retries it.
+            with self._sessions() as session:
+                if is_recorded(session, event.journey_id, event.seq):
+                    log.info("event %s#%s recorded concurrently", event.journey_id, event.seq)
+                    return
+            raise
+
+    @activity.defn(name=ACTIVITY_ALLOCATE_BOOKLET)
+    def allocate_booklet_number(self, req: BookletAllocation) -> int:
+        """The journey's booklet number: the same on every call, unique in the programme."""
+        for _ in range(ALLOCATION_ATTEMPTS):
+            try:
+                with self._sessions() as session:
+                    begin_write(session)
+                    mine = session.exec(
+                        select(BookletAllocationRow.booklet_number).where(
+                            BookletAllocationRow.journey_id == req.journey_id
+                        )
+                    ).first()
+                    if mine is not None:
+                        return mine
+                    highest = session.exec(
+                        select(func.max(BookletAllocationRow.booklet_number)).where(
+                            BookletAllocationRow.programme_code == req.programme_code
+                        )
+                    ).one()
+                    number = (highest or 0) + 1
+                    session.add(
+                        BookletAllocationRow(
+                            journey_id=req.journey_id,
+                            programme_code=req.programme_code,
+                            millesime=req.millesime,
+                            booklet_number=number,
+                        )
+                    )
+                    session.commit()
+                    return number
+            except IntegrityError:
+                continue  # a concurrent allocation took the number (or this journey's row)
+        raise RuntimeError(f"no booklet number after {ALLOCATION_ATTEMPTS} attempts")
+
+    @activity.defn(name=ACTIVITY_ANONYMISE)
+    def anonymise_beneficiary(self, req: AnonymiseRequest) -> None:
+        """Erase who the person is and how to reach them; keep what statistics need."""
+        with self._sessions() as session:
+            begin_write(session)
+            person = session.exec(
+                select(Beneficiary).where(Beneficiary.journey_id == req.journey_id)
+            ).first()
+            if person is not None and person.anonymised_at is None:
+                person.first_name = None
+                person.last_name = None
+                person.phone = None
+                person.email = None
+                person.postal_address = None
+                if person.birth_year is not None:
+                    person.birth_year = person.birth_year // 10 * 10  # age band only
+                person.anonymised_at = req.at
+            journey = session.get(Journey, req.journey_id)
+            if journey is not None and journey.anonymised_at is None:
+                journey.anonymised_at = req.at
+            session.commit()

@@ -1,0 +1,236 @@
+"""Read functions the API uses, and the one write it does itself (registering a person).
+
+Every function takes a session; writers only flush, the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from records.models import (
+    Beneficiary,
+    Channel,
+    Cheque,
+    Journey,
+    MediationStructure,
+    MediationStructureEpci,
+    Orientation,
+    Programme,
+    ReceptionStructure,
+    TrainingSession,
+    TransitionLog,
+)
+
+MAX_PAGE = 200
+
+
+def get_programme(session: Session, code: int) -> Programme | None:
+    return session.exec(select(Programme).where(Programme.code == code)).first()
+
+
+def list_journeys(
+    session: Session,
+    *,
+    programme_code: int,
+    stage: str | None = None,
+    stalled: bool | None = None,
+    epci_id: int | None = None,
+    mediation_structure_id: int | None = None,
+    reception_structure_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Journey], int]:
+    """One page of journeys (stalled first, then most recent activity) and the total count."""
+    conditions: list[Any] = [Journey.programme_code == programme_code]
+    if stage is not None:
+        conditions.append(Journey.stage == stage)
+    if stalled is not None:
+        conditions.append(Journey.stalled == stalled)
+    if epci_id is not None:
+        conditions.append(Journey.epci_id == epci_id)
+    if mediation_structure_id is not None:
+        conditions.append(Journey.mediation_structure_id == mediation_structure_id)
+    if reception_structure_id is not None:
+        conditions.append(Journey.reception_structure_id == reception_structure_id)
+
+    total = session.exec(select(func.count()).select_from(Journey).where(*conditions)).one()
+    rows = session.exec(
+        select(Journey)
+        .where(*conditions)
+        .order_by(
+            col(Journey.stalled).desc(),
+            # NULLs last on both databases (PostgreSQL puts them first when descending).
+            col(Journey.last_activity_at).is_(None),
+            col(Journey.last_activity_at).desc(),
+            col(Journey.id),
+        )
+        .limit(max(0, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    ).all()
+    return list(rows), int(total)
+
+
+def get_journey(session: Session, journey_id: str) -> Journey | None:
+    return session.get(Journey, journey_id)
+
+
+def journey_timeline(session: Session, journey_id: str) -> list[TransitionLog]:
+    return list(
+        session.exec(
+            select(TransitionLog)
+            .where(TransitionLog.journey_id == journey_id)
+            .order_by(col(TransitionLog.seq))
+        ).all()
+    )
+
+
+def journey_cheques(session: Session, journey_id: str) -> list[Cheque]:
+    return list(
+        session.exec(
+            select(Cheque)
+            .where(Cheque.journey_id == journey_id)
+            .order_by(col(Cheque.millesime), col(Cheque.booklet_number), col(Cheque.number))
+        ).all()
+    )
+
+
+def journey_sessions(session: Session, journey_id: str) -> list[TrainingSession]:
+    return list(
+        session.exec(
+            select(TrainingSession)
+            .where(TrainingSession.journey_id == journey_id)
+            .order_by(col(TrainingSession.day), col(TrainingSession.logged_at))
+        ).all()
+    )
+
+
+def journey_orientations(session: Session, journey_id: str) -> list[Orientation]:
+    return list(
+        session.exec(
+            select(Orientation)
+            .where(Orientation.journey_id == journey_id)
+            .order_by(col(Orientation.since))
+        ).all()
+    )
+
+
+def find_cheque(session: Session, serial_digits: str) -> Cheque | None:
+    """The cheque with this canonical 16-digit serial (see domain.serials.normalise)."""
+    return session.get(Cheque, serial_digits)
+
+
+def list_reception_structures(
+    session: Session, programme_code: int, epci_id: int | None = None
+) -> list[ReceptionStructure]:
+    query = (
+        select(ReceptionStructure)
+        .join(Programme, col(Programme.id) == col(ReceptionStructure.programme_id))
+        .where(Programme.code == programme_code)
+    )
+    if epci_id is not None:
+        query = query.where(ReceptionStructure.epci_id == epci_id)
+    return list(session.exec(query.order_by(col(ReceptionStructure.name))).all())
+
+
+def list_mediation_structures(
+    session: Session, programme_code: int, epci_id: int | None = None
+) -> list[MediationStructure]:
+    """Mediation structures of the programme; with `epci_id`, those serving that EPCI."""
+    query = (
+        select(MediationStructure)
+        .join(Programme, col(Programme.id) == col(MediationStructure.programme_id))
+        .where(Programme.code == programme_code)
+    )
+    if epci_id is not None:
+        served = select(MediationStructureEpci.mediation_structure_id).where(
+            MediationStructureEpci.epci_id == epci_id
+        )
+        query = query.where(col(MediationStructure.id).in_(served))
+    return list(session.exec(query.order_by(col(MediationStructure.name))).all())
+
+
+def served_epci_ids(session: Session, mediation_structure_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(MediationStructureEpci.epci_id)
+            .where(MediationStructureEpci.mediation_structure_id == mediation_structure_id)
+            .order_by(col(MediationStructureEpci.epci_id))
+        ).all()
+    )
+
+
+def get_reception_structure(session: Session, id: int) -> ReceptionStructure | None:
+    return session.get(ReceptionStructure, id)
+
+
+def get_mediation_structure(session: Session, id: int) -> MediationStructure | None:
+    return session.get(MediationStructure, id)
+
+
+def get_beneficiary(session: Session, journey_id: str) -> Beneficiary | None:
+    return session.exec(select(Beneficiary).where(Beneficiary.journey_id == journey_id)).first()
+
+
+def _by_key(session: Session, idempotency_key: str) -> Beneficiary | None:
+    return session.exec(
+        select(Beneficiary).where(Beneficiary.idempotency_key == idempotency_key)
+    ).first()
+
+
+def register_beneficiary(
+    session: Session,
+    *,
+    idempotency_key: str,
+    journey_id: str,
+    first_name: str,
+    last_name: str,
+    preferred_channel: Channel | str,
+    consent_given_at: datetime,
+    consent_text: str,
+    consent_recorded_by: str,
+    birth_year: int | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    postal_address: str | None = None,
+    commune: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Beneficiary, bool]:
+    """Record the person of a new referral; (row, created).
+
+    Idempotent on `idempotency_key`: a second call (double submit, retried request)
+    returns the first row and changes nothing, whatever the other arguments say.
+    """
+    existing = _by_key(session, idempotency_key)
+    if existing is not None:
+        return existing, False
+    beneficiary = Beneficiary(
+        journey_id=journey_id,
+        idempotency_key=idempotency_key,
+        first_name=first_name,
+        last_name=last_name,
+        birth_year=birth_year,
+        phone=phone,
+        email=email,
+        postal_address=postal_address,
+        commune=commune,
+        preferred_channel=Channel(preferred_channel).value,
+        consent_given_at=consent_given_at,
+        consent_text=consent_text,
+        consent_recorded_by=consent_recorded_by,
+        created_at=now or datetime.now(UTC),
+    )
+    try:
+        # A savepoint: losing a race to a concurrent submit must not undo the caller's work.
+        with session.begin_nested():
+            session.add(beneficiary)
+    except IntegrityError:
+        existing = _by_key(session, idempotency_key)
+        if existing is None:
+            raise  # another constraint (journey_id already registered under another key)
+        return existing, False
+    return beneficiary, True

@@ -1,0 +1,162 @@
+"""Reference data of a programme, loaded from a JSON file (the Aveyron default ships here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from records.models import (
+    BudgetLine,
+    Epci,
+    Funder,
+    FunderKind,
+    MediationStructure,
+    MediationStructureEpci,
+    Programme,
+    ReceptionStructure,
+)
+
+DEFAULT_PROGRAMME_FILE = Path(__file__).with_name("aveyron.json")
+APTIC_QUALIFIED_FROM = date(2020, 1, 1)
+EMAIL_DOMAIN = "aveyron.example"  # reserved domain: the demo's mail sink catches it all
+
+
+def load_programme_file(path: Path = DEFAULT_PROGRAMME_FILE) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def basis_points(amounts: list[int]) -> list[int]:
+    """Shares of a total in basis points, summing to exactly 10 000 (largest remainder)."""
+    total = sum(amounts)
+    exact = [a * 10_000 / total for a in amounts]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(amounts)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[: 10_000 - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def seed_programme(session: Session, data: dict[str, Any], *, today: date) -> Programme:
+    """Insert a programme and its reference data. Flushes; the caller commits."""
+    p = data["programme"]
+    epci_rows = data["epci"]
+    funders = data["funders"]
+    # One funder and one budget line each: the Département, every EPCI, the State.
+    lines: list[tuple[str, FunderKind, str | None]] = [
+        (funders["departement"]["name"], FunderKind.DEPARTEMENT, None),
+        *((e["name"], FunderKind.EPCI, e["key"]) for e in epci_rows),
+        (funders["etat"]["name"], FunderKind.ETAT, None),
+    ]
+    amounts = [
+        funders["departement"]["amount_cents"],
+        *(e["budget_cents"] for e in epci_rows),
+        funders["etat"]["amount_cents"],
+    ]
+
+    programme = Programme(
+        code=p["code"],
+        name=p["name"],
+        territory=p["territory"],
+        issuer_name=p["issuer_name"],
+        cheque_value_cents=p["cheque_value_cents"],
+        cheques_per_booklet=p["cheques_per_booklet"],
+        grace_months=p["grace_months"],
+        # The demo must be able to issue booklets valid today.
+        current_millesime=today.year,
+        budget_total_cents=sum(amounts),
+        starts_on=date.fromisoformat(p["starts_on"]),
+        ends_on=date.fromisoformat(p["ends_on"]) if p.get("ends_on") else None,
+    )
+    session.add(programme)
+    session.flush()
+    assert programme.id is not None
+
+    epci_by_key: dict[str, Epci] = {}
+    for e in epci_rows:
+        epci = Epci(programme_id=programme.id, siren=e["siren"], name=e["name"])
+        session.add(epci)
+        epci_by_key[e["key"]] = epci
+    session.flush()
+
+    for (name, kind, epci_key), amount, share in zip(
+        lines, amounts, basis_points(amounts), strict=True
+    ):
+        funder = Funder(
+            programme_id=programme.id,
+            name=name,
+            kind=kind.value,
+            epci_id=epci_by_key[epci_key].id if epci_key else None,
+            share_bp=share,
+        )
+        session.add(funder)
+        session.flush()
+        assert funder.id is not None
+        session.add(
+            BudgetLine(
+                programme_id=programme.id,
+                funder_id=funder.id,
+                label=f"Participation : {name}",
+                amount_cents=amount,
+            )
+        )
+
+    for epci_key, kind, name, commune in data["reception_structures"]:
+        epci_id = epci_by_key[epci_key].id
+        assert epci_id is not None
+        session.add(
+            ReceptionStructure(
+                programme_id=programme.id,
+                epci_id=epci_id,
+                name=name,
+                kind=kind,
+                commune=commune,
+                email=f"{slug(name)}@{EMAIL_DOMAIN}",
+            )
+        )
+
+    for m in data["mediation_structures"]:
+        epci_id = epci_by_key[m["epci"]].id
+        assert epci_id is not None
+        until = m.get("qualified_until")
+        structure = MediationStructure(
+            programme_id=programme.id,
+            epci_id=epci_id,
+            name=m["name"],
+            commune=m["commune"],
+            email=f"{slug(m['name'])}@{EMAIL_DOMAIN}",
+            aptic_qualified_from=APTIC_QUALIFIED_FROM,
+            aptic_qualified_until=date.fromisoformat(until) if until else None,
+            themes=list(m["themes"]),
+            capacity=m["capacity"],
+        )
+        session.add(structure)
+        session.flush()
+        assert structure.id is not None
+        for served in [m["epci"], *m["serves"]]:
+            served_id = epci_by_key[served].id
+            assert served_id is not None
+            session.add(
+                MediationStructureEpci(mediation_structure_id=structure.id, epci_id=served_id)
+            )
+    session.flush()
+    return programme
+
+
+def seed_default_programme(session: Session, *, today: date) -> bool:
+    """Load the Aveyron programme if the database has no programme yet. True if it did."""
+    if session.exec(select(Programme.id).limit(1)).first() is not None:
+        return False
+    seed_programme(session, load_programme_file(), today=today)
+    return True
