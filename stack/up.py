@@ -116,7 +116,7 @@ def banner(settings: Settings, dev: DevServer | None, seeded: bool) -> str:
         if settings.database_url is None
         else f"  Base de données      : {settings.database_url.split('@')[-1]}",
         "",
-        "Pour commencer : ouvrez la documentation de l'API et créez une orientation "
+        "Pour commencer : ouvrez la documentation de l'API et orientez une première personne "
         "(POST /api/v1/referrals)."
         + (" Le programme par défaut vient d'être créé." if seeded else ""),
         "Arrêt : Ctrl-C. Relancé, passnum retrouve tous les parcours.",

@@ -1,0 +1,190 @@
+"""`passnum up` as a user runs it: killed with kill -9 mid-journey, started again, nothing lost.
+
+The real console script runs in a subprocess on a temporary data folder and free ports;
+the journey is driven over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stack.devserver import _alive
+
+pytestmark = pytest.mark.devserver
+
+SW = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "ts-stack"}
+STARTUP_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Up:
+    """One `passnum up` process and where it listens."""
+
+    data_dir: Path
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env['PASSNUM_API_PORT']}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "passnum"), "up"],
+                cwd=self.data_dir.parent,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, killed as a whole below
+            )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"passnum up exited ({self.process.returncode}):\n{self.output()}")
+            try:
+                if httpx.get(f"{self.api}/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"passnum up not answering after {STARTUP_TIMEOUT_S} s:\n{self.output()}")
+
+    def dev_server_pid(self) -> int:
+        return int((self.data_dir / "temporal.pid").read_text())
+
+    def kill_hard(self) -> None:
+        """kill -9 of everything: passnum's process group and its dev server."""
+        assert self.process is not None
+        dev_pid = self.dev_server_pid()
+        os.killpg(self.process.pid, signal.SIGKILL)
+        os.kill(dev_pid, signal.SIGKILL)
+        self.process.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(dev_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(dev_pid)
+        self.process = None
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        self.process = None
+        return code
+
+    def cleanup(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        pid_file = self.data_dir / "temporal.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "PASSNUM_DATA_DIR": str(data_dir),
+        "PASSNUM_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PASSNUM_TEMPORAL_UI_PORT": str(free_port()),
+        "PASSNUM_API_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("PASSNUM_DATABASE_URL", None)
+    stack = Up(data_dir=data_dir, env=env, log=tmp_path / "up.log")
+    try:
+        yield stack
+    finally:
+        stack.cleanup()
+
+
+def post(http: httpx.Client, path: str, json: dict | None = None, **headers: str) -> dict:
+    r = http.post(path, json=json, headers={**SW, **headers})
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
+    up.start()
+    up.wait_ready()
+    assert "passnum est prêt" in up.output()
+    assert (up.data_dir / "passnum.db").exists() and (up.data_dir / "temporal.db").exists()
+
+    with httpx.Client(base_url=up.api, timeout=30) as http:
+        receptions = http.get("/api/v1/structures", params={"kind": "reception"}).json()
+        mediations = http.get("/api/v1/structures", params={"kind": "mediation"}).json()
+        journey = post(
+            http,
+            "/api/v1/referrals",
+            {
+                "reception_structure_id": receptions[0]["id"],
+                "person": {"first_name": "Roger", "last_name": "Costes", "commune": "Rodez"},
+                "consent": {"given": True, "text": "J'accepte."},
+            },
+            **{"Idempotency-Key": str(uuid.uuid4())},
+        )
+        jid = journey["journey_id"]
+        post(
+            http,
+            f"/api/v1/journeys/{jid}/assessments",
+            {"tool": "PIX", "autonomy": "NONE", "needs": ["SMARTPHONE", "ADMIN_PROCEDURES"]},
+        )
+        booklet = post(http, f"/api/v1/journeys/{jid}/booklet")
+        assert booklet["stage"] == "BOOKLET_ISSUED"
+        serials = [c["serial"] for c in booklet["cheques"]]
+        assert len(serials) == 10
+
+    up.kill_hard()
+    up.start()
+    up.wait_ready()
+
+    with httpx.Client(base_url=up.api, timeout=30) as http:
+        again = http.get(f"/api/v1/journeys/{jid}")
+        assert again.status_code == 200, again.text
+        assert again.json()["stage"] == "BOOKLET_ISSUED"
+        assert [c["serial"] for c in again.json()["cheques"]] == serials
+        listed = http.get("/api/v1/journeys", params={"stage": "BOOKLET_ISSUED"}).json()
+        assert jid in {item["id"] for item in listed["items"]}
+        # The journey goes on: its workflow is alive and answers Updates.
+        oriented = post(
+            http,
+            f"/api/v1/journeys/{jid}/orientation",
+            {"mediation_structure_id": mediations[0]["id"]},
+        )
+        assert oriented["stage"] == "ORIENTED"
+
+    dev_pid = up.dev_server_pid()
+    assert up.stop() == 0
+    assert not _alive(dev_pid)
+    assert not (up.data_dir / "temporal.pid").exists()
