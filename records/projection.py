@@ -157,28 +157,27 @@ def _project_cheques(session: Session, status: JourneyStatus, at: datetime) -> N
             until = status.valid_until
         else:
             until = millesime_valid_until(serial.millesime)
-        values = {
+        row = existing.get(serial.digits)
+        if row is None:
+            row = Cheque(
+                serial=serial.digits,
+                journey_id=status.journey_id,
+                programme_code=serial.programme_code,
+                millesime=serial.millesime,
+                booklet_number=serial.booklet_number,
+                number=serial.cheque_number,
+                status=str(state.status),
+                updated_at=at,
+            )
+            session.add(row)
+        values: dict[str, object] = {
             "status": str(state.status),
             "session_id": state.session_id,
             "redeemed_on": state.redeemed_on,
             "mediation_structure_id": state.mediation_structure_id,
             "valid_until": until,
         }
-        row = existing.get(serial.digits)
-        if row is None:
-            session.add(
-                Cheque(
-                    serial=serial.digits,
-                    journey_id=status.journey_id,
-                    programme_code=serial.programme_code,
-                    millesime=serial.millesime,
-                    booklet_number=serial.booklet_number,
-                    number=serial.cheque_number,
-                    updated_at=at,
-                    **values,
-                )
-            )
-        elif any(getattr(row, k) != v for k, v in values.items()):
+        if any(getattr(row, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = at
