@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -202,7 +202,7 @@ async def _serve(
     settings: Settings,
     client: Client,
     app: FastAPI,
-    run_worker: Callable[[Settings, Client], Awaitable[None]],
+    run_worker: Callable[[Settings, Client], Coroutine[Any, Any, None]],
     stop: asyncio.Event,
     dev: DevServer | None,
     seeded: bool,

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from sqlmodel import select
@@ -129,6 +130,10 @@ async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
         await asyncio.sleep(0.2)
 
 
+def is_stalled(status: JourneyStatus) -> bool:
+    return status.stalled
+
+
 async def listed(client: Client, query: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows(query)}
 
@@ -153,17 +158,13 @@ async def test_visibility_queries_by_stage_and_stall(
             for handle in oriented:
                 await orient(handle)
             for handle in (stalled, unstalled):
-                await eventually(
-                    lambda h=handle: status_of(h), lambda s: s.stalled, "stall flag in the workflow"
-                )
+                await eventually(partial(status_of, handle), is_stalled, "stall flag")
             await assess(unstalled)  # activity clears the flag
             assert not (await status_of(unstalled)).stalled
 
             ids = {h.id for h in [*oriented, booklet_only, referred, stalled, unstalled]}
             in_queue = f"TaskQueue = '{queue}'"
-            await eventually(
-                lambda: listed(client, in_queue), lambda found: found == ids, "all journeys"
-            )
+            await eventually(partial(listed, client, in_queue), ids.__eq__, "all journeys")
             expected = {
                 f"{SA_STAGE} = 'ORIENTED'": {h.id for h in oriented},
                 f"{SA_STALLED} = true": {stalled.id},
@@ -173,9 +174,7 @@ async def test_visibility_queries_by_stage_and_stall(
             }
             for query, want in expected.items():
                 await eventually(
-                    lambda q=query: listed(client, f"{q} AND {in_queue}"),
-                    lambda found, w=want: found == w,
-                    query,
+                    partial(listed, client, f"{query} AND {in_queue}"), want.__eq__, query
                 )
 
     # The read model agrees with the search attributes.
