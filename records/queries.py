@@ -190,9 +190,9 @@ def register_beneficiary(
     first_name: str,
     last_name: str,
     preferred_channel: Channel | str,
-    consent_given_at: datetime,
     consent_text: str,
     consent_recorded_by: str,
+    consent_given_at: datetime | None = None,
     birth_year: int | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -204,7 +204,9 @@ def register_beneficiary(
 
     Idempotent on `idempotency_key`: a second call (double submit, retried request)
     returns the first row and changes nothing, whatever the other arguments say.
+    Consent is given at referral: `consent_given_at` defaults to `now` (default: the clock).
     """
+    now = now or datetime.now(UTC)
     existing = _by_key(session, idempotency_key)
     if existing is not None:
         return existing, False
@@ -219,10 +221,10 @@ def register_beneficiary(
         postal_address=postal_address,
         commune=commune,
         preferred_channel=Channel(preferred_channel).value,
-        consent_given_at=consent_given_at,
+        consent_given_at=consent_given_at or now,
         consent_text=consent_text,
         consent_recorded_by=consent_recorded_by,
-        created_at=now or datetime.now(UTC),
+        created_at=now,
     )
     try:
         # A savepoint: losing a race to a concurrent submit must not undo the caller's work.
