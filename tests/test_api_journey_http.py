@@ -110,10 +110,11 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     jid = journey["journey_id"]
     serials = [c["serial"] for c in journey["cheques"]]
 
-    # Referral sent again with the same key: same journey, nothing added.
+    # Referral sent again with the same key: the first answer again, nothing added or moved.
     again = await refer(stack, key)
-    assert again["journey_id"] == jid and again["stage"] == "IN_TRAINING"
+    assert again["journey_id"] == jid and again["seq"] == 1
     assert count(stack, models.Beneficiary) == 1
+    assert (await stack.http.get(f"/api/v1/journeys/{jid}")).json()["stage"] == "IN_TRAINING"
 
     # First session, then the same request retried: redeemed once.
     first_key = str(uuid.uuid4())

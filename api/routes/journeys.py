@@ -28,7 +28,7 @@ ERRORS = {
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_referral(
-    body: s.ReferralIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    body: s.ReferralIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     """Refer a person. Sending the same Idempotency-Key again returns the same journey."""
     if not key:
@@ -122,7 +122,11 @@ async def read_timeline(journey_id: str, state: State) -> list[s.TimelineEntry]:
 
 @router.post("/journeys/{journey_id}/assessments", responses=ERRORS)
 async def record_assessment(
-    journey_id: str, body: s.AssessmentIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str,
+    body: s.AssessmentIn,
+    state: State,
+    actor: CurrentActor,
+    key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     request = c.AssessmentRequest(
         actor=actor, kind=body.kind, tool=body.tool, autonomy=body.autonomy, needs=body.needs
@@ -137,7 +141,7 @@ async def issue_booklet(
     journey_id: str,
     state: State,
     actor: CurrentActor,
-    key: IdempotencyKey,
+    key: IdempotencyKey = None,
     body: s.BookletIn | None = None,
 ) -> c.JourneyStatus:
     service = JourneyService(state)
@@ -150,7 +154,7 @@ async def issue_booklet(
 
 @router.post("/journeys/{journey_id}/orientation", responses=ERRORS)
 async def orient(
-    journey_id: str, body: s.OrientIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str, body: s.OrientIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     await service.check_mediation_structure(body.mediation_structure_id, on=_today())
@@ -162,7 +166,7 @@ async def orient(
 
 @router.post("/journeys/{journey_id}/orientation/answer", responses=ERRORS)
 async def answer_orientation(
-    journey_id: str, body: s.AnswerIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str, body: s.AnswerIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     request = c.OrientationAnswer(
         actor=actor,
@@ -180,7 +184,11 @@ async def answer_orientation(
     "/journeys/{journey_id}/sessions", status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 async def log_session(
-    journey_id: str, body: s.SessionIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str,
+    body: s.SessionIn,
+    state: State,
+    actor: CurrentActor,
+    key: IdempotencyKey = None,
 ) -> c.SessionReceipt:
     """Log a training session paid with cheques. If any cheque is refused nothing is recorded,
     and the answer gives the precise reason for each refused cheque."""
@@ -205,7 +213,11 @@ async def log_session(
 
 @router.post("/journeys/{journey_id}/withdraw", responses=ERRORS)
 async def withdraw(
-    journey_id: str, body: s.WithdrawIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str,
+    body: s.WithdrawIn,
+    state: State,
+    actor: CurrentActor,
+    key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     request = c.WithdrawRequest(actor=actor, reason=body.reason)
     return await JourneyService(state).update(
@@ -218,7 +230,7 @@ async def nudge(
     journey_id: str,
     state: State,
     actor: CurrentActor,
-    key: IdempotencyKey,
+    key: IdempotencyKey = None,
     body: s.NudgeIn | None = None,
 ) -> c.JourneyStatus:
     request = c.NudgeRequest(actor=actor, message=body.message if body else None)
@@ -229,7 +241,11 @@ async def nudge(
 
 @router.post("/journeys/{journey_id}/reorient", responses=ERRORS)
 async def reorient(
-    journey_id: str, body: s.ReorientIn, state: State, actor: CurrentActor, key: IdempotencyKey
+    journey_id: str,
+    body: s.ReorientIn,
+    state: State,
+    actor: CurrentActor,
+    key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     await service.check_mediation_structure(body.mediation_structure_id, on=_today())
