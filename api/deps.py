@@ -14,6 +14,7 @@ from temporalio.client import Client
 from config import Settings
 from domain.contracts import Actor
 from domain.stages import Role
+from records.db import begin_write
 
 T = TypeVar("T")
 
@@ -24,9 +25,11 @@ class Database:
     def __init__(self, sessions: Callable[[], Session]) -> None:
         self._sessions = sessions
 
-    def _run(self, fn: Callable[[Session], T]) -> T:
+    def _run(self, fn: Callable[[Session], T], write: bool) -> T:
         with self._sessions() as session:
             try:
+                if write:
+                    begin_write(session)  # SQLite: take the write lock before reading
                 result = fn(session)
                 session.commit()
                 return result
@@ -34,8 +37,8 @@ class Database:
                 session.rollback()
                 raise
 
-    async def run(self, fn: Callable[[Session], T]) -> T:
-        return await anyio.to_thread.run_sync(self._run, fn)
+    async def run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
+        return await anyio.to_thread.run_sync(self._run, fn, write)
 
 
 @dataclass(frozen=True)

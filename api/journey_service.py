@@ -124,7 +124,7 @@ class JourneyService:
                 )
             return structure
 
-        structure = await self.state.db.run(register)
+        structure = await self.state.db.run(register, write=True)
         start = WithStartWorkflowOperation(
             c.WORKFLOW_NAME,
             c.JourneyInput(
