@@ -66,10 +66,11 @@ class Up:
             if self.process.poll() is not None:
                 pytest.fail(f"passnum up exited ({self.process.returncode}):\n{self.output()}")
             try:
-                if httpx.get(f"{self.api}/api/v1/health", timeout=2).status_code == 200:
-                    return
+                healthy = httpx.get(f"{self.api}/api/v1/health", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
+                healthy = False
+            if healthy and "passnum est prêt" in self.output():
+                return
             time.sleep(0.2)
         pytest.fail(f"passnum up not answering after {STARTUP_TIMEOUT_S} s:\n{self.output()}")
 
@@ -138,7 +139,6 @@ def post(http: httpx.Client, path: str, json: dict | None = None, **headers: str
 def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
     up.start()
     up.wait_ready()
-    assert "passnum est prêt" in up.output()
     assert (up.data_dir / "passnum.db").exists() and (up.data_dir / "temporal.db").exists()
 
     with httpx.Client(base_url=up.api, timeout=30) as http:
@@ -188,3 +188,21 @@ def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
     assert up.stop() == 0
     assert not _alive(dev_pid)
     assert not (up.data_dir / "temporal.pid").exists()
+
+
+def test_dev_server_does_not_outlive_a_killed_passnum(up: Up) -> None:
+    """kill -9 of passnum alone (not its group): the dev server stops, the next start works."""
+    up.start()
+    up.wait_ready()
+    assert up.process is not None
+    dev_pid = up.dev_server_pid()
+    up.process.send_signal(signal.SIGKILL)
+    up.process.wait(10)
+    deadline = time.monotonic() + 20
+    while _alive(dev_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(dev_pid)
+    up.start()
+    up.wait_ready()
+    assert up.dev_server_pid() != dev_pid
+    assert up.stop() == 0
