@@ -42,8 +42,8 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
 
     A verdict's `serial` is the canonical digits when the text parses, else the text as
     typed. Refusals, first match wins: malformed / check digit, another programme,
-    typed twice, not in this journey's booklet, already redeemed, journey closed,
-    cancelled, expired, before the millésime, after the last valid day.
+    typed twice, not in this journey's booklet, already redeemed, expired, journey
+    closed, cancelled, after the last valid day, before the millésime.
     """
     held: dict[str, ChequeState] = {c.serial: c for c in status.cheques}
     last_day = last_valid_day_of(status)
@@ -69,12 +69,14 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
                 ChequeRefusal.ALREADY_REDEEMED,
                 msg_already_redeemed(shown, cheque.redeemed_on),
             )
+        elif cheque.status == ChequeStatus.EXPIRED:
+            verdict = refuse(digits, ChequeRefusal.EXPIRED, msg_expired(shown, last_day or day))
         elif not status.stage.is_open:
             verdict = refuse(digits, ChequeRefusal.JOURNEY_CLOSED, msg_journey_closed())
         elif cheque.status == ChequeStatus.CANCELLED:
             verdict = refuse(digits, ChequeRefusal.CANCELLED, msg_cancelled(shown))
-        elif cheque.status == ChequeStatus.EXPIRED or (last_day is not None and day > last_day):
-            verdict = refuse(digits, ChequeRefusal.EXPIRED, msg_expired(shown, last_day or day))
+        elif last_day is not None and day > last_day:
+            verdict = refuse(digits, ChequeRefusal.EXPIRED, msg_expired(shown, last_day))
         elif day < date(parsed.millesime, 1, 1):
             verdict = refuse(
                 digits, ChequeRefusal.NOT_YET_VALID, msg_not_yet_valid(shown, parsed.millesime)

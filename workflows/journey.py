@@ -355,7 +355,7 @@ class JourneyWorkflow:
                 Action.SESSION_LOGGED, req.actor, from_stage=from_stage, detail=detail
             )
             if s.cheques_left == 0:
-                notices = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
+                notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
                 await self._record(
                     Action.CLOSED,
                     SYSTEM,
@@ -363,6 +363,7 @@ class JourneyWorkflow:
                     reason=Outcome.COMPLETED.label,
                     detail={"outcome": Outcome.COMPLETED.value},
                     notices=notices,
+                    structure=structure,
                 )
             return self._receipt(session)
 
@@ -375,7 +376,7 @@ class JourneyWorkflow:
         async with self._turn(lambda: self._check_withdraw(req)):
             from_stage = self._status.stage
             self._touch()  # retention counts from the withdrawal
-            notices = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
+            notices, structure = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
             await self._record(
                 Action.WITHDRAWN,
                 req.actor,
@@ -383,6 +384,7 @@ class JourneyWorkflow:
                 reason=req.reason.strip(),
                 detail={"outcome": Outcome.WITHDRAWN.value},
                 notices=notices,
+                structure=structure,
             )
         return copy.deepcopy(self._status)
 
@@ -580,6 +582,8 @@ class JourneyWorkflow:
             "mediation_structure_id": str(req.mediation_structure_id),
         }
         if previous is not None and action == Action.REORIENTED:
+            # The read model keeps one row per orientation: this one is now CANCELLED.
+            detail["previous_orientation_id"] = previous.orientation_id
             detail["previous_mediation_structure_id"] = str(previous.mediation_structure_id)
         await self._record(
             action,
@@ -592,10 +596,14 @@ class JourneyWorkflow:
             structure=req.mediation_structure_id,
         )
 
-    def _close(self, outcome: Outcome, unspent: ChequeStatus) -> list[NoticeSpec]:
+    def _close(
+        self, outcome: Outcome, unspent: ChequeStatus
+    ) -> tuple[list[NoticeSpec], int | None]:
         """Close the journey; unspent cheques become `unspent` (EXPIRED or CANCELLED) so the
-        cheque ledger reconciles at once."""
+        cheque ledger reconciles at once. Returns the notices and the mediation structure
+        to tell (the one training the person, or the one a pending orientation awaited)."""
         s = self._status
+        structure = self._acting_structure()
         self._move(Stage.CLOSED)
         s.outcome = outcome
         s.closed_at = self._now()
@@ -607,10 +615,11 @@ class JourneyWorkflow:
         for cheque in s.cheques:
             if cheque.status == ChequeStatus.ISSUED:
                 cheque.status = unspent
-        return [
+        notices = [
             (NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER),
             (NoticeKind.JOURNEY_CLOSED, Recipient.MEDIATION_STRUCTURE),
         ]
+        return notices, structure
 
     async def _run_due_jobs(self) -> None:
         # Each job changes the state so that it is no longer due; the bound is a safety net.
@@ -711,7 +720,7 @@ class JourneyWorkflow:
             )
         elif due.job == Job.CHEQUES_EXPIRY:
             left = s.cheques_left
-            notices = self._close(Outcome.EXPIRED, ChequeStatus.EXPIRED)
+            notices, structure = self._close(Outcome.EXPIRED, ChequeStatus.EXPIRED)
             await self._record(
                 Action.CLOSED,
                 SYSTEM,
@@ -719,6 +728,7 @@ class JourneyWorkflow:
                 reason=Outcome.EXPIRED.label,
                 detail={"outcome": Outcome.EXPIRED.value, "cheques_expired": str(left)},
                 notices=notices,
+                structure=structure,
             )
         elif due.job == Job.ANONYMISATION:
             await workflow.execute_activity(
@@ -757,6 +767,11 @@ class JourneyWorkflow:
         s = self._status
         s.stalled, s.stalled_since, s.stalled_reason = True, self._now(), reason
 
+    def _acting_structure(self) -> int | None:
+        """The mediation structure expected to act: a pending orientation's, else the trainer."""
+        pending = self._pending_orientation()
+        return pending.mediation_structure_id if pending else self._status.mediation_structure_id
+
     def _pending_orientation(self) -> OrientationState | None:
         o = self._status.orientation
         return o if o is not None and o.status == OrientationStatus.PENDING else None
@@ -791,9 +806,7 @@ class JourneyWorkflow:
         s = self._status
         s.seq += 1
         self._changes += 1
-        pending = self._pending_orientation()
-        target = structure or (pending.mediation_structure_id if pending else None)
-        target = target or s.mediation_structure_id
+        target = structure or self._acting_structure()
         built: list[Notice] = []
         for kind, recipient in notices:
             extra = dict(notice_detail or {})
