@@ -38,6 +38,9 @@ _STATUS_BY_TYPE: dict[str, int] = {
     "WrongStage": 409,
     "Conflict": 409,
     "NotFound": 404,
+    "Forbidden": 403,
+    "WrongStructure": 403,
+    "MillesimeEnding": 409,
 }
 
 
@@ -80,6 +83,9 @@ def _code(error_type: str | None) -> str:
         "WrongStage": "wrong_stage",
         "Conflict": "conflict",
         "NotFound": "not_found",
+        "Forbidden": "forbidden",
+        "WrongStructure": "wrong_structure",
+        "MillesimeEnding": "millesime_ending",
     }
     return known.get(error_type or "", "refused")
 
