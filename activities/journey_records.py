@@ -26,7 +26,8 @@ from domain.contracts import (
 from records.db import SessionFactory, begin_write
 from records.models import Beneficiary, Journey
 from records.models import BookletAllocation as BookletAllocationRow
-from records.projection import apply_journey_event, is_recorded
+from records.projection import is_recorded
+from records.projection import record_journey_event as project_event
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,9 @@ class JourneyActivities:
         try:
             with self._sessions() as session:
                 begin_write(session)
-                if is_recorded(session, event.journey_id, event.seq):
-                    return  # a retry of an attempt that committed
-                apply_journey_event(session, event)
-                session.commit()
+                if project_event(session, event):
+                    session.commit()
+                # else: a retry of an attempt that committed
         except IntegrityError:
             # Another worker recorded the same event meanwhile: done. Anything else is a
             # real error and Temporal retries it.

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,28 @@ def binary(name: str) -> str:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pid(name: str) -> int | None:
+    """A direct child of this process whose command line mentions `name`."""
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if stat[1] == me and name in cmd:
+            return int(proc.name)
+    return None
 
 
 def rss_mib(pid: int) -> float:
@@ -149,7 +170,7 @@ class BareDriver:
 
 
 async def run_many(make, count: int, concurrency: int) -> float:  # type: ignore[no-untyped-def]
-    """Run `count` journeys, `concurrency` at a time; return journeys per second."""
+    """Run `count` journeys, `concurrency` at a time; return the seconds it took."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one() -> None:
@@ -158,14 +179,44 @@ async def run_many(make, count: int, concurrency: int) -> float:  # type: ignore
 
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(count)))
-    return count / (time.perf_counter() - started)
+    return time.perf_counter() - started
+
+
+class Phase:
+    """Wall time and per-process CPU time of one side (app or bare) over its rounds."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.journeys = 0
+        self.seconds = 0.0
+        self.cpu = dict.fromkeys(pids, 0.0)
+        self.rates: list[float] = []
+
+    async def run(self, make, count: int, concurrency: int) -> None:  # type: ignore[no-untyped-def]
+        before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        seconds = await run_many(make, count, concurrency)
+        for name, pid in self.pids.items():
+            self.cpu[name] += cpu_seconds(pid) - before[name]
+        self.journeys += count
+        self.seconds += seconds
+        self.rates.append(count / seconds)
+
+    @property
+    def rate(self) -> float:
+        return self.journeys / self.seconds
+
+    def cpu_line(self) -> str:
+        per = {name: t / self.journeys * 1000 for name, t in self.cpu.items() if t > 0.05}
+        busy = sum(self.cpu.values()) / self.seconds
+        parts = "  ".join(f"{name} {ms:.0f}" for name, ms in per.items())
+        return f"CPU ms/journey: {parts}  (all: {sum(per.values()):.0f}; {busy:.2f} cores busy)"
 
 
 def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env})
 
 
-async def main(journeys: int, concurrency: int, open_journeys: int) -> None:
+async def main(journeys: int, concurrency: int, rounds: int, open_journeys: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-"))
     db_url = f"sqlite:///{tmp / 'passnum.db'}"
     migrate(db_url)
@@ -208,6 +259,13 @@ async def main(journeys: int, concurrency: int, open_journeys: int) -> None:
         while not server.started:
             await asyncio.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
+        pids = {
+            "server": child_pid("temporal") or 0,
+            "bench+api": os.getpid(),
+            "app worker": app_worker.pid,
+            "bare worker": bare_worker.pid,
+        }
+        pids = {name: pid for name, pid in pids.items() if pid}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
             structures = (await http.get("/api/v1/structures")).json()
             reception = next(s["id"] for s in structures if s["kind"] == "reception")
@@ -219,25 +277,39 @@ async def main(journeys: int, concurrency: int, open_journeys: int) -> None:
             app = AppDriver(http, reception, mediator)
             bare = BareDriver(env.client, "bench-bare")
             # Warm up both paths (worker caches, connections, SQLite pages).
-            await run_many(app.journey, concurrency, concurrency)
-            await run_many(bare.journey, concurrency, concurrency)
+            await run_many(app.journey, concurrency * 2, concurrency)
+            await run_many(bare.journey, concurrency * 2, concurrency)
             app.session_latencies.clear()
             bare.update_latencies.clear()
 
-            app_rate = await run_many(app.journey, journeys, concurrency)
-            bare_rate = await run_many(bare.journey, journeys, concurrency)
+            # Alternate the two sides so that drift (a growing history database, other load
+            # on the machine) hits both alike.
+            app_phase, bare_phase = Phase(pids), Phase(pids)
+            per_round = max(1, journeys // rounds)
+            for _ in range(rounds):
+                await app_phase.run(app.journey, per_round, concurrency)
+                await bare_phase.run(bare.journey, per_round, concurrency)
+            app_rate, bare_rate = app_phase.rate, bare_phase.rate
             print(
-                f"journeys: {journeys}, concurrency: {concurrency}, {UPDATES_PER_JOURNEY} updates each"
+                f"journeys: {per_round * rounds} per side in {rounds} alternating rounds, "
+                f"concurrency: {concurrency}, {UPDATES_PER_JOURNEY} updates each"
             )
-            print(f"(a) app, full journeys over HTTP : {app_rate:6.2f} journeys/s")
-            print(f"(b) bare workflow, no-op activity: {bare_rate:6.2f} journeys/s")
+            print(
+                f"(a) app, full journeys over HTTP : {app_rate:6.2f} journeys/s  "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in app_phase.rates)})"
+            )
+            print(f"    {app_phase.cpu_line()}")
+            print(
+                f"(b) bare workflow, no-op activity: {bare_rate:6.2f} journeys/s  "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in bare_phase.rates)})"
+            )
+            print(f"    {bare_phase.cpu_line()}")
             print(f"    ratio app/bare: {app_rate / bare_rate:.0%} (aim: 50 % or better)")
             s50, s99 = (percentile(app.session_latencies, p) * 1000 for p in (50, 99))
             b50, b99 = (percentile(bare.update_latencies, p) * 1000 for p in (50, 99))
             print(f"log a session over HTTP : p50 {s50:6.1f} ms  p99 {s99:6.1f} ms")
             print(f"bare Update round trip  : p50 {b50:6.1f} ms  p99 {b99:6.1f} ms")
             print(f"    ratio p50 {s50 / b50:.2f}x  p99 {s99 / b99:.2f}x (aim: 2x or less)")
-            print(f"    mean session {statistics.mean(app.session_latencies) * 1000:.1f} ms")
 
             before = rss_mib(app_worker.pid)
             started = time.perf_counter()
@@ -266,6 +338,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--journeys", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--open", type=int, default=2000, dest="open_journeys")
     ns = parser.parse_args()
-    asyncio.run(main(ns.journeys, ns.concurrency, ns.open_journeys))
+    asyncio.run(main(ns.journeys, ns.concurrency, ns.rounds, ns.open_journeys))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Row, bindparam, insert, update
+from sqlmodel import Session, select
 
 from domain.contracts import (
     AssessmentState,
@@ -47,52 +49,82 @@ def _value(v: object) -> str | None:
 
 
 def is_recorded(session: Session, journey_id: str, seq: int) -> bool:
-    found = session.exec(
-        select(TransitionLog.id).where(
-            TransitionLog.journey_id == journey_id, TransitionLog.seq == seq
-        )
+    found = session.execute(
+        select(_LOG.c.id).where(_LOG.c.journey_id == journey_id, _LOG.c.seq == seq)
     ).first()
     return found is not None
+
+
+def record_journey_event(session: Session, event: JourneyEvent) -> bool:
+    """Write `event` unless it is already recorded; True if it wrote. The caller commits.
+
+    Reads the journey first: an event newer than the journey's last recorded one cannot be
+    recorded yet (its log row and `last_seq` are written together), so only an older or
+    equal seq (a retry, a late event) costs the log lookup.
+    """
+    journey = _journey_row(session, event.journey_id)
+    late = journey is not None and event.seq <= journey.last_seq
+    if late and is_recorded(session, event.journey_id, event.seq):
+        return False
+    _apply(session, event, journey)
+    return True
 
 
 def apply_journey_event(session: Session, event: JourneyEvent) -> None:
     """Write one event: log row, outbox rows, and the snapshot if the event is the newest.
 
     The caller has checked `is_recorded` and commits; the (journey_id, seq) unique
-    constraint turns a concurrent duplicate into an IntegrityError at flush.
+    constraint turns a concurrent duplicate into an IntegrityError.
     """
-    status = event.status
-    journey = session.get(Journey, event.journey_id)
-    is_new = journey is None
-    if journey is None:
-        journey = Journey(
-            id=event.journey_id,
-            workflow_id=workflow_id_for(event.journey_id),
-            programme_code=status.programme_code,
-            epci_id=status.epci_id,
-            reception_structure_id=status.reception_structure_id,
-            referrer_role=str(status.referrer.role),
-            referrer_ref=status.referrer.ref,
-            stage=str(status.stage),
-            updated_at=event.at,
-        )
-        session.add(journey)
-        session.flush()  # children reference it
-    # An older event arriving late (it cannot with one workflow awaiting each record,
-    # but a projection should not depend on it) only adds its log and outbox rows.
-    if is_new or event.seq > journey.last_seq:
-        _project_journey(journey, status, event)
-        _project_cheques(session, status, event.at)
-        _project_sessions(session, event.journey_id, status.sessions)
-        for assessment in (status.entry_assessment, status.exit_assessment):
-            if assessment is not None:
-                _project_assessment(session, event.journey_id, assessment)
-        if status.orientation is not None:
-            _project_orientation(session, event.journey_id, status.orientation)
+    _apply(session, event, _journey_row(session, event.journey_id))
 
-    session.add(
-        TransitionLog(
-            journey_id=event.journey_id,
+
+# Core statements on the tables, not ORM objects: a journey event touches a dozen rows at
+# most, and building and flushing ORM objects for them cost more than the SQL itself.
+_JOURNEY = Journey.__table__  # type: ignore[attr-defined]
+_CHEQUE = Cheque.__table__  # type: ignore[attr-defined]
+_SESSION = TrainingSession.__table__  # type: ignore[attr-defined]
+_ASSESSMENT = Assessment.__table__  # type: ignore[attr-defined]
+_ORIENTATION = Orientation.__table__  # type: ignore[attr-defined]
+_LOG = TransitionLog.__table__  # type: ignore[attr-defined]
+_OUTBOX = NotificationOutbox.__table__  # type: ignore[attr-defined]
+_CHEQUE_FIELDS = ("status", "session_id", "redeemed_on", "mediation_structure_id", "valid_until")
+
+
+def _journey_row(session: Session, journey_id: str) -> Row[Any] | None:
+    return session.execute(select(_JOURNEY).where(_JOURNEY.c.id == journey_id)).first()
+
+
+def _apply(session: Session, event: JourneyEvent, journey: Row[Any] | None) -> None:
+    status = event.status
+    jid = event.journey_id
+    if journey is None:
+        values = _journey_values(status, event, {})
+        values.update(id=jid, workflow_id=workflow_id_for(jid))
+        session.execute(insert(_JOURNEY).values(values))  # first: children reference it
+        newest = True
+    elif event.seq > journey.last_seq:
+        current = journey._asdict()
+        values = _journey_values(status, event, current)
+        changed = {k: v for k, v in values.items() if current[k] != v}
+        session.execute(update(_JOURNEY).where(_JOURNEY.c.id == jid).values(changed))
+        newest = True
+    else:
+        # An older event arriving late (it cannot with one workflow awaiting each record,
+        # but a projection should not depend on it) only adds its log and outbox rows.
+        newest = False
+    if newest:
+        _project_cheques(session, status, event.at)
+        _project_sessions(session, jid, status.sessions)
+        assessments = [a for a in (status.entry_assessment, status.exit_assessment) if a]
+        if assessments:
+            _project_assessments(session, jid, assessments)
+        if status.orientation is not None:
+            _project_orientation(session, jid, status.orientation)
+
+    session.execute(
+        insert(_LOG).values(
+            journey_id=jid,
             seq=event.seq,
             at=event.at,
             actor_role=str(event.actor.role),
@@ -105,169 +137,205 @@ def apply_journey_event(session: Session, event: JourneyEvent) -> None:
         )
     )
     _add_notices(session, event)
-    session.flush()
 
 
-def _project_journey(journey: Journey, status: JourneyStatus, event: JourneyEvent) -> None:
-    journey.programme_code = status.programme_code
-    journey.epci_id = status.epci_id
-    journey.reception_structure_id = status.reception_structure_id
-    journey.referrer_role = str(status.referrer.role)
-    journey.referrer_ref = status.referrer.ref
-    journey.stage = str(status.stage)
-    journey.outcome = _value(status.outcome)
+def _journey_values(
+    status: JourneyStatus, event: JourneyEvent, current: dict[str, Any]
+) -> dict[str, Any]:
+    """The journey row's columns after `event` (`current`: the row before, or empty)."""
+    orientation = status.orientation
+    live = [c for c in status.cheques if c.status != ChequeStatus.CANCELLED]
+    entry, exit_ = status.entry_assessment, status.exit_assessment
+    values: dict[str, Any] = {
+        "programme_code": status.programme_code,
+        "epci_id": status.epci_id,
+        "reception_structure_id": status.reception_structure_id,
+        "referrer_role": str(status.referrer.role),
+        "referrer_ref": status.referrer.ref,
+        "stage": str(status.stage),
+        "outcome": _value(status.outcome),
+        "last_activity_at": status.last_activity_at or event.at,
+        "mediation_structure_id": status.mediation_structure_id,
+        "orientation_status": _value(orientation.status) if orientation else None,
+        "orientation_structure_id": orientation.mediation_structure_id if orientation else None,
+        "stalled": status.stalled,
+        "stalled_since": status.stalled_since if status.stalled else None,
+        "stalled_reason": status.stalled_reason if status.stalled else None,
+        "millesime": status.millesime,
+        "booklet_number": status.booklet_number,
+        "valid_until": status.valid_until,
+        "cheques_total": len(live),
+        "cheques_redeemed": sum(1 for c in live if c.status in SPENT),
+        "sessions_count": len(status.sessions),
+        "entry_autonomy": _value(entry.autonomy) if entry else None,
+        "exit_autonomy": _value(exit_.autonomy) if exit_ else None,
+        "last_seq": event.seq,
+        "updated_at": event.at,
+    }
     dates = {Stage(k): v for k, v in status.stage_dates.items()}
     for stage, field in STAGE_DATE_FIELDS.items():
         # Keep a date the snapshot no longer carries (anonymisation sets one itself).
-        setattr(journey, field, dates.get(stage) or getattr(journey, field))
+        values[field] = dates.get(stage) or current.get(field)
     if status.closed_at is not None:
-        journey.closed_at = status.closed_at
-    journey.last_activity_at = status.last_activity_at or event.at
-    journey.mediation_structure_id = status.mediation_structure_id
-    orientation = status.orientation
-    journey.orientation_status = _value(orientation.status) if orientation else None
-    journey.orientation_structure_id = orientation.mediation_structure_id if orientation else None
-    journey.stalled = status.stalled
-    journey.stalled_since = status.stalled_since if status.stalled else None
-    journey.stalled_reason = status.stalled_reason if status.stalled else None
-    journey.millesime = status.millesime
-    journey.booklet_number = status.booklet_number
-    journey.valid_until = status.valid_until
-    live = [c for c in status.cheques if c.status != ChequeStatus.CANCELLED]
-    journey.cheques_total = len(live)
-    journey.cheques_redeemed = sum(1 for c in live if c.status in SPENT)
-    journey.sessions_count = len(status.sessions)
-    entry, exit_ = status.entry_assessment, status.exit_assessment
-    journey.entry_autonomy = _value(entry.autonomy) if entry else None
-    journey.exit_autonomy = _value(exit_.autonomy) if exit_ else None
-    journey.last_seq = event.seq
-    journey.updated_at = event.at
+        values["closed_at"] = status.closed_at
+    return values
 
 
 def _project_cheques(session: Session, status: JourneyStatus, at: datetime) -> None:
     if not status.cheques:
         return
+    c = _CHEQUE.c
     existing = {
-        c.serial: c
-        for c in session.exec(select(Cheque).where(Cheque.journey_id == status.journey_id)).all()
+        row.serial: row
+        for row in session.execute(
+            select(c.serial, *(c[k] for k in _CHEQUE_FIELDS)).where(
+                c.journey_id == status.journey_id
+            )
+        )
     }
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for state in status.cheques:
         serial = parse_serial(state.serial)
         if status.millesime == serial.millesime and status.valid_until is not None:
             until = status.valid_until
         else:
             until = millesime_valid_until(serial.millesime)
-        row = existing.get(serial.digits)
-        if row is None:
-            row = Cheque(
-                serial=serial.digits,
-                journey_id=status.journey_id,
-                programme_code=serial.programme_code,
-                millesime=serial.millesime,
-                booklet_number=serial.booklet_number,
-                number=serial.cheque_number,
-                status=str(state.status),
-                updated_at=at,
-            )
-            session.add(row)
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "status": str(state.status),
             "session_id": state.session_id,
             "redeemed_on": state.redeemed_on,
             "mediation_structure_id": state.mediation_structure_id,
             "valid_until": until,
         }
-        if any(getattr(row, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = at
+        row = existing.get(serial.digits)
+        if row is None:
+            added.append(
+                values
+                | {
+                    "serial": serial.digits,
+                    "journey_id": status.journey_id,
+                    "programme_code": serial.programme_code,
+                    "millesime": serial.millesime,
+                    "booklet_number": serial.booklet_number,
+                    "number": serial.cheque_number,
+                    "updated_at": at,
+                }
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            changed.append(values | {"b_serial": serial.digits, "updated_at": at})
+    if added:
+        session.execute(insert(_CHEQUE), added)
+    if changed:
+        session.execute(
+            update(_CHEQUE)
+            .where(c.serial == bindparam("b_serial"))
+            .values({k: bindparam(k) for k in (*_CHEQUE_FIELDS, "updated_at")}),
+            changed,
+        )
 
 
 def _project_sessions(session: Session, journey_id: str, sessions: list[SessionState]) -> None:
     if not sessions:
         return
-    known = set(
-        session.exec(
-            select(TrainingSession.session_id).where(TrainingSession.journey_id == journey_id)
-        ).all()
-    )
-    for s in sessions:
-        if s.session_id in known:
-            continue  # a logged session does not change
-        session.add(
-            TrainingSession(
-                session_id=s.session_id,
-                journey_id=journey_id,
-                mediation_structure_id=s.mediation_structure_id,
-                day=s.day,
-                duration_minutes=s.duration_minutes,
-                kind=str(s.kind),
-                place=str(s.place),
-                themes=[str(t) for t in s.themes],
-                equipment=[str(e) for e in s.equipment],
-                autonomy_observed=_value(s.autonomy_observed),
-                serials=[parse_serial(x).digits for x in s.serials],
-                logged_at=s.logged_at,
+    c = _SESSION.c
+    known = set(session.scalars(select(c.session_id).where(c.journey_id == journey_id)))
+    added = [
+        {
+            "session_id": s.session_id,
+            "journey_id": journey_id,
+            "mediation_structure_id": s.mediation_structure_id,
+            "day": s.day,
+            "duration_minutes": s.duration_minutes,
+            "kind": str(s.kind),
+            "place": str(s.place),
+            "themes": [str(t) for t in s.themes],
+            "equipment": [str(e) for e in s.equipment],
+            "autonomy_observed": _value(s.autonomy_observed),
+            "serials": [parse_serial(x).digits for x in s.serials],
+            "logged_at": s.logged_at,
+        }
+        for s in sessions
+        if s.session_id not in known  # a logged session does not change
+    ]
+    if added:
+        session.execute(insert(_SESSION), added)
+
+
+def _project_assessments(session: Session, journey_id: str, states: list[AssessmentState]) -> None:
+    c = _ASSESSMENT.c
+    existing = {
+        row.kind: row
+        for row in session.execute(
+            select(c.id, c.kind, c.tool, c.autonomy, c.needs, c.at).where(
+                c.journey_id == journey_id
             )
         )
-
-
-def _project_assessment(session: Session, journey_id: str, state: AssessmentState) -> None:
-    kind = AssessmentKind(state.kind).value
-    row = session.exec(
-        select(Assessment).where(Assessment.journey_id == journey_id, Assessment.kind == kind)
-    ).first()
-    if row is None:
-        row = Assessment(journey_id=journey_id, kind=kind, tool="", autonomy="", at=state.at)
-        session.add(row)
-    row.tool = str(state.tool)
-    row.autonomy = str(state.autonomy)
-    row.needs = [str(t) for t in state.needs]
-    row.at = state.at
+    }
+    for state in states:
+        kind = AssessmentKind(state.kind).value
+        values: dict[str, Any] = {
+            "tool": str(state.tool),
+            "autonomy": str(state.autonomy),
+            "needs": [str(t) for t in state.needs],
+            "at": state.at,
+        }
+        row = existing.get(kind)
+        if row is None:
+            session.execute(
+                insert(_ASSESSMENT).values(values | {"journey_id": journey_id, "kind": kind})
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            session.execute(update(_ASSESSMENT).where(c.id == row.id).values(values))
 
 
 def _project_orientation(session: Session, journey_id: str, state: OrientationState) -> None:
-    row = session.get(Orientation, state.orientation_id)
+    c = _ORIENTATION.c
+    values: dict[str, Any] = {
+        "mediation_structure_id": state.mediation_structure_id,
+        "status": str(state.status),
+        "since": state.since,
+        "answered_at": state.answered_at,
+        "decline_reason": _value(state.decline_reason),
+        "reminded": state.reminded,
+    }
+    row = session.execute(
+        select(*(c[k] for k in values)).where(c.orientation_id == state.orientation_id)
+    ).first()
     if row is None:
-        row = Orientation(
-            orientation_id=state.orientation_id,
-            journey_id=journey_id,
-            mediation_structure_id=state.mediation_structure_id,
-            status=str(state.status),
-            since=state.since,
+        session.execute(
+            insert(_ORIENTATION).values(
+                values | {"orientation_id": state.orientation_id, "journey_id": journey_id}
+            )
         )
-        session.add(row)
-    row.mediation_structure_id = state.mediation_structure_id
-    row.status = str(state.status)
-    row.since = state.since
-    row.answered_at = state.answered_at
-    row.decline_reason = _value(state.decline_reason)
-    row.reminded = state.reminded
+    elif any(getattr(row, k) != v for k, v in values.items()):
+        session.execute(
+            update(_ORIENTATION).where(c.orientation_id == state.orientation_id).values(values)
+        )
 
 
 def _add_notices(session: Session, event: JourneyEvent) -> None:
     if not event.notices:
         return
+    c = _OUTBOX.c
     keys = [n.key for n in event.notices]
-    present = set(
-        session.exec(
-            select(NotificationOutbox.idempotency_key).where(
-                col(NotificationOutbox.idempotency_key).in_(keys)
-            )
-        ).all()
-    )
+    present = set(session.scalars(select(c.idempotency_key).where(c.idempotency_key.in_(keys))))
+    added: list[dict[str, Any]] = []
     for notice in event.notices:
         if notice.key in present:
             continue
         present.add(notice.key)
-        session.add(
-            NotificationOutbox(
-                idempotency_key=notice.key,
-                journey_id=event.journey_id,
-                kind=str(notice.kind),
-                recipient=str(notice.recipient),
-                detail=dict(notice.detail),
-                created_at=event.at,
-                status=OutboxStatus.PENDING.value,
-            )
+        added.append(
+            {
+                "idempotency_key": notice.key,
+                "journey_id": event.journey_id,
+                "kind": str(notice.kind),
+                "recipient": str(notice.recipient),
+                "detail": dict(notice.detail),
+                "created_at": event.at,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+            }
         )
+    if added:
+        session.execute(insert(_OUTBOX), added)
