@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
@@ -98,7 +99,7 @@ def _seed(settings: Settings) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -118,5 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def main() -> None:
+    """Console script. Exits without interpreter teardown once everything is stopped: the
+    Temporal client's native threads can abort CPython's finalisation
+    (temporalio/sdk-python#300, "PyGILState_Release ... finalizing")."""
+    code = run()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
