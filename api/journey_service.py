@@ -28,7 +28,7 @@ from domain.refusals import (
     msg_unknown,
     refuse,
 )
-from domain.serials import SerialError, parse_serial
+from domain.serials import ChequeSerial, SerialError, parse_serial
 from records import models, queries
 
 T = TypeVar("T")
@@ -59,8 +59,10 @@ class JourneyService:
     # ---- reads ----
 
     async def programme(self) -> models.Programme:
-        code = self.settings.programme_code
-        programme = await self.state.db.run(lambda s: queries.get_programme(s, code))
+        return await self.state.db.run(self._programme)
+
+    def _programme(self, session: Session) -> models.Programme:
+        programme = queries.get_programme(session, self.settings.programme_code)
         if programme is None:
             raise ApiError(
                 503, "no_programme", "Aucun programme n'est configuré (base non initialisée)."
@@ -68,10 +70,18 @@ class JourneyService:
         return programme
 
     async def journey_row(self, journey_id: str) -> models.Journey:
-        row = await self.state.db.run(lambda s: queries.get_journey(s, journey_id))
+        return await self.state.db.run(lambda s: self._journey_row(s, journey_id))
+
+    def _journey_row(self, session: Session, journey_id: str) -> models.Journey:
+        row = queries.get_journey(session, journey_id)
         if row is None or row.programme_code != self.settings.programme_code:
             raise not_found()
         return row
+
+    def _check_journey(self, session: Session, journey_id: str) -> None:
+        """404 unless the records know this journey in this instance's programme."""
+        if queries.journey_programme_code(session, journey_id) != self.settings.programme_code:
+            raise not_found()
 
     def handle(self, journey_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(c.workflow_id_for(journey_id))
@@ -94,10 +104,9 @@ class JourneyService:
         person: dict[str, Any],
         consent_text: str,
     ) -> c.JourneyStatus:
-        programme = await self.programme()
-        journey_id = journey_id_for(programme.code, idempotency_key)
-
-        def register(session: Session) -> models.ReceptionStructure:
+        def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
+            programme = self._programme(session)
+            journey_id = journey_id_for(programme.code, idempotency_key)
             structure = queries.get_reception_structure(session, reception_structure_id)
             if structure is None or structure.programme_id != programme.id:
                 raise ApiError(
@@ -122,9 +131,11 @@ class JourneyService:
                     "idempotency_key_reused",
                     "Cette clé d'idempotence a déjà servi pour une autre personne.",
                 )
-            return structure
+            return programme, structure
 
-        structure = await self.state.db.run(register, write=True)
+        # One unit of work (one database round trip) from the programme to the person.
+        programme, structure = await self.state.db.run(register, write=True)
+        journey_id = journey_id_for(programme.code, idempotency_key)
         start = WithStartWorkflowOperation(
             c.WORKFLOW_NAME,
             c.JourneyInput(
@@ -155,7 +166,12 @@ class JourneyService:
     async def update(
         self, journey_id: str, name: str, arg: Any, *, key: str | None, result_type: type[T]
     ) -> T:
-        await self.journey_row(journey_id)
+        await self.state.db.run(lambda s: self._check_journey(s, journey_id))
+        return await self._execute_update(journey_id, name, arg, key=key, result_type=result_type)
+
+    async def _execute_update(
+        self, journey_id: str, name: str, arg: Any, *, key: str | None, result_type: type[T]
+    ) -> T:
         update_id = f"{name}:{key}" if key else f"{name}:{uuid.uuid4()}"
         try:
             result: T = await self.handle(journey_id).execute_update(
@@ -168,18 +184,22 @@ class JourneyService:
     async def check_mediation_structure(
         self, structure_id: int, *, on: date | None = None
     ) -> models.MediationStructure:
-        programme = await self.programme()
-        structure = await self.state.db.run(
-            lambda s: queries.get_mediation_structure(s, structure_id)
-        )
+        structure = await self.state.db.run(lambda s: self._mediation_structure(s, structure_id))
+        if on is not None and not structure.is_qualified_on(on):
+            raise ApiError(422, ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value, msg_not_qualified(on))
+        return structure
+
+    def _mediation_structure(
+        self, session: Session, structure_id: int
+    ) -> models.MediationStructure:
+        programme = self._programme(session)
+        structure = queries.get_mediation_structure(session, structure_id)
         if structure is None or structure.programme_id != programme.id:
             raise ApiError(
                 422,
                 "unknown_structure",
                 "Cette structure de médiation n'existe pas dans le programme.",
             )
-        if on is not None and not structure.is_qualified_on(on):
-            raise ApiError(422, ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value, msg_not_qualified(on))
         return structure
 
     async def log_session(
@@ -187,11 +207,14 @@ class JourneyService:
     ) -> c.SessionReceipt:
         """Refuse, with a verdict per cheque, what only the records can tell (unknown serial,
         another beneficiary's, unqualified structure); the workflow's validator decides the rest."""
-        journey = await self.journey_row(journey_id)
-        structure = await self.check_mediation_structure(request.mediation_structure_id)
-        verdicts = await self.state.db.run(
-            lambda s: self._record_verdicts(s, journey, request.serials)
-        )
+
+        def read(session: Session) -> tuple[models.MediationStructure, list[ChequeVerdict]]:
+            # One round trip, checks in the order the API answers them: journey, structure.
+            journey = self._journey_row(session, journey_id)
+            structure = self._mediation_structure(session, request.mediation_structure_id)
+            return structure, self._record_verdicts(session, journey, request.serials)
+
+        structure, verdicts = await self.state.db.run(read)
         if not structure.is_qualified_on(request.day):
             verdicts = [
                 refuse(
@@ -215,7 +238,7 @@ class JourneyService:
                 "Séance non enregistrée : des chèques sont refusés.",
                 {"verdicts": [v.__dict__ for v in merged]},
             )
-        return await self.update(
+        return await self._execute_update(  # the journey was checked above
             journey_id, c.U_LOG_SESSION, request, key=key, result_type=c.SessionReceipt
         )
 
@@ -223,11 +246,24 @@ class JourneyService:
         self, session: Session, journey: models.Journey, texts: list[str]
     ) -> list[ChequeVerdict]:
         verdicts: list[ChequeVerdict] = []
+        parsed: list[tuple[str, ChequeSerial | SerialError]] = []
         for text in texts:
             try:
-                serial = parse_serial(text)
+                parsed.append((text, parse_serial(text)))
             except SerialError as err:
-                verdicts.append(refuse(text, ChequeRefusal(err.code), err.message))
+                parsed.append((text, err))
+        # One query for all the serials of the session rather than one per cheque.
+        known = queries.find_cheques(
+            session,
+            [
+                p.digits
+                for _, p in parsed
+                if not isinstance(p, SerialError) and p.programme_code == journey.programme_code
+            ],
+        )
+        for text, serial in parsed:
+            if isinstance(serial, SerialError):
+                verdicts.append(refuse(text, ChequeRefusal(serial.code), serial.message))
                 continue
             digits = serial.digits
             if serial.programme_code != journey.programme_code:
@@ -235,7 +271,7 @@ class JourneyService:
                     refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(digits))
                 )
                 continue
-            cheque = queries.find_cheque(session, digits)
+            cheque = known.get(digits)
             if cheque is None:
                 verdicts.append(refuse(digits, ChequeRefusal.UNKNOWN_SERIAL, msg_unknown(digits)))
             elif cheque.journey_id != journey.id:

@@ -124,6 +124,19 @@ def find_cheque(session: Session, serial_digits: str) -> Cheque | None:
     return session.get(Cheque, serial_digits)
 
 
+def find_cheques(session: Session, serials_digits: list[str]) -> dict[str, Cheque]:
+    """The cheques among these canonical serials, by serial (unknown ones are absent)."""
+    if not serials_digits:
+        return {}
+    rows = session.exec(select(Cheque).where(col(Cheque.serial).in_(serials_digits))).all()
+    return {row.serial: row for row in rows}
+
+
+def journey_programme_code(session: Session, journey_id: str) -> int | None:
+    """The programme of a journey, or None if the records do not know it."""
+    return session.exec(select(Journey.programme_code).where(Journey.id == journey_id)).first()
+
+
 def list_reception_structures(
     session: Session, programme_code: int, epci_id: int | None = None
 ) -> list[ReceptionStructure]:
