@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import Session
 
 from api import schemas as s
 from api.deps import State
@@ -10,7 +11,7 @@ from api.errors import ApiError
 from domain.serials import SerialError, parse_serial
 from domain.stages import ChequeStatus
 from domain.validity import last_valid_day
-from records import queries
+from records import models, queries
 
 router = APIRouter(prefix="/api/v1", tags=["cheques and structures"])
 
@@ -27,7 +28,9 @@ async def lookup_cheque(serial: str, state: State) -> s.ChequeLookup:
         raise ApiError(422, err.code, err.message) from err
     code = state.settings.programme_code
 
-    def load(db):  # type: ignore[no-untyped-def]
+    def load(
+        db: Session,
+    ) -> tuple[models.Cheque | None, models.Journey | None, models.Programme | None]:
         cheque = queries.find_cheque(db, parsed.digits)
         journey = queries.get_journey(db, cheque.journey_id) if cheque else None
         programme = queries.get_programme(db, code)
@@ -66,7 +69,7 @@ async def list_structures(
         raise ApiError(422, "invalid_input", "Le type doit être « reception » ou « mediation ».")
     code = state.settings.programme_code
 
-    def load(db):  # type: ignore[no-untyped-def]
+    def load(db: Session) -> list[s.StructureOut]:
         out: list[s.StructureOut] = []
         if kind in (None, "reception"):
             out += [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
@@ -19,7 +19,7 @@ from records import queries
 
 router = APIRouter(prefix="/api/v1", tags=["journeys"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Parcours introuvable"},
     409: {"description": "Action impossible à cette étape du parcours"},
     422: {"description": "Saisie invalide (message en français, détail par champ ou par chèque)"},
