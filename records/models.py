@@ -349,3 +349,29 @@ class NotificationOutbox(Base, table=True):
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- people who use passnum ----
+
+
+class Account(Base, table=True):
+    """A professional's account. Its scope follows its role: a social worker belongs to a
+    reception structure, a mediator to a mediation structure, a coordinator to an EPCI (or,
+    with no EPCI, the whole programme); an administrator manages structures and accounts."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)  # stored lower-cased
+    full_name: str = Field(max_length=200)
+    role: str = Field(max_length=16, index=True)  # domain.stages.Role
+    programme_code: int = Field(index=True)
+    reception_structure_id: int | None = Field(default=None, index=True)
+    mediation_structure_id: int | None = Field(default=None, index=True)
+    epci_id: int | None = Field(default=None, index=True)
+    password_hash: str | None = Field(default=None, max_length=256)  # None: cannot log in
+    is_active: bool = True
+    # Notification preferences: muted categories, reminders folded into the daily digest.
+    notification_settings: dict[str, object] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
