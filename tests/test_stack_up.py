@@ -128,6 +128,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         yield stack
     finally:
         stack.cleanup()
+        print(stack.output())  # shown by pytest when the test failed
 
 
 def post(http: httpx.Client, path: str, json: dict | None = None, **headers: str) -> dict:
