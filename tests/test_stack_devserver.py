@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from config import Settings
 from domain.contracts import SEARCH_ATTRIBUTES
@@ -70,7 +69,6 @@ async def test_restart_keeps_workflows_and_search_attributes(tmp_path: Path) -> 
             ListSearchAttributesRequest(namespace=dev.namespace)
         )
         assert set(SEARCH_ATTRIBUTES) <= set(custom.custom_attributes)
-        assert client.data_converter is pydantic_data_converter
     finally:
         dev.stop()
 
