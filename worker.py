@@ -1,22 +1,57 @@
 """Run a Temporal worker with the journey workflow and its activities.
 
 `python worker.py` runs against the server named by PASSNUM_TEMPORAL_ADDRESS.
+
+Sizing (measured with `python -m bench.journeys`, see bench/journeys.py): a cached journey
+costs the worker roughly 200 KiB (its own sandboxed copy of the workflow module and its
+state). The workflow cache is therefore bounded (MAX_CACHED_WORKFLOWS): a journey hears
+from people every few days at most, and one that fell out of the cache is replayed from its
+history (some 30 to 60 events) when it next does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import compileall
+import functools
+import logging
+import typing
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
+import temporalio.api.common.v1
+from pydantic import TypeAdapter
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    pydantic_data_converter,
+)
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows
 from activities.journey_records import JourneyActivities
 from config import Settings
-from records.db import make_engine, session_factory
+from records.db import is_sqlite, make_engine, session_factory
 from workflows.journey import JourneyWorkflow
+
+log = logging.getLogger(__name__)
+
+# Workflows kept in memory (the SDK's default is 1,000): about 100 MiB of journeys.
+MAX_CACHED_WORKFLOWS = 500
+# Threads for the (blocking, database) activities. Record activities of one SQLite file
+# take its write lock in turn, so more threads only wait longer.
+ACTIVITY_THREADS = 8
+# Modules the sandbox shares with the worker instead of importing them again for every
+# workflow run: pure and deterministic (stdlib and `domain` only), no module-level state.
+PASSTHROUGH_MODULES = ("domain", "workflows.deadlines")
 
 
 async def connect(settings: Settings) -> Client:
@@ -31,28 +66,117 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     # Domain rules are pure and deterministic: pass them through instead of re-importing
     # them on every workflow run.
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("domain")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
 
+# ---- the payload converter, with pydantic adapters shared by all workflow runs ----
+
+# Packages whose types are the same objects inside and outside the sandbox (passed through).
+_SHARED_TYPE_PACKAGES = frozenset({"domain", "builtins", "datetime", "typing", "types", "uuid"})
+
+
+def _shareable(hint: Any) -> bool:
+    args = typing.get_args(hint)
+    if args:
+        return _shareable(typing.get_origin(hint)) and all(_shareable(a) for a in args)
+    module = getattr(hint, "__module__", None) or ""
+    return module.partition(".")[0] in _SHARED_TYPE_PACKAGES
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_adapter(hint: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(hint)
+
+
+class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
+    """The pydantic JSON converter, building each type's TypeAdapter once per process.
+
+    The SDK gives every workflow run a new payload converter, hence a new adapter cache:
+    each journey rebuilt the adapters of every update argument it received. Only types of
+    passed-through modules are shared: a type defined inside a sandbox must not outlive it.
+    """
+
+    def from_payload(
+        self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
+    ) -> Any:
+        if type_hint is not None:
+            try:
+                if _shareable(type_hint):
+                    return _shared_adapter(type_hint).validate_json(payload.data)
+            except TypeError:  # an unhashable hint: no cache
+                pass
+        return super().from_payload(payload, type_hint)
+
+
+class SharedAdaptersPayloadConverter(CompositePayloadConverter):
+    """Same wire format as `pydantic_data_converter`'s payload converter."""
+
+    def __init__(self) -> None:
+        json_converter = _SharedAdaptersJSONConverter()
+        super().__init__(
+            *(
+                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
+def worker_client(client: Client) -> Client:
+    """The same connection, with the shared-adapter converter (same payloads on the wire)."""
+    converter = client.data_converter
+    if converter.payload_converter_class is not pydantic_data_converter.payload_converter_class:
+        return client  # a caller's own converter: keep it
+    config = client.config()
+    config["data_converter"] = DataConverter(
+        payload_converter_class=SharedAdaptersPayloadConverter,
+        payload_codec=converter.payload_codec,
+        failure_converter_class=converter.failure_converter_class,
+    )
+    return Client(**config)
+
+
+def precompile_workflows() -> None:
+    """Write the workflow modules' bytecode if it is missing.
+
+    The sandbox imports the workflow module afresh for every workflow run; with no bytecode
+    on disk (PYTHONDONTWRITEBYTECODE=1, common in containers) each run compiled its source
+    again, a tenth of the worker's CPU under load. Best effort: a read-only install has its
+    bytecode already or runs without.
+    """
+    try:
+        compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
+    except OSError as err:  # pragma: no cover - read-only tree
+        log.info("workflow bytecode not written: %s", err)
+
+
 def build_worker(
-    client: Client, task_queue: str, activities: JourneyActivities, executor: ThreadPoolExecutor
+    client: Client,
+    task_queue: str,
+    activities: JourneyActivities,
+    executor: ThreadPoolExecutor,
+    *,
+    max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
 ) -> Worker:
+    precompile_workflows()
     return Worker(
-        client,
+        worker_client(client),
         task_queue=task_queue,
         workflows=[JourneyWorkflow],
         activities=activities.all(),
         activity_executor=executor,
         workflow_runner=sandbox_runner(),
+        max_cached_workflows=max_cached_workflows,
     )
 
 
 async def run_worker(settings: Settings, client: Client | None = None) -> None:
     client = client or await connect(settings)
     engine = make_engine(settings.db_url)
-    activities = JourneyActivities(session_factory(engine))
-    with ThreadPoolExecutor(max_workers=16) as executor:
+    activities = JourneyActivities(
+        session_factory(engine), serialise_writes=is_sqlite(settings.db_url)
+    )
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(client, settings.temporal_task_queue, activities, executor)
         await worker.run()
 

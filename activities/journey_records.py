@@ -7,7 +7,9 @@ retried at any time without writing twice.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import func
@@ -35,8 +37,14 @@ ALLOCATION_ATTEMPTS = 10
 
 
 class JourneyActivities:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, serialise_writes: bool = False) -> None:
+        """`serialise_writes` (SQLite): record events one thread at a time. Threads waiting on
+        SQLite's write lock poll it with growing sleeps; a lock in the process hands over at
+        once."""
         self._sessions = sessions
+        self._write_turn: AbstractContextManager[Any] = (
+            threading.Lock() if serialise_writes else nullcontext()
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.record_journey_event, self.allocate_booklet_number, self.anonymise_beneficiary]
@@ -44,7 +52,7 @@ class JourneyActivities:
     @activity.defn(name=ACTIVITY_RECORD_EVENT)
     def record_journey_event(self, event: JourneyEvent) -> None:
         try:
-            with self._sessions() as session:
+            with self._write_turn, self._sessions() as session:
                 begin_write(session)
                 if project_event(session, event):
                     session.commit()
