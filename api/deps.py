@@ -48,7 +48,9 @@ class AppState:
     temporal: Client
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies below are `async def` though they never await: FastAPI runs a plain
+# `def` dependency in its thread pool, a thread round trip per dependency and request.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.passnum
     return state
 
@@ -56,7 +58,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def current_actor(
+async def current_actor(
     x_passnum_role: Annotated[Role | None, Header()] = None,
     x_passnum_user: Annotated[str | None, Header(max_length=100)] = None,
 ) -> Actor:
