@@ -4,6 +4,7 @@ no-op activity, with nothing else. Run as a worker: `python -m bench.bare ADDRES
 from __future__ import annotations
 
 import asyncio
+import compileall
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -40,6 +41,8 @@ class BareWorkflow:
 
 
 async def run_worker(address: str, task_queue: str) -> None:
+    # Like worker.py: bytecode on disk, or the sandbox compiles this module for every run.
+    compileall.compile_file(__file__, quiet=2)
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = Worker(

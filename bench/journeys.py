@@ -1,6 +1,7 @@
 """Benchmark: whole journeys through the HTTP API against the engine's own floor.
 
-    python -m bench.journeys [--journeys 60] [--concurrency 12] [--open 2000]
+    python -m bench.journeys [--journeys 120] [--rounds 4] [--concurrency 12] [--open 2000]
+                             [--no-search-attributes]
 
 In one process, on one Temporal dev server (SQLite file, WAL), prints:
 (a) journeys/s for full journeys (referral → assessment → booklet → orientation →
@@ -9,8 +10,12 @@ In one process, on one Temporal dev server (SQLite file, WAL), prints:
 (b) journeys/s for a bare workflow taking the same number of Updates, each running a
     no-op activity (`bench/bare.py`, also a subprocess worker): the engine's floor;
 their ratio; p50/p99 of logging a session over HTTP against a bare Update round trip;
-and the journey worker's resident memory with N open journeys.
-"""
+and the journey worker's resident memory as 2,000 journeys are opened.
+
+Both sides are warmed up, run at the same concurrency and alternate in rounds, so that a
+slower machine moment (other jobs, the server's growing database) hits both. Under each
+rate, the CPU time each process spent per journey: on a shared 2-core machine the rates
+move with the load, the CPU per journey much less. About 2 minutes with the defaults.
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
 from records.seed import seed_default_programme
+from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 UPDATES_PER_JOURNEY = 10  # referral, assessment, booklet, orientation, answer, 5 sessions
@@ -216,7 +222,9 @@ def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env})
 
 
-async def main(journeys: int, concurrency: int, rounds: int, open_journeys: int) -> None:
+async def main(
+    journeys: int, concurrency: int, rounds: int, open_journeys: int, search_attributes: bool
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-"))
     db_url = f"sqlite:///{tmp / 'passnum.db'}"
     migrate(db_url)
@@ -238,7 +246,10 @@ async def main(journeys: int, concurrency: int, rounds: int, open_journeys: int)
     )
     address = env.client.service_client.config.target_host
     settings = Settings(
-        database_url=db_url, temporal_address=address, temporal_task_queue="bench-app"
+        database_url=db_url,
+        temporal_address=address,
+        temporal_task_queue="bench-app",
+        use_search_attributes=search_attributes,
     )
     app_worker = start_worker(
         ["worker.py"],
@@ -311,16 +322,30 @@ async def main(journeys: int, concurrency: int, rounds: int, open_journeys: int)
             print(f"bare Update round trip  : p50 {b50:6.1f} ms  p99 {b99:6.1f} ms")
             print(f"    ratio p50 {s50 / b50:.2f}x  p99 {s99 / b99:.2f}x (aim: 2x or less)")
 
+            # Memory: open journeys (referred, then waiting for weeks), in steps. The worker
+            # keeps at most MAX_CACHED_WORKFLOWS runs in memory; the journeys above (warm-up
+            # and measured, waiting for their anonymisation) are already among them.
             before = rss_mib(app_worker.pid)
-            started = time.perf_counter()
-            await run_many(app.refer, open_journeys, concurrency * 2)
-            opened = time.perf_counter() - started
+            steps: list[tuple[int, float]] = []
+            opened, seconds = 0, 0.0
+            for step in (250, 500, 1000, 2000, open_journeys):
+                count = min(step, open_journeys) - opened
+                if count > 0:
+                    seconds += await run_many(app.refer, count, concurrency * 2)
+                    opened += count
+                    steps.append((opened, rss_mib(app_worker.pid)))
             await asyncio.sleep(2)
             after = rss_mib(app_worker.pid)
+            first_n, first_rss = steps[0]
             print(
-                f"worker RSS: {before:.0f} MiB before, {after:.0f} MiB with {open_journeys} more "
-                f"open journeys ({(after - before) * 1024 / open_journeys:.1f} KiB each; "
-                f"opened at {open_journeys / opened:.1f}/s)"
+                f"worker RSS: {before:.0f} MiB before, {after:.0f} MiB with {opened} more open "
+                f"journeys ({(after - before) * 1024 / opened:.1f} KiB each; "
+                f"opened at {opened / seconds:.1f}/s)"
+            )
+            print(
+                f"    after N opened: {', '.join(f'{n}: {m:.0f} MiB' for n, m in steps)}; "
+                f"{(first_rss - before) * 1024 / first_n:.0f} KiB per journey while the cache "
+                f"fills (max_cached_workflows={MAX_CACHED_WORKFLOWS})"
             )
     finally:
         server.should_exit = True
@@ -336,9 +361,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--journeys", type=int, default=60)
+    parser.add_argument("--journeys", type=int, default=120, help="per side, over all rounds")
     parser.add_argument("--concurrency", type=int, default=12)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="app and bare alternate")
+    parser.add_argument(
+        "--no-search-attributes",
+        action="store_false",
+        dest="search_attributes",
+        help="journeys without search attributes (to see what upserting them costs)",
+    )
     parser.add_argument("--open", type=int, default=2000, dest="open_journeys")
     ns = parser.parse_args()
-    asyncio.run(main(ns.journeys, ns.concurrency, ns.rounds, ns.open_journeys))
+    asyncio.run(
+        main(ns.journeys, ns.concurrency, ns.rounds, ns.open_journeys, ns.search_attributes)
+    )
