@@ -16,6 +16,7 @@ Both sides are warmed up, run at the same concurrency and alternate in rounds, s
 slower machine moment (other jobs, the server's growing database) hits both. Under each
 rate, the CPU time each process spent per journey: on a shared 2-core machine the rates
 move with the load, the CPU per journey much less. About 2 minutes with the defaults.
+"""
 
 from __future__ import annotations
 
