@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.contracts import TASK_QUEUE
+
+
+# Accepted only in dev mode, and only while the API listens on this machine alone.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-passnum"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
@@ -31,6 +37,45 @@ class Settings(BaseSettings):
     # Search attributes need a Temporal server with visibility; the time-skipping test server
     # has none.
     use_search_attributes: bool = True
+
+    # ---- web app: accounts, sessions, login throttling ----
+    environment: Literal["dev", "production"] = Field(
+        default="dev",
+        description="dev: demo accounts and the placeholder secret are allowed (loopback only)",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET_KEY),
+        description="Signs CSRF tokens; at least 32 characters outside dev mode",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Always mark cookies Secure (they are whenever the request is HTTPS)",
+    )
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="Web session lifetime")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account within the window before refusal"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins per client address within the window"
+    )
+    login_window_minutes: int = Field(default=15, ge=1, description="Login throttling window")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.environment != "dev":
+            if secret == DEV_SECRET_KEY or len(secret) < 32:
+                raise ValueError(
+                    "PASSNUM_SECRET_KEY doit être un secret d'au moins 32 caractères en "
+                    "production (par exemple : python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')."
+                )
+        elif secret == DEV_SECRET_KEY and self.api_host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                "La clé secrète de développement ne sert qu'en local : définissez "
+                "PASSNUM_SECRET_KEY pour écouter sur une autre adresse que 127.0.0.1."
+            )
+        return self
 
     @cached_property
     def db_url(self) -> str:

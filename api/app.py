@@ -1,4 +1,5 @@
-"""The FastAPI application: JSON API under /api/v1 (pages come with the web-app issue)."""
+"""The FastAPI application: JSON API under /api/v1, French pages everywhere else, static
+files under /static. Both authenticate with api.auth and authorise with api.access."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from api.deps import AppState, Database
 from api.errors import install_error_handlers
-from api.routes import cheques, journeys
+from api.pages import admin, coordination, mediation, social
+from api.pages import auth as auth_pages
+from api.routes import accounts, cheques, journeys
+from api.web import STATIC_DIR
 from config import Settings
 from records.db import make_engine, session_factory
 
@@ -42,6 +47,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     install_error_handlers(app)
     app.include_router(journeys.router)
     app.include_router(cheques.router)
+    app.include_router(accounts.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for pages in (auth_pages, social, mediation, coordination, admin):
+        app.include_router(pages.router)
 
     @app.get("/api/v1/health", tags=["ops"])
     async def health() -> dict[str, str]:

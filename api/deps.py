@@ -12,8 +12,6 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from config import Settings
-from domain.contracts import Actor
-from domain.stages import Role
 from records.db import begin_write
 
 T = TypeVar("T")
@@ -58,16 +56,8 @@ async def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def current_actor(
-    x_passnum_role: Annotated[Role | None, Header()] = None,
-    x_passnum_user: Annotated[str | None, Header(max_length=100)] = None,
-) -> Actor:
-    """Who acts. Until accounts land (web-app issue) callers name themselves in headers;
-    the API binds to 127.0.0.1 meanwhile."""
-    return Actor(role=x_passnum_role or Role.SYSTEM, ref=x_passnum_user or "api")
-
-
-CurrentActor = Annotated[Actor, Depends(current_actor)]
+# Who calls: `api.auth.CurrentUser` (session cookie or personal API token); what they may
+# see and change: `api.access`.
 
 IdempotencyKey = Annotated[
     str | None,

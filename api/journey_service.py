@@ -1,6 +1,7 @@
 """What the API asks of journeys: reads from the records, changes through the workflow.
 
-Routes validate and authorise; this module talks to Temporal and the database.
+Routes validate; this module authorises (api/access.py, inside the same database round
+trip as its other checks) and talks to Temporal and the database.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from sqlmodel import Session
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from api import access
+from api.access import Change
+from api.auth import User
 from api.deps import AppState
 from api.errors import ApiError, from_temporal, not_found
 from domain import contracts as c
@@ -78,16 +82,28 @@ class JourneyService:
             raise not_found()
         return row
 
-    def _check_journey(self, session: Session, journey_id: str) -> None:
-        """404 unless the records know this journey in this instance's programme."""
-        if queries.journey_programme_code(session, journey_id) != self.settings.programme_code:
-            raise not_found()
+    def _access(self, session: Session, journey_id: str) -> queries.JourneyAccess | None:
+        """What access decisions need of the journey, if this programme has it."""
+        row = queries.journey_access(session, journey_id)
+        return (
+            row if row is not None and row.programme_code == self.settings.programme_code else None
+        )
+
+    async def check_visible(self, user: User, journey_id: str) -> queries.JourneyAccess:
+        """The journey if `user` may see it, else 404."""
+        return await self.state.db.run(
+            lambda s: access.require_visible(user, self._access(s, journey_id))
+        )
 
     def handle(self, journey_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(c.workflow_id_for(journey_id))
 
-    async def live_status(self, journey_id: str) -> c.JourneyStatus:
-        await self.journey_row(journey_id)
+    async def live_status(self, journey_id: str, user: User | None = None) -> c.JourneyStatus:
+        """The workflow's view of a journey; with `user`, 404 unless they may see it."""
+        if user is not None:
+            await self.check_visible(user, journey_id)
+        else:
+            await self.journey_row(journey_id)
         try:
             return await self.handle(journey_id).query(c.Q_STATUS, result_type=c.JourneyStatus)
         except Exception as exc:
@@ -100,10 +116,12 @@ class JourneyService:
         *,
         idempotency_key: str,
         reception_structure_id: int,
-        actor: c.Actor,
+        user: User,
         person: dict[str, Any],
         consent_text: str,
     ) -> c.JourneyStatus:
+        actor = user.actor
+
         def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
             programme = self._programme(session)
             journey_id = journey_id_for(programme.code, idempotency_key)
@@ -114,6 +132,7 @@ class JourneyService:
                     "unknown_structure",
                     "Cette structure d'accueil n'existe pas dans le programme.",
                 )
+            access.require_refer(user, reception_structure_id)
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
@@ -164,9 +183,26 @@ class JourneyService:
             raise from_temporal(exc) or exc from exc
 
     async def update(
-        self, journey_id: str, name: str, arg: Any, *, key: str | None, result_type: type[T]
+        self,
+        journey_id: str,
+        name: str,
+        arg: Any,
+        *,
+        key: str | None,
+        result_type: type[T],
+        user: User,
+        change: Change,
+        mediation_structure_id: int | None = None,
     ) -> T:
-        await self.state.db.run(lambda s: self._check_journey(s, journey_id))
+        """Send a change to the journey once `user` may make it (404/403 otherwise)."""
+        await self.state.db.run(
+            lambda s: access.require_change(
+                user,
+                self._access(s, journey_id),
+                change,
+                mediation_structure_id=mediation_structure_id,
+            )
+        )
         return await self._execute_update(journey_id, name, arg, key=key, result_type=result_type)
 
     async def _execute_update(
@@ -203,7 +239,7 @@ class JourneyService:
         return structure
 
     async def log_session(
-        self, journey_id: str, request: c.SessionRequest, *, key: str | None
+        self, journey_id: str, request: c.SessionRequest, *, key: str | None, user: User
     ) -> c.SessionReceipt:
         """Refuse, with a verdict per cheque, what only the records can tell (unknown serial,
         another beneficiary's, unqualified structure); the workflow's validator decides the rest."""
@@ -212,7 +248,15 @@ class JourneyService:
             # One round trip, checks in the order the API answers them: journey, structure.
             journey = self._journey_row(session, journey_id)
             structure = self._mediation_structure(session, request.mediation_structure_id)
-            return structure, self._record_verdicts(session, journey, request.serials)
+            verdicts = self._record_verdicts(session, journey, request.serials)
+            access.require_change(
+                user,
+                journey,
+                Change.LOG_SESSION,
+                mediation_structure_id=request.mediation_structure_id,
+                holds_cheque=any(v.accepted for v in verdicts),  # a cheque of this journey
+            )
+            return structure, verdicts
 
         structure, verdicts = await self.state.db.run(read)
         if not structure.is_qualified_on(request.day):

@@ -375,3 +375,51 @@ class Account(Base, table=True):
     notification_settings: dict[str, object] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(Base, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    leaked table opens no session. Logout or deactivation deletes the rows."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    address: str | None = Field(default=None, max_length=64)
+
+
+class ApiToken(Base, table=True):
+    """A personal API token an administrator issued to an account (`Authorization: Bearer`).
+    Stored as its SHA-256; shown once at issue; revoked, never deleted (audit)."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    label: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)  # first characters, to recognise it in a list
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: int | None = Field(default=None)  # account id of the administrator
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginAttempt(Base, table=True):
+    """Password logins, counted per account e-mail and per client address so that every API
+    replica throttles alike. Rows older than the throttling window are purged."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    email: str = Field(max_length=254)  # as typed, lower-cased: unknown e-mails count too
+    address: str = Field(max_length=64)
+    succeeded: bool
+
+
+Index("ix_login_attempt_email_at", LoginAttempt.email, LoginAttempt.at)  # type: ignore[arg-type]
+Index("ix_login_attempt_address_at", LoginAttempt.address, LoginAttempt.at)  # type: ignore[arg-type]

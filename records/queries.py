@@ -5,10 +5,11 @@ Every function takes a session; writers only flush, the caller commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +29,87 @@ from records.models import (
 
 MAX_PAGE = 200
 
+_PENDING = "PENDING"  # domain.stages.OrientationStatus.PENDING
+
+
+@dataclass(frozen=True)
+class JourneyScope:
+    """Which journeys someone may see, as data: the API's access helper builds one per
+    account (api/access.py) and the lists filter with it in SQL. Fields combine with OR;
+    no field at all is nothing, `everything` the whole programme."""
+
+    everything: bool = False
+    reception_structure_id: int | None = None  # referred by this structure
+    mediation_structure_id: int | None = None  # trained there, or oriented there and pending
+    epci_id: int | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        if self.everything:
+            return true()
+        parts: list[ColumnElement[bool]] = []
+        if self.reception_structure_id is not None:
+            parts.append(col(Journey.reception_structure_id) == self.reception_structure_id)
+        if self.mediation_structure_id is not None:
+            parts.append(col(Journey.mediation_structure_id) == self.mediation_structure_id)
+            parts.append(
+                and_(
+                    col(Journey.orientation_structure_id) == self.mediation_structure_id,
+                    col(Journey.orientation_status) == _PENDING,
+                )
+            )
+        if self.epci_id is not None:
+            parts.append(col(Journey.epci_id) == self.epci_id)
+        return or_(*parts) if parts else false()
+
+    def contains(self, journey: Journey | JourneyAccess) -> bool:
+        """The same rule as `condition`, for one journey already read."""
+        if self.everything:
+            return True
+        m = self.mediation_structure_id
+        return (
+            (
+                self.reception_structure_id is not None
+                and journey.reception_structure_id == self.reception_structure_id
+            )
+            or (m is not None and journey.mediation_structure_id == m)
+            or (
+                m is not None
+                and journey.orientation_structure_id == m
+                and journey.orientation_status == _PENDING
+            )
+            or (self.epci_id is not None and journey.epci_id == self.epci_id)
+        )
+
+
+@dataclass(frozen=True)
+class JourneyAccess:
+    """What access decisions need of a journey (a light read)."""
+
+    id: str
+    programme_code: int
+    epci_id: int
+    reception_structure_id: int
+    mediation_structure_id: int | None
+    orientation_structure_id: int | None
+    orientation_status: str | None
+    stage: str
+
+
+def journey_access(session: Session, journey_id: str) -> JourneyAccess | None:
+    row = session.exec(
+        select(
+            Journey.id,
+            Journey.programme_code,
+            Journey.epci_id,
+            Journey.reception_structure_id,
+            Journey.mediation_structure_id,
+            Journey.orientation_structure_id,
+            Journey.orientation_status,
+            Journey.stage,
+        ).where(Journey.id == journey_id)
+    ).first()
+    return None if row is None else JourneyAccess(*row)
+
 
 def get_programme(session: Session, code: int) -> Programme | None:
     return session.exec(select(Programme).where(Programme.code == code)).first()
@@ -44,9 +126,14 @@ def list_journeys(
     reception_structure_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    scope: JourneyScope | None = None,
 ) -> tuple[list[Journey], int]:
-    """One page of journeys (stalled first, then most recent activity) and the total count."""
+    """One page of journeys (stalled first, then most recent activity) and the total count.
+
+    `scope` (None: no restriction) is the caller's visibility, ANDed with the filters."""
     conditions: list[Any] = [Journey.programme_code == programme_code]
+    if scope is not None and not scope.everything:
+        conditions.append(scope.condition())
     if stage is not None:
         conditions.append(Journey.stage == stage)
     if stalled is not None:

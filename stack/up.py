@@ -174,7 +174,18 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
         seeded = await asyncio.to_thread(prepare_database, settings)
         # Later parts of the embedded stack start here, before the worker and the API:
         #   - local SMTP sink whose mails are readable in the app,
-        #   - demo accounts.
+        #   - demo accounts (dev mode only: production has no default password).
+        if settings.environment == "dev":
+            from records.seed import demo_logins_text, seed_demo
+
+            demo = await asyncio.to_thread(
+                seed_demo,
+                settings.db_url,
+                programme_code=settings.programme_code,
+                now=datetime.now(UTC),
+            )
+            pages = f"http://{settings.api_host}:{settings.api_port}/"
+            print(demo_logins_text(demo, pages), flush=True)
         await _serve(settings, client, create_app(settings, client), run_worker, stop, dev, seeded)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

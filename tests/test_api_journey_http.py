@@ -11,8 +11,7 @@ from domain.serials import ChequeSerial
 from domain.validity import paris_day
 from records import models
 
-SW = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "ts-1"}
-MED = {"X-Passnum-Role": "MEDIATOR", "X-Passnum-User": "med-1"}
+# Callers authenticate with personal API tokens of the fixture's accounts (stack.auth).
 
 
 def person() -> dict:
@@ -35,17 +34,17 @@ def count(stack, model) -> int:  # type: ignore[no-untyped-def]
 
 
 async def structures(stack, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    r = await stack.http.get("/api/v1/structures", params={"kind": kind})
+    r = await stack.http.get("/api/v1/structures", params={"kind": kind}, headers=stack.auth("sw"))
     assert r.status_code == 200
     return r.json()
 
 
 async def refer(stack, key: str) -> dict:  # type: ignore[no-untyped-def]
-    reception = (await structures(stack, "reception"))[0]
+    reception = stack.people["sw"].reception_structure_id
     r = await stack.http.post(
         "/api/v1/referrals",
-        json={"reception_structure_id": reception["id"], "person": person(), "consent": CONSENT},
-        headers={**SW, "Idempotency-Key": key},
+        json={"reception_structure_id": reception, "person": person(), "consent": CONSENT},
+        headers={**stack.auth("sw"), "Idempotency-Key": key},
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -57,23 +56,23 @@ async def to_training(stack, key: str, mediation_id: int) -> dict:  # type: igno
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/assessments",
         json={"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]},
-        headers=SW,
+        headers=stack.auth("sw"),
     )
     assert r.status_code == 200, r.text
-    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=SW)
+    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=stack.auth("sw"))
     assert r.status_code == 200, r.text
     assert len(r.json()["cheques"]) == 10
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/orientation",
         json={"mediation_structure_id": mediation_id},
-        headers=SW,
+        headers=stack.auth("sw"),
     )
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "ORIENTED"
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/orientation/answer",
         json={"mediation_structure_id": mediation_id, "accept": True},
-        headers=MED,
+        headers=stack.auth("med"),
     )
     assert r.status_code == 200, r.text
     assert r.json()["stage"] == "IN_TRAINING"
@@ -95,11 +94,13 @@ def session_body(mediation_id: int, serials: list[str]) -> dict:
 
 
 async def qualified_and_not(stack) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    mediation = await structures(stack, "mediation")
-    qualified = [m for m in mediation if m["aptic_qualified_until"] is None]
-    unqualified = [m for m in mediation if m["aptic_qualified_until"] is not None]
-    assert qualified and unqualified
-    return qualified[0]["id"], unqualified[0]["id"]
+    """The demo mediator's (qualified) structure, and a structure no longer qualified."""
+    mediation = {m["id"]: m for m in await structures(stack, "mediation")}
+    qualified = stack.people["med"].mediation_structure_id
+    unqualified = stack.people["med_unqualified"].mediation_structure_id
+    assert mediation[qualified]["aptic_qualified_until"] is None
+    assert mediation[unqualified]["aptic_qualified_until"] is not None
+    return qualified, unqualified
 
 
 async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-untyped-def]
@@ -114,7 +115,9 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     again = await refer(stack, key)
     assert again["journey_id"] == jid and again["seq"] == 1
     assert count(stack, models.Beneficiary) == 1
-    assert (await stack.http.get(f"/api/v1/journeys/{jid}")).json()["stage"] == "IN_TRAINING"
+    assert (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()[
+        "stage"
+    ] == "IN_TRAINING"
 
     # First session, then the same request retried: redeemed once.
     first_key = str(uuid.uuid4())
@@ -122,11 +125,11 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
             json=session_body(mediator, serials[0:2]),
-            headers={**MED, "Idempotency-Key": first_key},
+            headers={**stack.auth("med"), "Idempotency-Key": first_key},
         )
         assert r.status_code == 201, r.text
         assert all(v["accepted"] for v in r.json()["verdicts"])
-    live = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    live = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()
     assert sum(c["status"] == "REDEEMED" for c in live["cheques"]) == 2
     assert len(live["sessions"]) == 1
 
@@ -134,7 +137,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
         json=session_body(mediator, [serials[2], serials[0]]),
-        headers=MED,
+        headers=stack.auth("med"),
     )
     assert r.status_code == 422, r.text
     error = r.json()["error"]
@@ -143,7 +146,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     assert verdicts[serials[0]]["code"] == "already_redeemed"
     assert "déjà été encaissé" in verdicts[serials[0]]["message"]
     assert verdicts[serials[2]]["accepted"] is True
-    after = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    after = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()
     assert after["cheques"] == live["cheques"] and after["seq"] == live["seq"]
 
     # Remaining cheques, two per session: the journey completes.
@@ -151,25 +154,35 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
             json=session_body(mediator, serials[i : i + 2]),
-            headers=MED,
+            headers=stack.auth("med"),
         )
         assert r.status_code == 201, r.text
-    final = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    final = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()
     assert final["stage"] == "CLOSED" and final["outcome"] == "COMPLETED"
 
-    listed = (await stack.http.get("/api/v1/journeys", params={"stage": "CLOSED"})).json()
+    listed = (
+        await stack.http.get(
+            "/api/v1/journeys", params={"stage": "CLOSED"}, headers=stack.auth("sw")
+        )
+    ).json()
     assert [j["id"] for j in listed["items"]] == [jid]
     assert listed["items"][0]["cheques_redeemed"] == 10
-    assert (await stack.http.get("/api/v1/journeys", params={"stage": "REFERRED"})).json()[
-        "page"
-    ]["total"] == 0
+    assert (
+        await stack.http.get(
+            "/api/v1/journeys", params={"stage": "REFERRED"}, headers=stack.auth("sw")
+        )
+    ).json()["page"]["total"] == 0
 
-    timeline = (await stack.http.get(f"/api/v1/journeys/{jid}/timeline")).json()
+    timeline = (
+        await stack.http.get(f"/api/v1/journeys/{jid}/timeline", headers=stack.auth("sw"))
+    ).json()
     actions = [t["action"] for t in timeline]
     assert actions[0] == "REFERRED" and actions.count("SESSION_LOGGED") == 5
     assert actions[-1] == "CLOSED"
 
-    lookup = await stack.http.get(f"/api/v1/cheques/{serials[3][:3]}-{serials[3][3:]}")
+    lookup = await stack.http.get(
+        f"/api/v1/cheques/{serials[3][:3]}-{serials[3][3:]}", headers=stack.auth("med")
+    )
     assert lookup.status_code == 200, lookup.text
     assert lookup.json()["status"] == "REDEEMED" and lookup.json()["journey_id"] == jid
 
@@ -180,7 +193,7 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
     journey = await to_training(stack, str(uuid.uuid4()), mediator)
     jid = journey["journey_id"]
     serials = [c["serial"] for c in journey["cheques"]]
-    before = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    before = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()
 
     unknown = ChequeSerial(journey["programme_code"], journey["millesime"], 999_999, 1).digits
     other_programme = ChequeSerial(81, journey["millesime"], 1, 1).digits
@@ -197,22 +210,23 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
             json=session_body(mediator, [serial]),
-            headers=MED,
+            headers=stack.auth("med"),
         )
         assert r.status_code == 422, (serial, r.text)
         assert r.json()["error"]["details"]["verdicts"][0]["code"] == code, r.text
 
+    # A mediator whose structure is no longer qualified holds a cheque of this journey.
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
         json=session_body(unqualified, [serials[0]]),
-        headers=MED,
+        headers=stack.auth("med_unqualified"),
     )
     assert r.status_code == 422
     assert r.json()["error"]["details"]["verdicts"][0]["code"] == "structure_not_qualified"
 
     # Bad input: French field messages, nothing created.
     beneficiaries = count(stack, models.Beneficiary)
-    reception = (await structures(stack, "reception"))[0]["id"]
+    reception = stack.people["sw"].reception_structure_id
     r = await stack.http.post(
         "/api/v1/referrals",
         json={
@@ -220,28 +234,30 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
             "person": person(),
             "consent": {"given": False, "text": "x"},
         },
-        headers={**SW, "Idempotency-Key": str(uuid.uuid4())},
+        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 422
     assert "consentement" in r.json()["error"]["details"][0]["message"]
     r = await stack.http.post(
         "/api/v1/referrals",
         json={"reception_structure_id": 999_999, "person": person(), "consent": CONSENT},
-        headers={**SW, "Idempotency-Key": str(uuid.uuid4())},
+        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_structure"
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
         json={**session_body(mediator, [serials[0]]), "duration_minutes": -5},
-        headers=MED,
+        headers=stack.auth("med"),
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
     assert count(stack, models.Beneficiary) == beneficiaries
 
     # Wrong stage is a conflict, not a server error.
-    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=SW)
+    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=stack.auth("sw"))
     assert r.status_code == 409, r.text
-    assert (await stack.http.get("/api/v1/journeys/does-not-exist")).status_code == 404
+    assert (
+        await stack.http.get("/api/v1/journeys/does-not-exist", headers=stack.auth("sw"))
+    ).status_code == 404
 
-    after = (await stack.http.get(f"/api/v1/journeys/{jid}")).json()
+    after = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()
     assert after == before

@@ -20,11 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from records.seed import DEMO_PASSWORD
 from stack.devserver import _alive
+from tests.fixtures.api import csrf_from
 
 pytestmark = pytest.mark.devserver
 
-SW = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "ts-stack"}
+SW_EMAIL = "travailleur.social@aveyron.example"  # a demo account, printed by `passnum up`
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -131,8 +133,23 @@ def up(tmp_path: Path) -> Iterator[Up]:
         print(stack.output())  # shown by pytest when the test failed
 
 
+def login(http: httpx.Client, email: str) -> dict:
+    """Log in through the login form; the client's cookies carry the session. Returns /me
+    (with the CSRF token that changes made with the cookie must send)."""
+    page = http.get("/connexion")
+    r = http.post(
+        "/connexion",
+        data={"email": email, "password": DEMO_PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
+    assert r.status_code == 303, r.text
+    me = http.get("/api/v1/me")
+    assert me.status_code == 200, me.text
+    return me.json()
+
+
 def post(http: httpx.Client, path: str, json: dict | None = None, **headers: str) -> dict:
-    r = http.post(path, json=json, headers={**SW, **headers})
+    csrf = http.get("/api/v1/me").json()["csrf_token"]
+    r = http.post(path, json=json, headers={"X-CSRF-Token": csrf, **headers})
     assert r.status_code in (200, 201), r.text
     return r.json()
 
@@ -142,14 +159,16 @@ def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
     up.wait_ready()
     assert (up.data_dir / "passnum.db").exists() and (up.data_dir / "temporal.db").exists()
 
+    assert SW_EMAIL in up.output() and DEMO_PASSWORD in up.output()  # demo logins printed
+
     with httpx.Client(base_url=up.api, timeout=30) as http:
-        receptions = http.get("/api/v1/structures", params={"kind": "reception"}).json()
+        me = login(http, SW_EMAIL)
         mediations = http.get("/api/v1/structures", params={"kind": "mediation"}).json()
         journey = post(
             http,
             "/api/v1/referrals",
             {
-                "reception_structure_id": receptions[0]["id"],
+                "reception_structure_id": me["reception_structure_id"],
                 "person": {"first_name": "Roger", "last_name": "Costes", "commune": "Rodez"},
                 "consent": {"given": True, "text": "J'accepte."},
             },
@@ -165,12 +184,14 @@ def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
         assert booklet["stage"] == "BOOKLET_ISSUED"
         serials = [c["serial"] for c in booklet["cheques"]]
         assert len(serials) == 10
+        cookies = http.cookies
 
     up.kill_hard()
     up.start()
     up.wait_ready()
 
-    with httpx.Client(base_url=up.api, timeout=30) as http:
+    # The session is in the database: it survives the restart.
+    with httpx.Client(base_url=up.api, timeout=30, cookies=cookies) as http:
         again = http.get(f"/api/v1/journeys/{jid}")
         assert again.status_code == 200, again.text
         assert again.json()["stage"] == "BOOKLET_ISSUED"

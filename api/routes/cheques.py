@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import Session
 
+from api import access
 from api import schemas as s
+from api.auth import CurrentUser
 from api.deps import State
 from api.errors import ApiError
 from domain.serials import SerialError, parse_serial
@@ -18,10 +20,15 @@ router = APIRouter(prefix="/api/v1", tags=["cheques and structures"])
 
 @router.get(
     "/cheques/{serial}",
-    responses={404: {"description": "Aucun chèque"}, 422: {"description": "Numéro mal formé"}},
+    responses={
+        401: {"description": "Non authentifié"},
+        404: {"description": "Aucun chèque (ou hors de votre périmètre)"},
+        422: {"description": "Numéro mal formé"},
+    },
 )
-async def lookup_cheque(serial: str, state: State) -> s.ChequeLookup:
-    """Find a cheque and its journey by serial (spaces and dashes allowed)."""
+async def lookup_cheque(serial: str, state: State, user: CurrentUser) -> s.ChequeLookup:
+    """Find a cheque and its journey by serial (spaces and dashes allowed). A mediator may
+    look up any cheque of the programme; others, the cheques of journeys they see."""
     try:
         parsed = parse_serial(serial)
     except SerialError as err:
@@ -37,7 +44,12 @@ async def lookup_cheque(serial: str, state: State) -> s.ChequeLookup:
         return cheque, journey, programme
 
     cheque, journey, programme = await state.db.run(load)
-    if cheque is None or journey is None or cheque.programme_code != code:
+    if (
+        cheque is None
+        or journey is None
+        or cheque.programme_code != code
+        or not access.can_see_cheque(user, cheque, journey)
+    ):
         raise ApiError(
             404, "unknown_serial", f"Aucun chèque du programme ne porte le numéro {parsed.digits}."
         )
@@ -62,9 +74,10 @@ async def lookup_cheque(serial: str, state: State) -> s.ChequeLookup:
 
 @router.get("/structures")
 async def list_structures(
-    state: State, kind: str | None = None, epci_id: int | None = None
+    state: State, user: CurrentUser, kind: str | None = None, epci_id: int | None = None
 ) -> list[s.StructureOut]:
-    """Reception structures (kind=reception) and APTIC mediation structures (kind=mediation)."""
+    """Reception structures (kind=reception) and APTIC mediation structures (kind=mediation):
+    reference data, for every signed-in user."""
     if kind not in (None, "reception", "mediation"):
         raise ApiError(422, "invalid_input", "Le type doit être « reception » ou « mediation ».")
     code = state.settings.programme_code

@@ -8,11 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
+from api import access
 from api import schemas as s
-from api.deps import CurrentActor, IdempotencyKey, State
+from api.access import Change
+from api.auth import CurrentUser
+from api.deps import IdempotencyKey, State
 from api.errors import ApiError
 from api.journey_service import JourneyService
 from domain import contracts as c
+from domain.needs import AssessmentKind
 from domain.stages import Stage
 from domain.validity import paris_day
 from records import queries
@@ -20,7 +24,9 @@ from records import queries
 router = APIRouter(prefix="/api/v1", tags=["journeys"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Parcours introuvable"},
+    401: {"description": "Non authentifié (session ou jeton personnel)"},
+    403: {"description": "Action hors de votre périmètre ou de votre rôle"},
+    404: {"description": "Parcours introuvable (ou hors de votre périmètre)"},
     409: {"description": "Action impossible à cette étape du parcours"},
     422: {"description": "Saisie invalide (message en français, détail par champ ou par chèque)"},
 }
@@ -28,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_referral(
-    body: s.ReferralIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
+    body: s.ReferralIn, state: State, user: CurrentUser, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     """Refer a person. Sending the same Idempotency-Key again returns the same journey."""
     if not key:
@@ -40,7 +46,7 @@ async def create_referral(
     return await JourneyService(state).refer(
         idempotency_key=key,
         reception_structure_id=body.reception_structure_id,
-        actor=actor,
+        user=user,
         person=body.person.model_dump(),
         consent_text=body.consent.text,
     )
@@ -49,6 +55,7 @@ async def create_referral(
 @router.get("/journeys", responses=ERRORS)
 async def list_journeys(
     state: State,
+    user: CurrentUser,
     stage: Stage | None = None,
     stalled: bool | None = None,
     epci_id: int | None = None,
@@ -57,7 +64,9 @@ async def list_journeys(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> s.JourneyList:
+    """Journeys within your scope (stalled first), with optional filters."""
     code = state.settings.programme_code
+    scope = access.journey_scope(user)
     rows, total = await state.db.run(
         lambda db: queries.list_journeys(
             db,
@@ -69,6 +78,7 @@ async def list_journeys(
             reception_structure_id=reception_structure_id,
             limit=limit,
             offset=offset,
+            scope=scope,
         )
     )
     items = [
@@ -94,15 +104,15 @@ async def list_journeys(
 
 
 @router.get("/journeys/{journey_id}", responses=ERRORS)
-async def read_journey(journey_id: str, state: State) -> c.JourneyStatus:
+async def read_journey(journey_id: str, state: State, user: CurrentUser) -> c.JourneyStatus:
     """The live state of a journey, as the workflow holds it."""
-    return await JourneyService(state).live_status(journey_id)
+    return await JourneyService(state).live_status(journey_id, user)
 
 
 @router.get("/journeys/{journey_id}/timeline", responses=ERRORS)
-async def read_timeline(journey_id: str, state: State) -> list[s.TimelineEntry]:
+async def read_timeline(journey_id: str, state: State, user: CurrentUser) -> list[s.TimelineEntry]:
     """Every transition: who, when, why."""
-    await JourneyService(state).journey_row(journey_id)
+    await JourneyService(state).check_visible(user, journey_id)
     rows = await state.db.run(lambda db: queries.journey_timeline(db, journey_id))
     return [
         s.TimelineEntry(
@@ -125,14 +135,21 @@ async def record_assessment(
     journey_id: str,
     body: s.AssessmentIn,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     request = c.AssessmentRequest(
-        actor=actor, kind=body.kind, tool=body.tool, autonomy=body.autonomy, needs=body.needs
+        actor=user.actor, kind=body.kind, tool=body.tool, autonomy=body.autonomy, needs=body.needs
     )
+    change = Change.ASSESS_EXIT if body.kind == AssessmentKind.EXIT else Change.ASSESS_ENTRY
     return await JourneyService(state).update(
-        journey_id, c.U_ASSESS, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_ASSESS,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=change,
     )
 
 
@@ -140,43 +157,62 @@ async def record_assessment(
 async def issue_booklet(
     journey_id: str,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
     body: s.BookletIn | None = None,
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     millesime = (body.millesime if body else None) or (await service.programme()).current_millesime
-    request = c.BookletRequest(actor=actor, millesime=millesime)
+    request = c.BookletRequest(actor=user.actor, millesime=millesime)
     return await service.update(
-        journey_id, c.U_ISSUE_BOOKLET, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_ISSUE_BOOKLET,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.ISSUE_BOOKLET,
     )
 
 
 @router.post("/journeys/{journey_id}/orientation", responses=ERRORS)
 async def orient(
-    journey_id: str, body: s.OrientIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
+    journey_id: str, body: s.OrientIn, state: State, user: CurrentUser, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     await service.check_mediation_structure(body.mediation_structure_id, on=_today())
-    request = c.OrientRequest(actor=actor, mediation_structure_id=body.mediation_structure_id)
+    request = c.OrientRequest(actor=user.actor, mediation_structure_id=body.mediation_structure_id)
     return await service.update(
-        journey_id, c.U_ORIENT, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_ORIENT,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.ORIENT,
     )
 
 
 @router.post("/journeys/{journey_id}/orientation/answer", responses=ERRORS)
 async def answer_orientation(
-    journey_id: str, body: s.AnswerIn, state: State, actor: CurrentActor, key: IdempotencyKey = None
+    journey_id: str, body: s.AnswerIn, state: State, user: CurrentUser, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
     request = c.OrientationAnswer(
-        actor=actor,
+        actor=user.actor,
         mediation_structure_id=body.mediation_structure_id,
         accept=body.accept,
         decline_reason=body.decline_reason,
         comment=body.comment,
     )
     return await JourneyService(state).update(
-        journey_id, c.U_ANSWER_ORIENTATION, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_ANSWER_ORIENTATION,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.ANSWER_ORIENTATION,
+        mediation_structure_id=body.mediation_structure_id,
     )
 
 
@@ -187,7 +223,7 @@ async def log_session(
     journey_id: str,
     body: s.SessionIn,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.SessionReceipt:
     """Log a training session paid with cheques. If any cheque is refused nothing is recorded,
@@ -196,7 +232,7 @@ async def log_session(
         body.session_id or (uuid.uuid5(uuid.NAMESPACE_URL, key) if key else uuid.uuid4())
     )
     request = c.SessionRequest(
-        actor=actor,
+        actor=user.actor,
         session_id=session_id,
         mediation_structure_id=body.mediation_structure_id,
         day=body.day,
@@ -208,7 +244,9 @@ async def log_session(
         autonomy_observed=body.autonomy_observed,
         serials=body.serials,
     )
-    return await JourneyService(state).log_session(journey_id, request, key=key or session_id)
+    return await JourneyService(state).log_session(
+        journey_id, request, key=key or session_id, user=user
+    )
 
 
 @router.post("/journeys/{journey_id}/withdraw", responses=ERRORS)
@@ -216,12 +254,18 @@ async def withdraw(
     journey_id: str,
     body: s.WithdrawIn,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
-    request = c.WithdrawRequest(actor=actor, reason=body.reason)
+    request = c.WithdrawRequest(actor=user.actor, reason=body.reason)
     return await JourneyService(state).update(
-        journey_id, c.U_WITHDRAW, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_WITHDRAW,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.WITHDRAW,
     )
 
 
@@ -229,13 +273,19 @@ async def withdraw(
 async def nudge(
     journey_id: str,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
     body: s.NudgeIn | None = None,
 ) -> c.JourneyStatus:
-    request = c.NudgeRequest(actor=actor, message=body.message if body else None)
+    request = c.NudgeRequest(actor=user.actor, message=body.message if body else None)
     return await JourneyService(state).update(
-        journey_id, c.U_NUDGE, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_NUDGE,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.NUDGE,
     )
 
 
@@ -244,16 +294,22 @@ async def reorient(
     journey_id: str,
     body: s.ReorientIn,
     state: State,
-    actor: CurrentActor,
+    user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     await service.check_mediation_structure(body.mediation_structure_id, on=_today())
     request = c.OrientRequest(
-        actor=actor, mediation_structure_id=body.mediation_structure_id, reason=body.reason
+        actor=user.actor, mediation_structure_id=body.mediation_structure_id, reason=body.reason
     )
     return await service.update(
-        journey_id, c.U_REORIENT, request, key=key, result_type=c.JourneyStatus
+        journey_id,
+        c.U_REORIENT,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.REORIENT,
     )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from domain.stages import Role
 from records.models import (
     BudgetLine,
     Epci,
@@ -160,3 +162,132 @@ def seed_default_programme(session: Session, *, today: date) -> bool:
         return False
     seed_programme(session, load_programme_file(), today=today)
     return True
+
+
+# ---- demo accounts (dev mode only) ----
+
+DEMO_PASSWORD = "passnum-demo"  # printed by `passnum up`; never seeded outside dev mode
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    full_name: str
+    role: Role
+    where: str  # French, for the banner
+
+
+def seed_demo_accounts(
+    session: Session, *, programme_code: int, now: datetime, password_hash: str
+) -> list[DemoAccount]:
+    """One account per role around the programme's first EPCI (Rodez Agglomération in
+    Aveyron), all with the same demo password (its hash is given: hashed once per run).
+    Idempotent: existing e-mails are left alone. Returns every demo account."""
+    from records.accounts import create_account, get_account_by_email
+
+    programme = session.exec(select(Programme).where(Programme.code == programme_code)).one()
+    epci = session.exec(
+        select(Epci).where(Epci.programme_id == programme.id).order_by(col(Epci.id))
+    ).first()
+    assert epci is not None and epci.id is not None
+    reception = session.exec(
+        select(ReceptionStructure)
+        .where(ReceptionStructure.epci_id == epci.id)
+        .order_by(col(ReceptionStructure.id))
+    ).first()
+    mediation = session.exec(
+        select(MediationStructure)
+        .where(
+            MediationStructure.epci_id == epci.id,
+            col(MediationStructure.aptic_qualified_until).is_(None),
+        )
+        .order_by(col(MediationStructure.id))
+    ).first()
+    assert reception is not None and mediation is not None
+    specs: list[tuple[DemoAccount, dict[str, int | None]]] = [
+        (
+            DemoAccount(
+                f"travailleur.social@{EMAIL_DOMAIN}",
+                "Camille Travailleuse-Sociale",
+                Role.SOCIAL_WORKER,
+                reception.name,
+            ),
+            {"reception_structure_id": reception.id},
+        ),
+        (
+            DemoAccount(
+                f"mediateur@{EMAIL_DOMAIN}", "Dominique Médiateur", Role.MEDIATOR, mediation.name
+            ),
+            {"mediation_structure_id": mediation.id},
+        ),
+        (
+            DemoAccount(
+                f"coordination.epci@{EMAIL_DOMAIN}",
+                "Claude Coordinatrice",
+                Role.COORDINATOR,
+                epci.name,
+            ),
+            {"epci_id": epci.id},
+        ),
+        (
+            DemoAccount(
+                f"coordination@{EMAIL_DOMAIN}",
+                "Alix Coordinateur",
+                Role.COORDINATOR,
+                f"tout le programme ({programme.name})",
+            ),
+            {},
+        ),
+        (
+            DemoAccount(
+                f"admin@{EMAIL_DOMAIN}", "Sacha Administratrice", Role.ADMINISTRATOR, "comptes"
+            ),
+            {},
+        ),
+    ]
+    for demo, scope in specs:
+        if get_account_by_email(session, demo.email) is None:
+            create_account(
+                session,
+                email=demo.email,
+                full_name=demo.full_name,
+                role=demo.role,
+                programme_code=programme_code,
+                now=now,
+                password_hash=password_hash,
+                **scope,  # type: ignore[arg-type]
+            )
+    session.flush()
+    return [demo for demo, _ in specs]
+
+
+def seed_demo(db_url: str, *, programme_code: int, now: datetime) -> list[DemoAccount]:
+    """Dev mode (`passnum up`): the demo accounts in the database at `db_url`, committed."""
+    from records.accounts import hash_password
+    from records.db import make_engine, session_factory
+
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            demo = seed_demo_accounts(
+                session,
+                programme_code=programme_code,
+                now=now,
+                password_hash=hash_password(DEMO_PASSWORD),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return demo
+
+
+def demo_logins_text(demo: list[DemoAccount], pages_url: str) -> str:
+    """What `passnum up` prints about the demo accounts (French)."""
+    width = max(len(d.email) for d in demo)
+    lines = [
+        "",
+        f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) — pages : {pages_url}",
+        *(f"  {d.email.ljust(width)}  {d.full_name} — {d.where}" for d in demo),
+        "Ces comptes n'existent qu'en mode dev (PASSNUM_ENVIRONMENT=dev).",
+    ]
+    return "\n".join(lines)

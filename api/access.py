@@ -1,0 +1,173 @@
+"""What a signed-in user may see and change: the one place that decides, for every API
+route and every page.
+
+Scopes (DESIGN.md §8):
+
+- social worker: journeys referred by their reception structure;
+- mediator: journeys trained by their mediation structure, or oriented to it and waiting
+  for its answer; plus any cheque of the programme they look up by serial (they hold it),
+  and a training session on a journey whose cheques they hold (any qualified structure
+  may redeem a cheque: the workflow and the records check the serials);
+- coordinator: journeys of their EPCI, or the whole programme when they have none;
+- administrator: structures and accounts, and no journey. Journeys hold personal data of
+  people in difficulty; an administrator manages who uses passnum, not who is helped.
+
+Answers: a read outside scope is 404 (as if the journey did not exist); a change outside
+scope, or one the role may not make, is 403. Both are raised before anything is changed.
+Lists filter in SQL with `journey_scope(user)` (records.queries.JourneyScope).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from api.auth import User
+from api.errors import ApiError, not_found
+from domain.stages import Role
+from records.models import Cheque, Journey
+from records.queries import JourneyAccess, JourneyScope
+
+J = TypeVar("J", JourneyAccess, Journey)  # a light access read or a whole journey row
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.SOCIAL_WORKER: "Travailleur social",
+    Role.MEDIATOR: "Médiateur numérique",
+    Role.COORDINATOR: "Coordination",
+    Role.ADMINISTRATOR: "Administration",
+    Role.SYSTEM: "passnum",
+}
+
+
+class Change(StrEnum):
+    """Every change to a journey, each made by one kind of account."""
+
+    REFER = "REFER"
+    ASSESS_ENTRY = "ASSESS_ENTRY"
+    ISSUE_BOOKLET = "ISSUE_BOOKLET"
+    ORIENT = "ORIENT"
+    ANSWER_ORIENTATION = "ANSWER_ORIENTATION"
+    LOG_SESSION = "LOG_SESSION"
+    ASSESS_EXIT = "ASSESS_EXIT"
+    NUDGE = "NUDGE"
+    REORIENT = "REORIENT"
+    WITHDRAW = "WITHDRAW"
+
+
+ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
+    Change.REFER: frozenset({Role.SOCIAL_WORKER}),
+    Change.ASSESS_ENTRY: frozenset({Role.SOCIAL_WORKER}),
+    Change.ISSUE_BOOKLET: frozenset({Role.SOCIAL_WORKER}),
+    Change.ORIENT: frozenset({Role.SOCIAL_WORKER}),
+    Change.ANSWER_ORIENTATION: frozenset({Role.MEDIATOR}),
+    Change.LOG_SESSION: frozenset({Role.MEDIATOR}),
+    Change.ASSESS_EXIT: frozenset({Role.MEDIATOR}),
+    Change.NUDGE: frozenset({Role.COORDINATOR}),
+    Change.REORIENT: frozenset({Role.COORDINATOR}),
+    Change.WITHDRAW: frozenset({Role.COORDINATOR}),
+}
+
+FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
+
+
+def forbidden(message: str = FORBIDDEN_MESSAGE) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+# ---- scope ----
+
+
+def journey_scope(user: User) -> JourneyScope:
+    """The journeys `user` may see, for SQL lists and single checks alike."""
+    match user.role:
+        case Role.SOCIAL_WORKER:
+            return JourneyScope(reception_structure_id=user.reception_structure_id)
+        case Role.MEDIATOR:
+            return JourneyScope(mediation_structure_id=user.mediation_structure_id)
+        case Role.COORDINATOR:
+            if user.epci_id is None:
+                return JourneyScope(everything=True)
+            return JourneyScope(epci_id=user.epci_id)
+    return JourneyScope()  # administrators and anything else: no journey
+
+
+def can_see_journey(user: User, journey: JourneyAccess | Journey | None) -> bool:
+    return (
+        journey is not None
+        and journey.programme_code == user.programme_code
+        and journey_scope(user).contains(journey)
+    )
+
+
+def require_visible(user: User, journey: J | None) -> J:
+    """The journey if `user` may see it; else 404, as for a journey that does not exist."""
+    if journey is None or not can_see_journey(user, journey):
+        raise not_found()
+    return journey
+
+
+def may_make(user: User, change: Change) -> bool:
+    """Whether the role makes this kind of change at all (to show or hide a button)."""
+    return user.role in ROLES_BY_CHANGE[change]
+
+
+def require_change(
+    user: User,
+    journey: J | None,
+    change: Change,
+    *,
+    mediation_structure_id: int | None = None,
+    holds_cheque: bool = False,
+) -> J:
+    """Allow `change` on `journey`, or raise: 404 if the journey does not exist, 403 if
+    it is outside the user's scope or the role does not make this change.
+
+    `mediation_structure_id`: the structure named in the request (answer, session); a
+    mediator acts for their own structure only. `holds_cheque`: the request's serials
+    include a cheque of this journey (sessions only: the holder of a cheque may redeem it).
+    """
+    if journey is None or journey.programme_code != user.programme_code:
+        raise not_found()
+    if not may_make(user, change):
+        raise forbidden()
+    if (
+        user.role == Role.MEDIATOR
+        and mediation_structure_id is not None
+        and mediation_structure_id != user.mediation_structure_id
+    ):
+        raise forbidden("Vous ne pouvez agir qu'au nom de votre structure de médiation.")
+    in_scope = journey_scope(user).contains(journey)
+    if not in_scope and not (change == Change.LOG_SESSION and holds_cheque):
+        raise forbidden()
+    return journey
+
+
+def require_refer(user: User, reception_structure_id: int) -> None:
+    """A social worker refers people to passnum from their own reception structure."""
+    if not may_make(user, Change.REFER):
+        raise forbidden("Seul un travailleur social peut orienter une personne.")
+    if reception_structure_id != user.reception_structure_id:
+        raise forbidden("Vous ne pouvez orienter qu'au nom de votre structure d'accueil.")
+
+
+def can_see_cheque(user: User, cheque: Cheque, journey: JourneyAccess | Journey | None) -> bool:
+    """A cheque is visible with its journey; a mediator may look up any cheque of the
+    programme (they hold it and type its serial to redeem it)."""
+    if cheque.programme_code != user.programme_code:
+        return False
+    if user.role == Role.MEDIATOR:
+        return True
+    return can_see_journey(user, journey)
+
+
+# ---- roles ----
+
+
+def require_role(user: User, *roles: Role) -> None:
+    """403 unless the user has one of `roles` (role spaces, administration)."""
+    if user.role not in roles:
+        raise forbidden("Cette page est réservée à un autre rôle.")
+
+
+def require_admin(user: User) -> None:
+    require_role(user, Role.ADMINISTRATOR)

@@ -1,0 +1,294 @@
+"""Who is calling: web sessions (cookie), personal API tokens (Bearer), CSRF, login.
+
+Pages and the JSON API authenticate the same way, through one dependency:
+
+    async def page(user: CurrentUser) -> ...     # 401 (API) or redirect to login (pages)
+    async def page(user: OptionalUser) -> ...    # None when anonymous
+
+A request authenticated by its session cookie that changes something (POST, PUT, PATCH,
+DELETE) must carry the session's CSRF token: the `csrf_token` form field (every HTML form,
+see `csrf_input` in templates) or the `X-CSRF-Token` header (scripts; `GET /api/v1/me`
+gives the token). Bearer-token requests need none: browsers never send them on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import anyio.to_thread
+from fastapi import Depends, Request, Response
+from sqlmodel import Session
+
+from api.deps import AppState, State
+from api.errors import ApiError
+from config import Settings
+from domain.contracts import Actor
+from domain.stages import Role
+from records import accounts
+from records.models import Account
+
+SESSION_COOKIE = "passnum_session"
+ANON_COOKIE = "passnum_anon"  # an anonymous visitor's key, for the login form's CSRF token
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+CSRF_MESSAGE = (
+    "Ce formulaire a expiré ou ne vient pas de passnum : rechargez la page et recommencez."
+)
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in account, as routes and templates see it."""
+
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    programme_code: int
+    reception_structure_id: int | None
+    mediation_structure_id: int | None
+    epci_id: int | None
+    via: Literal["session", "token"]
+    csrf_token: str | None  # None for token calls
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts, for the workflow and the transition log."""
+        return Actor(role=self.role, ref=str(self.id))
+
+    @classmethod
+    def of(cls, account: Account, via: Literal["session", "token"], csrf_token: str | None) -> User:
+        assert account.id is not None
+        return cls(
+            id=account.id,
+            email=account.email,
+            full_name=account.full_name,
+            role=Role(account.role),
+            programme_code=account.programme_code,
+            reception_structure_id=account.reception_structure_id,
+            mediation_structure_id=account.mediation_structure_id,
+            epci_id=account.epci_id,
+            via=via,
+            csrf_token=csrf_token,
+        )
+
+
+class NotAuthenticated(Exception):
+    """No valid session or token: 401 for the API, the login page for pages."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- CSRF ----
+
+
+def csrf_token_for(settings: Settings, key: str) -> str:
+    """The CSRF token of a session (or anonymous) key: an HMAC, so nothing is stored."""
+    secret = settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, f"csrf:{key}".encode(), hashlib.sha256).hexdigest()
+
+
+async def check_csrf(request: Request, expected: str) -> None:
+    """403 unless the request carries `expected` in its header or its form."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and _is_form(request):
+        value = (await request.form()).get(CSRF_FIELD)  # Starlette caches the parsed form
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, expected):
+        raise ApiError(403, "csrf_failed", CSRF_MESSAGE)
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def anonymous_csrf(request: Request, settings: Settings) -> tuple[str, str | None]:
+    """The anonymous visitor's CSRF token, and a new key to set as cookie if they had none."""
+    key = request.cookies.get(ANON_COOKIE)
+    new_key = None
+    if not key:
+        key = new_key = secrets.token_urlsafe(24)
+    return csrf_token_for(settings, key), new_key
+
+
+# ---- cookies ----
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    return settings.cookie_secure or request.url.scheme == "https"
+
+
+def set_cookie(
+    response: Response,
+    request: Request,
+    settings: Settings,
+    name: str,
+    value: str,
+    max_age: int | None,
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, settings),
+        path="/",
+    )
+
+
+def clear_cookie(response: Response, request: Request, settings: Settings, name: str) -> None:
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=cookie_secure(request, settings)
+    )
+
+
+# ---- authentication per request ----
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def authenticate(request: Request, state: AppState) -> User | None:
+    """The caller's account, or None. One database round trip (two for a token whose last
+    use is stale). Cached on `request.state.user` for the error pages."""
+    if hasattr(request.state, "user"):
+        cached: User | None = request.state.user
+        return cached
+    user: User | None = None
+    code = state.settings.programme_code
+    now = now_utc()
+    token = _bearer(request)
+    if token is not None:
+        found = await state.db.run(lambda s: accounts.api_token_account(s, token))
+        if found is not None and found[1].programme_code == code:
+            api_token, account = found
+            if accounts.token_use_stale(api_token, now):
+                token_id = api_token.id
+                assert token_id is not None
+                await state.db.run(
+                    lambda s: accounts.note_token_use(s, token_id, now=now), write=True
+                )
+            user = User.of(account, "token", None)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        account = await state.db.run(lambda s: accounts.web_session_account(s, cookie, now=now))
+        if account is not None and account.programme_code == code:
+            user = User.of(account, "session", csrf_token_for(state.settings, cookie))
+    request.state.user = user
+    return user
+
+
+async def optional_user(request: Request, state: State) -> User | None:
+    return await authenticate(request, state)
+
+
+async def require_user(request: Request, state: State) -> User:
+    user = await authenticate(request, state)
+    if user is None:
+        raise NotAuthenticated()
+    if request.method not in SAFE_METHODS and user.via == "session":
+        assert user.csrf_token is not None
+        await check_csrf(request, user.csrf_token)
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(require_user)]
+
+
+# ---- login and logout ----
+
+
+class LoginRefused(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, -(-int(delta.total_seconds()) // 60))
+
+
+async def login(state: AppState, *, email: str, password: str, address: str) -> str:
+    """Check a password login; returns the new session's cookie value. Throttled per
+    account and per address within the window, counted in the database so that every
+    replica agrees; refused logins raise LoginRefused with a French message."""
+    settings = state.settings
+    window = timedelta(minutes=settings.login_window_minutes)
+    email = accounts.normalise_email(email)
+    now = now_utc()
+
+    def read(session: Session) -> tuple[datetime | None, Account | None]:
+        blocked = accounts.login_blocked_until(
+            session,
+            email=email,
+            address=address,
+            now=now,
+            window=window,
+            max_per_account=settings.login_max_failures,
+            max_per_address=settings.login_max_failures_per_address,
+        )
+        return blocked, accounts.get_account_by_email(session, email)
+
+    blocked, account = await state.db.run(read)
+    if blocked is not None:
+        raise LoginRefused(
+            "Trop de tentatives de connexion : réessayez dans "
+            f"{_minutes(blocked - now)} minute(s), ou demandez à un administrateur de "
+            "réinitialiser votre mot de passe.",
+            429,
+        )
+    usable = (
+        account is not None
+        and account.is_active
+        and account.programme_code == state.settings.programme_code
+    )
+    # argon2 is slow on purpose: keep it off the event loop.
+    matches = await anyio.to_thread.run_sync(
+        accounts.verify_password, account.password_hash if account and usable else None, password
+    )
+    ok = bool(account) and usable and matches
+
+    def record(session: Session) -> str | None:
+        accounts.record_login_attempt(
+            session, email=email, address=address, succeeded=ok, now=now, window=window
+        )
+        if not ok or account is None:
+            return None
+        return accounts.open_web_session(
+            session,
+            account,
+            now=now,
+            lifetime=timedelta(hours=settings.session_hours),
+            address=address,
+        )
+
+    token = await state.db.run(record, write=True)
+    if token is None:
+        raise LoginRefused("Adresse e-mail ou mot de passe incorrect.", 401)
+    return token
+
+
+async def logout(state: AppState, cookie: str | None) -> None:
+    if cookie:
+        await state.db.run(lambda s: accounts.close_web_session(s, cookie), write=True)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn sees it (X-Forwarded-For is honoured only from the
+    proxies uvicorn trusts: --forwarded-allow-ips / FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "inconnue"

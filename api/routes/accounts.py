@@ -1,0 +1,173 @@
+"""JSON API: who am I, and the administrator's accounts and personal API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from api import access
+from api.auth import CurrentUser, now_utc
+from api.deps import State
+from api.errors import ApiError
+from domain.stages import Role
+from records import accounts
+from records.models import ApiToken
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+class Me(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    role_label: str
+    programme_code: int
+    reception_structure_id: int | None
+    mediation_structure_id: int | None
+    epci_id: int | None
+    csrf_token: str | None = Field(
+        description="Send it as X-CSRF-Token on changes made with the session cookie"
+    )
+
+
+class AccountOut(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    reception_structure_id: int | None
+    mediation_structure_id: int | None
+    epci_id: int | None
+    is_active: bool
+    last_login_at: datetime | None
+
+
+class TokenIn(BaseModel):
+    label: str = Field(min_length=1, max_length=100, description="What the token is for")
+
+
+class TokenOut(BaseModel):
+    id: int
+    account_id: int
+    label: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> TokenOut:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            account_id=row.account_id,
+            label=row.label,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+class IssuedToken(TokenOut):
+    token: str = Field(description="The secret: shown once, store it now")
+
+
+def _unknown_account() -> ApiError:
+    return ApiError(404, "not_found", "Compte introuvable.")
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> Me:
+    """The signed-in account (session or token)."""
+    return Me(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        role_label=access.ROLE_LABELS[user.role],
+        programme_code=user.programme_code,
+        reception_structure_id=user.reception_structure_id,
+        mediation_structure_id=user.mediation_structure_id,
+        epci_id=user.epci_id,
+        csrf_token=user.csrf_token,
+    )
+
+
+@router.get("/accounts")
+async def list_accounts(state: State, user: CurrentUser) -> list[AccountOut]:
+    """Every account of the programme (administrators only)."""
+    access.require_admin(user)
+    rows = await state.db.run(lambda s: accounts.list_accounts(s, user.programme_code))
+    return [
+        AccountOut(
+            id=r.id or 0,
+            email=r.email,
+            full_name=r.full_name,
+            role=Role(r.role),
+            reception_structure_id=r.reception_structure_id,
+            mediation_structure_id=r.mediation_structure_id,
+            epci_id=r.epci_id,
+            is_active=r.is_active,
+            last_login_at=r.last_login_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/accounts/{account_id}/tokens")
+async def list_tokens(account_id: int, state: State, user: CurrentUser) -> list[TokenOut]:
+    access.require_admin(user)
+
+    def read(session: Session) -> list[ApiToken]:
+        account = accounts.get_account(session, account_id)
+        if account is None or account.programme_code != user.programme_code:
+            raise _unknown_account()
+        return accounts.list_api_tokens(session, account_id)
+
+    return [TokenOut.of(t) for t in await state.db.run(read)]
+
+
+@router.post("/accounts/{account_id}/tokens", status_code=status.HTTP_201_CREATED)
+async def issue_token(
+    account_id: int, body: TokenIn, state: State, user: CurrentUser
+) -> IssuedToken:
+    """Issue a personal API token for an account (administrators only). The secret is in
+    this answer only; passnum keeps its hash."""
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> IssuedToken:
+        account = accounts.get_account(session, account_id)
+        if account is None or account.programme_code != user.programme_code:
+            raise _unknown_account()
+        try:
+            row, secret = accounts.issue_api_token(
+                session, account, label=body.label, now=now, created_by=user.id
+            )
+        except accounts.AccountError as err:
+            raise ApiError(409, "account_inactive", str(err)) from err
+        return IssuedToken(**TokenOut.of(row).model_dump(), token=secret)
+
+    return await state.db.run(write, write=True)
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_token(token_id: int, state: State, user: CurrentUser) -> Response:
+    """Revoke a token at once (administrators only). Revoking twice changes nothing."""
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> None:
+        token = accounts.get_api_token(session, token_id)
+        owner = accounts.get_account(session, token.account_id) if token else None
+        if token is None or owner is None or owner.programme_code != user.programme_code:
+            raise ApiError(404, "not_found", "Jeton introuvable.")
+        accounts.revoke_api_token(session, token, now=now)
+
+    await state.db.run(write, write=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

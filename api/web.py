@@ -1,0 +1,159 @@
+"""Server-rendered French pages: the Jinja2 environment, its filters, and `render`.
+
+Conventions for page authors:
+
+- templates in `api/templates/` (one folder per role space: `social/`, `mediation/`,
+  `coordination/`, `admin/`), each extending `base.html` and filling `title` and
+  `content`; fragments (htmx or includes) in `api/templates/fragments/`; form macros in
+  `fragments/forms.html`;
+- every variable a template uses must be passed: the environment is StrictUndefined;
+- `render(request, "social/list.html", {"journeys": rows})` adds what the layout needs:
+  `request`, `user` (the signed-in `User` or None), `csrf_token`, `role_space` (the URL of
+  the user's space); `{{ csrf_input() }}` goes into every `<form method="post">`;
+- filters: `date_fr` (dd/mm/yyyy, Europe/Paris), `datetime_fr` (dd/mm/yyyy à HH:MM),
+  `euros` (cents -> "10,00 €"), `stage` (Stage value -> French label), `role` (Role value
+  -> French label).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from markupsafe import Markup, escape
+
+from api.access import ROLE_LABELS
+from api.auth import ANON_COOKIE, CSRF_FIELD, User, anonymous_csrf, set_cookie
+from domain.money import format_euros
+from domain.stages import Role, Stage
+from domain.validity import PARIS, format_date_fr
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+
+# Where each role lands after login (`/` redirects there); each space's pages live under it.
+SPACE_BY_ROLE: dict[Role, str] = {
+    Role.SOCIAL_WORKER: "/accompagnement",
+    Role.MEDIATOR: "/mediation",
+    Role.COORDINATOR: "/coordination",
+    Role.ADMINISTRATOR: "/administration",
+}
+
+
+def datetime_fr(instant: datetime | None) -> str:
+    if instant is None:
+        return ""
+    local = instant.astimezone(PARIS)
+    return f"{local:%d/%m/%Y} à {local:%H:%M}"
+
+
+def date_fr(value: date | datetime | None) -> str:
+    return "" if value is None else format_date_fr(value)
+
+
+def stage_label(value: str | Stage) -> str:
+    return Stage(value).label
+
+
+def role_label(value: str | Role) -> str:
+    return ROLE_LABELS[Role(value)]
+
+
+@pass_context
+def csrf_input(context: Mapping[str, Any]) -> Markup:
+    """The hidden CSRF field every POST form carries."""
+    return Markup(
+        f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(context["csrf_token"])}">'
+    )
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        date_fr=date_fr,
+        datetime_fr=datetime_fr,
+        euros=format_euros,
+        stage=stage_label,
+        role=role_label,
+    )
+    env.globals.update(csrf_input=csrf_input)
+    return env
+
+
+templates = Jinja2Templates(env=make_environment())
+
+
+def current_user(request: Request) -> User | None:
+    """The user authenticated for this request, if any dependency looked."""
+    user: User | None = getattr(request.state, "user", None)
+    return user
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page with the layout's variables added (see the module docstring)."""
+    user = current_user(request)
+    new_anon_key = None
+    if user is not None and user.csrf_token is not None:
+        csrf_token = user.csrf_token
+    else:
+        csrf_token, new_anon_key = anonymous_csrf(request, request.app.state.passnum.settings)
+    full = {
+        "user": user,
+        "csrf_token": csrf_token,
+        "role_space": SPACE_BY_ROLE.get(user.role, "/") if user else "/",
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(request, name, full, status_code=status_code)
+    response.headers.setdefault("Cache-Control", "no-store")  # pages hold personal data
+    if new_anon_key is not None:
+        set_cookie(
+            response,
+            request,
+            request.app.state.passnum.settings,
+            ANON_COOKIE,
+            new_anon_key,
+            max_age=None,
+        )
+    return response
+
+
+ERROR_TITLES = {
+    400: "Requête invalide",
+    401: "Connexion nécessaire",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Action impossible",
+    409: "Action impossible",
+    422: "Saisie invalide",
+    429: "Trop de tentatives",
+    500: "Erreur interne",
+    503: "Service indisponible",
+}
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """The French error page (403, 404, ...)."""
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": ERROR_TITLES.get(status, "Erreur"), "message": message},
+        status_code=status,
+    )
