@@ -423,3 +423,57 @@ class LoginAttempt(Base, table=True):
 
 Index("ix_login_attempt_email_at", LoginAttempt.email, LoginAttempt.at)  # type: ignore[arg-type]
 Index("ix_login_attempt_address_at", LoginAttempt.address, LoginAttempt.at)  # type: ignore[arg-type]
+
+
+# ---- mail: one delivery per (notice, address), and the embedded sink's mailbox ----
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"  # to send now
+    QUEUED = "QUEUED"  # waits for its recipient's daily digest
+    SENT = "SENT"  # accepted by the SMTP server
+    FAILED = "FAILED"  # refused for good (unknown mailbox...): never retried
+    SKIPPED = "SKIPPED"  # not sent on purpose (preference, nothing left to say)
+
+
+class MailDelivery(Base, table=True):
+    """One message to one address for one notice (or one digest). The unique
+    (idempotency_key, address) pair is what makes a retried activity or a restarted worker
+    send a recorded message never again; `message_id` derives from the same pair."""
+
+    __tablename__ = "mail_delivery"
+    __table_args__ = (UniqueConstraint("idempotency_key", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200)  # the notice's key, or the digest's
+    address: str = Field(max_length=254)
+    outbox_id: int | None = Field(default=None, index=True)  # None: a digest
+    journey_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: str = Field(max_length=32)  # domain.notices.NoticeKind, or DIGEST
+    audience: str = Field(max_length=32)  # the role the message is written for
+    account_id: int | None = Field(default=None)
+    for_beneficiary: bool = False  # a beneficiary's message sent to their referrer
+    category: str = Field(max_length=16)  # notifications.categories.Category
+    status: str = Field(default="PENDING", max_length=8, index=True)  # DeliveryStatus
+    message_id: str = Field(max_length=200)
+    subject: str | None = Field(default=None, max_length=300)
+    digest_key: str | None = Field(default=None, max_length=200, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MailboxMessage(Base, table=True):
+    """A mail the embedded SMTP sink received (`passnum up`): shown to administrators."""
+
+    __tablename__ = "mailbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    mail_from: str = Field(max_length=254)
+    recipients: list[str] = Field(default_factory=list, sa_type=JSON)
+    subject: str = Field(max_length=300)
+    message_id: str | None = Field(default=None, max_length=200, index=True)
+    raw: str  # the whole RFC 5322 message
