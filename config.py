@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     )
     login_window_minutes: int = Field(default=15, ge=1, description="Login throttling window")
 
+    # ---- mail ----
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP relay (embedded: the local sink)")
+    smtp_port: int = Field(default=8025, description="SMTP port (embedded sink: 8025)")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none", description="none, starttls (usually port 587) or tls (implicit, 465)"
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login, if the relay needs one"
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_timeout_s: float = Field(default=15.0, gt=0, description="SMTP connection timeout")
+    mail_from: str = Field(
+        default="Pass numérique <ne-pas-repondre@passnum.localhost>",
+        description="From header of every mail",
+    )
+    smtp_sink: bool = Field(
+        default=True,
+        description="passnum up: run the local SMTP sink on smtp_host:smtp_port (loopback only)",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="The app's public URL, for links in mails"
+    )
+
     @model_validator(mode="after")
     def _no_placeholder_secret(self) -> Settings:
         secret = self.secret_key.get_secret_value()
