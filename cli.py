@@ -5,6 +5,9 @@
     passnum api                          the HTTP API (production: run N replicas)
     passnum migrate                      apply database migrations
     passnum seed                         create the default programme if the database has none
+    passnum create-admin --email E --name N
+                                         create an administrator (password asked, or read
+                                         from standard input when it is not a terminal)
 
 Settings come from PASSNUM_* environment variables (see README.md).
 """
@@ -39,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("api", help="lancer l'API HTTP")
     commands.add_parser("migrate", help="appliquer les migrations de la base")
     commands.add_parser("seed", help="créer le programme par défaut si la base n'en a aucun")
+    admin = commands.add_parser(
+        "create-admin", help="créer un compte administrateur (aucun mot de passe par défaut)"
+    )
+    admin.add_argument("--email", required=True, help="adresse e-mail de connexion")
+    admin.add_argument("--name", required=True, help="nom complet")
     return parser
 
 
@@ -99,6 +107,45 @@ def _seed(settings: Settings) -> int:
     return 0
 
 
+def _create_admin(settings: Settings, email: str, name: str) -> int:
+    """The first administrator of a production instance: there is no default password."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from domain.stages import Role
+    from records.accounts import AccountError, create_account
+    from records.db import make_engine, session_factory
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Mot de passe (à nouveau) : ") != password:
+            print("passnum : les deux mots de passe diffèrent.", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    _migrate(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine)() as session:
+            create_account(
+                session,
+                email=email,
+                full_name=name,
+                role=Role.ADMINISTRATOR,
+                programme_code=settings.programme_code,
+                now=datetime.now(UTC),
+                password=password,
+            )
+            session.commit()
+    except AccountError as err:
+        print(f"passnum : {err}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"Compte administrateur créé : {email.strip().lower()}")
+    return 0
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -116,6 +163,8 @@ def run(argv: list[str] | None = None) -> int:
             return _migrate(settings)
         case "seed":
             return _seed(settings)
+        case "create-admin":
+            return _create_admin(settings, args.email, args.name)
     return 2
 
 
