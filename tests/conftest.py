@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.temporal",
     "tests.fixtures.devserver",
     "tests.fixtures.api",
+    "tests.fixtures.browser",
 ]
