@@ -21,6 +21,7 @@ from domain.contracts import (
     ACTIVITY_ALLOCATE_BOOKLET,
     ACTIVITY_ANONYMISE,
     ACTIVITY_RECORD_EVENT,
+    ACTIVITY_RECORD_EVENTS,
     AnonymiseRequest,
     BookletAllocation,
     JourneyEvent,
@@ -47,22 +48,44 @@ class JourneyActivities:
         )
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.record_journey_event, self.allocate_booklet_number, self.anonymise_beneficiary]
+        return [
+            self.record_journey_event,
+            self.record_journey_events,
+            self.allocate_booklet_number,
+            self.anonymise_beneficiary,
+        ]
 
     @activity.defn(name=ACTIVITY_RECORD_EVENT)
     def record_journey_event(self, event: JourneyEvent) -> None:
+        """One event (journeys recorded before `record_journey_events` still call this)."""
+        self._record([event])
+
+    @activity.defn(name=ACTIVITY_RECORD_EVENTS)
+    def record_journey_events(self, events: list[JourneyEvent]) -> None:
+        """The events of one workflow step, in seq order, in one transaction; each is
+        skipped if already recorded, so a retry or a partly recorded batch writes once."""
+        self._record(events)
+
+    def _record(self, events: list[JourneyEvent]) -> None:
         try:
             with self._write_turn, self._sessions() as session:
                 begin_write(session)
-                if project_event(session, event):
+                wrote = False
+                for event in events:
+                    wrote = project_event(session, event) or wrote
+                if wrote:
                     session.commit()
                 # else: a retry of an attempt that committed
         except IntegrityError:
-            # Another worker recorded the same event meanwhile: done. Anything else is a
-            # real error and Temporal retries it.
+            # Another worker recorded the same events meanwhile: done. Anything else is a
+            # real error and Temporal retries it (the next attempt skips what is recorded).
             with self._sessions() as session:
-                if is_recorded(session, event.journey_id, event.seq):
-                    log.info("event %s#%s recorded concurrently", event.journey_id, event.seq)
+                if all(is_recorded(session, e.journey_id, e.seq) for e in events):
+                    log.info(
+                        "events %s#%s recorded concurrently",
+                        events[0].journey_id,
+                        ",".join(str(e.seq) for e in events),
+                    )
                     return
             raise
 

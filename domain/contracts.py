@@ -296,5 +296,7 @@ class AnonymiseRequest:
 
 
 ACTIVITY_RECORD_EVENT = "record_journey_event"
+# Several events of one workflow step, in seq order, recorded in one transaction.
+ACTIVITY_RECORD_EVENTS = "record_journey_events"
 ACTIVITY_ALLOCATE_BOOKLET = "allocate_booklet_number"
 ACTIVITY_ANONYMISE = "anonymise_beneficiary"

@@ -18,7 +18,7 @@ from domain.contracts import (
 )
 from domain.needs import AssessmentKind
 from domain.serials import parse_serial
-from domain.stages import ChequeStatus, Stage
+from domain.stages import ChequeStatus, OrientationStatus, Stage
 from domain.validity import valid_until as millesime_valid_until
 from records.models import (
     Assessment,
@@ -303,6 +303,17 @@ def _project_orientation(session: Session, journey_id: str, state: OrientationSt
         select(*(c[k] for k in values)).where(c.orientation_id == state.orientation_id)
     ).first()
     if row is None:
+        # A new orientation replaces any still pending (a re-orientation): the status only
+        # carries the current one, so the replaced row is cancelled here, when it replaced.
+        session.execute(
+            update(_ORIENTATION)
+            .where(
+                c.journey_id == journey_id,
+                c.status == OrientationStatus.PENDING.value,
+                c.orientation_id != state.orientation_id,
+            )
+            .values(status=OrientationStatus.CANCELLED.value, answered_at=state.since)
+        )
         session.execute(
             insert(_ORIENTATION).values(
                 values | {"orientation_id": state.orientation_id, "journey_id": journey_id}

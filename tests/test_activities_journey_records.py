@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.journey_records import JourneyActivities
 from domain.contracts import (
+    SYSTEM,
     Actor,
     AnonymiseRequest,
     AssessmentState,
@@ -35,7 +36,7 @@ from domain.needs import (
 )
 from domain.notices import NoticeKind, Recipient, notice_key
 from domain.serials import booklet_serials
-from domain.stages import Action, ChequeStatus, OrientationStatus, Role, Stage
+from domain.stages import Action, ChequeStatus, OrientationStatus, Outcome, Role, Stage
 from domain.validity import valid_until
 from records.db import SessionFactory, begin_write
 from records.models import (
@@ -375,3 +376,168 @@ def test_anonymisation_erases_identity_and_keeps_statistics(sessions: SessionFac
         assert journey is not None and journey.anonymised_at == at
         assert journey.stage == "REFERRED"  # the workflow's event moves the stage
     assert count(sessions, Beneficiary) == 1
+
+
+# ---- several events of one workflow step ----
+
+
+def closing_events() -> list[JourneyEvent]:
+    """The last session (seq 6) and the closure it causes (seq 7), as one step records them."""
+    session = training_event(seq=6)
+    closed = dataclasses.replace(
+        session.status,
+        stage=Stage.CLOSED,
+        stage_dates={**session.status.stage_dates, Stage.CLOSED: session.at},
+        outcome=Outcome.COMPLETED,
+        closed_at=session.at,
+        cheques=[
+            dataclasses.replace(c, status=ChequeStatus.CANCELLED)
+            if c.status == ChequeStatus.ISSUED
+            else c
+            for c in session.status.cheques
+        ],
+        seq=7,
+    )
+    kind, to = NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER
+    closure = JourneyEvent(
+        journey_id=JID,
+        seq=7,
+        at=session.at,
+        actor=SYSTEM,
+        action=Action.CLOSED,
+        from_stage=Stage.IN_TRAINING,
+        to_stage=Stage.CLOSED,
+        status=closed,
+        detail={"outcome": "COMPLETED"},
+        notices=[Notice(kind, to, notice_key(JID, 7, kind, to))],
+    )
+    return [session, closure]
+
+
+def test_one_step_records_its_events_together_once(sessions: SessionFactory) -> None:
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+    env.run(activities.record_journey_event, referral_event())
+    env.run(activities.record_journey_events, closing_events())
+    env.info = dataclasses.replace(env.info, attempt=2)  # a retry after the commit
+    env.run(activities.record_journey_events, closing_events())
+
+    with sessions() as s:
+        journey = get_journey(s, JID)
+        assert journey is not None
+        assert (journey.stage, journey.outcome, journey.last_seq) == ("CLOSED", "COMPLETED", 7)
+        assert (journey.cheques_total, journey.cheques_redeemed, journey.sessions_count) == (
+            2,
+            2,
+            1,
+        )
+        assert [(t.seq, t.action) for t in journey_timeline(s, JID)] == [
+            (1, "REFERRED"),
+            (6, "SESSION_LOGGED"),
+            (7, "CLOSED"),
+        ]
+        statuses = [c.status for c in journey_cheques(s, JID)]
+        assert statuses == ["REDEEMED"] * 2 + ["CANCELLED"] * 8
+    assert count(sessions, NotificationOutbox) == 3
+    assert count(sessions, TrainingSession) == 1
+
+
+def test_a_partly_recorded_step_records_the_rest(sessions: SessionFactory) -> None:
+    """The first event of the step was recorded on its own (e.g. by a worker running the
+    code before `record_journey_events`): the step's call adds only the second."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+    session, closure = closing_events()
+    env.run(activities.record_journey_event, session)
+    env.run(activities.record_journey_events, [session, closure])
+    with sessions() as s:
+        assert [t.seq for t in journey_timeline(s, JID)] == [6, 7]
+        journey = get_journey(s, JID)
+        assert journey is not None and journey.stage == "CLOSED"
+    assert count(sessions, NotificationOutbox) == 1
+
+
+def test_a_concurrent_duplicate_step_ends_with_one_write(sessions: SessionFactory) -> None:
+    activities = JourneyActivities(sessions)
+    first = sessions()
+    begin_write(first)
+    for event in closing_events():
+        apply_journey_event(first, event)  # not committed yet
+
+    errors: list[BaseException] = []
+
+    def second_worker() -> None:
+        try:
+            ActivityEnvironment().run(activities.record_journey_events, closing_events())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second_worker)
+    thread.start()
+    time.sleep(0.3)
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert count(sessions, TransitionLog) == 2
+    assert count(sessions, NotificationOutbox) == 1
+
+
+# ---- orientations ----
+
+
+def oriented_event(seq: int, orientation: OrientationState, **changes: object) -> JourneyEvent:
+    """The journey at `seq` with `orientation` as its current one."""
+    stage = Stage.ORIENTED if orientation.status == OrientationStatus.PENDING else Stage.IN_TRAINING
+    status = dataclasses.replace(referred_status(), stage=stage, orientation=orientation, seq=seq)
+    event = JourneyEvent(
+        journey_id=JID,
+        seq=seq,
+        at=orientation.since,
+        actor=SOCIAL_WORKER,
+        action=Action.ORIENTED,
+        from_stage=Stage.BOOKLET_ISSUED,
+        to_stage=stage,
+        status=status,
+        detail={"orientation_id": orientation.orientation_id},
+    )
+    return dataclasses.replace(event, **changes)  # type: ignore[arg-type]
+
+
+def test_reorienting_a_pending_orientation_cancels_its_row(sessions: SessionFactory) -> None:
+    """The status carries only the current orientation: the one it replaced, still pending,
+    must not stay PENDING in the read model (mediators would still see the request)."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+    t1, t2, t3 = (T0 + timedelta(days=d) for d in (3, 40, 45))
+    first = OrientationState("orient-1", 5, OrientationStatus.PENDING, t1)
+    second = OrientationState("orient-2", 6, OrientationStatus.PENDING, t2)
+    env.run(activities.record_journey_event, oriented_event(2, first))
+    env.run(
+        activities.record_journey_event,
+        oriented_event(
+            3,
+            second,
+            action=Action.REORIENTED,
+            detail={"orientation_id": "orient-2", "previous_orientation_id": "orient-1"},
+        ),
+    )
+    with sessions() as s:
+        rows = {o.orientation_id: o for o in journey_orientations(s, JID)}
+        assert (rows["orient-1"].status, rows["orient-1"].answered_at) == ("CANCELLED", t2)
+        assert (rows["orient-2"].status, rows["orient-2"].answered_at) == ("PENDING", None)
+        journey = get_journey(s, JID)
+        assert journey is not None and journey.orientation_status == "PENDING"
+
+    # Accepted, then a coordinator re-orients the trainee: the accepted row stays ACCEPTED.
+    accepted = dataclasses.replace(second, status=OrientationStatus.ACCEPTED, answered_at=t3)
+    env.run(activities.record_journey_event, oriented_event(4, accepted))
+    third = OrientationState("orient-3", 7, OrientationStatus.PENDING, t3 + timedelta(days=1))
+    env.run(activities.record_journey_event, oriented_event(5, third, action=Action.REORIENTED))
+    with sessions() as s:
+        statuses = {o.orientation_id: o.status for o in journey_orientations(s, JID)}
+        assert statuses == {
+            "orient-1": "CANCELLED",
+            "orient-2": "ACCEPTED",
+            "orient-3": "PENDING",
+        }

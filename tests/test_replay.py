@@ -2,40 +2,132 @@
 
 Journeys run for more than a year: a change to `workflows/` that is not patched
 (`workflow.patched`) would break every running journey. The histories in
-tests/histories/ come from `python -m tests.histories.record`.
+tests/histories/ come from `python -m tests.histories.record`: the plain ones from the
+code before the patches of workflows/journey.py, the `_v2` ones from the code with them.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import temporalio.workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, WorkflowReplayResult
 
+from domain.contracts import ACTIVITY_RECORD_EVENT, ACTIVITY_RECORD_EVENTS, SEARCH_ATTRIBUTES
 from worker import sandbox_runner
-from workflows.journey import JourneyWorkflow
+from workflows.journey import (
+    PATCH_CHANGED_SEARCH_ATTRIBUTES,
+    PATCH_RECORD_TOGETHER,
+    JourneyWorkflow,
+)
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HERE = Path(__file__).parent / "histories"
+HISTORIES = sorted(HERE.glob("*.json"))
+SCENARIOS = ("completed", "expired", "calendar", "search_attributes")
+# Recorded before the patches: every event with its own record activity, all four search
+# attributes upserted on each (search_attributes only: the others run without them).
+BEFORE_PATCHES = SCENARIOS
+AFTER_PATCHES = tuple(f"{name}_v2" for name in SCENARIOS)
+# The scenarios where a step makes several changes at once (closing session, calendar
+# jobs due together) or search attributes are upserted: the patches change their commands.
+PATCHED_PATHS = ("completed", "calendar", "search_attributes")
 
 
 def test_histories_are_recorded() -> None:
-    assert {p.stem for p in HISTORIES} >= {"completed", "expired"}
+    assert {p.stem for p in HISTORIES} >= {*BEFORE_PATCHES, *AFTER_PATCHES}
 
 
-def _load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(f"journey-{path.stem}", path.read_text())
+def _load(name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"journey-{name}", (HERE / f"{name}.json").read_text())
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_history_replays(path: Path) -> None:
-    history = _load(path)
-    assert len(history.events) > 100  # a whole journey, not a stub
+async def _replay(name: str) -> WorkflowReplayResult:
     replayer = Replayer(
         workflows=[JourneyWorkflow],
         data_converter=pydantic_data_converter,
         workflow_runner=sandbox_runner(),
     )
-    result = await replayer.replay_workflow(history)
+    return await replayer.replay_workflow(_load(name), raise_on_replay_failure=False)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path) -> None:
+    assert len(_load(path.stem).events) > 100  # a whole journey, not a stub
+    result = await _replay(path.stem)
     assert result.replay_failure is None
+
+
+def _commands(name: str) -> Counter[str]:
+    """Record activities, patch markers (by patch id) and passnum's search attributes
+    upserted, in a history."""
+    seen: Counter[str] = Counter()
+    for event in json.loads((HERE / f"{name}.json").read_text())["events"]:
+        kind = event["eventType"]
+        if kind == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED":
+            seen[event["activityTaskScheduledEventAttributes"]["activityType"]["name"]] += 1
+        elif kind == "EVENT_TYPE_MARKER_RECORDED":
+            for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"][
+                "payloads"
+            ]:
+                seen["patch:" + json.loads(base64.b64decode(payload["data"]))["id"]] += 1
+        elif kind == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
+            attrs = event["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]
+            seen["upserted"] += sum(1 for k in attrs["indexedFields"] if k in SEARCH_ATTRIBUTES)
+    return seen
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_old_histories_take_the_old_paths_and_new_ones_the_new(name: str) -> None:
+    old, new = _commands(name), _commands(f"{name}_v2")
+    assert old[ACTIVITY_RECORD_EVENTS] == 0
+    assert not any(key.startswith("patch:") for key in old)
+    # The same journey records the same events, in fewer activity calls where it can.
+    events_old = old[ACTIVITY_RECORD_EVENT]
+    events_new = new[ACTIVITY_RECORD_EVENT] + new[ACTIVITY_RECORD_EVENTS]
+    if name in PATCHED_PATHS:
+        assert new[ACTIVITY_RECORD_EVENTS] >= 1
+        assert events_new < events_old
+        assert new[f"patch:{PATCH_RECORD_TOGETHER}"] == 1
+    else:
+        assert events_new == events_old  # no step records several events here
+    if name == "search_attributes":
+        assert new[f"patch:{PATCH_CHANGED_SEARCH_ATTRIBUTES}"] == 1
+        assert old["upserted"] == 4 * events_old  # all four on every event
+        assert new["upserted"] < old["upserted"] / 2
+
+
+GUARDS = [
+    ("completed", PATCH_RECORD_TOGETHER),
+    ("calendar", PATCH_RECORD_TOGETHER),
+    ("search_attributes", PATCH_RECORD_TOGETHER),
+    ("search_attributes", PATCH_CHANGED_SEARCH_ATTRIBUTES),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "patch_id", "forced"),
+    [
+        *((name, patch_id, True) for name, patch_id in GUARDS),
+        *((f"{name}_v2", patch_id, False) for name, patch_id in GUARDS),
+    ],
+)
+async def test_each_patch_guards_the_histories(
+    monkeypatch: pytest.MonkeyPatch, name: str, patch_id: str, forced: bool
+) -> None:
+    """Without one guard (its new branch taken on an old history, or its old branch on a
+    new history) replay fails: the patches are what keep these journeys running."""
+    real = temporalio.workflow.patched
+
+    def patched(id: str) -> bool:
+        return forced if id == patch_id else real(id)
+
+    # The sandbox passes temporalio through: the workflow sees this `patched`.
+    monkeypatch.setattr(temporalio.workflow, "patched", patched)
+    result = await _replay(name)
+    assert isinstance(result.replay_failure, temporalio.workflow.NondeterminismError)

@@ -3,8 +3,10 @@
 Human decisions arrive as Updates whose validators refuse bad input before anything
 reaches history; the calendar (stall reminders, orientation expiry, cheque expiry,
 retention) is a loop of "timer or state change, first wins". Every change bumps
-`status.seq` and is persisted by one `record_journey_event` activity call carrying the
-log entry, the whole status after it and the notices to send.
+`status.seq` and is persisted by a record activity carrying the log entry, the whole
+status after it and the notices to send; a step that makes several changes at once (the
+last session closing the journey, calendar jobs falling due together) records them with
+one `record_journey_events` call.
 
 A journey records some 30 to 60 events over its life (each a handful of history
 events), far below Temporal's history limits: no continue-as-new is needed.
@@ -29,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_ALLOCATE_BOOKLET,
         ACTIVITY_ANONYMISE,
         ACTIVITY_RECORD_EVENT,
+        ACTIVITY_RECORD_EVENTS,
         SA_EPCI,
         SA_MEDIATION,
         SA_STAGE,
@@ -83,7 +86,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.validity import format_date_fr, paris_day, valid_until
 
-from workflows.deadlines import Due, Job, due_warnings, next_due
+from workflows.deadlines import Due, Job, due_warnings, next_due, pending_jobs
+
+# Behaviour changes since the first recorded journeys (tests/histories/*.json). Each id
+# guards its change with `workflow.patched`: journeys whose history predates it replay
+# the old commands. See tests/test_replay.py.
+# The events of one step (the closing session's, calendar jobs due together) in one
+# `record_journey_events` call instead of one `record_journey_event` call each.
+PATCH_RECORD_TOGETHER = "record-events-together"
+# Upsert only the search attributes whose value changed, not all four on every event.
+PATCH_CHANGED_SEARCH_ATTRIBUTES = "upsert-changed-search-attributes"
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
 _RETRY_FOREVER = RetryPolicy(
@@ -142,6 +154,7 @@ class JourneyWorkflow:
         self._lock = asyncio.Lock()
         self._recorded_seq = 0  # last seq whose record activity completed
         self._changes = 0  # bumped on every state change: wakes the calendar loop
+        self._batch: list[JourneyEvent] | None = None  # events held for one record call
 
     # ---- run: referral, then the calendar until anonymisation ----
 
@@ -351,20 +364,21 @@ class JourneyWorkflow:
             s.mediation_structure_id = req.mediation_structure_id
             self._move(Stage.IN_TRAINING)
             self._touch()
-            await self._record(
-                Action.SESSION_LOGGED, req.actor, from_stage=from_stage, detail=detail
-            )
-            if s.cheques_left == 0:
-                notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
+            async with self._together(several=s.cheques_left == 0):
                 await self._record(
-                    Action.CLOSED,
-                    SYSTEM,
-                    from_stage=Stage.IN_TRAINING,
-                    reason=Outcome.COMPLETED.label,
-                    detail={"outcome": Outcome.COMPLETED.value},
-                    notices=notices,
-                    structure=structure,
+                    Action.SESSION_LOGGED, req.actor, from_stage=from_stage, detail=detail
                 )
+                if s.cheques_left == 0:
+                    notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
+                    await self._record(
+                        Action.CLOSED,
+                        SYSTEM,
+                        from_stage=Stage.IN_TRAINING,
+                        reason=Outcome.COMPLETED.label,
+                        detail={"outcome": Outcome.COMPLETED.value},
+                        notices=notices,
+                        structure=structure,
+                    )
             return self._receipt(session)
 
     @log_session.validator
@@ -622,12 +636,15 @@ class JourneyWorkflow:
         return notices, structure
 
     async def _run_due_jobs(self) -> None:
-        # Each job changes the state so that it is no longer due; the bound is a safety net.
-        for _ in range(16):
-            due = next_due(self._status, self._policy)
-            if due is None or due.at > self._now():
-                return
-            await self._run_job(due)
+        now = self._now()
+        due_now = [d for d in pending_jobs(self._status, self._policy) if d.at <= now]
+        async with self._together(several=len(due_now) > 1):
+            # Each job changes the state so that it is no longer due; the bound is a safety net.
+            for _ in range(16):
+                due = next_due(self._status, self._policy)
+                if due is None or due.at > self._now():
+                    return
+                await self._run_job(due)
 
     async def _run_job(self, due: Due) -> None:
         s = self._status
@@ -731,6 +748,7 @@ class JourneyWorkflow:
                 structure=structure,
             )
         elif due.job == Job.ANONYMISATION:
+            await self._flush()  # events held before it are recorded before the erasure
             await workflow.execute_activity(
                 ACTIVITY_ANONYMISE,
                 AnonymiseRequest(s.journey_id, self._now()),
@@ -831,16 +849,10 @@ class JourneyWorkflow:
             notices=built,
         )
         if self._input.use_search_attributes:
-            workflow.upsert_search_attributes(
-                [
-                    _SA_STAGE.value_set(s.stage.value),
-                    _SA_STALLED.value_set(s.stalled),
-                    _SA_EPCI.value_set(str(s.epci_id)),
-                    _SA_MEDIATION.value_set(
-                        str(s.mediation_structure_id) if s.mediation_structure_id else ""
-                    ),
-                ]
-            )
+            self._upsert_search_attributes()
+        if self._batch is not None:
+            self._batch.append(event)  # recorded with the step's other events
+            return
         await workflow.execute_activity(
             ACTIVITY_RECORD_EVENT,
             event,
@@ -848,6 +860,52 @@ class JourneyWorkflow:
             retry_policy=_RETRY_FOREVER,
         )
         self._recorded_seq = s.seq
+
+    @asynccontextmanager
+    async def _together(self, *, several: bool) -> AsyncIterator[None]:
+        """Hold the `_record`s of a step that makes `several` changes and record them with one
+        activity call at its end: one round trip instead of one per event."""
+        if not several or not workflow.patched(PATCH_RECORD_TOGETHER):
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            await self._flush()
+            self._batch = None
+
+    async def _flush(self) -> None:
+        """Record the held events: one activity, one transaction, in seq order."""
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        await workflow.execute_activity(
+            ACTIVITY_RECORD_EVENTS,
+            batch,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY_FOREVER,
+        )
+        self._recorded_seq = batch[-1].seq
+
+    def _upsert_search_attributes(self) -> None:
+        s = self._status
+        updates = [
+            _SA_STAGE.value_set(s.stage.value),
+            _SA_STALLED.value_set(s.stalled),
+            _SA_EPCI.value_set(str(s.epci_id)),
+            _SA_MEDIATION.value_set(
+                str(s.mediation_structure_id) if s.mediation_structure_id else ""
+            ),
+        ]
+        if workflow.patched(PATCH_CHANGED_SEARCH_ATTRIBUTES):
+            # The SDK keeps info's attributes in step with each upsert, on replay too.
+            current = workflow.info().typed_search_attributes
+            updates = [u for u in updates if current.get(u.key) != u.value]
+            if not updates:
+                return
+        workflow.upsert_search_attributes(updates)
 
 
 def _check_structure(structure_id: int) -> None:

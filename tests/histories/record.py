@@ -1,22 +1,31 @@
 """Record full journey histories for the replay test (tests/test_replay.py).
 
-    /work/venv/bin/python -m tests.histories.record          # from the repository root
+    /work/venv/bin/python -m tests.histories.record --suffix _v2 completed expired
+    (from the repository root; scenarios: completed, expired, calendar, search_attributes)
 
-Runs scripted journeys on the time-skipping server with the real record activities over
-a throwaway SQLite database, and writes each workflow history as JSON next to this file.
-Re-record only when a workflow change is *meant* to break old histories, i.e. never for
-a change that running journeys will replay: patch those with `workflow.patched` and keep
-the old files (add new ones beside them).
+Runs scripted journeys with the real record activities over a throwaway SQLite database
+and writes each workflow history as JSON next to this file, as `<scenario><suffix>.json`.
+The time-skipping server runs them, except `search_attributes`: the dev server (the only
+one with visibility), which does not skip time, so that journey stays open (its history
+ends at the exit assessment).
+
+Never overwrite a history (the script refuses to): a change that running journeys will
+replay is patched with `workflow.patched`, its old histories stay and new ones are added
+beside them under a new suffix. completed/expired/calendar/search_attributes.json come
+from the code before the patches of workflows/journey.py; the `_v2` ones from the code
+with them.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +35,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
 from domain import contracts as c
-from domain.stages import DeclineReason
-from domain.validity import paris_day
+from domain.policy import JourneyPolicy, StageDeadline
+from domain.stages import DeclineReason, Stage
+from domain.validity import paris_day, valid_until
 from records.db import make_engine, migrate, session_factory
+from stack.devserver import WAL_PRAGMAS, search_attribute_keys, temporal_binary
 from tests.fixtures.temporal import (
     COORDINATOR,
     MEDIATION,
@@ -105,11 +116,85 @@ async def expired(j: Journeys) -> WorkflowHandle[Any, Any]:
     return handle
 
 
-async def main() -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
+def _remind_and_stall_together(days: int) -> JourneyPolicy:
+    """A policy whose referral reminder and stall fall due at the same instant."""
+    deadlines = dict(JourneyPolicy().stage_deadlines)
+    deadlines[Stage.REFERRED] = StageDeadline(reminder_days=days, stalled_days=days)
+    return JourneyPolicy(stage_deadlines=deadlines)
+
+
+async def calendar(j: Journeys) -> WorkflowHandle[Any, Any]:
+    """Calendar jobs falling due together (reminder and stall of the referral), an
+    orientation reminded then replaced, a session, a withdrawal, anonymisation."""
+    start = await j.next_january()
+    handle, _ = await j.start(policy=_remind_and_stall_together(10))
+    await j.advance(timedelta(days=11))
+    await j.settle(handle)
+    await j.update(handle, c.U_ASSESS, entry_assessment())
+    status = await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, start.year))
+    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
+    await j.advance(timedelta(days=12))
+    await j.settle(handle)
+    await j.update(
+        handle, c.U_REORIENT, c.OrientRequest(COORDINATOR, OTHER_MEDIATION, "Sans réponse")
     )
+    await j.update(
+        handle,
+        c.U_ANSWER_ORIENTATION,
+        c.OrientationAnswer(OTHER_MEDIATOR, OTHER_MEDIATION, True),
+    )
+    await j.advance(timedelta(days=3))
+    day = paris_day(await j.now())
+    request = session_request([status.cheques[0].serial], day, structure=OTHER_MEDIATION)
+    await j.log_session(handle, request)
+    await j.update(handle, c.U_WITHDRAW, c.WithdrawRequest(REFERRER, "Déménagement"))
+    await j.finish(handle)
+    return handle
+
+
+def _millesime(policy: JourneyPolicy) -> int:
+    """This year's millésime unless its distribution has stopped, then next year's."""
+    now = datetime.now(UTC)
+    year = paris_day(now).year
+    stop = valid_until(year, policy.grace_months) - timedelta(
+        days=policy.stop_issuing_days_before_expiry
+    )
+    return year if now < stop else year + 1
+
+
+async def search_attributes(j: Journeys) -> WorkflowHandle[Any, Any]:
+    """With search attributes (dev server, real time): reminded and stalled at referral,
+    then a whole training up to the closing session and the exit assessment."""
+    policy = _remind_and_stall_together(0)
+    handle, _ = await j.start(policy=policy, search_attributes=True)
+    await j.settle(handle)  # referral, reminder and stall recorded
+    await j.update(handle, c.U_ASSESS, entry_assessment())
+    status = await j.update(
+        handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, _millesime(policy))
+    )
+    serials = [ch.serial for ch in status.cheques]
+    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
+    await j.update(handle, c.U_ANSWER_ORIENTATION, c.OrientationAnswer(MEDIATOR, MEDIATION, True))
+    day = paris_day(await j.now())
+    for n in range(5):
+        await j.log_session(handle, session_request(serials[2 * n : 2 * n + 2], day))
+    await j.update(handle, c.U_ASSESS, exit_assessment())
+    await j.settle(handle)
+    return handle
+
+
+Scenario = Callable[[Journeys], Awaitable[WorkflowHandle[Any, Any]]]
+TIME_SKIPPING: dict[str, Scenario] = {
+    "completed": completed,
+    "expired": expired,
+    "calendar": calendar,
+}
+DEV_SERVER: dict[str, Scenario] = {"search_attributes": search_attributes}
+
+
+async def _record(
+    env: WorkflowEnvironment, scenarios: list[tuple[str, Scenario]], suffix: str
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/records.db"
         migrate(url)
@@ -121,16 +206,52 @@ async def main() -> None:
                 worker = build_worker(env.client, task_queue, JourneyActivities(sessions), executor)
                 async with worker:
                     harness = Journeys(env, task_queue, sessions)
-                    for scenario in (completed, expired):
+                    for name, scenario in scenarios:
                         handle = await scenario(harness)
                         history = await handle.fetch_history()
-                        path = HERE / f"{scenario.__name__}.json"
+                        path = HERE / f"{name}{suffix}.json"
                         path.write_text(history.to_json())
                         print(f"{path.name}: {len(history.events)} events")
+                    await harness.close()
         finally:
             engine.dispose()
+
+
+async def main(names: list[str], suffix: str) -> None:
+    for name in names:
+        if name not in TIME_SKIPPING and name not in DEV_SERVER:
+            raise SystemExit(f"unknown scenario {name!r}")
+        if (HERE / f"{name}{suffix}.json").exists():
+            raise SystemExit(f"{name}{suffix}.json exists: record under a new --suffix")
+    skipping = [(n, TIME_SKIPPING[n]) for n in names if n in TIME_SKIPPING]
+    dev = [(n, DEV_SERVER[n]) for n in names if n in DEV_SERVER]
+    if skipping:
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(time_skipping_binary()),
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            await _record(env, skipping, suffix)
+        finally:
             await env.shutdown()
+    if dev:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=str(temporal_binary()),
+                dev_server_database_filename=f"{tmp}/temporal.db",
+                dev_server_extra_args=list(WAL_PRAGMAS),
+                data_converter=pydantic_data_converter,
+                search_attributes=search_attribute_keys(),
+            )
+            try:
+                await _record(env, dev, suffix)
+            finally:
+                await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+", choices=[*TIME_SKIPPING, *DEV_SERVER])
+    parser.add_argument("--suffix", default="", help="appended to each file name, e.g. _v2")
+    ns = parser.parse_args()
+    asyncio.run(main(ns.scenarios, ns.suffix))
