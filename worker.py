@@ -17,12 +17,23 @@ import functools
 import logging
 import typing
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import temporalio.api.common.v1
 from pydantic import TypeAdapter
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+)
 from temporalio.contrib.pydantic import (
     PydanticJSONPlainPayloadConverter,
     pydantic_data_converter,
@@ -38,8 +49,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.journey_records import JourneyActivities
+from activities.notifications import NotificationActivities
 from config import Settings
+from domain.mail import DIGEST_HOUR, DIGEST_SCHEDULE_ID, DIGEST_WORKFLOW_NAME
+from notifications.delivery import MailSettings
+from notifications.sender import MailboxSender, SmtpSender
 from records.db import is_sqlite, make_engine, session_factory
+from workflows.digest import CoordinatorDigestWorkflow, DigestInput
 from workflows.journey import JourneyWorkflow
 
 log = logging.getLogger(__name__)
@@ -156,28 +172,77 @@ def build_worker(
     activities: JourneyActivities,
     executor: ThreadPoolExecutor,
     *,
+    notifications: NotificationActivities | None = None,
     max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
 ) -> Worker:
+    """Without `notifications`, mails are filed in the local mailbox table (MailboxSender):
+    for tests of journey logic and benchmarks; `run_worker` always passes an SMTP sender."""
     precompile_workflows()
+    if notifications is None:
+        sessions = activities._sessions  # the same database as the records
+        notifications = NotificationActivities(
+            sessions, MailboxSender(sessions), MailSettings.local()
+        )
     return Worker(
         worker_client(client),
         task_queue=task_queue,
-        workflows=[JourneyWorkflow],
-        activities=activities.all(),
+        workflows=[JourneyWorkflow, CoordinatorDigestWorkflow],
+        activities=[*activities.all(), *notifications.all()],
         activity_executor=executor,
         workflow_runner=sandbox_runner(),
         max_cached_workflows=max_cached_workflows,
     )
 
 
+async def ensure_digest_schedule(client: Client, task_queue: str) -> bool:
+    """The daily digest's Schedule (08:00 Europe/Paris); True if created now. Idempotent:
+    an existing schedule is left as an operator may have tuned or paused it."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            DIGEST_WORKFLOW_NAME,
+            DigestInput(),
+            id="passnum-digest",  # the Schedule appends the scheduled time
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(DIGEST_HOUR)],
+                    minute=[ScheduleRange(0)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name="Europe/Paris",
+        ),
+        # A worker down at 08:00 still sends the morning's digest when it is back.
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)
+        ),
+    )
+    try:
+        await client.create_schedule(DIGEST_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
+
+
 async def run_worker(settings: Settings, client: Client | None = None) -> None:
     client = client or await connect(settings)
     engine = make_engine(settings.db_url)
-    activities = JourneyActivities(
-        session_factory(engine), serialise_writes=is_sqlite(settings.db_url)
+    sessions = session_factory(engine)
+    activities = JourneyActivities(sessions, serialise_writes=is_sqlite(settings.db_url))
+    notifications = NotificationActivities(
+        sessions, SmtpSender.from_settings(settings), MailSettings.from_settings(settings)
     )
+    await ensure_digest_schedule(client, settings.temporal_task_queue)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(client, settings.temporal_task_queue, activities, executor)
+        worker = build_worker(
+            client,
+            settings.temporal_task_queue,
+            activities,
+            executor,
+            notifications=notifications,
+        )
         await worker.run()
 
 

@@ -1,0 +1,63 @@
+"""Notification activities: deliver a journey event's notices, and the daily digest.
+
+Async methods (aiosmtplib on the worker's event loop; database work in threads). Built
+with a session factory, a sender and the mail settings (see worker.py). A temporary SMTP
+failure raises, so Temporal retries with backoff; a permanent refusal is recorded on the
+delivery (FAILED) and the activity succeeds: it is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.mail import (
+    ACTIVITY_DELIVER_NOTICES,
+    ACTIVITY_PLAN_DIGESTS,
+    ACTIVITY_SEND_DIGEST,
+    DeliverNotices,
+    DeliveryReport,
+    DigestRequest,
+    DigestRun,
+)
+from notifications.delivery import Busy, Deliveries, MailSettings
+from notifications.digest import Digests, digest_addresses
+from notifications.sender import Sender, TemporaryFailure
+from records.db import SessionFactory
+
+
+class NotificationActivities:
+    def __init__(self, sessions: SessionFactory, sender: Sender, mail: MailSettings) -> None:
+        self.deliveries = Deliveries(sessions, sender, mail)
+        self.digests = Digests(self.deliveries)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.deliver_notices, self.plan_digests, self.send_digest]
+
+    @activity.defn(name=ACTIVITY_DELIVER_NOTICES)
+    async def deliver_notices(self, req: DeliverNotices) -> DeliveryReport:
+        try:
+            return await self.deliveries.deliver_event(req.journey_id, req.seq)
+        except (TemporaryFailure, Busy) as err:
+            raise ApplicationError(str(err), type=type(err).__name__) from err
+
+    @activity.defn(name=ACTIVITY_PLAN_DIGESTS)
+    async def plan_digests(self, run: DigestRun) -> list[str]:
+        """Addresses with something queued for a digest."""
+
+        def read() -> list[str]:
+            with self.deliveries.sessions() as session:
+                return digest_addresses(session)
+
+        return await asyncio.to_thread(read)
+
+    @activity.defn(name=ACTIVITY_SEND_DIGEST)
+    async def send_digest(self, req: DigestRequest) -> str:
+        try:
+            return await self.digests.send(req.key, req.address, req.at)
+        except (TemporaryFailure, Busy) as err:
+            raise ApplicationError(str(err), type=type(err).__name__) from err

@@ -1,0 +1,117 @@
+"""The embedded SMTP sink (`passnum up`): an aiosmtpd server on loopback that files every
+mail it receives in the `mailbox_message` table, and the reading functions of the
+administrators' mailbox page."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from records.db import SessionFactory
+from records.models import MailboxMessage
+
+MAX_SUBJECT = 300
+
+
+def store_mail(
+    session: Session, raw: bytes, *, mail_from: str, recipients: list[str]
+) -> MailboxMessage:
+    """File one received mail. The caller commits."""
+    parsed = message_from_bytes(raw, policy=policy.default)
+    row = MailboxMessage(
+        received_at=datetime.now(UTC),
+        mail_from=mail_from[:254],
+        recipients=list(recipients),
+        subject=str(parsed.get("Subject", ""))[:MAX_SUBJECT],
+        message_id=(str(parsed["Message-ID"]).strip()[:200] if parsed["Message-ID"] else None),
+        raw=raw.decode("utf-8", errors="replace"),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+class MailboxHandler:
+    """aiosmtpd handler: accept everything, file it."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        raw: bytes = envelope.original_content or envelope.content
+        sender: str = envelope.mail_from or ""
+        recipients: list[str] = list(envelope.rcpt_tos)
+
+        def write() -> None:
+            with self._sessions() as s:
+                store_mail(s, raw, mail_from=sender, recipients=recipients)
+                s.commit()
+
+        await asyncio.to_thread(write)
+        return "250 Message accepted for delivery"
+
+
+def start_sink(sessions: SessionFactory, host: str, port: int) -> Any:
+    """Start the sink in its own thread; returns the aiosmtpd Controller (`.stop()`)."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(MailboxHandler(sessions), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+# ---- reading (the administrators' page) ----
+
+
+@dataclass(frozen=True)
+class MailView:
+    id: int
+    received_at: datetime
+    mail_from: str
+    recipients: list[str]
+    subject: str
+    message_id: str | None
+    text: str
+    html: str | None
+
+
+def count_mails(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(MailboxMessage)).one()
+
+
+def list_mails(session: Session, *, limit: int = 50, offset: int = 0) -> list[MailboxMessage]:
+    """Newest first."""
+    return list(
+        session.exec(
+            select(MailboxMessage)
+            .order_by(col(MailboxMessage.id).desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+
+
+def read_mail(session: Session, mail_id: int) -> MailView | None:
+    row = session.get(MailboxMessage, mail_id)
+    if row is None or row.id is None:
+        return None
+    parsed = message_from_bytes(row.raw.encode("utf-8"), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    return MailView(
+        id=row.id,
+        received_at=row.received_at,
+        mail_from=row.mail_from,
+        recipients=list(row.recipients),
+        subject=row.subject,
+        message_id=row.message_id,
+        text=text_part.get_content() if text_part is not None else "",
+        html=html_part.get_content() if html_part is not None else None,
+    )
