@@ -184,9 +184,13 @@ async def authenticate(request: Request, state: AppState) -> User | None:
                 )
             user = User.of(account, "token", None)
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        account = await state.db.run(lambda s: accounts.web_session_account(s, cookie, now=now))
-        if account is not None and account.programme_code == code:
-            user = User.of(account, "session", csrf_token_for(state.settings, cookie))
+
+        def read(session: Session) -> Account | None:
+            return accounts.web_session_account(session, cookie, now=now)
+
+        signed_in = await state.db.run(read)
+        if signed_in is not None and signed_in.programme_code == code:
+            user = User.of(signed_in, "session", csrf_token_for(state.settings, cookie))
     request.state.user = user
     return user
 

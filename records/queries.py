@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -95,19 +96,20 @@ class JourneyAccess:
     stage: str
 
 
+_ACCESS_COLUMNS: tuple[Any, ...] = (
+    Journey.id,
+    Journey.programme_code,
+    Journey.epci_id,
+    Journey.reception_structure_id,
+    Journey.mediation_structure_id,
+    Journey.orientation_structure_id,
+    Journey.orientation_status,
+    Journey.stage,
+)
+
+
 def journey_access(session: Session, journey_id: str) -> JourneyAccess | None:
-    row = session.exec(
-        select(
-            Journey.id,
-            Journey.programme_code,
-            Journey.epci_id,
-            Journey.reception_structure_id,
-            Journey.mediation_structure_id,
-            Journey.orientation_structure_id,
-            Journey.orientation_status,
-            Journey.stage,
-        ).where(Journey.id == journey_id)
-    ).first()
+    row = session.execute(sa_select(*_ACCESS_COLUMNS).where(col(Journey.id) == journey_id)).first()
     return None if row is None else JourneyAccess(*row)
 
 
