@@ -255,6 +255,21 @@ async def test_journey_routes_by_role_and_scope(api_stack: Stack) -> None:
     # ... and their structure now trains J (the workflow records MEDIATOR_CHANGED).
     await reads(stack, jid, referrers | {"med_other"})
 
+    # ---- exit assessment: the mediator of the structure training J ----
+    exit_assessment = {"kind": "EXIT", "tool": "ABC_DIAG", "autonomy": "AUTONOMOUS", "needs": []}
+    await refused(
+        stack,
+        "POST",
+        f"{base}/assessments",
+        refusals({"med_other"}, True),
+        body=exit_assessment,
+        jid=jid,
+    )
+    r = await stack.http.post(
+        f"{base}/assessments", json=exit_assessment, headers=stack.auth("med_other")
+    )
+    assert r.status_code in (200, 409), r.text  # allowed; the workflow may find it early
+
     # ---- coordination: nudge, reorient, withdraw; coordinators of J's EPCI or programme ----
     coordinators = {"coord_epci", "coord_all"}
     await refused(stack, "POST", f"{base}/nudge", refusals(coordinators, True), jid=jid)
