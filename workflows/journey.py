@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
         SessionState,
         WithdrawRequest,
     )
+    from domain.mail import ACTIVITY_DELIVER_NOTICES, DeliverNotices
     from domain.needs import MAX_SESSION_MINUTES, AssessmentKind
     from domain.notices import NoticeKind, Recipient, notice_key
     from domain.policy import WHO_MUST_ACT
@@ -96,6 +97,10 @@ from workflows.deadlines import Due, Job, due_warnings, next_due, pending_jobs
 PATCH_RECORD_TOGETHER = "record-events-together"
 # Upsert only the search attributes whose value changed, not all four on every event.
 PATCH_CHANGED_SEARCH_ATTRIBUTES = "upsert-changed-search-attributes"
+# Send each recorded event's notices (`deliver_notices`, in the background: a slow or
+# unreachable SMTP server never holds up the journey); wait for them before completing.
+PATCH_DELIVER_NOTICES = "deliver-notices"
+_DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
 _RETRY_FOREVER = RetryPolicy(
@@ -154,6 +159,7 @@ class JourneyWorkflow:
         self._lock = asyncio.Lock()
         self._recorded_seq = 0  # last seq whose record activity completed
         self._changes = 0  # bumped on every state change: wakes the calendar loop
+        self._deliveries = 0  # notice deliveries started and not finished
         self._batch: list[JourneyEvent] | None = None  # events held for one record call
 
     # ---- run: referral, then the calendar until anonymisation ----
@@ -186,6 +192,7 @@ class JourneyWorkflow:
             async with self._lock:
                 await self._run_due_jobs()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: self._deliveries == 0)
         return copy.deepcopy(self._status)
 
     @workflow.query(name="status")
@@ -860,6 +867,7 @@ class JourneyWorkflow:
             retry_policy=_RETRY_FOREVER,
         )
         self._recorded_seq = s.seq
+        self._deliver([event])
 
     @asynccontextmanager
     async def _together(self, *, several: bool) -> AsyncIterator[None]:
@@ -888,6 +896,27 @@ class JourneyWorkflow:
             retry_policy=_RETRY_FOREVER,
         )
         self._recorded_seq = batch[-1].seq
+        self._deliver(batch)
+
+    def _deliver(self, events: Sequence[JourneyEvent]) -> None:
+        """Start sending the notices of events just recorded (patched: histories recorded
+        before it replay without these activities)."""
+        for event in events:
+            if not event.notices or not workflow.patched(PATCH_DELIVER_NOTICES):
+                continue
+            self._deliveries += 1
+            handle = workflow.start_activity(
+                ACTIVITY_DELIVER_NOTICES,
+                DeliverNotices(event.journey_id, event.seq),
+                start_to_close_timeout=_DELIVERY_TIMEOUT,
+                retry_policy=_RETRY_FOREVER,
+            )
+            handle.add_done_callback(self._delivered)
+
+    def _delivered(self, handle: asyncio.Future[object]) -> None:
+        self._deliveries -= 1
+        if not handle.cancelled():
+            handle.exception()  # retried forever: only a cancellation ends it otherwise
 
     def _upsert_search_attributes(self) -> None:
         s = self._status
