@@ -272,6 +272,8 @@ class Deliveries:
             subject=draft.subject,
             text=draft.text,
             html=draft.html,
+            # For mail filters (and tests): what the message is, never who it is about.
+            headers={"X-Passnum-Kind": notice.kind, "X-Passnum-Audience": notice.recipient},
         )
 
     # ---- one delivery: claim, send, record ----

@@ -214,6 +214,7 @@ class Digests:
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
+            headers={"X-Passnum-Kind": DIGEST_KIND},
         )
 
     def finish(self, row_id: int, sent: bool, reason: str | None = None) -> None:
