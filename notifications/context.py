@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from domain.needs import AutonomyLevel
 from domain.stages import DeclineReason, Outcome, Stage
 from records.models import (
     Account,
     Beneficiary,
+    Cheque,
     Journey,
     MediationStructure,
     NotificationOutbox,
@@ -157,7 +158,13 @@ def journey_facts(session: Session, journey: Journey) -> JourneyFacts:
         referred_at=journey.referred_at,
         millesime=journey.millesime,
         valid_until=journey.valid_until,
-        cheques_total=journey.cheques_total,
+        # The whole booklet: the journey row stops counting cancelled cheques.
+        cheques_total=max(
+            journey.cheques_total,
+            session.exec(
+                select(func.count()).select_from(Cheque).where(Cheque.journey_id == journey.id)
+            ).one(),
+        ),
         cheques_redeemed=journey.cheques_redeemed,
         cheque_value_cents=programme.cheque_value_cents if programme else 1000,
         sessions_count=journey.sessions_count,

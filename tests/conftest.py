@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.temporal",
     "tests.fixtures.devserver",
     "tests.fixtures.api",
+    "tests.fixtures.smtp",
     "tests.fixtures.browser",
 ]
