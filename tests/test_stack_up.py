@@ -122,6 +122,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         "PASSNUM_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "PASSNUM_TEMPORAL_UI_PORT": str(free_port()),
         "PASSNUM_API_PORT": str(free_port()),
+        "PASSNUM_SMTP_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("PASSNUM_DATABASE_URL", None)
@@ -159,7 +160,8 @@ def test_kill_9_mid_journey_loses_nothing(up: Up) -> None:
     up.wait_ready()
     assert (up.data_dir / "passnum.db").exists() and (up.data_dir / "temporal.db").exists()
 
-    assert SW_EMAIL in up.output() and DEMO_PASSWORD in up.output()  # demo logins printed
+    printed = up.log.read_text(errors="replace")
+    assert SW_EMAIL in printed and DEMO_PASSWORD in printed  # demo logins printed
 
     with httpx.Client(base_url=up.api, timeout=30) as http:
         me = login(http, SW_EMAIL)
