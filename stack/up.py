@@ -13,6 +13,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from config import Settings
+from config import LOOPBACK_HOSTS, Settings
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from stack.devserver import DevServer, StackError, port_in_use, split_address, temporal_binary
@@ -55,6 +56,39 @@ def prepare_database(settings: Settings) -> bool:
 
 def paris_today() -> date:
     return paris_day(datetime.now(UTC))
+
+
+@dataclass
+class MailSink:
+    """The embedded SMTP sink and its database engine."""
+
+    controller: Any
+    engine: Any
+
+
+def start_mail_sink(settings: Settings) -> MailSink | None:
+    """Start the local SMTP sink (aiosmtpd) on smtp_host:smtp_port when enabled and the host
+    is this machine: every mail the demo sends lands in the mailbox table."""
+    if not settings.smtp_sink or settings.smtp_host not in LOOPBACK_HOSTS:
+        return None
+    from notifications.sink import start_sink
+    from records.db import make_engine, session_factory
+
+    if port_in_use(settings.smtp_host, settings.smtp_port):
+        raise StackError(
+            f"Le port {settings.smtp_port} de la boîte aux lettres locale est déjà utilisé sur "
+            f"{settings.smtp_host} : arrêtez le programme qui l'occupe, changez "
+            "PASSNUM_SMTP_PORT, ou réglez PASSNUM_SMTP_SINK=false pour un vrai serveur SMTP."
+        )
+    engine = make_engine(settings.db_url)
+    controller = start_sink(session_factory(engine), settings.smtp_host, settings.smtp_port)
+    return MailSink(controller, engine)
+
+
+def stop_mail_sink(sink: MailSink | None) -> None:
+    if sink is not None:
+        sink.controller.stop()
+        sink.engine.dispose()
 
 
 class _Server(uvicorn.Server):
@@ -158,6 +192,7 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
         )
         print(f"Démarrage du serveur Temporal ({dev.db_file})…", flush=True)
         dev.start()
+    stack = contextlib.ExitStack()
     try:
         client = await _until_stopped(connect_when_ready(settings, dev), stop)
         if client is None:
@@ -172,9 +207,9 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
                 "--type TYPE`, ou réglez PASSNUM_USE_SEARCH_ATTRIBUTES=false."
             )
         seeded = await asyncio.to_thread(prepare_database, settings)
-        # Later parts of the embedded stack start here, before the worker and the API:
-        #   - local SMTP sink whose mails are readable in the app,
-        #   - demo accounts (dev mode only: production has no default password).
+        sink = start_mail_sink(settings)  # before the worker: it mails at once
+        stack.callback(stop_mail_sink, sink)
+        # Demo accounts (dev mode only: production has no default password).
         if settings.environment == "dev":
             from records.seed import demo_logins_text, seed_demo
 
@@ -188,6 +223,7 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
             print(demo_logins_text(demo, pages), flush=True)
         await _serve(settings, client, create_app(settings, client), run_worker, stop, dev, seeded)
     finally:
+        stack.close()  # the mail sink, after the worker and the API
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         if dev is not None:

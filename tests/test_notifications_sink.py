@@ -1,0 +1,71 @@
+"""The embedded SMTP sink: mails sent over real SMTP are filed and read back, and
+administrators (only) see them in the app."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from notifications.sender import Outgoing, SmtpSender
+from notifications.sink import list_mails, read_mail, start_sink, store_mail
+from records.db import SessionFactory
+from tests.fixtures.api import DEMO_EMAILS, Stack, login
+from tests.fixtures.smtp import free_port
+
+MAIL = Outgoing(
+    message_id="<abc123@passnum.test>",
+    sender="Pass numérique <ne-pas-repondre@passnum.test>",
+    to="lea.martin@ccas.example",
+    subject="Orientation enregistrée : Marie Dupont (3F2A9C1E)",
+    text="Bonjour Léa,\n\nL'orientation est enregistrée.\n",
+    html="<p>Bonjour Léa,</p><p>L'orientation est <strong>enregistrée</strong>.</p>",
+)
+
+
+async def test_the_sink_files_what_it_receives(seeded_sqlite_sessions: SessionFactory) -> None:
+    port = free_port()
+    controller = start_sink(seeded_sqlite_sessions, "127.0.0.1", port)
+    try:
+        await SmtpSender("127.0.0.1", port).send(MAIL)
+        for _ in range(100):
+            with seeded_sqlite_sessions() as session:
+                mails = list_mails(session)
+            if mails:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        controller.stop()
+    (row,) = mails
+    assert row.recipients == ["lea.martin@ccas.example"]
+    assert row.subject == MAIL.subject and row.message_id == MAIL.message_id
+    with seeded_sqlite_sessions() as session:
+        view = read_mail(session, row.id)  # type: ignore[arg-type]
+        assert read_mail(session, row.id + 1) is None  # type: ignore[operator]
+    assert view is not None
+    assert view.text.replace("\r\n", "\n") == MAIL.text
+    assert view.html is not None and "<strong>enregistrée</strong>" in view.html
+
+
+@pytest.mark.devserver
+async def test_administrators_read_the_mailbox_and_nobody_else(api_stack: Stack) -> None:
+    from notifications.sender import build_mime
+
+    with api_stack.sessions() as session:
+        row = store_mail(
+            session, build_mime(MAIL).as_bytes(), mail_from=MAIL.sender, recipients=[MAIL.to]
+        )
+        session.commit()
+    http = api_stack.http
+    await login(http, DEMO_EMAILS["sw"])
+    assert (await http.get("/administration/courriels")).status_code == 403
+    await http.post("/deconnexion", data={})  # best effort: a fresh login replaces it
+    http.cookies.clear()
+    await login(http, DEMO_EMAILS["admin"])
+    page = await http.get("/administration/courriels")
+    assert page.status_code == 200, page.text
+    assert "Orientation enregistrée : Marie Dupont (3F2A9C1E)" in page.text
+    one = await http.get(f"/administration/courriels/{row.id}")
+    assert one.status_code == 200
+    assert 'sandbox=""' in one.text and "&lt;strong&gt;enregistrée" in one.text
+    assert (await http.get(f"/administration/courriels/{row.id + 999}")).status_code == 404  # type: ignore[operator]
