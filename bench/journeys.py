@@ -23,16 +23,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import uvicorn
+from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -42,9 +45,11 @@ from api.app import create_app
 from bench.bare import BARE_WORKFLOW
 from config import Settings
 from domain.contracts import SEARCH_ATTRIBUTES
+from domain.stages import Role
 from domain.validity import paris_day
+from records import accounts
 from records.db import make_engine, migrate, session_factory
-from records.seed import seed_default_programme
+from records.seed import seed_default_programme, seed_demo_accounts
 from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,16 +98,51 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@dataclass(frozen=True)
+class People:
+    """The demo social worker and mediator, each with an API token."""
+
+    social_worker: dict[str, str]
+    mediator: dict[str, str]
+    reception: int
+    mediation: int
+
+
+def seed_people(session: Session, programme_code: int, now: datetime) -> People:
+    demos = seed_demo_accounts(
+        session,
+        programme_code=programme_code,
+        now=now,
+        password_hash=accounts.hash_password(secrets.token_urlsafe(16)),
+    )
+    found: dict[Role, tuple[dict[str, str], int]] = {}
+    for demo in demos:
+        row = accounts.get_account_by_email(session, demo.email)
+        assert row is not None
+        if demo.role in (Role.SOCIAL_WORKER, Role.MEDIATOR) and demo.role not in found:
+            _, token = accounts.issue_api_token(
+                session, row, label="bench", now=now, created_by=None
+            )
+            structure = row.reception_structure_id or row.mediation_structure_id
+            assert structure is not None
+            found[demo.role] = ({"Authorization": f"Bearer {token}"}, structure)
+    (sw, reception), (med, mediation) = found[Role.SOCIAL_WORKER], found[Role.MEDIATOR]
+    return People(sw, med, reception, mediation)
+
+
 class AppDriver:
-    def __init__(self, http: httpx.AsyncClient, reception: int, mediator: int) -> None:
+    def __init__(self, http: httpx.AsyncClient, people: People) -> None:
         self.http = http
-        self.reception = reception
-        self.mediator = mediator
+        self.people = people
+        self.reception = people.reception
+        self.mediator = people.mediation
         self.session_latencies: list[float] = []
         self.closing_latencies: list[float] = []  # the 5th session, which closes the journey
 
-    async def post(self, path: str, body: dict | None = None, key: str | None = None) -> dict:
-        headers = {"X-Passnum-Role": "SOCIAL_WORKER", "X-Passnum-User": "bench"}
+    async def post(
+        self, path: str, body: dict | None = None, key: str | None = None, mediator: bool = False
+    ) -> dict:
+        headers = dict(self.people.mediator if mediator else self.people.social_worker)
         if key:
             headers["Idempotency-Key"] = key
         r = await self.http.post(path, json=body, headers=headers)
@@ -132,7 +172,9 @@ class AppDriver:
         serials = [c["serial"] for c in booklet["cheques"]]
         await self.post(f"{base}/orientation", {"mediation_structure_id": self.mediator})
         await self.post(
-            f"{base}/orientation/answer", {"mediation_structure_id": self.mediator, "accept": True}
+            f"{base}/orientation/answer",
+            {"mediation_structure_id": self.mediator, "accept": True},
+            mediator=True,
         )
         today = paris_day(datetime.now(UTC)).isoformat()
         for i in range(0, 10, 2):
@@ -146,6 +188,7 @@ class AppDriver:
                     "serials": serials[i : i + 2],
                 },
                 key=str(uuid.uuid4()),
+                mediator=True,
             )
             elapsed = time.perf_counter() - started
             self.session_latencies.append(elapsed)
@@ -236,6 +279,7 @@ async def main(
     engine = make_engine(db_url)
     with session_factory(engine)() as session:
         seed_default_programme(session, today=paris_day(datetime.now(UTC)))
+        people = seed_people(session, Settings().programme_code, datetime.now(UTC))
         session.commit()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
@@ -283,14 +327,7 @@ async def main(
         }
         pids = {name: pid for name, pid in pids.items() if pid}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
-            structures = (await http.get("/api/v1/structures")).json()
-            reception = next(s["id"] for s in structures if s["kind"] == "reception")
-            mediator = next(
-                s["id"]
-                for s in structures
-                if s["kind"] == "mediation" and s["aptic_qualified_until"] is None
-            )
-            app = AppDriver(http, reception, mediator)
+            app = AppDriver(http, people)
             bare = BareDriver(env.client, "bench-bare")
             # Warm up both paths (worker caches, connections, SQLite pages).
             await run_many(app.journey, concurrency * 2, concurrency)
