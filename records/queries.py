@@ -6,7 +6,7 @@ Every function takes a session; writers only flush, the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
@@ -14,7 +14,10 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from domain.stages import OPEN_STAGES
 from records.models import (
+    Account,
+    Assessment,
     Beneficiary,
     Channel,
     Cheque,
@@ -338,3 +341,132 @@ def register_beneficiary(
             raise  # another constraint (journey_id already registered under another key)
         return existing, False
     return beneficiary, True
+
+
+# ---- social workers' pages ----
+
+
+def beneficiaries_for(session: Session, journey_ids: list[str]) -> dict[str, Beneficiary]:
+    """The person of each journey among `journey_ids` (one query for a whole list)."""
+    if not journey_ids:
+        return {}
+    rows = session.exec(
+        select(Beneficiary).where(col(Beneficiary.journey_id).in_(journey_ids))
+    ).all()
+    return {row.journey_id: row for row in rows}
+
+
+def journey_stage_counts(
+    session: Session, *, programme_code: int, scope: JourneyScope | None = None
+) -> dict[str, int]:
+    """How many journeys per stage (stage value -> count) within `scope`."""
+    conditions: list[Any] = [Journey.programme_code == programme_code]
+    if scope is not None and not scope.everything:
+        conditions.append(scope.condition())
+    rows = session.execute(
+        sa_select(Journey.stage, func.count()).where(*conditions).group_by(Journey.stage)
+    ).all()
+    return {str(stage): int(n) for stage, n in rows}
+
+
+def account_names(session: Session, ids: list[int]) -> dict[int, str]:
+    """Full names of these accounts, by id (for "who" in a timeline)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa_select(Account.id, Account.full_name).where(col(Account.id).in_(ids))
+    ).all()
+    return {int(i): str(name) for i, name in rows}
+
+
+def mediation_structure_names(session: Session, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa_select(MediationStructure.id, MediationStructure.name).where(
+            col(MediationStructure.id).in_(ids)
+        )
+    ).all()
+    return {int(i): str(name) for i, name in rows}
+
+
+def journey_assessment(session: Session, journey_id: str, kind: str) -> Assessment | None:
+    """The journey's assessment of `kind` (domain.needs.AssessmentKind value)."""
+    return session.exec(
+        select(Assessment).where(Assessment.journey_id == journey_id, Assessment.kind == kind)
+    ).first()
+
+
+@dataclass(frozen=True)
+class MediationSuggestion:
+    """A mediation structure proposed for a journey, with why."""
+
+    structure: MediationStructure
+    based_in_epci: bool  # its seat is in the journey's EPCI
+    serves_epci: bool  # the journey's EPCI is among those it serves
+    matching_themes: list[str]  # the assessed needs it covers (domain.needs.Theme values)
+    open_trainees: int  # open journeys it trains now
+
+    @property
+    def remaining(self) -> int:
+        return self.structure.capacity - self.open_trainees
+
+
+def suggest_mediation_structures(
+    session: Session, *, programme_code: int, epci_id: int, needs: list[str], on: date
+) -> list[MediationSuggestion]:
+    """The programme's mediation structures APTIC-qualified on `on`, best first: those
+    serving the journey's EPCI (seated there first), then those covering more of `needs`,
+    then those with more room left (capacity minus open trainees). Four queries."""
+    structures = [
+        s
+        for s in session.exec(
+            select(MediationStructure)
+            .join(Programme, col(Programme.id) == col(MediationStructure.programme_id))
+            .where(Programme.code == programme_code)
+        ).all()
+        if s.is_qualified_on(on)
+    ]
+    ids = [s.id for s in structures if s.id is not None]
+    if not ids:
+        return []
+    serving = set(
+        session.exec(
+            select(MediationStructureEpci.mediation_structure_id).where(
+                MediationStructureEpci.epci_id == epci_id,
+                col(MediationStructureEpci.mediation_structure_id).in_(ids),
+            )
+        ).all()
+    )
+    trainees = dict(
+        session.execute(
+            sa_select(Journey.mediation_structure_id, func.count())
+            .where(
+                Journey.programme_code == programme_code,
+                col(Journey.mediation_structure_id).in_(ids),
+                col(Journey.stage).in_([s.value for s in OPEN_STAGES]),
+            )
+            .group_by(Journey.mediation_structure_id)
+        ).all()
+    )
+    wanted = list(dict.fromkeys(needs))
+    suggestions = [
+        MediationSuggestion(
+            structure=s,
+            based_in_epci=s.epci_id == epci_id,
+            serves_epci=s.epci_id == epci_id or s.id in serving,
+            matching_themes=[t for t in wanted if t in s.themes],
+            open_trainees=int(trainees.get(s.id, 0)),
+        )
+        for s in structures
+    ]
+    suggestions.sort(
+        key=lambda x: (
+            not x.serves_epci,
+            not x.based_in_epci,
+            -len(x.matching_themes),
+            -x.remaining,
+            x.structure.name,
+        )
+    )
+    return suggestions
