@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ from config import Settings
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.stages import Role
 from domain.validity import paris_day
+from notifications.sink import start_sink
 from records import accounts
 from records.db import make_engine, migrate, session_factory
 from records.seed import seed_default_programme, seed_demo_accounts
@@ -58,6 +60,12 @@ SA_TYPES = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Bool": SearchAttributeKey.for_bool,
 }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def binary(name: str) -> str:
@@ -300,9 +308,13 @@ async def main(
         temporal_task_queue="bench-app",
         use_search_attributes=search_attributes,
     )
+    # The journey's notices are mailed by the worker: give it the embedded local sink.
+    smtp_port = free_port()
+    sink = start_sink(session_factory(engine), "127.0.0.1", smtp_port, serialise_writes=True)
     app_worker = start_worker(
         ["worker.py"],
         {
+            "PASSNUM_SMTP_PORT": str(smtp_port),
             "PASSNUM_DATABASE_URL": db_url,
             "PASSNUM_TEMPORAL_ADDRESS": address,
             "PASSNUM_TEMPORAL_TASK_QUEUE": "bench-app",
@@ -401,6 +413,7 @@ async def main(
         for proc in (app_worker, bare_worker):
             proc.terminate()
             proc.wait(timeout=30)
+        sink.stop()
         await env.shutdown()
         engine.dispose()
 
