@@ -310,7 +310,7 @@ async def main(
     )
     # The journey's notices are mailed by the worker: give it the embedded local sink.
     smtp_port = free_port()
-    sink = start_sink(session_factory(engine), "127.0.0.1", smtp_port, serialise_writes=True)
+    sink = start_sink(session_factory(engine), "127.0.0.1", smtp_port)
     app_worker = start_worker(
         ["worker.py"],
         {
