@@ -243,48 +243,89 @@ class JourneyService:
     ) -> c.SessionReceipt:
         """Refuse, with a verdict per cheque, what only the records can tell (unknown serial,
         another beneficiary's, unqualified structure); the workflow's validator decides the rest."""
+        verdicts = await self._session_verdicts(
+            journey_id,
+            request.serials,
+            day=request.day,
+            mediation_structure_id=request.mediation_structure_id,
+            user=user,
+            live=False,
+        )
+        if any(not v.accepted for v in verdicts):
+            raise ApiError(
+                422,
+                "cheques_refused",
+                "Séance non enregistrée : des chèques sont refusés.",
+                {"verdicts": [v.__dict__ for v in verdicts]},
+            )
+        return await self._execute_update(  # the journey was checked above
+            journey_id, c.U_LOG_SESSION, request, key=key, result_type=c.SessionReceipt
+        )
+
+    async def check_session_cheques(
+        self,
+        journey_id: str,
+        serials: list[str],
+        *,
+        day: date,
+        mediation_structure_id: int,
+        user: User,
+    ) -> list[ChequeVerdict]:
+        """Dry run of `log_session`'s cheque checks (pages show a verdict as each serial is
+        typed or scanned): one verdict per serial, in order; nothing changes. Same access
+        rule as logging the session (404/403)."""
+        return await self._session_verdicts(
+            journey_id,
+            serials,
+            day=day,
+            mediation_structure_id=mediation_structure_id,
+            user=user,
+            live=True,
+        )
+
+    async def _session_verdicts(
+        self,
+        journey_id: str,
+        serials: list[str],
+        *,
+        day: date,
+        mediation_structure_id: int,
+        user: User,
+        live: bool,
+    ) -> list[ChequeVerdict]:
+        """The records' verdicts, completed with the journey's own (domain.redemption) when
+        `live` or when the records already refuse one: the workflow's validator decides the
+        rest of a real session."""
 
         def read(session: Session) -> tuple[models.MediationStructure, list[ChequeVerdict]]:
             # One round trip, checks in the order the API answers them: journey, structure.
             journey = self._journey_row(session, journey_id)
-            structure = self._mediation_structure(session, request.mediation_structure_id)
-            verdicts = self._record_verdicts(session, journey, request.serials)
+            structure = self._mediation_structure(session, mediation_structure_id)
+            verdicts = self._record_verdicts(session, journey, serials)
             access.require_change(
                 user,
                 journey,
                 Change.LOG_SESSION,
-                mediation_structure_id=request.mediation_structure_id,
+                mediation_structure_id=mediation_structure_id,
                 holds_cheque=any(v.accepted for v in verdicts),  # a cheque of this journey
             )
             return structure, verdicts
 
         structure, verdicts = await self.state.db.run(read)
-        if not structure.is_qualified_on(request.day):
+        if not structure.is_qualified_on(day):
             verdicts = [
-                refuse(
-                    v.serial, ChequeRefusal.STRUCTURE_NOT_QUALIFIED, msg_not_qualified(request.day)
-                )
+                refuse(v.serial, ChequeRefusal.STRUCTURE_NOT_QUALIFIED, msg_not_qualified(day))
                 for v in verdicts
             ]
-        if any(not v.accepted for v in verdicts):
-            live = await self.live_status(journey_id)
-            # Complete the answer with what the journey itself would say of the others.
-            journey_side = {
-                v.serial: v
-                for v in check_cheques(
-                    live, [v.serial for v in verdicts if v.accepted], request.day
-                )
-            }
-            merged = [journey_side.get(v.serial, v) if v.accepted else v for v in verdicts]
-            raise ApiError(
-                422,
-                "cheques_refused",
-                "Séance non enregistrée : des chèques sont refusés.",
-                {"verdicts": [v.__dict__ for v in merged]},
-            )
-        return await self._execute_update(  # the journey was checked above
-            journey_id, c.U_LOG_SESSION, request, key=key, result_type=c.SessionReceipt
-        )
+        if not live and all(v.accepted for v in verdicts):
+            return verdicts
+        accepted = [v.serial for v in verdicts if v.accepted]
+        if not accepted:
+            return verdicts
+        status = await self.live_status(journey_id)
+        # Complete the answer with what the journey itself would say of the others, in order.
+        journey_side = iter(check_cheques(status, accepted, day))
+        return [next(journey_side) if v.accepted else v for v in verdicts]
 
     def _record_verdicts(
         self, session: Session, journey: models.Journey, texts: list[str]
