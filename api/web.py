@@ -17,7 +17,8 @@ Conventions for page authors:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from markupsafe import Markup, escape
 from api.access import ROLE_LABELS
 from api.auth import ANON_COOKIE, CSRF_FIELD, User, anonymous_csrf, set_cookie
 from domain.money import format_euros
-from domain.stages import Role, Stage
+from domain.stages import Action, Role, Stage
 from domain.validity import PARIS, format_date_fr
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -157,3 +158,51 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         {"status": status, "title": ERROR_TITLES.get(status, "Erreur"), "message": message},
         status_code=status,
     )
+
+
+# ---- a journey's timeline (fragments/timeline.html), shared by every role's journey page ----
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One transition-log row as people read it."""
+
+    at: datetime
+    label: str  # what happened (domain.stages.Action label)
+    who: str  # the account's name, else its role; "passnum" for the calendar
+    stages: str | None  # "Carnet remis → Orientation en attente", None if the stage stayed
+    reason: str | None
+    structure: str | None  # the mediation structure an orientation went to, if any
+
+
+def timeline_entries(
+    rows: Iterable[Any], names: Mapping[str, str], structures: Mapping[int, str]
+) -> list[TimelineEntry]:
+    """TimelineEntry per `records.models.TransitionLog` row. `names`: account names by
+    actor ref (`records.accounts.names_by_ref`); `structures`: mediation structure names."""
+    out = []
+    for row in rows:
+        role = Role(row.actor_role)
+        who = (
+            "passnum (automatique)"
+            if role == Role.SYSTEM
+            else names.get(row.actor_ref) or ROLE_LABELS[role]
+        )
+        moved = row.from_stage is not None and row.from_stage != row.to_stage
+        structure_id = (row.detail or {}).get("mediation_structure_id")
+        structure = None
+        if structure_id and str(structure_id).isdigit():
+            structure = structures.get(int(structure_id), f"structure n° {structure_id}")
+        out.append(
+            TimelineEntry(
+                at=row.at,
+                label=Action(row.action).label,
+                who=who,
+                stages=f"{stage_label(row.from_stage)} → {stage_label(row.to_stage)}"
+                if moved
+                else None,
+                reason=row.reason,
+                structure=structure,
+            )
+        )
+    return out
