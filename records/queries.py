@@ -470,3 +470,177 @@ def suggest_mediation_structures(
         )
     )
     return suggestions
+
+
+# ---- mediators' pages ----
+
+_REDEEMED = ("REDEEMED", "REIMBURSED")  # domain.stages.ChequeStatus values
+
+
+@dataclass(frozen=True)
+class PendingOrientationRow:
+    """An orientation waiting for a mediation structure's answer, with what it needs to know."""
+
+    journey_id: str
+    first_name: str | None
+    commune: str | None
+    needs: list[str]  # the entry assessment's themes (domain.needs.Theme values)
+    since: datetime
+
+
+def pending_orientations(
+    session: Session, *, programme_code: int, mediation_structure_id: int
+) -> list[PendingOrientationRow]:
+    """Journeys oriented to this structure and waiting for its answer, oldest first."""
+    rows = session.execute(
+        sa_select(
+            col(Journey.id),
+            col(Beneficiary.first_name),
+            col(Beneficiary.commune),
+            col(Assessment.needs),
+            col(Orientation.since),
+            col(Journey.oriented_at),
+        )
+        .select_from(Journey)
+        .outerjoin(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
+        .outerjoin(
+            Assessment,
+            and_(col(Assessment.journey_id) == col(Journey.id), col(Assessment.kind) == "ENTRY"),
+        )
+        .outerjoin(
+            Orientation,
+            and_(
+                col(Orientation.journey_id) == col(Journey.id),
+                col(Orientation.status) == _PENDING,
+                col(Orientation.mediation_structure_id) == mediation_structure_id,
+            ),
+        )
+        .where(
+            col(Journey.programme_code) == programme_code,
+            col(Journey.orientation_structure_id) == mediation_structure_id,
+            col(Journey.orientation_status) == _PENDING,
+        )
+    ).all()
+    found = [
+        PendingOrientationRow(
+            journey_id=jid,
+            first_name=first,
+            commune=commune,
+            needs=list(needs or []),
+            since=since or oriented_at or datetime.now(UTC),
+        )
+        for jid, first, commune, needs, since, oriented_at in rows
+    ]
+    return sorted(found, key=lambda r: (r.since, r.journey_id))
+
+
+@dataclass(frozen=True)
+class TraineeRow:
+    """A journey a mediation structure trains, for its list of trainees."""
+
+    journey_id: str
+    first_name: str | None
+    commune: str | None
+    stage: str
+    millesime: int | None
+    cheques_total: int
+    cheques_redeemed: int
+    last_session_day: date | None
+
+    @property
+    def cheques_left(self) -> int:
+        return self.cheques_total - self.cheques_redeemed if self.stage in OPEN_STAGES else 0
+
+
+def mediation_trainees(
+    session: Session,
+    *,
+    programme_code: int,
+    mediation_structure_id: int,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[TraineeRow], int]:
+    """One page of the journeys this structure trains (open ones first, then the most
+    recent activity) and their total. Two queries."""
+    conditions: list[Any] = [
+        col(Journey.programme_code) == programme_code,
+        col(Journey.mediation_structure_id) == mediation_structure_id,
+    ]
+    total = session.exec(select(func.count()).select_from(Journey).where(*conditions)).one()
+    last_session = (
+        sa_select(
+            col(TrainingSession.journey_id),
+            func.max(col(TrainingSession.day)).label("last_day"),
+        )
+        .group_by(TrainingSession.journey_id)
+        .subquery()
+    )
+    rows = session.execute(
+        sa_select(
+            col(Journey.id),
+            col(Beneficiary.first_name),
+            col(Beneficiary.commune),
+            col(Journey.stage),
+            col(Journey.millesime),
+            col(Journey.cheques_total),
+            col(Journey.cheques_redeemed),
+            last_session.c.last_day,
+        )
+        .select_from(Journey)
+        .outerjoin(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
+        .outerjoin(last_session, last_session.c.journey_id == col(Journey.id))
+        .where(*conditions)
+        .order_by(
+            col(Journey.closed_at).is_not(None),
+            col(Journey.last_activity_at).is_(None),
+            col(Journey.last_activity_at).desc(),
+            col(Journey.id),
+        )
+        .limit(max(0, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    ).all()
+    return [TraineeRow(*row) for row in rows], int(total)
+
+
+@dataclass(frozen=True)
+class RedeemedChequeRow:
+    serial: str
+    redeemed_on: date
+    status: str  # REDEEMED or REIMBURSED
+    journey_id: str
+    first_name: str | None
+
+
+def cheques_redeemed_by(
+    session: Session,
+    *,
+    programme_code: int,
+    mediation_structure_id: int,
+    start: date,
+    end: date,
+) -> list[RedeemedChequeRow]:
+    """The cheques this structure took for sessions held on days in [start, end)."""
+    rows = session.execute(
+        sa_select(
+            col(Cheque.serial),
+            col(Cheque.redeemed_on),
+            col(Cheque.status),
+            col(Cheque.journey_id),
+            col(Beneficiary.first_name),
+        )
+        .select_from(Cheque)
+        .outerjoin(Beneficiary, col(Beneficiary.journey_id) == col(Cheque.journey_id))
+        .where(
+            col(Cheque.programme_code) == programme_code,
+            col(Cheque.mediation_structure_id) == mediation_structure_id,
+            col(Cheque.status).in_(_REDEEMED),
+            col(Cheque.redeemed_on) >= start,
+            col(Cheque.redeemed_on) < end,
+        )
+        .order_by(col(Cheque.redeemed_on), col(Cheque.serial))
+    ).all()
+    return [RedeemedChequeRow(*row) for row in rows]
+
+
+def get_training_session(session: Session, session_id: str) -> TrainingSession | None:
+    return session.get(TrainingSession, session_id)
