@@ -232,7 +232,10 @@ async def run_worker(settings: Settings, client: Client | None = None) -> None:
     sessions = session_factory(engine)
     activities = JourneyActivities(sessions, serialise_writes=is_sqlite(settings.db_url))
     notifications = NotificationActivities(
-        sessions, SmtpSender.from_settings(settings), MailSettings.from_settings(settings)
+        sessions,
+        SmtpSender.from_settings(settings),
+        MailSettings.from_settings(settings),
+        serialise_writes=is_sqlite(settings.db_url),
     )
     await ensure_digest_schedule(client, settings.temporal_task_queue)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:

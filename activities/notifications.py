@@ -31,8 +31,15 @@ from records.db import SessionFactory
 
 
 class NotificationActivities:
-    def __init__(self, sessions: SessionFactory, sender: Sender, mail: MailSettings) -> None:
-        self.deliveries = Deliveries(sessions, sender, mail)
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        sender: Sender,
+        mail: MailSettings,
+        *,
+        serialise_writes: bool = False,
+    ) -> None:
+        self.deliveries = Deliveries(sessions, sender, mail, serialise_writes=serialise_writes)
         self.digests = Digests(self.deliveries)
 
     def all(self) -> list[Callable[..., Any]]:

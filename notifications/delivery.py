@@ -13,9 +13,11 @@ Guarantees, per address:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +38,7 @@ from notifications.sender import (
     TemporaryFailure,
     message_id_for,
 )
+from notifications.sink import WRITE_TURN
 from records.db import SessionFactory, begin_write
 from records.models import (
     Account,
@@ -149,10 +152,26 @@ class Deliveries:
     """Plans, renders and sends deliveries. Database work runs in threads (sync SQLAlchemy),
     sending on the event loop (aiosmtplib)."""
 
-    def __init__(self, sessions: SessionFactory, sender: Sender, mail: MailSettings) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        sender: Sender,
+        mail: MailSettings,
+        *,
+        serialise_writes: bool = False,
+    ) -> None:
+        """`serialise_writes` (SQLite): write one thread at a time (see `WRITE_TURN`)."""
         self.sessions = sessions
         self.sender = sender
         self.mail = mail
+        self._turn: AbstractContextManager[Any] = WRITE_TURN if serialise_writes else nullcontext()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session whose transaction writes (SQLite: holds the write lock from BEGIN)."""
+        with self._turn, self.sessions() as session:
+            begin_write(session)
+            yield session
 
     # ---- planning ----
 
@@ -167,8 +186,7 @@ class Deliveries:
 
     def _plan(self, journey_id: str, seq: int) -> list[int]:
         now = utcnow()
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             notices = event_outbox(session, journey_id, seq)
             for notice in notices:
                 if notice.status != OutboxStatus.PENDING.value:
@@ -286,8 +304,7 @@ class Deliveries:
         self, delivery_id: int, render: Callable[[Session, MailDelivery], Outgoing]
     ) -> Outgoing | None:
         now = utcnow()
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             d = session.get(MailDelivery, delivery_id)
             if d is None or d.status != DeliveryStatus.PENDING.value:
                 return None
@@ -297,15 +314,17 @@ class Deliveries:
             d.attempts += 1
             session.add(d)
             session.commit()
-            try:
-                return render(session, d)
-            except BaseException:
-                self.release(delivery_id, "rendering failed")
-                raise
+        try:
+            with self.sessions() as session:  # rendering only reads: outside the write turn
+                claimed = session.get(MailDelivery, delivery_id)
+                assert claimed is not None
+                return render(session, claimed)
+        except BaseException:
+            self.release(delivery_id, "rendering failed")
+            raise
 
     def record_sent(self, delivery_id: int, subject: str) -> None:
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             d = session.get(MailDelivery, delivery_id)
             assert d is not None
             d.status = DeliveryStatus.SENT.value
@@ -317,8 +336,7 @@ class Deliveries:
             session.commit()
 
     def record_failed(self, delivery_id: int, subject: str, reason: str) -> None:
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             d = session.get(MailDelivery, delivery_id)
             assert d is not None
             d.status = DeliveryStatus.FAILED.value
@@ -329,8 +347,7 @@ class Deliveries:
             session.commit()
 
     def release(self, delivery_id: int, reason: str) -> None:
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             d = session.get(MailDelivery, delivery_id)
             if d is not None and d.status == DeliveryStatus.PENDING.value:
                 d.claimed_until = None
@@ -371,8 +388,7 @@ class Deliveries:
             ]
 
     def settle(self, outbox_ids: Sequence[int]) -> DeliveryReport:
-        with self.sessions() as session:
-            begin_write(session)
+        with self.writing() as session:
             settle_outbox(session, outbox_ids)
             session.commit()
             statuses = session.exec(

@@ -23,7 +23,6 @@ from notifications.context import journey_facts
 from notifications.delivery import Deliveries, settle_outbox, utcnow
 from notifications.rendering import render_template
 from notifications.sender import Outgoing, PermanentFailure, message_id_for
-from records.db import begin_write
 from records.models import (
     Account,
     DeliveryStatus,
@@ -92,8 +91,7 @@ class Digests:
         """The round's digest row for `address` (created with its items the first time):
         its id and status (SKIPPED: nothing left to say)."""
         now = utcnow()
-        with self.d.sessions() as session:
-            begin_write(session)
+        with self.d.writing() as session:
             row = session.exec(
                 select(MailDelivery).where(
                     MailDelivery.idempotency_key == key, MailDelivery.address == address
@@ -219,8 +217,7 @@ class Digests:
 
     def finish(self, row_id: int, sent: bool, reason: str | None = None) -> None:
         """The digest row is final: its items follow it, and their outbox rows them."""
-        with self.d.sessions() as session:
-            begin_write(session)
+        with self.d.writing() as session:
             row = session.get(MailDelivery, row_id)
             assert row is not None
             items = session.exec(

@@ -5,6 +5,8 @@ administrators' mailbox page."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -17,6 +19,9 @@ from records.db import SessionFactory
 from records.models import MailboxMessage
 
 MAX_SUBJECT = 300
+# Mail writers of one SQLite file in this process (sink, deliveries) take turns here:
+# threads waiting on SQLite's own lock poll it with growing sleeps; this hands over at once.
+WRITE_TURN = threading.Lock()
 
 
 def store_mail(
@@ -40,8 +45,9 @@ def store_mail(
 class MailboxHandler:
     """aiosmtpd handler: accept everything, file it."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, serialise_writes: bool = False) -> None:
         self._sessions = sessions
+        self._turn: AbstractContextManager[Any] = WRITE_TURN if serialise_writes else nullcontext()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw: bytes = envelope.original_content or envelope.content
@@ -49,7 +55,7 @@ class MailboxHandler:
         recipients: list[str] = list(envelope.rcpt_tos)
 
         def write() -> None:
-            with self._sessions() as s:
+            with self._turn, self._sessions() as s:
                 store_mail(s, raw, mail_from=sender, recipients=recipients)
                 s.commit()
 
@@ -57,11 +63,14 @@ class MailboxHandler:
         return "250 Message accepted for delivery"
 
 
-def start_sink(sessions: SessionFactory, host: str, port: int) -> Any:
+def start_sink(
+    sessions: SessionFactory, host: str, port: int, *, serialise_writes: bool = False
+) -> Any:
     """Start the sink in its own thread; returns the aiosmtpd Controller (`.stop()`)."""
     from aiosmtpd.controller import Controller
 
-    controller = Controller(MailboxHandler(sessions), hostname=host, port=port)
+    handler = MailboxHandler(sessions, serialise_writes=serialise_writes)
+    controller = Controller(handler, hostname=host, port=port)
     controller.start()
     return controller
 

@@ -72,7 +72,7 @@ def start_mail_sink(settings: Settings) -> MailSink | None:
     if not settings.smtp_sink or settings.smtp_host not in LOOPBACK_HOSTS:
         return None
     from notifications.sink import start_sink
-    from records.db import make_engine, session_factory
+    from records.db import is_sqlite, make_engine, session_factory
 
     if port_in_use(settings.smtp_host, settings.smtp_port):
         raise StackError(
@@ -81,7 +81,12 @@ def start_mail_sink(settings: Settings) -> MailSink | None:
             "PASSNUM_SMTP_PORT, ou réglez PASSNUM_SMTP_SINK=false pour un vrai serveur SMTP."
         )
     engine = make_engine(settings.db_url)
-    controller = start_sink(session_factory(engine), settings.smtp_host, settings.smtp_port)
+    controller = start_sink(
+        session_factory(engine),
+        settings.smtp_host,
+        settings.smtp_port,
+        serialise_writes=is_sqlite(settings.db_url),
+    )
     return MailSink(controller, engine)
 
 
