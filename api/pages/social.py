@@ -1,29 +1,687 @@
-"""Social workers' space: referrals of their reception structure.
+"""Social workers' space (/accompagnement): their structure's referrals, and every step a
+social worker takes: refer a person, assess their needs, hand over the booklet (with its
+printable slip), choose a mediation structure; and the journey page with its timeline.
 
-Placeholder landing page of the space (the web-app foundation); the space's pages go
-here, their templates in api/templates/social/.
+Each POST carries a form UUID (`form_id`, generated when the form is rendered) that is the
+idempotency key of the workflow Update: a double submit changes nothing, and a success
+redirects (303) to the next page. Withdrawal is a coordinator's change (api/access.py
+`ROLES_BY_CHANGE`): the journey page points the social worker to the coordination instead.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
 
-from api import access
-from api.auth import CurrentUser
-from api.deps import State
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlmodel import Session
+
+from api import access, schemas
+from api.access import ROLE_LABELS, Change
+from api.auth import CurrentUser, User
+from api.deps import AppState, State
+from api.errors import ApiError, not_found
+from api.forms import Form, read_form
+from api.journey_service import JourneyService
 from api.pages import describe_scope
 from api.web import render
-from domain.stages import Role
+from domain import contracts as c
+from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
+from domain.refusals import ChequeRefusal
+from domain.serials import parse_serial
+from domain.stages import (
+    Action,
+    ChequeStatus,
+    DeclineReason,
+    OrientationStatus,
+    Role,
+    Stage,
+)
+from domain.validity import PARIS, paris_day, valid_from
+from records import models, queries
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
 
+SPACE = "/accompagnement"
+
+# The wording shown to the person and stored with the referral (Beneficiary.consent_text).
+# Changing it changes what future referrals record; past ones keep the text they showed.
+CONSENT_TEXT = (
+    "J'accepte que ma structure d'accueil et les structures du Pass numérique enregistrent "
+    "mon identité et mes coordonnées pour organiser mon accompagnement au numérique : "
+    "diagnostic de mes besoins, remise d'un carnet de chèques APTIC, orientation vers un "
+    "médiateur numérique et suivi de mes séances. Ces informations ne servent qu'à ce "
+    "parcours et sont effacées deux ans après ma dernière activité. Je peux demander à les "
+    "consulter, les corriger ou les effacer auprès de ma structure d'accueil."
+)
+
+CHANNEL_OPTIONS = [(ch.value, ch.label) for ch in models.Channel]
+TOOL_OPTIONS = [(t.value, t.label) for t in AssessmentTool]
+AUTONOMY_OPTIONS = [(a.value, a.label) for a in AutonomyLevel]
+THEME_OPTIONS = [(t.value, t.label) for t in Theme]
+MAX_LIST = 200
+NOT_QUALIFIED_TODAY = (
+    "Cette structure n'est pas habilitée APTIC aujourd'hui : choisissez-en une autre."
+)
+
+
+def _today() -> date:
+    return paris_day(datetime.now(UTC))
+
+
+def _form_id() -> dict[str, str]:
+    """A blank form's values: a fresh UUID, the Update's idempotency key once submitted."""
+    return {"form_id": str(uuid.uuid4())}
+
+
+def _see(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _journey_path(journey_id: str, step: str = "") -> str:
+    return f"{SPACE}/parcours/{journey_id}" + (f"/{step}" if step else "")
+
+
+# ---- forms ----
+
+
+class PersonForm(schemas.PersonIn):
+    @field_validator("birth_year")
+    @classmethod
+    def _not_future(cls, value: int | None) -> int | None:
+        if value is not None and value > _today().year:
+            raise ValueError("L'année de naissance ne peut pas être dans le futur.")
+        return value
+
+
+class ReferralForm(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    form_id: UUID
+    person: PersonForm
+    consent: bool = False
+
+    @field_validator("consent")
+    @classmethod
+    def _given(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("Le consentement de la personne est obligatoire pour l'orienter.")
+        return value
+
+
+class AssessmentForm(BaseModel):
+    form_id: UUID
+    tool: AssessmentTool
+    autonomy: AutonomyLevel
+    needs: list[Theme] = []
+
+    @field_validator("needs")
+    @classmethod
+    def _some(cls, value: list[Theme]) -> list[Theme]:
+        if not value:
+            raise ValueError("Choisissez au moins un besoin.")
+        return list(dict.fromkeys(value))
+
+
+class BookletForm(BaseModel):
+    form_id: UUID
+
+
+class OrientForm(BaseModel):
+    form_id: UUID
+    mediation_structure_id: int
+
+
+def _place_errors(form: Form[Any]) -> None:
+    """Put errors that have no field of their own where the user can act on them."""
+    moves = {
+        "person": "person.preferred_channel",  # contact needed by the chosen channel
+        "form_id": "",  # a tampered or very old form
+    }
+    for src, dst in moves.items():
+        if src in form.errors:
+            message = form.errors.pop(src)
+            if src == "form_id":
+                message = "Ce formulaire a expiré : rechargez la page et recommencez."
+            form.add_error(dst, message)
+
+
+# ---- reads ----
+
+
+@dataclass(frozen=True)
+class Row:
+    journey: models.Journey
+    person: models.Beneficiary | None
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    label: str
+    who: str
+    to_stage: str
+    why: list[str]
+
+
+@dataclass(frozen=True)
+class ChequeItem:
+    display: str
+    status: ChequeStatus
+    redeemed_on: date | None
+    structure: str | None
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    journey: models.Journey
+    person: models.Beneficiary | None
+    programme: models.Programme
+    assessment: models.Assessment | None
+    timeline: list[TimelineItem]
+    cheques: list[ChequeItem]
+    sessions: list[models.TrainingSession]
+    orientations: list[tuple[models.Orientation, str]]
+    structure_names: dict[int, str]
+
+    @property
+    def stage(self) -> Stage:
+        return Stage(self.journey.stage)
+
+    @property
+    def name(self) -> str:
+        return person_name(self.person)
+
+    @property
+    def valid_to(self) -> date | None:
+        return last_valid_day(self.journey.valid_until)
+
+
+def person_name(person: models.Beneficiary | None) -> str:
+    if person is None or not (person.first_name or person.last_name):
+        return "Personne anonymisée"
+    return f"{person.first_name or ''} {person.last_name or ''}".strip()
+
+
+def display_serial(serial: str) -> str:
+    try:
+        return parse_serial(serial).display
+    except ValueError:
+        return serial
+
+
+def last_valid_day(valid_until: datetime | None) -> date | None:
+    """The last day a cheque may be spent, from the exclusive bound the journey keeps."""
+    if valid_until is None:
+        return None
+    return (valid_until.astimezone(PARIS) - timedelta(days=1)).date()
+
+
+def _who(role: str, ref: str, names: dict[int, str]) -> str:
+    if role == Role.SYSTEM:
+        return "passnum (automatique)"
+    name = names.get(int(ref)) if ref.isdigit() else None
+    label = ROLE_LABELS.get(Role(role), role) if role in Role.__members__ else role
+    return f"{name} ({label})" if name else label
+
+
+def _why(entry: models.TransitionLog, structures: dict[int, str]) -> list[str]:
+    lines: list[str] = []
+    detail = entry.detail or {}
+    if entry.reason:
+        lines.append(entry.reason)
+    structure = detail.get("mediation_structure_id")
+    if structure and structure.isdigit():
+        lines.append(f"Structure : {structures.get(int(structure), 'inconnue')}")
+    reason = detail.get("decline_reason")
+    if reason in DeclineReason.__members__ and DeclineReason(reason).label not in lines:
+        lines.append(f"Motif : {DeclineReason(reason).label}")
+    if entry.action == Action.ASSESSED and detail.get("autonomy") in AutonomyLevel.__members__:
+        lines.append(f"Autonomie : {AutonomyLevel(detail['autonomy']).label}")
+    if entry.action == Action.BOOKLET_ISSUED and detail.get("booklet_number"):
+        lines.append(
+            f"Carnet n° {detail['booklet_number']} (millésime {detail.get('millesime', '')})"
+        )
+    return lines
+
+
+def _read_journey(session: Session, state: AppState, user: User, journey_id: str) -> JourneyView:
+    """Everything the journey page shows, in one unit of work; 404 outside the user's scope."""
+    journey = queries.get_journey(session, journey_id)
+    if journey is None or journey.programme_code != state.settings.programme_code:
+        raise not_found()
+    access.require_visible(user, journey)
+    programme = queries.get_programme(session, journey.programme_code)
+    if programme is None:
+        raise not_found("Programme")
+    log = queries.journey_timeline(session, journey_id)
+    cheques = queries.journey_cheques(session, journey_id)
+    sessions = queries.journey_sessions(session, journey_id)
+    orientations = queries.journey_orientations(session, journey_id)
+    structure_ids = {
+        int(e.detail["mediation_structure_id"])
+        for e in log
+        if str((e.detail or {}).get("mediation_structure_id", "")).isdigit()
+    }
+    structure_ids |= {x.mediation_structure_id for x in cheques if x.mediation_structure_id}
+    structure_ids |= {x.mediation_structure_id for x in sessions}
+    structure_ids |= {x.mediation_structure_id for x in orientations}
+    structures = queries.mediation_structure_names(session, sorted(structure_ids))
+    names = queries.account_names(
+        session, sorted({int(e.actor_ref) for e in log if e.actor_ref.isdigit()})
+    )
+    return JourneyView(
+        journey=journey,
+        person=queries.get_beneficiary(session, journey_id),
+        programme=programme,
+        assessment=queries.journey_assessment(session, journey_id, AssessmentKind.ENTRY.value),
+        timeline=[
+            TimelineItem(
+                at=e.at,
+                label=Action(e.action).label if e.action in Action.__members__ else e.action,
+                who=_who(e.actor_role, e.actor_ref, names),
+                to_stage=e.to_stage,
+                why=_why(e, structures),
+            )
+            for e in log
+        ],
+        cheques=[
+            ChequeItem(
+                display=display_serial(x.serial),
+                status=ChequeStatus(x.status),
+                redeemed_on=x.redeemed_on,
+                structure=structures.get(x.mediation_structure_id)
+                if x.mediation_structure_id
+                else None,
+            )
+            for x in cheques
+        ],
+        sessions=sessions,
+        orientations=[
+            (o, structures.get(o.mediation_structure_id, "inconnue")) for o in orientations
+        ],
+        structure_names=structures,
+    )
+
+
+async def journey_view(state: AppState, user: User, journey_id: str) -> JourneyView:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    return await state.db.run(lambda s: _read_journey(s, state, user, journey_id))
+
+
+async def authorise(state: AppState, user: User, journey_id: str, change: Change) -> None:
+    """404 if the journey does not exist, 403 if `user` may not make `change` on it."""
+    code = state.settings.programme_code
+
+    def check(session: Session) -> None:
+        row = queries.journey_access(session, journey_id)
+        access.require_change(user, row if row and row.programme_code == code else None, change)
+
+    await state.db.run(check)
+
+
+def _page(view: JourneyView, **extra: Any) -> dict[str, Any]:
+    return {
+        "view": view,
+        "journey": view.journey,
+        "name": view.name,
+        "labels": LABELS,
+        **extra,
+    }
+
+
+# Labels the templates need (StrictUndefined: everything is passed).
+LABELS: dict[str, Any] = {
+    "stages": {s.value: s.label for s in Stage},
+    "tools": dict(TOOL_OPTIONS),
+    "autonomy": dict(AUTONOMY_OPTIONS),
+    "themes": dict(THEME_OPTIONS),
+    "channels": dict(CHANNEL_OPTIONS),
+    "orientation": {o.value: o.label for o in OrientationStatus},
+    "cheque": {x.value: x.label for x in ChequeStatus},
+    "session_kind": {"INDIVIDUAL": "Individuelle", "COLLECTIVE": "Collective"},
+    "place": {"ON_SITE": "Dans la structure", "AT_HOME": "À domicile", "REMOTE": "À distance"},
+}
+
+# ---- my referrals ----
+
 
 @router.get("")
-async def space(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
+async def space(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    etape: Annotated[Stage | None, Query()] = None,
+) -> HTMLResponse:
+    """My structure's referrals: stalled ones first, then by stage."""
     access.require_role(user, Role.SOCIAL_WORKER)
+    scope = access.journey_scope(user)
+    code = state.settings.programme_code
+
+    def read(session: Session) -> tuple[list[Row], int, dict[str, int]]:
+        journeys, total = queries.list_journeys(
+            session, programme_code=code, stage=etape, scope=scope, limit=MAX_LIST
+        )
+        people = queries.beneficiaries_for(session, [j.id for j in journeys])
+        counts = queries.journey_stage_counts(session, programme_code=code, scope=scope)
+        return [Row(j, people.get(j.id)) for j in journeys], total, counts
+
+    rows, total, counts = await state.db.run(read)
+    stalled = [r for r in rows if r.journey.stalled]
+    by_stage = [
+        (s, [r for r in rows if not r.journey.stalled and r.journey.stage == s.value])
+        for s in Stage
+    ]
     return render(
         request,
-        "space.html",
-        {"space_title": "Mes orientations", "scope_label": await describe_scope(state, user)},
+        "social/home.html",
+        {
+            "scope_label": await describe_scope(state, user),
+            "stalled": stalled,
+            "by_stage": [(s, rs) for s, rs in by_stage if rs],
+            "shown": len(rows),
+            "total": total,
+            "counts": [(s, counts.get(s.value, 0)) for s in Stage],
+            "all_count": sum(counts.values()),
+            "current": etape,
+            "labels": LABELS,
+            "person_name": person_name,
+        },
     )
+
+
+# ---- refer a person ----
+
+
+def _refer_page(request: Request, form: Form[ReferralForm], status: int = 200) -> HTMLResponse:
+    return render(
+        request,
+        "social/refer.html",
+        {"form": form, "consent_text": CONSENT_TEXT, "channels": CHANNEL_OPTIONS},
+        status_code=status,
+    )
+
+
+@router.get("/orienter")
+async def refer_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    blank: Form[ReferralForm] = Form.blank({**_form_id(), "person.preferred_channel": "POST"})
+    return _refer_page(request, blank)
+
+
+@router.post("/orienter")
+async def refer_submit(request: Request, state: State, user: CurrentUser) -> Response:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    form = await read_form(request, ReferralForm)
+    _place_errors(form)
+    if not form.ok:
+        return _refer_page(request, form, 422)
+    data = form.data
+    if user.reception_structure_id is None:
+        raise access.forbidden("Votre compte n'est rattaché à aucune structure d'accueil.")
+    try:
+        status = await JourneyService(state).refer(
+            idempotency_key=str(data.form_id),
+            reception_structure_id=user.reception_structure_id,
+            user=user,
+            person=data.person.model_dump(),
+            consent_text=CONSENT_TEXT,
+        )
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise
+        form.refuse(exc)
+        return _refer_page(request, form, exc.status)
+    return _see(_journey_path(status.journey_id, "diagnostic"))
+
+
+# ---- journey page ----
+
+
+@router.get("/parcours/{journey_id}")
+async def journey_page(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    return render(request, "social/journey.html", _page(view))
+
+
+# ---- needs assessment ----
+
+
+def _assess_page(
+    request: Request, view: JourneyView, form: Form[AssessmentForm], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "social/assess.html",
+        _page(
+            view,
+            form=form,
+            tools=TOOL_OPTIONS,
+            autonomy=AUTONOMY_OPTIONS,
+            themes=THEME_OPTIONS,
+        ),
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/diagnostic")
+async def assess_page(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    initial: dict[str, str | list[str]] = _form_id()
+    if view.assessment is not None:  # a correction starts from what was recorded
+        initial |= {
+            "tool": view.assessment.tool,
+            "autonomy": view.assessment.autonomy,
+            "needs": list(view.assessment.needs),
+        }
+    return _assess_page(request, view, Form.blank(initial))
+
+
+@router.post("/parcours/{journey_id}/diagnostic")
+async def assess_submit(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> Response:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    form = await read_form(request, AssessmentForm)
+    _place_errors(form)
+    status = 422
+    if form.ok:
+        data = form.data
+        request_ = c.AssessmentRequest(
+            actor=user.actor,
+            kind=AssessmentKind.ENTRY,
+            tool=data.tool,
+            autonomy=data.autonomy,
+            needs=data.needs,
+        )
+        try:
+            await JourneyService(state).update(
+                journey_id,
+                c.U_ASSESS,
+                request_,
+                key=str(data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.ASSESS_ENTRY,
+            )
+            return _see(_journey_path(journey_id, "carnet"))
+        except ApiError as exc:
+            if exc.status in (403, 404):
+                raise
+            form.refuse(exc)
+            status = exc.status
+    view = await journey_view(state, user, journey_id)
+    return _assess_page(request, view, form, status)
+
+
+# ---- booklet ----
+
+
+def _booklet_page(
+    request: Request, view: JourneyView, form: Form[BookletForm], status: int = 200
+) -> HTMLResponse:
+    p = view.programme
+    return render(
+        request,
+        "social/booklet.html",
+        _page(
+            view,
+            form=form,
+            millesime=p.current_millesime,
+            count=p.cheques_per_booklet,
+            value=p.cheque_value_cents,
+            total=p.cheque_value_cents * p.cheques_per_booklet,
+        ),
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/carnet")
+async def booklet_page(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    return _booklet_page(request, view, Form.blank(_form_id()))
+
+
+@router.post("/parcours/{journey_id}/carnet")
+async def booklet_submit(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> Response:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    form = await read_form(request, BookletForm)
+    _place_errors(form)
+    status = 422
+    if form.ok:
+        service = JourneyService(state)
+        millesime = (await service.programme()).current_millesime
+        try:
+            await service.update(
+                journey_id,
+                c.U_ISSUE_BOOKLET,
+                c.BookletRequest(actor=user.actor, millesime=millesime),
+                key=str(form.data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.ISSUE_BOOKLET,
+            )
+            return _see(_journey_path(journey_id, "bordereau"))
+        except ApiError as exc:
+            if exc.status in (403, 404):
+                raise
+            form.refuse(exc)
+            status = exc.status
+    view = await journey_view(state, user, journey_id)
+    return _booklet_page(request, view, form, status)
+
+
+@router.get("/parcours/{journey_id}/bordereau")
+async def slip_page(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> HTMLResponse:
+    """The printable slip handed over with the booklet."""
+    view = await journey_view(state, user, journey_id)
+    j = view.journey
+    return render(
+        request,
+        "social/slip.html",
+        _page(
+            view,
+            valid_from=valid_from(j.millesime) if j.millesime else None,
+            valid_to=last_valid_day(j.valid_until),
+            value=view.programme.cheque_value_cents,
+        ),
+    )
+
+
+# ---- orientation to a mediation structure ----
+
+
+async def _orient_page(
+    request: Request,
+    state: AppState,
+    view: JourneyView,
+    form: Form[OrientForm],
+    status: int = 200,
+) -> HTMLResponse:
+    j = view.journey
+    needs = list(view.assessment.needs) if view.assessment else []
+
+    def read(session: Session) -> tuple[list[queries.MediationSuggestion], str]:
+        found = queries.suggest_mediation_structures(
+            session, programme_code=j.programme_code, epci_id=j.epci_id, needs=needs, on=_today()
+        )
+        epci = session.get(models.Epci, j.epci_id)
+        return found, epci.name if epci else "votre intercommunalité"
+
+    suggestions, epci_name = await state.db.run(read)
+    return render(
+        request,
+        "social/orient.html",
+        _page(
+            view,
+            form=form,
+            near=[x for x in suggestions if x.serves_epci],
+            far=[x for x in suggestions if not x.serves_epci],
+            needs=needs,
+            epci_name=epci_name,
+        ),
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/mediation")
+async def orient_page(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    return await _orient_page(request, state, view, Form.blank(_form_id()))
+
+
+@router.post("/parcours/{journey_id}/mediation")
+async def orient_submit(
+    request: Request, journey_id: str, state: State, user: CurrentUser
+) -> Response:
+    access.require_role(user, Role.SOCIAL_WORKER)
+    form = await read_form(request, OrientForm)
+    _place_errors(form)
+    if "mediation_structure_id" in form.errors:
+        form.errors["mediation_structure_id"] = "Choisissez une structure de médiation."
+    status = 422
+    if form.ok:
+        data = form.data
+        service = JourneyService(state)
+        # Authorise before looking at the structure: nothing is said outside one's scope.
+        await authorise(state, user, journey_id, Change.ORIENT)
+        try:
+            await service.check_mediation_structure(data.mediation_structure_id, on=_today())
+            await service.update(
+                journey_id,
+                c.U_ORIENT,
+                c.OrientRequest(
+                    actor=user.actor, mediation_structure_id=data.mediation_structure_id
+                ),
+                key=str(data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.ORIENT,
+            )
+            return _see(_journey_path(journey_id))
+        except ApiError as exc:
+            if exc.status in (403, 404):
+                raise
+            if exc.code == ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value:  # worded for sessions
+                exc = ApiError(422, exc.code, NOT_QUALIFIED_TODAY)
+            form.refuse(exc, "mediation_structure_id" if exc.status == 422 else "")
+            status = exc.status
+    view = await journey_view(state, user, journey_id)
+    return await _orient_page(request, state, view, form, status)
