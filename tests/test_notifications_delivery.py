@@ -24,6 +24,7 @@ from domain.mail import DeliverNotices
 from domain.notices import NoticeKind, Recipient, notice_key
 from domain.stages import Action, Role, Stage
 from notifications.delivery import Deliveries
+from notifications.journal import deliveries_for, letters_for
 from records.db import SessionFactory
 from records.models import Account, Beneficiary, MailDelivery, NotificationOutbox
 from tests.fixtures.smtp import MAIL, SmtpServer, notification_activities
@@ -181,6 +182,11 @@ async def test_permanent_refusal_is_recorded_and_never_retried(
     assert row.status == "FAILED" and PERSON in (row.last_error or "")
     await acts.deliver_notices(DeliverNotices(journey_id, 1))
     assert smtp_server.rcpt_attempts.count(PERSON) == 1  # never tried again
+    with sessions() as session:  # what the journey page shows
+        lines = deliveries_for(session, journey_id)
+    failed = next(x for x in lines if x.status == "FAILED")
+    assert failed.status_label == "Échec définitif" and failed.address == PERSON
+    assert failed.reason is not None and "unknown mailbox" in failed.reason
 
 
 class _DiesAfterSending(Deliveries):
@@ -258,6 +264,9 @@ async def test_a_person_without_email_is_told_through_the_referrer(
     assert "MESSAGE À TRANSMETTRE À MARIE DUPONT" in to_pass_on.text()
     assert f"/parcours/{journey_id}/lettres/" in to_pass_on.text()
     assert [d.for_beneficiary for d in deliveries(sessions, journey_id)] == [True, False]
+    with sessions() as session:
+        (letter,) = letters_for(session, journey_id)
+    assert f"/lettres/{letter.outbox_id}" in to_pass_on.text()
 
 
 def test_activities_are_what_the_worker_registers(
