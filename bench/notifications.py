@@ -272,7 +272,7 @@ def measure_delays(sessions: SessionFactory, journey_ids: list[str]) -> list[flo
         received = dict(
             session.exec(select(MailboxMessage.message_id, MailboxMessage.received_at)).all()
         )
-    return [(received[m] - at[j]).total_seconds() for j, m in sent if m in received]
+    return [(received[m] - at[j]).total_seconds() for j, m in sent if j and m in received]
 
 
 async def main(messages: int, concurrency: int, journeys: int) -> None:
