@@ -1,32 +1,543 @@
-"""Coordinators' space: overview, stalled journeys, actions, cheque lookup.
+"""Coordinators' space: programme overview, stalled journeys, actions (nudge, re-orient,
+withdraw), cheque lookup and the journey page with its timeline.
 
-Placeholder landing page of the space (the web-app foundation); the space's pages go
-here, their templates in api/templates/coordination/.
+Scope: a coordinator sees the journeys of their EPCI, or of the whole programme
+(`api.access.journey_scope`). Reads outside it answer 404, changes 403; other roles get
+403 on every page of the space. Changes go through `JourneyService.update` (the same
+service as the JSON API) with the form's UUID as the Update's idempotency key, then
+redirect (303) to the journey page.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api import access
-from api.auth import CurrentUser
-from api.deps import State
-from api.pages import describe_scope
-from api.web import render
-from domain.stages import Role
+from api.access import Change
+from api.auth import CurrentUser, User
+from api.deps import AppState, State
+from api.errors import ApiError, not_found
+from api.forms import Form, read_form
+from api.journey_service import JourneyService
+from api.web import TimelineEntry, render, timeline_entries
+from domain import contracts as c
+from domain.serials import SerialError, parse_serial
+from domain.stages import OPEN_STAGES, ChequeStatus, Outcome, Role, Stage
+from domain.validity import last_valid_day, paris_day
+from records import accounts, coordination, models, queries
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)
+PAGE_SIZE = 25
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+DONE_MESSAGES = {
+    "relance": "La relance est envoyée : la structure qui doit agir est prévenue.",
+    "reorientation": "Le parcours est réorienté : la nouvelle structure doit répondre.",
+    "sortie": "La sortie du dispositif est enregistrée : le parcours est clôturé.",
+}
+
+
+NOT_QUALIFIED = "Cette structure n'est pas qualifiée APTIC aujourd'hui : choisissez-en une autre."
+
+
+class NudgeForm(BaseModel):
+    form_id: uuid.UUID
+    message: str | None = Field(default=None, max_length=500)
+
+
+class ReorientForm(BaseModel):
+    form_id: uuid.UUID
+    mediation_structure_id: int
+    reason: Text
+
+
+class WithdrawForm(BaseModel):
+    form_id: uuid.UUID
+    reason: Text
+
+
+def _today() -> date:
+    return paris_day(datetime.now(UTC))
+
+
+def _coordinator(user: User) -> None:
+    access.require_role(user, Role.COORDINATOR)
+
+
+async def _programme(state: AppState) -> models.Programme:
+    return await JourneyService(state).programme()
+
+
+# ---- overview ----
 
 
 @router.get("")
-async def space(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
-    access.require_role(user, Role.COORDINATOR)
+async def overview(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
+    _coordinator(user)
+    scope = access.journey_scope(user)
+
+    def read(session: Session) -> tuple[coordination.Overview, str]:
+        programme = queries.get_programme(session, user.programme_code)
+        if programme is None:
+            raise ApiError(503, "no_programme", "Aucun programme n'est configuré.")
+        label = "tout le programme"
+        if user.epci_id is not None:
+            epci = session.get(models.Epci, user.epci_id)
+            label = epci.name if epci else "intercommunalité inconnue"
+        return coordination.programme_overview(session, programme, scope), label
+
+    figures, scope_label = await state.db.run(read)
     return render(
         request,
-        "space.html",
+        "coordination/overview.html",
+        {"o": figures, "scope_label": scope_label, "whole": user.epci_id is None},
+    )
+
+
+# ---- stalled journeys ----
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+@router.get("/bloques")
+async def stalled(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    epci: Annotated[str | None, Query(max_length=12)] = None,
+    etape: Annotated[str | None, Query(max_length=20)] = None,
+    structure: Annotated[str | None, Query(max_length=24)] = None,
+    page: Annotated[str | None, Query(max_length=6)] = None,
+) -> HTMLResponse:
+    _coordinator(user)
+    stage = etape if etape in {s.value for s in OPEN_STAGES} else None
+    kind, _, structure_id = (structure or "").partition("-")
+    filters = coordination.StalledFilter(
+        epci_id=_int(epci) if user.epci_id is None else None,
+        stage=stage,
+        reception_structure_id=_int(structure_id) if kind == "accueil" else None,
+        mediation_structure_id=_int(structure_id) if kind == "mediation" else None,
+    )
+    number = max(_int(page) or 1, 1)
+    scope = access.journey_scope(user)
+    programme = await _programme(state)
+
+    def read(session: Session) -> dict[str, Any]:
+        rows, total = coordination.stalled_journeys(
+            session,
+            programme_code=user.programme_code,
+            scope=scope,
+            filters=filters,
+            limit=PAGE_SIZE,
+            offset=(number - 1) * PAGE_SIZE,
+        )
+        assert programme.id is not None
+        people = queries.beneficiaries_for(session, [r.id for r in rows])
+        return {
+            "rows": rows,
+            "total": total,
+            "people": people,
+            "names": coordination.reference_names(session, programme.id),
+        }
+
+    found = await state.db.run(read)
+    chosen = {
+        "epci": str(filters.epci_id or ""),
+        "etape": stage or "",
+        "structure": structure
+        if (filters.reception_structure_id or filters.mediation_structure_id)
+        else "",
+    }
+
+    def link(to_page: int) -> str:
+        return "?" + urlencode({k: v for k, v in {**chosen, "page": str(to_page)}.items() if v})
+
+    return render(
+        request,
+        "coordination/stalled.html",
         {
-            "space_title": "Coordination du programme",
-            "scope_label": await describe_scope(state, user),
+            **found,
+            "form": Form.blank(chosen),
+            "stages": [(s.value, s.label) for s in Stage if s in OPEN_STAGES],
+            "pick_epci": user.epci_id is None,
+            "page": number,
+            "pages": max(1, -(-found["total"] // PAGE_SIZE)),
+            "previous_link": link(number - 1) if number > 1 else None,
+            "next_link": link(number + 1) if number * PAGE_SIZE < found["total"] else None,
+            "now": datetime.now(UTC),
         },
+    )
+
+
+# ---- cheque lookup ----
+
+
+@dataclass(frozen=True)
+class ChequeView:
+    display: str
+    status_label: str
+    millesime: int
+    booklet_number: int
+    number: int
+    valid_until_day: date
+    redeemed_on: date | None
+    structure: str | None
+    journey_id: str
+    journey_stage: str
+
+
+@router.get("/cheques")
+async def cheque_lookup(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    numero: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    _coordinator(user)
+    form: Form[Any] = Form.blank({"numero": numero or ""})
+    view: ChequeView | None = None
+    status_code = 200
+    if numero is not None and numero.strip():
+        try:
+            serial = parse_serial(numero)
+        except SerialError as err:
+            form.add_error("numero", err.message)
+            status_code = 422
+        else:
+            view = await state.db.run(
+                lambda s: _cheque_view(s, user, serial.digits, serial.display)
+            )
+            if view is None:
+                form.add_error(
+                    "numero",
+                    f"Aucun chèque de votre périmètre ne porte le numéro {serial.display}.",
+                )
+                status_code = 404
+    elif numero is not None:
+        form.add_error("numero", "Saisissez le numéro imprimé sur le chèque.")
+        status_code = 422
+    return render(
+        request, "coordination/cheque.html", {"form": form, "cheque": view}, status_code=status_code
+    )
+
+
+def _cheque_view(session: Session, user: User, digits: str, display: str) -> ChequeView | None:
+    cheque = queries.find_cheque(session, digits)
+    journey = queries.get_journey(session, cheque.journey_id) if cheque else None
+    if cheque is None or journey is None or not access.can_see_cheque(user, cheque, journey):
+        return None
+    programme = queries.get_programme(session, user.programme_code)
+    structure = (
+        queries.get_mediation_structure(session, cheque.mediation_structure_id)
+        if cheque.mediation_structure_id
+        else None
+    )
+    return ChequeView(
+        display=display,
+        status_label=ChequeStatus(cheque.status).label,
+        millesime=cheque.millesime,
+        booklet_number=cheque.booklet_number,
+        number=cheque.number,
+        valid_until_day=last_valid_day(
+            cheque.millesime, programme.grace_months if programme else 1
+        ),
+        redeemed_on=cheque.redeemed_on,
+        structure=structure.name if structure else None,
+        journey_id=journey.id,
+        journey_stage=journey.stage,
+    )
+
+
+# ---- the journey page ----
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    row: models.Journey
+    person: models.Beneficiary | None
+    live: c.JourneyStatus | None  # None once the workflow is gone (anonymised)
+    epci: str
+    reception: str
+    orientation_structure: str | None
+    training_structure: str | None
+    timeline: list[TimelineEntry]
+
+    @property
+    def stage(self) -> str:
+        return self.live.stage if self.live else self.row.stage
+
+    @property
+    def outcome_label(self) -> str | None:
+        outcome = self.live.outcome if self.live else self.row.outcome
+        return Outcome(outcome).label if outcome else None
+
+    @property
+    def is_open(self) -> bool:
+        return Stage(self.stage).is_open
+
+    @property
+    def stalled(self) -> bool:
+        return self.live.stalled if self.live else self.row.stalled
+
+    @property
+    def stalled_reason(self) -> str | None:
+        return self.live.stalled_reason if self.live else self.row.stalled_reason
+
+    @property
+    def stalled_since(self) -> datetime | None:
+        return self.live.stalled_since if self.live else self.row.stalled_since
+
+    @property
+    def orientation_pending(self) -> bool:
+        o = self.live.orientation if self.live else None
+        return o is not None and o.status == "PENDING"
+
+    @property
+    def reorientable(self) -> bool:
+        return self.stage in (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
+
+
+async def _journey_view(state: AppState, user: User, journey_id: str) -> JourneyView:
+    service = JourneyService(state)
+    await service.check_visible(user, journey_id)
+    try:
+        live: c.JourneyStatus | None = await service.live_status(journey_id)
+    except ApiError as err:
+        if err.status != 409:  # 409: the workflow is finished; the records remain
+            raise
+        live = None
+
+    def read(session: Session) -> JourneyView:
+        row = queries.get_journey(session, journey_id)
+        programme = queries.get_programme(session, user.programme_code)
+        if row is None or programme is None or programme.id is None:
+            raise not_found()
+        names = coordination.reference_names(session, programme.id)
+        log = queries.journey_timeline(session, journey_id)
+        people = accounts.names_by_ref(session, {r.actor_ref for r in log})
+        orientation_id = (
+            live.orientation.mediation_structure_id if live and live.orientation else None
+        )
+        if live is None:
+            orientation_id = row.orientation_structure_id
+        training_id = live.mediation_structure_id if live else row.mediation_structure_id
+        return JourneyView(
+            row=row,
+            person=queries.get_beneficiary(session, journey_id),
+            live=live,
+            epci=names.epci.get(row.epci_id, "?"),
+            reception=names.reception.get(row.reception_structure_id, "?"),
+            orientation_structure=names.mediation.get(orientation_id) if orientation_id else None,
+            training_structure=names.mediation.get(training_id) if training_id else None,
+            timeline=timeline_entries(log, people, names.mediation),
+        )
+
+    return await state.db.run(read)
+
+
+@router.get("/parcours/{journey_id}")
+async def journey_page(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    journey_id: str,
+    fait: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    _coordinator(user)
+    view = await _journey_view(state, user, journey_id)
+    nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    return render(
+        request,
+        "coordination/journey.html",
+        {"j": view, "done": DONE_MESSAGES.get(fait or ""), "nudge": nudge},
+    )
+
+
+async def _require_change(state: AppState, user: User, journey_id: str, change: Change) -> None:
+    """403 (404 if it does not exist) before anything is read from the form."""
+    code = state.settings.programme_code
+
+    def check(session: Session) -> None:
+        row = queries.journey_access(session, journey_id)
+        access.require_change(user, row if row and row.programme_code == code else None, change)
+
+    await state.db.run(check)
+
+
+def _done(journey_id: str, what: str) -> RedirectResponse:
+    return RedirectResponse(f"/coordination/parcours/{journey_id}?fait={what}", status_code=303)
+
+
+@router.post("/parcours/{journey_id}/relance")
+async def nudge(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+    _coordinator(user)
+    await _require_change(state, user, journey_id, Change.NUDGE)
+    form = await read_form(request, NudgeForm)
+    status = 422
+    if form.ok:
+        try:
+            await JourneyService(state).update(
+                journey_id,
+                c.U_NUDGE,
+                c.NudgeRequest(actor=user.actor, message=form.data.message),
+                key=str(form.data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.NUDGE,
+            )
+            return _done(journey_id, "relance")
+        except ApiError as err:
+            if err.status not in (409, 422):
+                raise
+            status = err.status
+            form.refuse(err, "message" if err.status == 422 else "")
+    view = await _journey_view(state, user, journey_id)
+    return render(
+        request,
+        "coordination/journey.html",
+        {"j": view, "done": None, "nudge": form},
+        status_code=status,
+    )
+
+
+# ---- re-orient ----
+
+
+async def _suggestions(
+    state: AppState, user: User, view: JourneyView
+) -> list[queries.MediationSuggestion]:
+    row = view.row
+
+    def read(session: Session) -> list[queries.MediationSuggestion]:
+        entry = queries.journey_assessment(session, row.id, "ENTRY")
+        return queries.suggest_mediation_structures(
+            session,
+            programme_code=user.programme_code,
+            epci_id=row.epci_id,
+            needs=list(entry.needs) if entry else [],
+            on=_today(),
+        )
+
+    return await state.db.run(read)
+
+
+def _current_structure(view: JourneyView) -> int | None:
+    live = view.live
+    if live is None:
+        return None
+    if live.orientation is not None and live.orientation.status == "PENDING":
+        return live.orientation.mediation_structure_id
+    return live.mediation_structure_id
+
+
+async def _reorient_page(
+    request: Request, state: State, user: User, view: JourneyView, form: Form[Any], status: int
+) -> HTMLResponse:
+    current = _current_structure(view)
+    options = [s for s in await _suggestions(state, user, view) if s.structure.id != current]
+    return render(
+        request,
+        "coordination/reorient.html",
+        {"j": view, "form": form, "options": options, "current": current},
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/reorienter")
+async def reorient_form(
+    request: Request, state: State, user: CurrentUser, journey_id: str
+) -> HTMLResponse:
+    _coordinator(user)
+    view = await _journey_view(state, user, journey_id)
+    form: Form[ReorientForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    return await _reorient_page(request, state, user, view, form, 200)
+
+
+@router.post("/parcours/{journey_id}/reorienter")
+async def reorient(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+    _coordinator(user)
+    await _require_change(state, user, journey_id, Change.REORIENT)
+    form = await read_form(request, ReorientForm)
+    status = 422
+    if form.ok:
+        service = JourneyService(state)
+        data = form.data
+        try:
+            structure = await service.check_mediation_structure(data.mediation_structure_id)
+            if not structure.is_qualified_on(_today()):
+                raise ApiError(422, "unknown_structure", NOT_QUALIFIED)
+            await service.update(
+                journey_id,
+                c.U_REORIENT,
+                c.OrientRequest(
+                    actor=user.actor,
+                    mediation_structure_id=data.mediation_structure_id,
+                    reason=data.reason,
+                ),
+                key=str(data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.REORIENT,
+            )
+            return _done(journey_id, "reorientation")
+        except ApiError as err:
+            if err.status not in (409, 422):
+                raise
+            status = err.status
+            on_structure = err.code == "unknown_structure" or "structure" in err.message
+            form.refuse(err, "mediation_structure_id" if on_structure else "")
+    view = await _journey_view(state, user, journey_id)
+    return await _reorient_page(request, state, user, view, form, status)
+
+
+# ---- withdraw ----
+
+
+@router.get("/parcours/{journey_id}/sortie")
+async def withdraw_form(
+    request: Request, state: State, user: CurrentUser, journey_id: str
+) -> HTMLResponse:
+    _coordinator(user)
+    view = await _journey_view(state, user, journey_id)
+    form: Form[WithdrawForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    return render(request, "coordination/withdraw.html", {"j": view, "form": form})
+
+
+@router.post("/parcours/{journey_id}/sortie")
+async def withdraw(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+    _coordinator(user)
+    await _require_change(state, user, journey_id, Change.WITHDRAW)
+    form = await read_form(request, WithdrawForm)
+    status = 422
+    if form.ok:
+        try:
+            await JourneyService(state).update(
+                journey_id,
+                c.U_WITHDRAW,
+                c.WithdrawRequest(actor=user.actor, reason=form.data.reason),
+                key=str(form.data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.WITHDRAW,
+            )
+            return _done(journey_id, "sortie")
+        except ApiError as err:
+            if err.status not in (409, 422):
+                raise
+            status = err.status
+            form.refuse(err, "")
+    view = await _journey_view(state, user, journey_id)
+    return render(
+        request, "coordination/withdraw.html", {"j": view, "form": form}, status_code=status
     )

@@ -1,0 +1,299 @@
+"""Read queries of the coordinators' pages: the programme overview and the stalled journeys.
+
+Everything is computed by SQL aggregates over the journey projection (never by loading
+journeys), within a coordinator's scope (`records.queries.JourneyScope`: one EPCI, or the
+whole programme). The indexes these queries read are declared in `records.models` (see
+migration 0005): the overview is one index-only pass over the journey rows, the stalled
+list one range of the (programme, stalled, stalled since) index.
+
+Cheque figures come from the journey counters the projection keeps (`cheques_total` counts
+the booklet's live cheques, `cheques_redeemed` the spent ones); a cheque expires only when
+its journey closes EXPIRED, so expired cheques are the unspent ones of those journeys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Date, Integer, case, cast, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from domain.stages import Outcome, Stage
+from records.models import (
+    BudgetLine,
+    Epci,
+    Funder,
+    FunderKind,
+    Journey,
+    MediationStructure,
+    Programme,
+    ReceptionStructure,
+    TrainingSession,
+)
+from records.queries import MAX_PAGE, JourneyScope
+
+
+@dataclass(frozen=True)
+class EpciFigures:
+    epci_id: int
+    name: str
+    by_stage: dict[str, int]
+    stalled: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_stage.values())
+
+    @property
+    def open(self) -> int:
+        return sum(n for s, n in self.by_stage.items() if Stage(s).is_open)
+
+
+@dataclass(frozen=True)
+class FunderFigures:
+    name: str
+    kind_label: str
+    share_bp: int  # share of the cost in basis points
+    budget_cents: int
+    issued_cents: int  # the funder's share of the cheques issued (within the scope)
+    redeemed_cents: int
+
+    @property
+    def share_percent(self) -> str:
+        return f"{self.share_bp / 100:.2f}".replace(".", ",") + " %"
+
+    @property
+    def left_cents(self) -> int:
+        return self.budget_cents - self.issued_cents
+
+
+@dataclass(frozen=True)
+class Overview:
+    cheque_value_cents: int
+    by_stage: dict[str, int]
+    epci: list[EpciFigures]
+    stalled: int
+    cheques_issued: int
+    cheques_redeemed: int
+    cheques_expired: int
+    funders: list[FunderFigures]
+    budget_total_cents: int
+    median_days_to_first_session: float | None
+    journeys_with_session: int
+    stages: list[str] = field(default_factory=lambda: [s.value for s in Stage])
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_stage.values())
+
+    @property
+    def cheques_outstanding(self) -> int:
+        return self.cheques_issued - self.cheques_redeemed - self.cheques_expired
+
+    def cents(self, count: int) -> int:
+        return count * self.cheque_value_cents
+
+
+def _scoped(programme_code: int, scope: JourneyScope) -> list[Any]:
+    conditions: list[Any] = [col(Journey.programme_code) == programme_code]
+    if not scope.everything:
+        conditions.append(scope.condition())
+    return conditions
+
+
+def programme_overview(session: Session, programme: Programme, scope: JourneyScope) -> Overview:
+    """The overview of `programme` within `scope`: four small aggregate queries."""
+    where = _scoped(programme.code, scope)
+    expired_left = case(
+        (
+            col(Journey.outcome) == Outcome.EXPIRED.value,
+            col(Journey.cheques_total) - col(Journey.cheques_redeemed),
+        ),
+        else_=0,
+    )
+    rows = session.execute(
+        sa_select(
+            Journey.epci_id,
+            Journey.stage,
+            func.count(),
+            func.sum(cast(Journey.stalled, Integer)),
+            func.sum(Journey.cheques_total),
+            func.sum(Journey.cheques_redeemed),
+            func.sum(expired_left),
+        )
+        .where(*where)
+        .group_by(Journey.epci_id, Journey.stage)
+    ).all()
+    names = dict(
+        session.execute(
+            sa_select(Epci.id, Epci.name).where(col(Epci.programme_id) == programme.id)
+        ).all()
+    )
+    by_stage: dict[str, int] = {}
+    by_epci: dict[int, dict[str, int]] = {}
+    stalled_by_epci: dict[int, int] = {}
+    issued = redeemed = expired = 0
+    for epci_id, stage, n, stalled, total, spent, lapsed in rows:
+        by_stage[stage] = by_stage.get(stage, 0) + n
+        by_epci.setdefault(epci_id, {})[stage] = n
+        stalled_by_epci[epci_id] = stalled_by_epci.get(epci_id, 0) + int(stalled or 0)
+        issued += int(total or 0)
+        redeemed += int(spent or 0)
+        expired += int(lapsed or 0)
+    epci = sorted(
+        (
+            EpciFigures(
+                epci_id=e,
+                name=names.get(e, f"Intercommunalité n° {e}"),
+                by_stage=stages,
+                stalled=stalled_by_epci.get(e, 0),
+            )
+            for e, stages in by_epci.items()
+        ),
+        key=lambda f: f.name,
+    )
+    value = programme.cheque_value_cents
+    median, with_session = _median_days_to_first_session(session, where)
+    return Overview(
+        cheque_value_cents=value,
+        by_stage=by_stage,
+        epci=epci,
+        stalled=sum(stalled_by_epci.values()),
+        cheques_issued=issued,
+        cheques_redeemed=redeemed,
+        cheques_expired=expired,
+        funders=_funders(session, programme, issued * value, redeemed * value),
+        budget_total_cents=programme.budget_total_cents,
+        median_days_to_first_session=median,
+        journeys_with_session=with_session,
+    )
+
+
+def _funders(
+    session: Session, programme: Programme, issued_cents: int, redeemed_cents: int
+) -> list[FunderFigures]:
+    rows = session.execute(
+        sa_select(Funder.name, Funder.kind, Funder.share_bp, func.sum(BudgetLine.amount_cents))
+        .join(BudgetLine, col(BudgetLine.funder_id) == col(Funder.id), isouter=True)
+        .where(col(Funder.programme_id) == programme.id)
+        .group_by(Funder.id, Funder.name, Funder.kind, Funder.share_bp)
+        .order_by(col(Funder.share_bp).desc(), col(Funder.name))
+    ).all()
+    return [
+        FunderFigures(
+            name=name,
+            kind_label=FunderKind(kind).label,
+            share_bp=share,
+            budget_cents=int(budget or 0),
+            issued_cents=issued_cents * share // 10_000,
+            redeemed_cents=redeemed_cents * share // 10_000,
+        )
+        for name, kind, share, budget in rows
+    ]
+
+
+def _median_days_to_first_session(session: Session, where: list[Any]) -> tuple[float | None, int]:
+    """Median days from referral to the first training session, over the journeys of the
+    scope that had one; and how many they are. Dates are UTC days on SQLite (no time zones
+    there), Paris days on PostgreSQL."""
+    first = (
+        sa_select(TrainingSession.journey_id, func.min(TrainingSession.day).label("first_day"))
+        .group_by(TrainingSession.journey_id)
+        .subquery()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        referred_day = cast(func.timezone("Europe/Paris", Journey.referred_at), Date)
+        days: Any = first.c.first_day - referred_day
+    else:
+        days = func.julianday(first.c.first_day) - func.julianday(func.date(Journey.referred_at))
+    base = (
+        sa_select(days.label("days"))
+        .select_from(Journey)
+        .join(first, first.c.journey_id == Journey.id)
+        .where(*where, col(Journey.sessions_count) > 0, col(Journey.referred_at).is_not(None))
+    )
+    n = int(session.execute(sa_select(func.count()).select_from(base.subquery())).scalar_one())
+    if n == 0:
+        return None, 0
+    middle = [
+        float(v)
+        for v in session.execute(
+            base.order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
+        ).scalars()
+    ]
+    return sum(middle) / len(middle), n
+
+
+# ---- stalled journeys ----
+
+
+@dataclass(frozen=True)
+class StalledFilter:
+    epci_id: int | None = None
+    stage: str | None = None
+    reception_structure_id: int | None = None
+    mediation_structure_id: int | None = (
+        None  # trains the journey, or holds its pending orientation
+    )
+
+
+def stalled_journeys(
+    session: Session,
+    *,
+    programme_code: int,
+    scope: JourneyScope,
+    filters: StalledFilter,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[list[Journey], int]:
+    """One page of the stalled journeys of `scope` (stalled longest first) and their count."""
+    where = [*_scoped(programme_code, scope), col(Journey.stalled).is_(True)]
+    if filters.epci_id is not None:
+        where.append(col(Journey.epci_id) == filters.epci_id)
+    if filters.stage is not None:
+        where.append(col(Journey.stage) == filters.stage)
+    if filters.reception_structure_id is not None:
+        where.append(col(Journey.reception_structure_id) == filters.reception_structure_id)
+    if filters.mediation_structure_id is not None:
+        where.append(
+            JourneyScope(mediation_structure_id=filters.mediation_structure_id).condition()
+        )
+    total = session.execute(sa_select(func.count()).select_from(Journey).where(*where))
+    rows = session.exec(
+        select(Journey)
+        .where(*where)
+        .order_by(col(Journey.stalled_since), col(Journey.id))
+        .limit(max(0, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    ).all()
+    return list(rows), int(total.scalar_one())
+
+
+# ---- names of reference data ----
+
+
+@dataclass(frozen=True)
+class ReferenceNames:
+    epci: dict[int, str]
+    reception: dict[int, str]
+    mediation: dict[int, str]
+
+
+def reference_names(session: Session, programme_id: int) -> ReferenceNames:
+    """Names of the programme's EPCI and structures, by id (a few dozen rows each)."""
+
+    def names(model: Any) -> dict[int, str]:
+        return {
+            int(i): str(n)
+            for i, n in session.execute(
+                sa_select(model.id, model.name)
+                .where(model.programme_id == programme_id)
+                .order_by(model.name)
+            ).all()
+        }
+
+    return ReferenceNames(
+        epci=names(Epci), reception=names(ReceptionStructure), mediation=names(MediationStructure)
+    )
