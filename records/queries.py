@@ -364,7 +364,7 @@ def journey_stage_counts(
     if scope is not None and not scope.everything:
         conditions.append(scope.condition())
     rows = session.execute(
-        sa_select(Journey.stage, func.count()).where(*conditions).group_by(Journey.stage)
+        sa_select(col(Journey.stage), func.count()).where(*conditions).group_by(col(Journey.stage))
     ).all()
     return {str(stage): int(n) for stage, n in rows}
 
@@ -374,7 +374,7 @@ def account_names(session: Session, ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(
-        sa_select(Account.id, Account.full_name).where(col(Account.id).in_(ids))
+        sa_select(col(Account.id), col(Account.full_name)).where(col(Account.id).in_(ids))
     ).all()
     return {int(i): str(name) for i, name in rows}
 
@@ -383,7 +383,7 @@ def mediation_structure_names(session: Session, ids: list[int]) -> dict[int, str
     if not ids:
         return {}
     rows = session.execute(
-        sa_select(MediationStructure.id, MediationStructure.name).where(
+        sa_select(col(MediationStructure.id), col(MediationStructure.name)).where(
             col(MediationStructure.id).in_(ids)
         )
     ).all()
@@ -438,15 +438,15 @@ def suggest_mediation_structures(
             )
         ).all()
     )
-    trainees = dict(
-        session.execute(
-            sa_select(Journey.mediation_structure_id, func.count())
+    trainees: dict[int | None, int] = dict(
+        session.execute(  # type: ignore[arg-type]
+            sa_select(col(Journey.mediation_structure_id), func.count())
             .where(
-                Journey.programme_code == programme_code,
+                col(Journey.programme_code) == programme_code,
                 col(Journey.mediation_structure_id).in_(ids),
                 col(Journey.stage).in_([s.value for s in OPEN_STAGES]),
             )
-            .group_by(Journey.mediation_structure_id)
+            .group_by(col(Journey.mediation_structure_id))
         ).all()
     )
     wanted = list(dict.fromkeys(needs))

@@ -280,3 +280,31 @@ async def test_journey_form_refusals(api_stack: Stack, sw: httpx.AsyncClient) ->
     assert counts(stack) == before
     with stack.sessions() as s:
         assert s.get(models.Journey, jid).stage == "BOOKLET_ISSUED"  # type: ignore[union-attr]
+
+
+async def test_my_referrals_show_stalled_ones_first_with_their_reason(
+    api_stack: Stack, sw: httpx.AsyncClient
+) -> None:
+    stack = api_stack
+    calm = await refer(stack, sw, **{"person.first_name": "Albert"})
+    stuck = await refer(stack, sw, **{"person.first_name": "Berthe"})
+    await to_booklet_issued(sw, calm)  # the most recent activity: first among the others
+    # The journey's stall timer takes days; its projection is what the list reads.
+    with stack.sessions() as s:
+        row = s.get(models.Journey, stuck)
+        assert row is not None
+        row.stalled, row.stalled_reason = True, "Aucun diagnostic depuis 20 jours"
+        row.stalled_since = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        s.add(row)
+        s.commit()
+
+    home = (await sw.get("/accompagnement")).text
+    assert home.index("Parcours bloqués (1)") < home.index("Berthe Vidal") < home.index("Albert")
+    assert "Aucun diagnostic depuis 20 jours" in home and "(depuis le 05/01/2026)" in home
+    assert "Carnet remis (1)" in home and "Toutes (2)" in home
+    only = (await sw.get("/accompagnement?etape=BOOKLET_ISSUED")).text
+    assert "Albert Vidal" in only and "Berthe Vidal" not in only
+    assert (await sw.get("/accompagnement?etape=NOPE")).status_code == 422
+    # The journey page says it too.
+    page = (await sw.get(f"/accompagnement/parcours/{stuck}")).text
+    assert "Bloqué" in page and "Aucun diagnostic depuis 20 jours" in page

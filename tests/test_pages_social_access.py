@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import pytest_asyncio
@@ -19,14 +19,16 @@ from tests.fixtures.api import Stack, csrf_from, login
 from tests.test_web_access import ANON, EVERYONE, settle, snapshot
 
 FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
-PERSON = {
+PERSON: dict[str, object] = {
     "person.first_name": "Marcel",
     "person.last_name": "Bras",
     "person.commune": "Rodez",
     "person.preferred_channel": "POST",
     "consent": "on",
 }
-STEPS = {  # journey page -> what the rightful social worker posts there
+STEPS: dict[
+    str, dict[str, object]
+] = {  # journey page -> what the rightful social worker posts there
     "diagnostic": {"tool": "PIX", "autonomy": "NONE", "needs": ["SMARTPHONE"]},
     "carnet": {},
     "mediation": {},  # the structure is added once known
@@ -37,7 +39,7 @@ class Caller:
     def __init__(self, who: str, client: httpx.AsyncClient, csrf: str | None) -> None:
         self.who, self.client, self.csrf = who, client, csrf
 
-    async def post(self, path: str, data: dict[str, object]) -> httpx.Response:
+    async def post(self, path: str, data: Mapping[str, object]) -> httpx.Response:
         extra = {"csrf_token": self.csrf} if self.csrf else {}
         return await self.client.post(path, data={**data, **extra, "form_id": str(uuid.uuid4())})
 
@@ -98,7 +100,7 @@ async def check_writes(
     stack: Stack,
     callers: dict[str, Caller],
     path: str,
-    data: dict[str, object],
+    data: Mapping[str, object],
     jid: str | None,
 ) -> None:
     """Everyone but the rightful social worker posts `data` to `path`: refused, no change."""

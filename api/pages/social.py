@@ -74,7 +74,7 @@ def _today() -> date:
     return paris_day(datetime.now(UTC))
 
 
-def _form_id() -> dict[str, str]:
+def _form_id() -> dict[str, str | list[str]]:
     """A blank form's values: a fresh UUID, the Update's idempotency key once submitted."""
     return {"form_id": str(uuid.uuid4())}
 
@@ -238,7 +238,7 @@ def _why(entry: models.TransitionLog, structures: dict[int, str]) -> list[str]:
     structure = detail.get("mediation_structure_id")
     if structure and structure.isdigit():
         lines.append(f"Structure : {structures.get(int(structure), 'inconnue')}")
-    reason = detail.get("decline_reason")
+    reason = detail.get("decline_reason") or ""
     if reason in DeclineReason.__members__ and DeclineReason(reason).label not in lines:
         lines.append(f"Motif : {DeclineReason(reason).label}")
     if entry.action == Action.ASSESSED and detail.get("autonomy") in AutonomyLevel.__members__:
