@@ -1,29 +1,456 @@
-"""Administrators' space: structures and accounts (and their API tokens).
+"""Administrators' space: structures (APTIC qualification dates of mediation structures)
+and accounts (create with a role and scope, deactivate, issue and revoke API tokens).
 
-Placeholder landing page of the space (the web-app foundation); the space's pages go
-here, their templates in api/templates/admin/.
+Administrators see no journey (api/access.py). Every page here is theirs alone: other
+roles get 403. Services: `records.accounts`, `records.structures`. A new API token's
+secret is shown once, on the account page the POST redirects to: it travels in a cookie
+limited to that page, read and deleted there (passnum keeps only its hash).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api import access
-from api.auth import CurrentUser
-from api.deps import State
-from api.pages import describe_scope
+from api.auth import CurrentUser, User, cookie_secure, now_utc
+from api.deps import AppState, State
+from api.errors import ApiError
+from api.forms import Form, read_form
 from api.web import render
 from domain.stages import Role
+from domain.validity import paris_day
+from records import accounts, coordination, models, queries
+from records.structures import StructureError, set_aptic_qualification
 
 router = APIRouter(prefix="/administration", include_in_schema=False)
+NEW_TOKEN_COOKIE = "passnum_new_token"
+ROLES = [Role.SOCIAL_WORKER, Role.MEDIATOR, Role.COORDINATOR, Role.ADMINISTRATOR]
+
+DONE_MESSAGES = {
+    "qualification": "La qualification APTIC est enregistrée.",
+    "cree": "Le compte est créé : communiquez son mot de passe à la personne.",
+    "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
+    "revoque": "Le jeton est révoqué.",
+}
+
+
+class QualificationForm(BaseModel):
+    qualified_from: date
+    qualified_until: date | None = None
+
+
+class AccountForm(BaseModel):
+    full_name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    role: Role
+    reception_structure_id: int | None = None
+    mediation_structure_id: int | None = None
+    epci_id: int | None = None
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenForm(BaseModel):
+    label: str = Field(min_length=1, max_length=100)
+
+
+def _unknown_account() -> ApiError:
+    return ApiError(404, "not_found", "Compte introuvable.")
+
+
+def _programme_id(session: Session, user: User) -> int:
+    programme = queries.get_programme(session, user.programme_code)
+    if programme is None or programme.id is None:
+        raise ApiError(503, "no_programme", "Aucun programme n'est configuré.")
+    return programme.id
+
+
+def _done(path: str, what: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?fait={what}", status_code=303)
+
+
+def _done_message(fait: str | None) -> str | None:
+    return DONE_MESSAGES.get(fait or "")
+
+
+Done = Annotated[str | None, Query(max_length=20)]
 
 
 @router.get("")
 async def space(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
-    access.require_role(user, Role.ADMINISTRATOR)
+    access.require_admin(user)
+
+    def read(session: Session) -> dict[str, int]:
+        names = coordination.reference_names(session, _programme_id(session, user))
+        rows = accounts.list_accounts(session, user.programme_code)
+        return {
+            "reception": len(names.reception),
+            "mediation": len(names.mediation),
+            "accounts": sum(1 for a in rows if a.is_active),
+        }
+
+    return render(request, "admin/space.html", {"counts": await state.db.run(read)})
+
+
+# ---- structures ----
+
+
+@router.get("/structures")
+async def structures(
+    request: Request, state: State, user: CurrentUser, fait: Done = None
+) -> HTMLResponse:
+    access.require_admin(user)
+
+    def read(session: Session) -> dict[str, Any]:
+        programme_id = _programme_id(session, user)
+        return {
+            "names": coordination.reference_names(session, programme_id),
+            "reception": queries.list_reception_structures(session, user.programme_code),
+            "mediation": queries.list_mediation_structures(session, user.programme_code),
+        }
+
+    found = await state.db.run(read)
     return render(
         request,
-        "space.html",
-        {"space_title": "Administration", "scope_label": await describe_scope(state, user)},
+        "admin/structures.html",
+        {**found, "today": paris_day(datetime.now(UTC)), "done": _done_message(fait)},
     )
+
+
+async def _mediation_structure(
+    state: AppState, user: User, structure_id: int
+) -> models.MediationStructure:
+    def read(session: Session) -> models.MediationStructure:
+        structure = queries.get_mediation_structure(session, structure_id)
+        if structure is None or structure.programme_id != _programme_id(session, user):
+            raise ApiError(404, "not_found", "Structure de médiation introuvable.")
+        return structure
+
+    return await state.db.run(read)
+
+
+@router.get("/structures/mediation/{structure_id}")
+async def qualification_form(
+    request: Request, state: State, user: CurrentUser, structure_id: int
+) -> HTMLResponse:
+    access.require_admin(user)
+    structure = await _mediation_structure(state, user, structure_id)
+    form: Form[QualificationForm] = Form.blank(
+        {
+            "qualified_from": structure.aptic_qualified_from.isoformat(),
+            "qualified_until": structure.aptic_qualified_until.isoformat()
+            if structure.aptic_qualified_until
+            else "",
+        }
+    )
+    return render(request, "admin/qualification.html", {"s": structure, "form": form})
+
+
+@router.post("/structures/mediation/{structure_id}")
+async def qualify(request: Request, state: State, user: CurrentUser, structure_id: int) -> Response:
+    access.require_admin(user)
+    structure = await _mediation_structure(state, user, structure_id)
+    form = await read_form(request, QualificationForm)
+    if form.ok:
+        data = form.data
+
+        def write(session: Session) -> None:
+            row = session.get(models.MediationStructure, structure_id)
+            assert row is not None
+            set_aptic_qualification(
+                session,
+                row,
+                qualified_from=data.qualified_from,
+                qualified_until=data.qualified_until,
+            )
+
+        try:
+            await state.db.run(write, write=True)
+            return _done("/administration/structures", "qualification")
+        except StructureError as err:
+            form.add_error(err.field, err.message)
+    return render(
+        request, "admin/qualification.html", {"s": structure, "form": form}, status_code=422
+    )
+
+
+# ---- accounts ----
+
+
+@router.get("/comptes")
+async def account_list(
+    request: Request, state: State, user: CurrentUser, fait: Done = None
+) -> HTMLResponse:
+    access.require_admin(user)
+
+    def read(session: Session) -> dict[str, Any]:
+        return {
+            "accounts": accounts.list_accounts(session, user.programme_code),
+            "names": coordination.reference_names(session, _programme_id(session, user)),
+        }
+
+    found = await state.db.run(read)
+    return render(request, "admin/accounts.html", {**found, "done": _done_message(fait)})
+
+
+async def _account_form_page(
+    request: Request, state: AppState, user: User, form: Form[Any], status: int
+) -> HTMLResponse:
+    names = await state.db.run(lambda s: coordination.reference_names(s, _programme_id(s, user)))
+    roles = [(r.value, access.ROLE_LABELS[r]) for r in ROLES]
+    return render(
+        request,
+        "admin/account_new.html",
+        {"form": form, "names": names, "roles": roles},
+        status_code=status,
+    )
+
+
+@router.get("/comptes/nouveau")
+async def account_new(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
+    access.require_admin(user)
+    return await _account_form_page(request, state, user, Form.blank(), 200)
+
+
+# The scope field each role needs, and what to say when it is missing.
+SCOPE_FIELD = {
+    Role.SOCIAL_WORKER: ("reception_structure_id", "Choisissez la structure d'accueil."),
+    Role.MEDIATOR: ("mediation_structure_id", "Choisissez la structure de médiation."),
+}
+
+
+@router.post("/comptes/nouveau")
+async def account_create(request: Request, state: State, user: CurrentUser) -> Response:
+    access.require_admin(user)
+    form = await read_form(request, AccountForm)
+    if form.ok:
+        data = form.data
+        role = data.role
+        scope = {
+            "reception_structure_id": data.reception_structure_id
+            if role == Role.SOCIAL_WORKER
+            else None,
+            "mediation_structure_id": data.mediation_structure_id
+            if role == Role.MEDIATOR
+            else None,
+            "epci_id": data.epci_id if role == Role.COORDINATOR else None,
+        }
+        needed = SCOPE_FIELD.get(role)
+        if needed and scope[needed[0]] is None:
+            form.add_error(needed[0], needed[1])
+        if len(data.password) < accounts.PASSWORD_MIN_LENGTH:
+            form.add_error(
+                "password",
+                f"Le mot de passe doit compter au moins {accounts.PASSWORD_MIN_LENGTH} caractères.",
+            )
+    if form.ok:
+        now = now_utc()
+
+        def write(session: Session) -> int:
+            names = coordination.reference_names(session, _programme_id(session, user))
+            known = {
+                "reception_structure_id": names.reception,
+                "mediation_structure_id": names.mediation,
+                "epci_id": names.epci,
+            }
+            for field, value in scope.items():
+                if value is not None and value not in known[field]:
+                    raise _Refused(field, "Ce choix n'existe pas dans le programme.")
+            try:
+                account = accounts.create_account(
+                    session,
+                    email=data.email,
+                    full_name=data.full_name,
+                    role=data.role,
+                    programme_code=user.programme_code,
+                    now=now,
+                    password=data.password,
+                    **scope,
+                )
+            except accounts.AccountError as err:
+                text = str(err)
+                raise _Refused("email" if "e-mail" in text else "password", text) from err
+            assert account.id is not None
+            return account.id
+
+        try:
+            account_id = await state.db.run(write, write=True)
+            return _done(f"/administration/comptes/{account_id}", "cree")
+        except _Refused as refused:
+            form.add_error(refused.field, refused.message)
+    form.values.pop("password", None)  # never sent back in the page
+    return await _account_form_page(request, state, user, form, 422)
+
+
+class _Refused(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AccountView:
+    account: models.Account
+    scope: str
+    tokens: list[models.ApiToken]
+
+
+def _account_view(session: Session, user: User, account_id: int) -> AccountView:
+    account = accounts.get_account(session, account_id)
+    if account is None or account.programme_code != user.programme_code:
+        raise _unknown_account()
+    names = coordination.reference_names(session, _programme_id(session, user))
+    if account.reception_structure_id is not None:
+        scope = names.reception.get(account.reception_structure_id, "?")
+    elif account.mediation_structure_id is not None:
+        scope = names.mediation.get(account.mediation_structure_id, "?")
+    elif account.epci_id is not None:
+        scope = names.epci.get(account.epci_id, "?")
+    elif account.role == Role.COORDINATOR:
+        scope = "Tout le programme"
+    else:
+        scope = "Comptes et structures du programme"
+    return AccountView(
+        account=account, scope=scope, tokens=accounts.list_api_tokens(session, account_id)
+    )
+
+
+async def _account_page(
+    request: Request,
+    state: AppState,
+    user: User,
+    account_id: int,
+    *,
+    token_form: Form[Any],
+    done: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    view = await state.db.run(lambda s: _account_view(s, user, account_id))
+    secret = request.cookies.get(NEW_TOKEN_COOKIE)
+    hashes = {t.token_hash for t in view.tokens if t.revoked_at is None}
+    new_token = secret if secret and accounts.token_digest(secret) in hashes else None
+    response = render(
+        request,
+        "admin/account.html",
+        {
+            "v": view,
+            "token_form": token_form,
+            "new_token": new_token,
+            "done": done,
+            "is_self": view.account.id == user.id,
+        },
+        status_code=status,
+    )
+    if secret:
+        response.delete_cookie(NEW_TOKEN_COOKIE, path=f"/administration/comptes/{account_id}")
+    return response
+
+
+@router.get("/comptes/{account_id}")
+async def account_page(
+    request: Request, state: State, user: CurrentUser, account_id: int, fait: Done = None
+) -> HTMLResponse:
+    access.require_admin(user)
+    return await _account_page(
+        request, state, user, account_id, token_form=Form.blank(), done=_done_message(fait)
+    )
+
+
+@router.post("/comptes/{account_id}/desactiver")
+async def account_deactivate(
+    request: Request, state: State, user: CurrentUser, account_id: int
+) -> Response:
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> None:
+        account = accounts.get_account(session, account_id)
+        if account is None or account.programme_code != user.programme_code:
+            raise _unknown_account()
+        if account.id == user.id:
+            raise ApiError(
+                409,
+                "own_account",
+                "Vous ne pouvez pas désactiver votre propre compte : demandez-le à un autre "
+                "administrateur.",
+            )
+        accounts.deactivate(session, account, now=now)
+
+    await state.db.run(write, write=True)
+    return _done(f"/administration/comptes/{account_id}", "desactive")
+
+
+@router.post("/comptes/{account_id}/jetons")
+async def token_issue(
+    request: Request, state: State, user: CurrentUser, account_id: int
+) -> Response:
+    access.require_admin(user)
+    form = await read_form(request, TokenForm)
+    if form.ok:
+        label = form.data.label
+        now = now_utc()
+
+        def write(session: Session) -> str:
+            account = accounts.get_account(session, account_id)
+            if account is None or account.programme_code != user.programme_code:
+                raise _unknown_account()
+            live = [t for t in accounts.list_api_tokens(session, account_id) if not t.revoked_at]
+            if any(t.label == label for t in live):
+                # Also what makes a double submit harmless: the second one issues nothing.
+                raise _Refused(
+                    "label",
+                    "Un jeton actif de ce compte porte déjà ce nom : choisissez-en un autre, "
+                    "ou révoquez l'ancien.",
+                )
+            try:
+                _, secret = accounts.issue_api_token(
+                    session, account, label=label, now=now, created_by=user.id
+                )
+            except accounts.AccountError as err:
+                raise _Refused("label", str(err)) from err
+            return secret
+
+        try:
+            secret = await state.db.run(write, write=True)
+        except _Refused as refused:
+            form.add_error(refused.field, refused.message)
+        else:
+            path = f"/administration/comptes/{account_id}"
+            response = RedirectResponse(path, status_code=303)
+            response.set_cookie(
+                NEW_TOKEN_COOKIE,
+                secret,
+                max_age=300,
+                path=path,
+                httponly=True,
+                samesite="strict",
+                secure=cookie_secure(request, state.settings),
+            )
+            return response
+    return await _account_page(request, state, user, account_id, token_form=form, status=422)
+
+
+@router.post("/jetons/{token_id}/revoquer")
+async def token_revoke(
+    request: Request, state: State, user: CurrentUser, token_id: int
+) -> Response:
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> int:
+        token = accounts.get_api_token(session, token_id)
+        owner = accounts.get_account(session, token.account_id) if token else None
+        if token is None or owner is None or owner.programme_code != user.programme_code:
+            raise ApiError(404, "not_found", "Jeton introuvable.")
+        accounts.revoke_api_token(session, token, now=now)
+        return token.account_id
+
+    account_id = await state.db.run(write, write=True)
+    return _done(f"/administration/comptes/{account_id}", "revoque")
