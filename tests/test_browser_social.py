@@ -42,6 +42,7 @@ async def test_social_worker_refers_assesses_hands_over_and_orients(
     await page.get_by_role("button", name="Enregistrer l'orientation").click()
     await expect(page.locator("#f-consent-error")).to_contain_text("consentement")
     await expect(page.get_by_label("Prénom")).to_have_value("Josette")
+    await screenshot(page, "social-refer-refused")
     await page.get_by_label("La personne a lu ou entendu ce texte").check()
     await page.get_by_role("button", name="Enregistrer l'orientation").click()
 
