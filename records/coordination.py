@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Date, Integer, case, cast, func
+from sqlalchemy import Integer, case, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -30,7 +30,6 @@ from records.models import (
     MediationStructure,
     Programme,
     ReceptionStructure,
-    TrainingSession,
 )
 from records.queries import MAX_PAGE, JourneyScope
 
@@ -195,35 +194,23 @@ def _funders(
 
 
 def _median_days_to_first_session(session: Session, where: list[Any]) -> tuple[float | None, int]:
-    """Median days from referral to the first training session, over the journeys of the
-    scope that had one; and how many they are. Dates are UTC days on SQLite (no time zones
-    there), Paris days on PostgreSQL."""
-    first = (
-        sa_select(TrainingSession.journey_id, func.min(TrainingSession.day).label("first_day"))
-        .group_by(TrainingSession.journey_id)
-        .subquery()
+    """Median days from referral to the first training session over the journeys of the
+    scope that had one, and how many they are: a count and one or two rows read at an
+    offset of the (programme[, EPCI], days) index."""
+    days = col(Journey.days_to_first_session)
+    with_session = [*where, days.is_not(None)]
+    n = int(
+        session.execute(
+            sa_select(func.count()).select_from(Journey).where(*with_session)
+        ).scalar_one()
     )
-    if session.get_bind().dialect.name == "postgresql":
-        referred_day = cast(func.timezone("Europe/Paris", Journey.referred_at), Date)
-        days: Any = first.c.first_day - referred_day
-    else:
-        days = func.julianday(first.c.first_day) - func.julianday(func.date(Journey.referred_at))
-    base = (
-        sa_select(days.label("days"))
-        .select_from(Journey)
-        .join(first, first.c.journey_id == Journey.id)
-        .where(*where, col(Journey.sessions_count) > 0, col(Journey.referred_at).is_not(None))
-    )
-    n = int(session.execute(sa_select(func.count()).select_from(base.subquery())).scalar_one())
     if n == 0:
         return None, 0
-    middle = [
-        float(v)
-        for v in session.execute(
-            base.order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
-        ).scalars()
-    ]
-    return sum(middle) / len(middle), n
+    middle = session.execute(
+        sa_select(days).where(*with_session).order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
+    ).scalars()
+    values = [int(v) for v in middle]
+    return sum(values) / len(values), n
 
 
 # ---- stalled journeys ----

@@ -228,6 +228,8 @@ class Journey(Base, table=True):
     sessions_count: int = 0
     entry_autonomy: str | None = Field(default=None, max_length=20)
     exit_autonomy: str | None = Field(default=None, max_length=20)
+    # Paris days from referral to the first training session (programme overview's median).
+    days_to_first_session: int | None = None
     last_seq: int = 0
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -238,6 +240,35 @@ Index(
     Journey.programme_code,  # type: ignore[arg-type]
     Journey.stalled,  # type: ignore[arg-type]
     Journey.last_activity_at,  # type: ignore[arg-type]
+)
+# The coordinators' overview (records/coordination.py): one index-only pass per scope.
+Index(
+    "ix_journey_overview",
+    Journey.programme_code,  # type: ignore[arg-type]
+    Journey.epci_id,  # type: ignore[arg-type]
+    Journey.stage,  # type: ignore[arg-type]
+    Journey.stalled,  # type: ignore[arg-type]
+    Journey.outcome,  # type: ignore[arg-type]
+    Journey.cheques_total,  # type: ignore[arg-type]
+    Journey.cheques_redeemed,  # type: ignore[arg-type]
+)
+# The stalled list, longest stalled first; the median delay to a first session, per scope.
+Index(
+    "ix_journey_programme_code_stalled_stalled_since",
+    Journey.programme_code,  # type: ignore[arg-type]
+    Journey.stalled,  # type: ignore[arg-type]
+    Journey.stalled_since,  # type: ignore[arg-type]
+)
+Index(
+    "ix_journey_programme_code_days_to_first_session",
+    Journey.programme_code,  # type: ignore[arg-type]
+    Journey.days_to_first_session,  # type: ignore[arg-type]
+)
+Index(
+    "ix_journey_programme_code_epci_id_days_to_first_session",
+    Journey.programme_code,  # type: ignore[arg-type]
+    Journey.epci_id,  # type: ignore[arg-type]
+    Journey.days_to_first_session,  # type: ignore[arg-type]
 )
 
 

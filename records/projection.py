@@ -19,6 +19,7 @@ from domain.contracts import (
 from domain.needs import AssessmentKind
 from domain.serials import parse_serial
 from domain.stages import ChequeStatus, OrientationStatus, Stage
+from domain.validity import paris_day
 from domain.validity import valid_until as millesime_valid_until
 from records.models import (
     Assessment,
@@ -169,6 +170,7 @@ def _journey_values(
         "sessions_count": len(status.sessions),
         "entry_autonomy": _value(entry.autonomy) if entry else None,
         "exit_autonomy": _value(exit_.autonomy) if exit_ else None,
+        "days_to_first_session": _days_to_first_session(status),
         "last_seq": event.seq,
         "updated_at": event.at,
     }
@@ -179,6 +181,13 @@ def _journey_values(
     if status.closed_at is not None:
         values["closed_at"] = status.closed_at
     return values
+
+
+def _days_to_first_session(status: JourneyStatus) -> int | None:
+    referred = status.stage_dates.get(Stage.REFERRED)
+    if not status.sessions or referred is None:
+        return None
+    return (min(s.day for s in status.sessions) - paris_day(referred)).days
 
 
 def _project_cheques(session: Session, status: JourneyStatus, at: datetime) -> None:
