@@ -27,6 +27,7 @@ from domain.contracts import (
     JourneyEvent,
 )
 from records.db import SessionFactory, begin_write
+from records.mail_erasure import erase_journey_mail
 from records.models import Beneficiary, Journey
 from records.models import BookletAllocation as BookletAllocationRow
 from records.projection import is_recorded
@@ -125,12 +126,15 @@ class JourneyActivities:
 
     @activity.defn(name=ACTIVITY_ANONYMISE)
     def anonymise_beneficiary(self, req: AnonymiseRequest) -> None:
-        """Erase who the person is and how to reach them; keep what statistics need."""
+        """Erase who the person is and how to reach them, in the records and in the mail sent
+        about them (records.mail_erasure); keep what statistics need."""
         with self._sessions() as session:
             begin_write(session)
             person = session.exec(
                 select(Beneficiary).where(Beneficiary.journey_id == req.journey_id)
             ).first()
+            # The mail first: it needs the address the person's row is about to lose.
+            erase_journey_mail(session, req.journey_id, person.email if person else None)
             if person is not None and person.anonymised_at is None:
                 person.first_name = None
                 person.last_name = None
