@@ -95,7 +95,7 @@ async def test_mediator_accepts_logs_two_cheques_and_sees_a_precise_refusal(
 async def page_without_js(browser: Browser, api_stack: Stack) -> AsyncIterator[Page]:
     context = await browser.new_context(
         base_url=api_stack.base_url,
-        viewport=SMALL_SCREEN,
+        viewport={"width": SMALL_SCREEN["width"], "height": SMALL_SCREEN["height"]},
         locale="fr-FR",
         java_script_enabled=False,
     )

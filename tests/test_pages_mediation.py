@@ -199,6 +199,12 @@ async def test_orientations_are_accepted_or_declined_with_a_reason(api_stack: St
         declined = state_of(stack, second)
         assert declined["journey"]["stage"] == "BOOKLET_ISSUED"
         assert declined["journey"]["orientation_status"] == "DECLINED"
+        again = await http.post(
+            f"/mediation/parcours/{second}/refuser",
+            data={**base, "decline_reason": "NO_CAPACITY", "comment": "Complet en mai"},
+        )
+        assert again.status_code == 303 and again.headers["location"] == r.headers["location"]
+        assert state_of(stack, second) == declined
         listing = await http.get(r.headers["location"])
         assert "Refus enregistré" in listing.text
         assert "Aucune orientation n'attend votre réponse." in listing.text

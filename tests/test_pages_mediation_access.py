@@ -153,8 +153,8 @@ async def test_mediation_pages_by_role_and_scope(
         data={"csrf_token": token, "form_id": "9b2f7f4e-1c1e-4c55-8f43-0d5a3c6f2e11"},
     )
     assert r.status_code == 303
-    page = (await http.get(f"{base}/seance")).text
-    r = await http.post(f"{base}/seance", data=session_data(page, serials[:1]))
+    form_page = (await http.get(f"{base}/seance")).text
+    r = await http.post(f"{base}/seance", data=session_data(form_page, serials[:1]))
     assert r.status_code == 303, r.text
     receipt = r.headers["location"]
     after = (totals(stack), state_of(stack, jid))

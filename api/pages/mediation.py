@@ -57,7 +57,7 @@ from domain.needs import (
 from domain.redemption import refusal_summary
 from domain.refusals import ChequeVerdict
 from domain.serials import SerialError, parse_serial
-from domain.stages import ChequeStatus, DeclineReason, Role, Stage
+from domain.stages import ChequeStatus, DeclineReason, OrientationStatus, Role, Stage
 from domain.validity import last_valid_day, paris_day
 from records import models, queries
 
@@ -391,6 +391,16 @@ async def accept(request: Request, state: State, user: CurrentUser, journey_id: 
     return _see(f"{SPACE}/beneficiaires?fait=acceptee")
 
 
+def _declined_by(session: Session, journey_id: str, structure: int) -> bool:
+    """Whether the journey's latest orientation was declined by `structure`."""
+    rows = queries.journey_orientations(session, journey_id)
+    return (
+        bool(rows)
+        and rows[-1].mediation_structure_id == structure
+        and (rows[-1].status == OrientationStatus.DECLINED)
+    )
+
+
 @router.get("/parcours/{journey_id}/refuser")
 async def decline_page(
     request: Request, state: State, user: CurrentUser, journey_id: str
@@ -411,8 +421,17 @@ async def decline_page(
 
 @router.post("/parcours/{journey_id}/refuser")
 async def decline(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
-    _structure(user)
-    journey = await _journey(state, user, journey_id, write=True)
+    structure = _structure(user)
+    try:
+        journey = await _journey(state, user, journey_id, write=True)
+    except ApiError as exc:
+        # The same form sent again once the decline is recorded: the journey has left the
+        # structure's scope; answer as the first time rather than with a refusal.
+        if exc.status == 403 and await state.db.run(
+            lambda s: _declined_by(s, journey_id, structure)
+        ):
+            return _see(f"{SPACE}/orientations?fait=refusee")
+        raise
     form = parse_form(DeclineForm, await request.form())
     if form.ok and form.data.decline_reason == DeclineReason.OTHER and not form.data.comment:
         form.add_error("comment", "Précisez le motif du refus.")
