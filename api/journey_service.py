@@ -27,6 +27,7 @@ from domain.refusals import (
     ChequeVerdict,
     accept,
     msg_not_qualified,
+    msg_not_qualified_for_orientation,
     msg_other_beneficiary,
     msg_other_programme,
     msg_unknown,
@@ -221,8 +222,13 @@ class JourneyService:
         self, structure_id: int, *, on: date | None = None
     ) -> models.MediationStructure:
         structure = await self.state.db.run(lambda s: self._mediation_structure(s, structure_id))
+        # `on`: the day an orientation is made; the structure must be qualified that day.
         if on is not None and not structure.is_qualified_on(on):
-            raise ApiError(422, ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value, msg_not_qualified(on))
+            raise ApiError(
+                422,
+                ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value,
+                msg_not_qualified_for_orientation(on),
+            )
         return structure
 
     def _mediation_structure(

@@ -89,5 +89,12 @@ def msg_not_qualified(day: date) -> str:
     )
 
 
+def msg_not_qualified_for_orientation(day: date) -> str:
+    return (
+        f"Cette structure n'est pas labellisée APTIC au {format_date_fr(day)} : "
+        "choisissez-en une autre."
+    )
+
+
 def msg_journey_closed() -> str:
     return "Ce parcours est clôturé : ses chèques ne peuvent plus être encaissés."
