@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api.deps import AppState, Database
 from api.errors import install_error_handlers
-from api.pages import admin, coordination, mailbox, mediation, social
+from api.pages import account, admin, coordination, letters, mailbox, mediation, social
 from api.pages import auth as auth_pages
 from api.routes import accounts, cheques, journeys
 from api.web import STATIC_DIR
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(cheques.router)
     app.include_router(accounts.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for pages in (auth_pages, social, mediation, coordination, admin, mailbox):
+    for pages in (auth_pages, social, mediation, coordination, admin, mailbox, letters, account):
         app.include_router(pages.router)
 
     @app.get("/api/v1/health", tags=["ops"])

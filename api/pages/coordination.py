@@ -28,6 +28,7 @@ from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, read_form
 from api.journey_service import JourneyService
+from api.pages import letters
 from api.web import TimelineEntry, render, timeline_entries
 from domain import contracts as c
 from domain.serials import SerialError, parse_serial
@@ -356,11 +357,12 @@ async def journey_page(
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
+    mail = await letters.journey_mail(state, journey_id)
     nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
     return render(
         request,
         "coordination/journey.html",
-        {"j": view, "done": DONE_MESSAGES.get(fait or ""), "nudge": nudge},
+        {"j": view, "done": DONE_MESSAGES.get(fait or ""), "nudge": nudge, "mail": mail},
     )
 
 
@@ -403,10 +405,11 @@ async def nudge(request: Request, state: State, user: CurrentUser, journey_id: s
             status = err.status
             form.refuse(err, "message" if err.status == 422 else "")
     view = await _journey_view(state, user, journey_id)
+    mail = await letters.journey_mail(state, journey_id)
     return render(
         request,
         "coordination/journey.html",
-        {"j": view, "done": None, "nudge": form},
+        {"j": view, "done": None, "nudge": form, "mail": mail},
         status_code=status,
     )
 

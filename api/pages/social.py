@@ -28,7 +28,7 @@ from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, read_form
 from api.journey_service import JourneyService
-from api.pages import describe_scope
+from api.pages import describe_scope, letters
 from api.web import render
 from domain import contracts as c
 from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
@@ -448,7 +448,8 @@ async def journey_page(
     request: Request, journey_id: str, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    return render(request, "social/journey.html", _page(view))
+    mail = await letters.journey_mail(state, journey_id)
+    return render(request, "social/journey.html", _page(view, mail=mail))
 
 
 # ---- needs assessment ----
