@@ -7,6 +7,7 @@ the journey is driven over HTTP.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -229,4 +230,60 @@ def test_dev_server_does_not_outlive_a_killed_passnum(up: Up) -> None:
     up.start()
     up.wait_ready()
     assert up.dev_server_pid() != dev_pid
+    assert up.stop() == 0
+
+
+ADMIN_EMAIL = "admin@aveyron.example"  # the demo administrator
+_FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
+_MAIL_LINK = re.compile(r'<a href="/administration/courriels/(\d+)">([^<]*)</a>')
+
+
+def test_a_referral_is_mailed_into_the_local_mailbox(up: Up) -> None:
+    """The embedded default end to end: a referral made in the pages over HTTP is mailed by
+    the worker over SMTP to the sink `passnum up` started, and the demo administrator reads
+    it on /administration/courriels."""
+    up.start()
+    up.wait_ready()
+    with httpx.Client(base_url=up.api, timeout=30) as sw:
+        login(sw, SW_EMAIL)
+        form = sw.get("/accompagnement/orienter")
+        assert form.status_code == 200, form.text
+        r = sw.post(
+            "/accompagnement/orienter",
+            data={
+                "csrf_token": csrf_from(form.text),
+                "form_id": _FORM_ID.findall(form.text)[0],
+                "person.first_name": "Roger",
+                "person.last_name": "Costes",
+                "person.email": "roger.costes@example.org",
+                "person.commune": "Rodez",
+                "person.preferred_channel": "EMAIL",
+                "consent": "on",
+            },
+        )
+        assert r.status_code == 303, r.text
+        jid = re.findall(r"/parcours/([0-9a-f-]{36})", r.headers["location"])[0]
+
+    # Subject (as the page escapes it) -> recipient.
+    wanted = {
+        "Votre inscription au Pass numérique est enregistrée": "roger.costes@example.org",
+        f"Orientation enregistrée : Roger Costes ({jid[:8].upper()})": SW_EMAIL,
+    }
+    with httpx.Client(base_url=up.api, timeout=30) as admin:
+        login(admin, ADMIN_EMAIL)
+        deadline = time.monotonic() + 30
+        while True:
+            page = admin.get("/administration/courriels")
+            assert page.status_code == 200, page.text
+            links = {subject: mail_id for mail_id, subject in _MAIL_LINK.findall(page.text)}
+            if all(s in links for s in wanted):
+                break
+            assert time.monotonic() < deadline, f"mails not in the mailbox: {links}\n{up.output()}"
+            time.sleep(0.2)
+        assert len(links) == 2  # each message once, and nothing else
+        texts = {s: admin.get(f"/administration/courriels/{links[s]}").text for s in wanted}
+        for subject, recipient in wanted.items():
+            assert recipient in texts[subject], subject
+        # The referrer's mail links to the journey at the app's public address.
+        assert f"/parcours/{jid}" in texts[list(wanted)[1]]
     assert up.stop() == 0
