@@ -114,22 +114,23 @@ def programme_overview(session: Session, programme: Programme, scope: JourneySco
     )
     rows = session.execute(
         sa_select(
-            Journey.epci_id,
-            Journey.stage,
+            col(Journey.epci_id),
+            col(Journey.stage),
             func.count(),
-            func.sum(cast(Journey.stalled, Integer)),
-            func.sum(Journey.cheques_total),
-            func.sum(Journey.cheques_redeemed),
+            func.sum(cast(col(Journey.stalled), Integer)),
+            func.sum(col(Journey.cheques_total)),
+            func.sum(col(Journey.cheques_redeemed)),
             func.sum(expired_left),
         )
         .where(*where)
-        .group_by(Journey.epci_id, Journey.stage)
+        .group_by(col(Journey.epci_id), col(Journey.stage))
     ).all()
-    names = dict(
-        session.execute(
-            sa_select(Epci.id, Epci.name).where(col(Epci.programme_id) == programme.id)
+    names: dict[int, str] = {
+        int(i): str(n)
+        for i, n in session.execute(
+            sa_select(col(Epci.id), col(Epci.name)).where(col(Epci.programme_id) == programme.id)
         ).all()
-    )
+    }
     by_stage: dict[str, int] = {}
     by_epci: dict[int, dict[str, int]] = {}
     stalled_by_epci: dict[int, int] = {}
@@ -174,10 +175,15 @@ def _funders(
     session: Session, programme: Programme, issued_cents: int, redeemed_cents: int
 ) -> list[FunderFigures]:
     rows = session.execute(
-        sa_select(Funder.name, Funder.kind, Funder.share_bp, func.sum(BudgetLine.amount_cents))
+        sa_select(
+            col(Funder.name),
+            col(Funder.kind),
+            col(Funder.share_bp),
+            func.sum(col(BudgetLine.amount_cents)),
+        )
         .join(BudgetLine, col(BudgetLine.funder_id) == col(Funder.id), isouter=True)
         .where(col(Funder.programme_id) == programme.id)
-        .group_by(Funder.id, Funder.name, Funder.kind, Funder.share_bp)
+        .group_by(col(Funder.id), col(Funder.name), col(Funder.kind), col(Funder.share_bp))
         .order_by(col(Funder.share_bp).desc(), col(Funder.name))
     ).all()
     return [

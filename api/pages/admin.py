@@ -271,7 +271,9 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
                     programme_code=user.programme_code,
                     now=now,
                     password=data.password,
-                    **scope,
+                    reception_structure_id=scope["reception_structure_id"],
+                    mediation_structure_id=scope["mediation_structure_id"],
+                    epci_id=scope["epci_id"],
                 )
             except accounts.AccountError as err:
                 text = str(err)

@@ -156,7 +156,7 @@ async def stalled(
     chosen = {
         "epci": str(filters.epci_id or ""),
         "etape": stage or "",
-        "structure": structure
+        "structure": (structure or "")
         if (filters.reception_structure_id or filters.mediation_structure_id)
         else "",
     }
