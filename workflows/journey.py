@@ -21,9 +21,10 @@ import copy
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -920,7 +921,7 @@ class JourneyWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         s = self._status
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             _SA_STAGE.value_set(s.stage.value),
             _SA_STALLED.value_set(s.stalled),
             _SA_EPCI.value_set(str(s.epci_id)),
