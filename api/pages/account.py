@@ -42,13 +42,13 @@ OPTIONAL_HINTS: dict[Category, str] = {
     Category.CLOSURE: "Le résumé d'un parcours terminé.",
 }
 ESSENTIAL_WHY: dict[Category, str] = {
-    Category.BENEFICIARY: "Quand la personne n'a pas d'adresse e-mail, vous êtes le seul "
+    Category.BENEFICIARY: "quand la personne n'a pas d'adresse e-mail, vous êtes le seul "
     "à les recevoir : vous les lui transmettez ou les imprimez.",
-    Category.ORIENTATION: "Une orientation attend la réponse de votre structure, ou sa "
+    Category.ORIENTATION: "une orientation attend la réponse de votre structure, ou sa "
     "réponse change ce que vous devez faire.",
-    Category.NUDGE: "La coordination du programme vous demande d'agir sur un parcours.",
-    Category.EXPIRY: "Le programme doit prévenir avant que les chèques ne perdent leur valeur.",
-    Category.DIGEST: "Un seul courriel le matin, seulement s'il y a du nouveau : c'est ainsi "
+    Category.NUDGE: "la coordination du programme vous demande d'agir sur un parcours.",
+    Category.EXPIRY: "le programme doit prévenir avant que les chèques ne perdent leur valeur.",
+    Category.DIGEST: "un seul courriel le matin, seulement s'il y a du nouveau : c'est ainsi "
     "que la coordination apprend les parcours bloqués.",
 }
 

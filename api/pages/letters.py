@@ -28,7 +28,7 @@ from records import models, queries
 router = APIRouter(include_in_schema=False)
 
 KIND_LABELS: dict[str, str] = {
-    NoticeKind.REFERRAL_RECORDED.value: "Inscription au Pass numérique",
+    NoticeKind.REFERRAL_RECORDED.value: "Orientation enregistrée",
     NoticeKind.ORIENTATION_REQUEST.value: "Demande d'orientation",
     NoticeKind.ORIENTATION_REMINDER.value: "Rappel : orientation sans réponse",
     NoticeKind.ORIENTATION_DECLINED.value: "Orientation refusée",
@@ -39,6 +39,11 @@ KIND_LABELS: dict[str, str] = {
     NoticeKind.EXPIRY_WARNING.value: "Chèques bientôt expirés",
     NoticeKind.JOURNEY_CLOSED.value: "Parcours clôturé",
     "DIGEST": "Récapitulatif quotidien",
+}
+# The messages written for the person, as their letters are named.
+LETTER_LABELS: dict[str, str] = {
+    NoticeKind.REFERRAL_RECORDED.value: "Inscription au Pass numérique",
+    NoticeKind.EXPIRY_WARNING.value: "Chèques bientôt expirés",
 }
 GONE = "Cette lettre n'est plus disponible : le parcours a été anonymisé."
 
@@ -60,6 +65,10 @@ class JourneyMail:
     @staticmethod
     def kind_label(kind: str) -> str:
         return KIND_LABELS.get(kind, kind)
+
+    @staticmethod
+    def letter_label(kind: str) -> str:
+        return LETTER_LABELS.get(kind) or KIND_LABELS.get(kind, kind)
 
     def letter_url(self, letter: LetterLine) -> str:
         return f"/parcours/{self.journey_id}/lettres/{letter.outbox_id}"
