@@ -162,7 +162,7 @@ async def test_letters_and_journey_links_by_role_and_scope(
 
     # Oriented to the demo mediator's structure: its mediators see the letter too.
     base = f"/accompagnement/parcours/{jid}"
-    steps = {
+    steps: dict[str, dict[str, object]] = {
         "diagnostic": {"tool": "PIX", "autonomy": "NONE", "needs": ["SMARTPHONE"]},
         "carnet": {},
         "mediation": {"mediation_structure_id": stack.people["med"].mediation_structure_id},
