@@ -1,14 +1,13 @@
 """Read queries of the coordinators' pages: the programme overview and the stalled journeys.
 
-Everything is computed by SQL aggregates over the journey projection (never by loading
-journeys), within a coordinator's scope (`records.queries.JourneyScope`: one EPCI, or the
-whole programme). The indexes these queries read are declared in `records.models` (see
-migration 0005): the overview is one index-only pass over the journey rows, the stalled
-list one range of the (programme, stalled, stalled since) index.
+Within a coordinator's scope (`records.queries.JourneyScope`: one EPCI, or the whole
+programme). The overview reads the counters the projection keeps with each journey event
+(`records.overview_counts`, migration 0006): its cost does not grow with the journeys. The
+stalled list reads one range of the (programme, stalled, stalled since) journey index.
 
-Cheque figures come from the journey counters the projection keeps (`cheques_total` counts
-the booklet's live cheques, `cheques_redeemed` the spent ones); a cheque expires only when
-its journey closes EXPIRED, so expired cheques are the unspent ones of those journeys.
+Cheque figures sum the journeys' counters (`cheques_total` counts the booklet's live
+cheques, `cheques_redeemed` the spent ones); a cheque expires only when its journey closes
+EXPIRED, so expired cheques are the unspent ones of those journeys.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -28,6 +27,8 @@ from records.models import (
     FunderKind,
     Journey,
     MediationStructure,
+    OverviewCount,
+    OverviewFirstSession,
     Programme,
     ReceptionStructure,
 )
@@ -103,27 +104,25 @@ def _scoped(programme_code: int, scope: JourneyScope) -> list[Any]:
 
 
 def programme_overview(session: Session, programme: Programme, scope: JourneyScope) -> Overview:
-    """The overview of `programme` within `scope`: four small aggregate queries."""
-    where = _scoped(programme.code, scope)
-    expired_left = case(
-        (
-            col(Journey.outcome) == Outcome.EXPIRED.value,
-            col(Journey.cheques_total) - col(Journey.cheques_redeemed),
-        ),
-        else_=0,
-    )
+    """The overview of `programme` within `scope` (the whole programme, or one EPCI), read
+    from the counters the projection keeps: a few hundred rows whatever the journeys."""
+    if not (scope.everything or scope.epci_id is not None):
+        raise ValueError("the overview covers the whole programme or one EPCI")
+    counts = [col(OverviewCount.programme_code) == programme.code]
+    histogram = [col(OverviewFirstSession.programme_code) == programme.code]
+    if not scope.everything:
+        counts.append(col(OverviewCount.epci_id) == scope.epci_id)
+        histogram.append(col(OverviewFirstSession.epci_id) == scope.epci_id)
     rows = session.execute(
         sa_select(
-            col(Journey.epci_id),
-            col(Journey.stage),
-            func.count(),
-            func.sum(cast(col(Journey.stalled), Integer)),
-            func.sum(col(Journey.cheques_total)),
-            func.sum(col(Journey.cheques_redeemed)),
-            func.sum(expired_left),
-        )
-        .where(*where)
-        .group_by(col(Journey.epci_id), col(Journey.stage))
+            col(OverviewCount.epci_id),
+            col(OverviewCount.stage),
+            col(OverviewCount.stalled),
+            col(OverviewCount.outcome),
+            col(OverviewCount.journeys),
+            col(OverviewCount.cheques_total),
+            col(OverviewCount.cheques_redeemed),
+        ).where(*counts, col(OverviewCount.journeys) != 0)
     ).all()
     names: dict[int, str] = {
         int(i): str(n)
@@ -135,13 +134,15 @@ def programme_overview(session: Session, programme: Programme, scope: JourneySco
     by_epci: dict[int, dict[str, int]] = {}
     stalled_by_epci: dict[int, int] = {}
     issued = redeemed = expired = 0
-    for epci_id, stage, n, stalled, total, spent, lapsed in rows:
+    for epci_id, stage, stalled, outcome, n, total, spent in rows:
         by_stage[stage] = by_stage.get(stage, 0) + n
-        by_epci.setdefault(epci_id, {})[stage] = n
-        stalled_by_epci[epci_id] = stalled_by_epci.get(epci_id, 0) + int(stalled or 0)
-        issued += int(total or 0)
-        redeemed += int(spent or 0)
-        expired += int(lapsed or 0)
+        stages = by_epci.setdefault(epci_id, {})
+        stages[stage] = stages.get(stage, 0) + n
+        stalled_by_epci[epci_id] = stalled_by_epci.get(epci_id, 0) + (n if stalled else 0)
+        issued += total
+        redeemed += spent
+        if outcome == Outcome.EXPIRED.value:
+            expired += total - spent  # a booklet expires whole: its unspent cheques
     epci = sorted(
         (
             EpciFigures(
@@ -155,7 +156,7 @@ def programme_overview(session: Session, programme: Programme, scope: JourneySco
         key=lambda f: f.name,
     )
     value = programme.cheque_value_cents
-    median, with_session = _median_days_to_first_session(session, where)
+    median, with_session = _median_days_to_first_session(session, histogram)
     return Overview(
         cheque_value_cents=value,
         by_stage=by_stage,
@@ -201,21 +202,28 @@ def _funders(
 
 def _median_days_to_first_session(session: Session, where: list[Any]) -> tuple[float | None, int]:
     """Median days from referral to the first training session over the journeys of the
-    scope that had one, and how many they are: a count and one or two rows read at an
-    offset of the (programme[, EPCI], days) index."""
-    days = col(Journey.days_to_first_session)
-    with_session = [*where, days.is_not(None)]
-    n = int(
-        session.execute(
-            sa_select(func.count()).select_from(Journey).where(*with_session)
-        ).scalar_one()
-    )
-    if n == 0:
+    scope that had one, and how many they are, from the histogram of those days (one row
+    per day and EPCI: bounded by how long journeys last, not by how many there are)."""
+    days = col(OverviewFirstSession.days)
+    histogram = session.execute(
+        sa_select(days, func.sum(col(OverviewFirstSession.journeys)))
+        .where(*where)
+        .group_by(days)
+        .order_by(days)
+    ).all()
+    n = sum(int(k) for _, k in histogram)
+    if n <= 0:
         return None, 0
-    middle = session.execute(
-        sa_select(days).where(*with_session).order_by(days).limit(2 - n % 2).offset((n - 1) // 2)
-    ).scalars()
-    values = [int(v) for v in middle]
+    wanted = sorted({(n - 1) // 2, n // 2})  # 0-based ranks of the middle value(s)
+    values: list[int] = []
+    seen = 0
+    for day, k in histogram:
+        seen += int(k)
+        while wanted and wanted[0] < seen:
+            values.append(int(day))
+            wanted.pop(0)
+        if not wanted:
+            break
     return sum(values) / len(values), n
 
 

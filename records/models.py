@@ -508,3 +508,35 @@ class MailboxMessage(Base, table=True):
     subject: str = Field(max_length=300)
     message_id: str | None = Field(default=None, max_length=200, index=True)
     raw: str  # the whole RFC 5322 message
+
+
+# ---- the coordinators' overview, kept by the projection (records/overview_counts.py) ----
+
+
+class OverviewCount(Base, table=True):
+    """Journeys per (programme, EPCI, stage, stalled, outcome) and the sums of their cheque
+    counters: the GROUP BY of the overview, updated with each journey event in its
+    transaction, so the overview reads a few hundred rows whatever the number of journeys."""
+
+    __tablename__ = "overview_count"
+
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    stage: str = Field(primary_key=True, max_length=20)
+    stalled: bool = Field(primary_key=True)
+    outcome: str = Field(primary_key=True, max_length=20)  # "" while the journey is open
+    journeys: int = 0
+    cheques_total: int = 0
+    cheques_redeemed: int = 0
+
+
+class OverviewFirstSession(Base, table=True):
+    """Journeys per (programme, EPCI, days from referral to the first session): the
+    histogram the overview takes its median from, kept like `OverviewCount`."""
+
+    __tablename__ = "overview_first_session"
+
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    days: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    journeys: int = 0

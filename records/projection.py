@@ -21,6 +21,7 @@ from domain.serials import parse_serial
 from domain.stages import ChequeStatus, OrientationStatus, Stage
 from domain.validity import paris_day
 from domain.validity import valid_until as millesime_valid_until
+from records import overview_counts
 from records.models import (
     Assessment,
     Cheque,
@@ -103,12 +104,14 @@ def _apply(session: Session, event: JourneyEvent, journey: Row[Any] | None) -> N
         values = _journey_values(status, event, {})
         values.update(id=jid, workflow_id=workflow_id_for(jid))
         session.execute(insert(_JOURNEY).values(values))  # first: children reference it
+        overview_counts.record_change(session, None, values)
         newest = True
     elif event.seq > journey.last_seq:
         current = journey._asdict()
         values = _journey_values(status, event, current)
         changed = {k: v for k, v in values.items() if current[k] != v}
         session.execute(update(_JOURNEY).where(_JOURNEY.c.id == jid).values(changed))
+        overview_counts.record_change(session, current, current | values)
         newest = True
     else:
         # An older event arriving late (it cannot with one workflow awaiting each record,

@@ -1,0 +1,134 @@
+"""Counters of the coordinators' overview, kept by the projection in each event's transaction.
+
+`OverviewCount` holds, per (programme, EPCI, stage, stalled, outcome), the number of
+journeys and the sums of their cheque counters; `OverviewFirstSession` the number of
+journeys per (programme, EPCI, days to the first session). Both are exactly the GROUP BY
+of the journey rows: `record_change` applies the difference a journey row's write makes
+(nothing when the overview's columns did not change, so a retried or late event, which
+leaves the journey row alone, counts nothing). Rows whose count falls to zero stay.
+
+Each write is an `INSERT ... ON CONFLICT DO UPDATE SET n = n + delta` (SQLite and
+PostgreSQL), in key order so that two transactions never wait on each other crosswise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from records.models import Journey, OverviewCount, OverviewFirstSession
+
+COUNT: Table = OverviewCount.__table__  # type: ignore[attr-defined]
+FIRST_SESSION: Table = OverviewFirstSession.__table__  # type: ignore[attr-defined]
+_JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
+COUNT_KEY = ("programme_code", "epci_id", "stage", "stalled", "outcome")
+COUNT_SUMS = ("journeys", "cheques_total", "cheques_redeemed")
+FIRST_SESSION_KEY = ("programme_code", "epci_id", "days")
+
+
+def _count_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["programme_code"],
+        row["epci_id"],
+        row["stage"],
+        bool(row["stalled"]),
+        row["outcome"] or "",
+    )
+
+
+def record_change(
+    session: Session, before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> None:
+    """Count a journey row's write: `before` the row as it was (None: a new journey),
+    `after` as it is now (every column of the overview present in both)."""
+    counts: dict[tuple[Any, ...], list[int]] = {}
+    days: dict[tuple[Any, ...], int] = {}
+    for row, sign in ((before, -1), (after, 1)):
+        if row is None:
+            continue
+        sums = counts.setdefault(_count_key(row), [0, 0, 0])
+        sums[0] += sign
+        sums[1] += sign * int(row["cheques_total"] or 0)
+        sums[2] += sign * int(row["cheques_redeemed"] or 0)
+        if row["days_to_first_session"] is not None:
+            key = (row["programme_code"], row["epci_id"], int(row["days_to_first_session"]))
+            days[key] = days.get(key, 0) + sign
+    _add(
+        session,
+        COUNT,
+        COUNT_KEY,
+        COUNT_SUMS,
+        [(k, tuple(v)) for k, v in sorted(counts.items()) if any(v)],
+    )
+    _add(
+        session,
+        FIRST_SESSION,
+        FIRST_SESSION_KEY,
+        ("journeys",),
+        [(k, (n,)) for k, n in sorted(days.items()) if n],
+    )
+
+
+def _add(
+    session: Session,
+    table: Table,
+    key: tuple[str, ...],
+    sums: tuple[str, ...],
+    deltas: list[tuple[tuple[Any, ...], tuple[int, ...]]],
+) -> None:
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(table).values(
+        [dict(zip(key, k, strict=True)) | dict(zip(sums, v, strict=True)) for k, v in deltas]
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c[k] for k in key],
+            set_={s: table.c[s] + stmt.excluded[s] for s in sums},
+        )
+    )
+
+
+def rebuild(session: Session) -> None:
+    """Recount everything from the journey rows (after rows were written in bulk, outside
+    the projection). The caller commits."""
+    session.execute(delete(COUNT))
+    session.execute(delete(FIRST_SESSION))
+    session.execute(insert(COUNT).from_select([*COUNT_KEY, *COUNT_SUMS], recount_query()))
+    session.execute(
+        insert(FIRST_SESSION).from_select(
+            [*FIRST_SESSION_KEY, "journeys"], first_session_recount_query()
+        )
+    )
+
+
+def recount_query() -> Any:
+    """`OverviewCount`'s rows computed from the journeys (a full scan)."""
+    j = _JOURNEY.c
+    outcome = func.coalesce(j.outcome, "")
+    return select(
+        j.programme_code,
+        j.epci_id,
+        j.stage,
+        j.stalled,
+        outcome,
+        func.count(),
+        func.coalesce(func.sum(j.cheques_total), 0),
+        func.coalesce(func.sum(j.cheques_redeemed), 0),
+    ).group_by(j.programme_code, j.epci_id, j.stage, j.stalled, outcome)
+
+
+def first_session_recount_query() -> Any:
+    """`OverviewFirstSession`'s rows computed from the journeys (a full scan)."""
+    j = _JOURNEY.c
+    return (
+        select(j.programme_code, j.epci_id, j.days_to_first_session, func.count())
+        .where(j.days_to_first_session.is_not(None))
+        .group_by(j.programme_code, j.epci_id, j.days_to_first_session)
+    )
