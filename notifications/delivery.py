@@ -15,18 +15,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from config import Settings
 from domain.mail import DeliveryReport
 from domain.notices import Recipient
-from notifications.context import load_context
+from notifications.context import MailContext, load_context
 from notifications.messages import Message, message_for
 from notifications.preferences import Disposition
 from notifications.recipients import Target, resolve
@@ -37,6 +38,7 @@ from notifications.sender import (
     Sender,
     TemporaryFailure,
     message_id_for,
+    sending,
 )
 from notifications.sink import WRITE_TURN
 from records.db import SessionFactory, begin_write
@@ -120,21 +122,24 @@ def _status_for(message: type[Message], target: Target) -> tuple[DeliveryStatus,
     return DeliveryStatus.PENDING, None
 
 
-def settle_outbox(session: Session, outbox_ids: Sequence[int]) -> None:
-    """An outbox row follows its deliveries: FAILED if one failed, SENT once all are final."""
+def settle_outbox(session: Session, outbox_ids: Sequence[int]) -> list[MailDelivery]:
+    """An outbox row follows its deliveries: FAILED if one failed, SENT once all are final.
+    Returns the notices' deliveries, as they are now."""
     if not outbox_ids:
-        return
-    rows = session.exec(
-        select(MailDelivery).where(col(MailDelivery.outbox_id).in_(outbox_ids))
-    ).all()
+        return []
+    rows = list(
+        session.exec(select(MailDelivery).where(col(MailDelivery.outbox_id).in_(outbox_ids))).all()
+    )
     by_outbox: dict[int, list[MailDelivery]] = {}
     for d in rows:
         assert d.outbox_id is not None
         by_outbox.setdefault(d.outbox_id, []).append(d)
-    for outbox_id, deliveries in by_outbox.items():
-        notice = session.get(NotificationOutbox, outbox_id)
-        if notice is None:
-            continue
+    notices = session.exec(
+        select(NotificationOutbox).where(col(NotificationOutbox.id).in_(list(by_outbox)))
+    ).all()
+    for notice in notices:
+        assert notice.id is not None
+        deliveries = by_outbox[notice.id]
         failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
         notice.attempts = max(d.attempts for d in deliveries)
         if failed:
@@ -146,6 +151,7 @@ def settle_outbox(session: Session, outbox_ids: Sequence[int]) -> None:
             notice.sent_at = max(sent) if sent else utcnow()
             notice.last_error = None
         session.add(notice)
+    return rows
 
 
 class Deliveries:
@@ -185,21 +191,27 @@ class Deliveries:
                 return [n.id for n in event_outbox(session, journey_id, seq) if n.id]
 
     def _plan(self, journey_id: str, seq: int) -> list[int]:
-        now = utcnow()
         with self.writing() as session:
-            notices = event_outbox(session, journey_id, seq)
-            for notice in notices:
-                if notice.status != OutboxStatus.PENDING.value:
-                    continue
-                planned = session.exec(
-                    select(MailDelivery.id)
-                    .where(MailDelivery.idempotency_key == notice.idempotency_key)
-                    .limit(1)
-                ).first()
-                if planned is None:
-                    self._plan_notice(session, notice, now)
+            notices = self._plan_in(session, journey_id, seq)
             session.commit()
             return [n.id for n in notices if n.id is not None]
+
+    def _plan_in(self, session: Session, journey_id: str, seq: int) -> list[NotificationOutbox]:
+        now = utcnow()
+        notices = event_outbox(session, journey_id, seq)
+        todo = [n for n in notices if n.status == OutboxStatus.PENDING.value]
+        if todo:
+            planned = set(
+                session.exec(
+                    select(MailDelivery.idempotency_key).where(
+                        col(MailDelivery.idempotency_key).in_([n.idempotency_key for n in todo])
+                    )
+                ).all()
+            )
+            for notice in todo:
+                if notice.idempotency_key not in planned:
+                    self._plan_notice(session, notice, now)
+        return notices
 
     def _plan_notice(self, session: Session, notice: NotificationOutbox, now: datetime) -> None:
         assert notice.journey_id is not None and notice.id is not None
@@ -256,9 +268,12 @@ class Deliveries:
             recipient_name=recipient_name,
             for_beneficiary=for_beneficiary,
         )
+        return self._draft(ctx, message)
+
+    def _draft(self, ctx: MailContext, message: type[Message]) -> Outgoing:
         rendered = render_message(message.template, ctx)
         subject = rendered.subject
-        if for_beneficiary:
+        if ctx.for_beneficiary:
             subject = f"À transmettre à {ctx.person.name} : {subject}"
         return Outgoing(
             message_id="",
@@ -267,6 +282,19 @@ class Deliveries:
             subject=subject,
             text=rendered.text,
             html=rendered.html,
+        )
+
+    @staticmethod
+    def _outgoing(delivery: MailDelivery, notice: NotificationOutbox, draft: Outgoing) -> Outgoing:
+        return Outgoing(
+            message_id=delivery.message_id,
+            sender=draft.sender,
+            to=delivery.address,
+            subject=draft.subject,
+            text=draft.text,
+            html=draft.html,
+            # For mail filters (and tests): what the message is, never who it is about.
+            headers={"X-Passnum-Kind": notice.kind, "X-Passnum-Audience": notice.recipient},
         )
 
     def render_delivery(self, session: Session, delivery: MailDelivery) -> Outgoing:
@@ -283,16 +311,7 @@ class Deliveries:
             account.full_name if account else None,
             delivery.for_beneficiary,
         )
-        return Outgoing(
-            message_id=delivery.message_id,
-            sender=draft.sender,
-            to=delivery.address,
-            subject=draft.subject,
-            text=draft.text,
-            html=draft.html,
-            # For mail filters (and tests): what the message is, never who it is about.
-            headers={"X-Passnum-Kind": notice.kind, "X-Passnum-Audience": notice.recipient},
-        )
+        return self._outgoing(delivery, notice, draft)
 
     # ---- one delivery: claim, send, record ----
 
@@ -324,26 +343,31 @@ class Deliveries:
             raise
 
     def record_sent(self, delivery_id: int, subject: str) -> None:
-        with self.writing() as session:
-            d = session.get(MailDelivery, delivery_id)
-            assert d is not None
-            d.status = DeliveryStatus.SENT.value
-            d.subject = subject[:300]
-            d.sent_at = utcnow()
-            d.claimed_until = None
-            d.last_error = None
-            session.add(d)
-            session.commit()
+        self._record(
+            delivery_id,
+            status=DeliveryStatus.SENT.value,
+            subject=subject[:300],
+            sent_at=utcnow(),
+            claimed_until=None,
+            last_error=None,
+        )
 
     def record_failed(self, delivery_id: int, subject: str, reason: str) -> None:
-        with self.writing() as session:
-            d = session.get(MailDelivery, delivery_id)
-            assert d is not None
-            d.status = DeliveryStatus.FAILED.value
-            d.subject = subject[:300]
-            d.last_error = reason
-            d.claimed_until = None
-            session.add(d)
+        self._record(
+            delivery_id,
+            status=DeliveryStatus.FAILED.value,
+            subject=subject[:300],
+            last_error=reason,
+            claimed_until=None,
+        )
+
+    def _record(self, delivery_id: int, **values: object) -> None:
+        """One UPDATE, one short transaction."""
+        with self._turn, self.sessions() as session:
+            found = session.execute(
+                update(MailDelivery).where(col(MailDelivery.id) == delivery_id).values(**values)
+            )
+            assert found.rowcount == 1, f"delivery {delivery_id} is gone"  # type: ignore[attr-defined]
             session.commit()
 
     def release(self, delivery_id: int, reason: str) -> None:
@@ -387,13 +411,137 @@ class Deliveries:
                 if d is not None
             ]
 
+    def prepare(self, journey_id: str, seq: int) -> Prepared:
+        """Plan the event's deliveries, claim every pending one whose lease is free (one
+        transaction) and render them (one read, each notice's context loaded once)."""
+        try:
+            notices, pending, claimed = self._plan_and_claim(journey_id, seq)
+        except IntegrityError:
+            # Another attempt planned the same notice meanwhile: its rows stand.
+            notices, pending, claimed = self._plan_and_claim(journey_id, seq)
+        outbox_ids = [n.id for n in notices if n.id is not None]
+        if not outbox_ids:
+            return Prepared([], [], busy=False)
+        busy = len(claimed) < len(pending)
+        ids = [d.id for d in claimed if d.id is not None]
+        try:
+            with self.sessions() as session:  # rendering only reads: outside the write turn
+                render = self._cached_renderer(session, notices)
+                mails = [(d.id, render(d)) for d in claimed if d.id is not None]
+        except BaseException:
+            self.release_many(ids, "rendering failed", untried=ids)
+            raise
+        return Prepared(outbox_ids, mails, busy=busy)
+
+    def _plan_and_claim(
+        self, journey_id: str, seq: int
+    ) -> tuple[list[NotificationOutbox], list[MailDelivery], list[MailDelivery]]:
+        """One write: plan the event's notices (once), lease their pending deliveries."""
+        now = utcnow()
+        with self.writing() as session:
+            notices = self._plan_in(session, journey_id, seq)
+            outbox_ids = [n.id for n in notices if n.id is not None]
+            if not outbox_ids:
+                return [], [], []
+            pending = list(
+                session.exec(
+                    select(MailDelivery)
+                    .where(
+                        col(MailDelivery.outbox_id).in_(outbox_ids),
+                        MailDelivery.status == DeliveryStatus.PENDING.value,
+                    )
+                    .order_by(col(MailDelivery.id))
+                ).all()
+            )
+            claimed = [d for d in pending if d.claimed_until is None or d.claimed_until <= now]
+            for d in claimed:
+                d.claimed_until = now + self.mail.lease
+                d.attempts += 1
+                session.add(d)
+            session.commit()
+        return notices, pending, claimed
+
+    def _cached_renderer(
+        self, session: Session, known: Sequence[NotificationOutbox] = ()
+    ) -> Callable[[MailDelivery], Outgoing]:
+        """`render_delivery` with the notices, accounts and contexts of one batch read once
+        (`known`: notices read already)."""
+        notices: dict[int, NotificationOutbox | None] = {n.id: n for n in known if n.id}
+        names: dict[int, str | None] = {}
+        contexts: dict[int, MailContext] = {}
+        shared: dict[tuple[str, object], MailContext] = {}
+        journeys: dict[str, Journey | None] = {}  # held here: the identity map is weak
+
+        def render(delivery: MailDelivery) -> Outgoing:
+            outbox_id = delivery.outbox_id
+            assert outbox_id is not None
+            if outbox_id not in notices:
+                notices[outbox_id] = session.get(NotificationOutbox, outbox_id)
+            notice = notices[outbox_id]
+            if notice is None:
+                raise LookupError(f"outbox row {outbox_id} is gone")
+            name = None
+            if delivery.account_id:
+                if delivery.account_id not in names:
+                    account = session.get(Account, delivery.account_id)
+                    names[delivery.account_id] = account.full_name if account else None
+                name = names[delivery.account_id]
+            ctx = contexts.get(outbox_id)
+            if ctx is None:
+                ctx = contexts[outbox_id] = self._context(session, notice, shared, journeys)
+            ctx = replace(ctx, recipient_name=name, for_beneficiary=delivery.for_beneficiary)
+            message = message_for(notice.kind, notice.recipient)
+            return self._outgoing(delivery, notice, self._draft(ctx, message))
+
+        return render
+
+    def _context(
+        self,
+        session: Session,
+        notice: NotificationOutbox,
+        shared: dict[tuple[str, object], MailContext],
+        journeys: dict[str, Journey | None],
+    ) -> MailContext:
+        """`load_context`, read once for the notices of a journey naming the same structure
+        (they differ only in their own detail and id)."""
+        assert notice.journey_id is not None
+        journey = journeys.get(notice.journey_id)
+        if journey is None:
+            journey = journeys[notice.journey_id] = session.get(Journey, notice.journey_id)
+        structure = notice.detail.get("mediation_structure_id") or (
+            journey.mediation_structure_id if journey else None
+        )
+        key = (notice.journey_id, structure)
+        if key in shared:
+            return replace(shared[key], detail=dict(notice.detail), outbox_id=notice.id)
+        ctx = shared[key] = load_context(session, notice, base_url=self.mail.base_url)
+        return ctx
+
+    def release_many(
+        self, delivery_ids: Sequence[int], reason: str, *, untried: Sequence[int] = ()
+    ) -> None:
+        """Give back the leases of deliveries still pending; those never tried (`untried`)
+        do not count as an attempt."""
+        if not delivery_ids:
+            return
+        skipped = set(untried)
+        with self.writing() as session:
+            for d in session.exec(
+                select(MailDelivery).where(col(MailDelivery.id).in_(delivery_ids))
+            ).all():
+                if d.status != DeliveryStatus.PENDING.value:
+                    continue
+                d.claimed_until = None
+                d.last_error = reason
+                if d.id in skipped:
+                    d.attempts = max(d.attempts - 1, 0)
+                session.add(d)
+            session.commit()
+
     def settle(self, outbox_ids: Sequence[int]) -> DeliveryReport:
         with self.writing() as session:
-            settle_outbox(session, outbox_ids)
+            statuses = [d.status for d in settle_outbox(session, outbox_ids)]
             session.commit()
-            statuses = session.exec(
-                select(MailDelivery.status).where(col(MailDelivery.outbox_id).in_(outbox_ids))
-            ).all()
         return DeliveryReport(
             sent=statuses.count(DeliveryStatus.SENT.value),
             failed=statuses.count(DeliveryStatus.FAILED.value),
@@ -401,22 +549,66 @@ class Deliveries:
             queued=statuses.count(DeliveryStatus.QUEUED.value),
         )
 
+    def finish(
+        self, outbox_ids: Sequence[int], unsent: Sequence[int], untried: Sequence[int], reason: str
+    ) -> DeliveryReport:
+        """Give back the leases of what was not sent, then settle the notices."""
+        self.release_many(unsent, reason, untried=untried)
+        return self.settle(outbox_ids)
+
     async def deliver_event(self, journey_id: str, seq: int) -> DeliveryReport:
-        """Send what the event asked for. A temporary failure (or a busy lease) is raised
-        after recording what was sent, so the retry sends only the rest."""
-        outbox_ids = await asyncio.to_thread(self.plan, journey_id, seq)
-        if not outbox_ids:
+        """Send what the event asked for, over one connection. Each mail is recorded as
+        soon as the server took it (the ambiguous window stays one mail wide). A temporary
+        failure (or a busy lease) is raised after recording what was sent, so the retry
+        sends only the rest."""
+        prepared = await asyncio.to_thread(self.prepare, journey_id, seq)
+        if not prepared.outbox_ids:
             return DeliveryReport()
-        error: Exception | None = None
-        for delivery_id in await asyncio.to_thread(self.pending_ids, outbox_ids):
-            try:
-                await self.send_one(delivery_id)
-            except Busy as err:
-                error = err
-            except TemporaryFailure as err:
-                error = err
-                break  # the server is unwell: the retry takes the rest
-        report = await asyncio.to_thread(self.settle, outbox_ids)
+        error: BaseException | None = Busy("a delivery is being sent by another attempt")
+        if not prepared.busy:
+            error = None
+        left = [delivery_id for delivery_id, _ in prepared.mails]
+        tried: set[int] = set()
+        reason = "interrompu"
+        try:
+            if prepared.mails:
+                async with sending(self.sender) as sender:
+                    for delivery_id, mail in prepared.mails:
+                        tried.add(delivery_id)
+                        try:
+                            await sender.send(mail)
+                        except PermanentFailure as err:
+                            await asyncio.to_thread(
+                                self.record_failed, delivery_id, mail.subject, str(err)
+                            )
+                            left.remove(delivery_id)
+                            continue
+                        except TemporaryFailure as err:
+                            reason = str(err)[:500]
+                            error = err
+                            break  # the server is unwell: the retry takes the rest
+                        # Sent: whatever happens next, this one is not given back.
+                        left.remove(delivery_id)
+                        await asyncio.to_thread(self.record_sent, delivery_id, mail.subject)
+        except TemporaryFailure as err:  # could not connect
+            reason, error = str(err)[:500], err
+        except BaseException as err:  # cancellation, a bug: give back the leases, re-raise
+            untried = [d for d in left if d not in tried]
+            await asyncio.shield(
+                asyncio.to_thread(
+                    self.release_many, left, str(err)[:500] or "interrompu", untried=untried
+                )
+            )
+            raise
+        untried = [d for d in left if d not in tried]
+        report = await asyncio.to_thread(self.finish, prepared.outbox_ids, left, untried, reason)
         if error is not None:
             raise error
         return report
+
+
+@dataclass(frozen=True)
+class Prepared:
+    outbox_ids: list[int]
+    mails: list[tuple[int, Outgoing]]
+    busy: bool  # some pending delivery is leased by another attempt

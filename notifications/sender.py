@@ -9,7 +9,9 @@ content). Everything else is a bug and propagates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -46,6 +48,18 @@ class Sender(Protocol):
     async def send(self, mail: Outgoing) -> None: ...
 
 
+@contextlib.asynccontextmanager
+async def sending(sender: Sender) -> AsyncIterator[Sender]:
+    """A sender for several mails in a row: the sender's `session()` if it has one (one
+    SMTP connection for them all), else the sender itself."""
+    session = getattr(sender, "session", None)
+    if session is None:
+        yield sender
+        return
+    async with session() as connected:
+        yield connected
+
+
 def message_id_for(key: str, address: str, domain: str) -> str:
     """The same Message-ID for every attempt at the same (notice, address): a mail client
     folds the duplicate left by a worker that died between the SMTP reply and its record."""
@@ -73,6 +87,8 @@ def _permanent(code: int) -> bool:
 
 
 class SmtpSender:
+    max_idle = 4  # connections kept open between activities
+
     def __init__(
         self,
         host: str,
@@ -87,6 +103,7 @@ class SmtpSender:
             raise ValueError(f"unknown SMTP security {security!r}")
         self.host, self.port, self.security = host, port, security
         self._username, self._password, self._timeout = username, password, timeout
+        self._idle: list[tuple[asyncio.AbstractEventLoop, aiosmtplib.SMTP]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpSender:
@@ -99,31 +116,89 @@ class SmtpSender:
             timeout=settings.smtp_timeout_s,
         )
 
-    async def send(self, mail: Outgoing) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            username=self._username,
+            password=self._password.get_secret_value() if self._password else None,
+            timeout=self._timeout,
+        )
+
+    async def _checkout(self) -> aiosmtplib.SMTP:
+        """An idle connection of this event loop that still answers, else a new one."""
+        loop = asyncio.get_running_loop()
+        while self._idle:
+            owner, smtp = self._idle.pop()
+            if owner is not loop:
+                continue  # another loop's (tests): dropped
+            try:
+                await smtp.noop()  # the server may have closed it while idle
+                return smtp
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                smtp.close()
+        smtp = self._client()
         try:
-            await aiosmtplib.send(
-                build_mime(mail),
-                hostname=self.host,
-                port=self.port,
-                use_tls=self.security == "tls",
-                start_tls=self.security == "starttls",
-                username=self._username,
-                password=self._password.get_secret_value() if self._password else None,
-                timeout=self._timeout,
-            )
+            await smtp.connect()
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
+            smtp.close()
+            raise TemporaryFailure(f"{type(err).__name__}: {err}") from err
+        return smtp
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[_Connection]:
+        """One connection for several mails; kept for the next session if still sound
+        (a pool of at most `max_idle`: connecting and greeting cost more than a mail)."""
+        smtp = await self._checkout()
+        conn = _Connection(smtp)
+        sound = False
+        try:
+            yield conn
+            sound = conn.sound and smtp.is_connected
+        finally:
+            if sound and len(self._idle) < self.max_idle:
+                self._idle.append((asyncio.get_running_loop(), smtp))
+            else:
+                smtp.close()
+
+    async def send(self, mail: Outgoing) -> None:
+        async with self.session() as conn:
+            await conn.send(mail)
+
+
+class _Connection:
+    """Sends over one open SMTP connection; a temporary failure makes it unsound."""
+
+    def __init__(self, smtp: aiosmtplib.SMTP) -> None:
+        self._smtp = smtp
+        self.sound = True
+
+    async def send(self, mail: Outgoing) -> None:
+        if not self.sound:
+            raise TemporaryFailure("connexion SMTP interrompue")
+        try:
+            await self._smtp.send_message(build_mime(mail))
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             if codes and all(_permanent(c) for c in codes):
                 raise PermanentFailure(_reason(err.recipients[0])) from err
+            self.sound = False
             raise TemporaryFailure(str(err)) from err
         except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as err:
             if _permanent(err.code):
                 raise PermanentFailure(_reason(err)) from err
+            self.sound = False
             raise TemporaryFailure(_reason(err)) from err
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as err:
             # Connection refused or dropped, timeouts, 4xx, login refused (a setting to
             # fix, not a reason to drop the message): retried with backoff.
+            self.sound = False
             raise TemporaryFailure(f"{type(err).__name__}: {err}") from err
+        except BaseException:
+            self.sound = False  # cancelled mid-conversation: the connection is unusable
+            raise
 
 
 def _reason(err: aiosmtplib.SMTPResponseException) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -19,6 +20,7 @@ from records.db import SessionFactory
 from records.models import MailboxMessage
 
 MAX_SUBJECT = 300
+_HEADERS = BytesHeaderParser(policy=policy.default)
 # Mail writers of one SQLite file in this process (sink, deliveries) take turns here:
 # threads waiting on SQLite's own lock poll it with growing sleeps; this hands over at once.
 WRITE_TURN = threading.Lock()
@@ -28,7 +30,7 @@ def store_mail(
     session: Session, raw: bytes, *, mail_from: str, recipients: list[str]
 ) -> MailboxMessage:
     """File one received mail. The caller commits."""
-    parsed = message_from_bytes(raw, policy=policy.default)
+    parsed = _HEADERS.parsebytes(raw)  # the headers are all it needs: the body stays raw
     row = MailboxMessage(
         received_at=datetime.now(UTC),
         mail_from=mail_from[:254],
