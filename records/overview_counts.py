@@ -3,9 +3,10 @@
 `OverviewCount` holds, per (programme, EPCI, stage, stalled, outcome), the number of
 journeys and the sums of their cheque counters; `OverviewFirstSession` the number of
 journeys per (programme, EPCI, days to the first session). Both are exactly the GROUP BY
-of the journey rows: `record_change` applies the difference a journey row's write makes
+of the journey rows: `record_change` counts the difference a journey row's write makes
 (nothing when the overview's columns did not change, so a retried or late event, which
-leaves the journey row alone, counts nothing). Rows whose count falls to zero stay.
+leaves the journey row alone, counts nothing) and the session writes the sum of them when
+it commits (a rollback drops them). Rows whose count falls to zero stay.
 
 Each write is an `INSERT ... ON CONFLICT DO UPDATE SET n = n + delta` (SQLite and
 PostgreSQL), in key order so that two transactions never wait on each other crosswise.
@@ -16,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from records.models import Journey, OverviewCount, OverviewFirstSession
@@ -28,6 +31,7 @@ _JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 COUNT_KEY = ("programme_code", "epci_id", "stage", "stalled", "outcome")
 COUNT_SUMS = ("journeys", "cheques_total", "cheques_redeemed")
 FIRST_SESSION_KEY = ("programme_code", "epci_id", "days")
+_PENDING = "overview_counts.pending"  # session.info key: (counts, days) differences
 
 
 def _count_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -44,9 +48,12 @@ def record_change(
     session: Session, before: Mapping[str, Any] | None, after: Mapping[str, Any]
 ) -> None:
     """Count a journey row's write: `before` the row as it was (None: a new journey),
-    `after` as it is now (every column of the overview present in both)."""
-    counts: dict[tuple[Any, ...], list[int]] = {}
-    days: dict[tuple[Any, ...], int] = {}
+    `after` as it is now (every column of the overview present in both).
+
+    The differences add up in the session and are written just before it commits, all
+    keys in order: a transaction recording several events (or journeys) locks the shared
+    counter rows once, in the same order as any other, and only for its last moment."""
+    counts, days = session.info.setdefault(_PENDING, ({}, {}))
     for row, sign in ((before, -1), (after, 1)):
         if row is None:
             continue
@@ -57,6 +64,14 @@ def record_change(
         if row["days_to_first_session"] is not None:
             key = (row["programme_code"], row["epci_id"], int(row["days_to_first_session"]))
             days[key] = days.get(key, 0) + sign
+
+
+def write_pending(session: Session) -> None:
+    """Write the differences counted in this transaction (done by commit itself)."""
+    pending = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
+    counts, days = pending
     _add(
         session,
         COUNT,
@@ -71,6 +86,18 @@ def record_change(
         ("journeys",),
         [(k, (n,)) for k, n in sorted(days.items()) if n],
     )
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _before_commit(session: OrmSession) -> None:
+    if _PENDING in session.info:
+        write_pending(session)  # type: ignore[arg-type]
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _after_transaction_end(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back (or committed): nothing is left to count
+        session.info.pop(_PENDING, None)
 
 
 def _add(

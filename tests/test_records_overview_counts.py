@@ -286,7 +286,9 @@ def test_rebuild_recounts_rows_written_in_bulk(sessions: SessionFactory) -> None
         for st in stories(e1, e2):
             for event in st.events:
                 record_journey_event(s, event)
-        s.commit()
+        s.commit()  # every journey's whole story in one transaction, summed at commit
+        kept, recount = counters(s)
+        assert kept == recount
         s.execute(text("DELETE FROM overview_first_session"))
         s.execute(text("UPDATE overview_count SET journeys = journeys + 5"))
         kept, recount = counters(s)
@@ -342,3 +344,24 @@ def test_an_unseen_scope_is_refused(sessions: SessionFactory) -> None:
         assert programme is not None
         with pytest.raises(ValueError, match="EPCI"):
             coordination.programme_overview(s, programme, JourneyScope(reception_structure_id=1))
+
+
+def test_a_rolled_back_transaction_counts_nothing(sessions: SessionFactory) -> None:
+    e1, e2 = two_epci(sessions)
+    a, b = stories(e1, e2)[:2]
+    with sessions() as s:
+        record_journey_event(s, a.events[0])
+        s.rollback()  # the differences counted for it go with it
+        record_journey_event(s, b.events[0])
+        s.commit()
+        kept, recount = counters(s)
+        assert kept == recount and sum(n for n, _, _ in kept[0].values()) == 1
+    with sessions() as s:
+        record_journey_event(s, a.events[0])
+    # closed without commit: the next transaction of another session starts clean
+    with sessions() as s:
+        for event in b.events[1:4]:
+            record_journey_event(s, event)
+        s.commit()
+        kept, recount = counters(s)
+        assert kept == recount
