@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
 import aiosmtplib
@@ -80,6 +84,27 @@ def build_mime(mail: Outgoing) -> EmailMessage:
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
     return msg
+
+
+_WIRE = email.policy.compat32.clone(linesep="\r\n")
+
+
+def mime_bytes(mail: Outgoing, *, linesep: str = "\r\n") -> bytes:
+    """The same message as `build_mime`, built with the legacy (compat32) classes: several
+    times cheaper, since no header is parsed back into objects. Bodies in base64."""
+    msg = MIMEMultipart("alternative")
+    name, address = parseaddr(mail.sender)
+    msg["From"] = formataddr((name, address), "utf-8")
+    msg["To"] = mail.to
+    msg["Subject"] = Header(mail.subject, "utf-8")
+    msg["Message-ID"] = mail.message_id
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    for name, value in mail.headers.items():
+        msg[name] = value
+    msg.attach(MIMEText(mail.text, "plain", "utf-8"))
+    msg.attach(MIMEText(mail.html, "html", "utf-8"))
+    return msg.as_bytes(policy=_WIRE if linesep == "\r\n" else email.policy.compat32)
 
 
 def _permanent(code: int) -> bool:
@@ -179,7 +204,11 @@ class _Connection:
         if not self.sound:
             raise TemporaryFailure("connexion SMTP interrompue")
         try:
-            await self._smtp.send_message(build_mime(mail))
+            envelope_from = parseaddr(mail.sender)[1]
+            if envelope_from.isascii() and mail.to.isascii():
+                await self._smtp.sendmail(envelope_from, [mail.to], mime_bytes(mail))
+            else:  # internationalised addresses: aiosmtplib negotiates SMTPUTF8
+                await self._smtp.send_message(build_mime(mail))
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             if codes and all(_permanent(c) for c in codes):
@@ -215,7 +244,7 @@ class MailboxSender:
         self._sessions = sessions
 
     async def send(self, mail: Outgoing) -> None:
-        raw = build_mime(mail).as_bytes()
+        raw = mime_bytes(mail, linesep="\n")
         sender = mail.sender
 
         def write() -> None:
