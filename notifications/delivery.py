@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -550,11 +551,30 @@ class Deliveries:
         )
 
     def finish(
-        self, outbox_ids: Sequence[int], unsent: Sequence[int], untried: Sequence[int], reason: str
+        self,
+        outbox_ids: Sequence[int],
+        unsent: Sequence[int],
+        untried: Sequence[int],
+        reason: str,
+        record: Callable[[], None] | None = None,
     ) -> DeliveryReport:
-        """Give back the leases of what was not sent, then settle the notices."""
+        """Record the last mail's outcome (`record`, saving a thread hop), give back the
+        leases of what was not sent, then settle the notices."""
+        if record is not None:
+            record()
         self.release_many(unsent, reason, untried=untried)
         return self.settle(outbox_ids)
+
+    def _abandon(
+        self,
+        unsent: Sequence[int],
+        untried: Sequence[int],
+        reason: str,
+        record: Callable[[], None] | None,
+    ) -> None:
+        if record is not None:
+            record()
+        self.release_many(unsent, reason, untried=untried)
 
     async def deliver_event(self, journey_id: str, seq: int) -> DeliveryReport:
         """Send what the event asked for, over one connection. Each mail is recorded as
@@ -568,8 +588,10 @@ class Deliveries:
         if not prepared.busy:
             error = None
         left = [delivery_id for delivery_id, _ in prepared.mails]
+        last = left[-1] if left else None
         tried: set[int] = set()
         reason = "interrompu"
+        record: Callable[[], None] | None = None  # the last mail's, done with the settling
         try:
             if prepared.mails:
                 async with sending(self.sender) as sender:
@@ -578,30 +600,34 @@ class Deliveries:
                         try:
                             await sender.send(mail)
                         except PermanentFailure as err:
-                            await asyncio.to_thread(
+                            record = partial(
                                 self.record_failed, delivery_id, mail.subject, str(err)
                             )
-                            left.remove(delivery_id)
-                            continue
                         except TemporaryFailure as err:
                             reason = str(err)[:500]
                             error = err
                             break  # the server is unwell: the retry takes the rest
-                        # Sent: whatever happens next, this one is not given back.
+                        else:
+                            record = partial(self.record_sent, delivery_id, mail.subject)
+                        # Sent or refused for good: whatever happens next, not given back.
                         left.remove(delivery_id)
-                        await asyncio.to_thread(self.record_sent, delivery_id, mail.subject)
+                        if delivery_id != last:
+                            step, record = record, None
+                            await asyncio.to_thread(step)
         except TemporaryFailure as err:  # could not connect
             reason, error = str(err)[:500], err
         except BaseException as err:  # cancellation, a bug: give back the leases, re-raise
             untried = [d for d in left if d not in tried]
             await asyncio.shield(
                 asyncio.to_thread(
-                    self.release_many, left, str(err)[:500] or "interrompu", untried=untried
+                    self._abandon, left, untried, str(err)[:500] or "interrompu", record
                 )
             )
             raise
         untried = [d for d in left if d not in tried]
-        report = await asyncio.to_thread(self.finish, prepared.outbox_ids, left, untried, reason)
+        report = await asyncio.to_thread(
+            self.finish, prepared.outbox_ids, left, untried, reason, record
+        )
         if error is not None:
             raise error
         return report
