@@ -9,15 +9,14 @@ content). Everything else is a bug and propagates.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import email.policy
 import hashlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.header import Header
 from email.message import EmailMessage
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
@@ -86,25 +85,55 @@ def build_mime(mail: Outgoing) -> EmailMessage:
     return msg
 
 
-_WIRE = email.policy.compat32.clone(linesep="\r\n")
+def _header(value: str, linesep: str) -> str:
+    """A header value, RFC 2047-encoded if not ASCII, folded under 78 characters."""
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset).encode(linesep=linesep)
+
+
+def _base64_part(content_type: str, body: str, linesep: str) -> str:
+    encoded = base64.encodebytes(body.encode()).decode("ascii")  # lines of 76 characters
+    return linesep.join(
+        (
+            f'Content-Type: {content_type}; charset="utf-8"',
+            "MIME-Version: 1.0",
+            "Content-Transfer-Encoding: base64",
+            "",
+            encoded.replace("\n", linesep),
+        )
+    )
 
 
 def mime_bytes(mail: Outgoing, *, linesep: str = "\r\n") -> bytes:
-    """The same message as `build_mime`, built with the legacy (compat32) classes: several
-    times cheaper, since no header is parsed back into objects. Bodies in base64."""
-    msg = MIMEMultipart("alternative")
+    """The same message as `build_mime` (multipart/alternative, text then HTML, bodies in
+    base64), written directly: the `email` package parses every header it is given back
+    into objects, several times the cost of the rest of a delivery."""
+    if any(c in value for value in (mail.to, mail.message_id) for c in "\r\n"):
+        raise ValueError("a header value may not contain a line break")
+    boundary = f"==============={secrets.token_hex(12)}=="
     name, address = parseaddr(mail.sender)
-    msg["From"] = formataddr((name, address), "utf-8")
-    msg["To"] = mail.to
-    msg["Subject"] = Header(mail.subject, "utf-8")
-    msg["Message-ID"] = mail.message_id
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    for name, value in mail.headers.items():
-        msg[name] = value
-    msg.attach(MIMEText(mail.text, "plain", "utf-8"))
-    msg.attach(MIMEText(mail.html, "html", "utf-8"))
-    return msg.as_bytes(policy=_WIRE if linesep == "\r\n" else email.policy.compat32)
+    headers = [
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ("MIME-Version", "1.0"),
+        ("From", formataddr((name, address), "utf-8")),
+        ("To", mail.to),
+        ("Subject", _header(mail.subject, linesep)),
+        ("Message-ID", mail.message_id),
+        ("Date", formatdate(localtime=False, usegmt=True)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+        *((k, _header(v, linesep)) for k, v in mail.headers.items()),
+    ]
+    lines = [f"{k}: {v}" for k, v in headers]
+    lines += [
+        "",
+        f"--{boundary}",
+        _base64_part("text/plain", mail.text, linesep),
+        f"--{boundary}",
+        _base64_part("text/html", mail.html, linesep),
+        f"--{boundary}--",
+        "",
+    ]
+    return linesep.join(lines).encode("ascii")
 
 
 def _permanent(code: int) -> bool:
