@@ -149,14 +149,24 @@ def banner(settings: Settings, dev: DevServer | None, seeded: bool) -> str:
     lines = [
         "",
         "passnum est prêt.",
+        f"  Pages (connexion)    : {api}/connexion",
         f"  API et documentation : {api}/docs",
         f"  Interface Temporal   : {temporal_ui}",
+        *(
+            [f"  Courriels envoyés    : {api}/administration/courriels (administrateurs)"]
+            if settings.smtp_sink
+            else []
+        ),
         f"  Données              : {settings.data_dir.resolve()}"
         if settings.database_url is None
         else f"  Base de données      : {settings.database_url.split('@')[-1]}",
         "",
-        "Pour commencer : ouvrez la documentation de l'API et orientez une première personne "
-        "(POST /api/v1/referrals)."
+        (
+            "Pour commencer : connectez-vous avec le compte de démonstration du travailleur "
+            "social et orientez une première personne."
+            if settings.environment == "dev"
+            else "Premier démarrage : créez un administrateur (passnum create-admin)."
+        )
         + (" Le programme par défaut vient d'être créé." if seeded else ""),
         "Arrêt : Ctrl-C. Relancé, passnum retrouve tous les parcours.",
         "",

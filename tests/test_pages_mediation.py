@@ -249,7 +249,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         assert "il faut 16 chiffres, 5 ont été saisis" in r.text
         assert "clé de contrôle invalide" in r.text
         assert "\n".join(typed) + "</textarea>" in r.text
-        assert "1 chèque(s) accepté(s) sur 3" in r.text
+        assert "1 chèque accepté sur 3" in r.text
 
         # Refusals next to their fields; what was typed kept; nothing changed.
         future = (paris_day(datetime.now(UTC)) + timedelta(days=1)).strftime("%d/%m/%Y")
@@ -309,7 +309,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         cheques = await http.get("/mediation/cheques")
         assert cheques.status_code == 200
         assert parse_serial(serials[1]).display in cheques.text
-        assert "2 chèque(s), 20,00\u00a0€" in cheques.text
+        assert "2 chèques, 20,00\u00a0€" in cheques.text
         home = await http.get("/mediation")
         assert "20,00\u00a0€" in home.text
 

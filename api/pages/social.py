@@ -60,7 +60,9 @@ CONSENT_TEXT = (
     "consulter, les corriger ou les effacer auprès de ma structure d'accueil."
 )
 
-CHANNEL_OPTIONS = [(ch.value, ch.label) for ch in models.Channel]
+# "Courriel" and "Courrier" differ by one letter: the form spells out which is which.
+_CHANNEL_WORDS = {models.Channel.EMAIL: "Courriel (e-mail)", models.Channel.POST: "Courrier postal"}
+CHANNEL_OPTIONS = [(ch.value, _CHANNEL_WORDS.get(ch, ch.label)) for ch in models.Channel]
 TOOL_OPTIONS = [(t.value, t.label) for t in AssessmentTool]
 AUTONOMY_OPTIONS = [(a.value, a.label) for a in AutonomyLevel]
 THEME_OPTIONS = [(t.value, t.label) for t in Theme]
