@@ -378,7 +378,7 @@ async def main(
             print(f"    ratio p50 {s50 / b50:.2f}x  p99 {s99 / b99:.2f}x (aim: 2x or less)")
             c50, c99 = (percentile(app.closing_latencies, p) * 1000 for p in (50, 99))
             print(
-                f"    of which the 5th session (records the session, then the closure): "
+                f"    of which the 5th session (session and closure recorded by one activity): "
                 f"p50 {c50:6.1f} ms  p99 {c99:6.1f} ms"
             )
 

@@ -24,7 +24,7 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from config import Settings
-from notifications.sink import store_mail
+from notifications.sink import insert_mail
 from records.db import SessionFactory
 
 
@@ -278,7 +278,7 @@ class MailboxSender:
 
         def write() -> None:
             with self._sessions() as session:
-                store_mail(session, raw, mail_from=sender, recipients=[mail.to])
+                insert_mail(session, raw, mail_from=sender, recipients=[mail.to])
                 session.commit()
 
         await asyncio.to_thread(write)
