@@ -250,7 +250,6 @@ class Deliveries:
                     created_at=now,
                 )
             )
-        session.flush()
 
     # ---- rendering ----
 
