@@ -644,3 +644,48 @@ def cheques_redeemed_by(
 
 def get_training_session(session: Session, session_id: str) -> TrainingSession | None:
     return session.get(TrainingSession, session_id)
+
+
+def journeys_by_person_name(
+    session: Session,
+    *,
+    programme_code: int,
+    text: str,
+    scope: JourneyScope | None = None,
+    limit: int = 50,
+) -> tuple[list[Journey], int]:
+    """Journeys whose person's first or last name contains `text` (case-insensitive), most
+    recent activity first, within `scope`; and how many match. Anonymised people never match."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    conditions: list[Any] = [
+        Journey.programme_code == programme_code,
+        or_(
+            func.lower(col(Beneficiary.first_name)).like(pattern, escape="\\"),
+            func.lower(col(Beneficiary.last_name)).like(pattern, escape="\\"),
+            func.lower(
+                func.coalesce(col(Beneficiary.first_name), "")
+                + " "
+                + func.coalesce(col(Beneficiary.last_name), "")
+            ).like(pattern, escape="\\"),
+        ),
+    ]
+    if scope is not None and not scope.everything:
+        conditions.append(scope.condition())
+    base = select(Journey).join(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
+    total = session.exec(
+        select(func.count())
+        .select_from(Journey)
+        .join(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
+        .where(*conditions)
+    ).one()
+    rows = session.exec(
+        base.where(*conditions)
+        .order_by(
+            col(Journey.last_activity_at).is_(None),
+            col(Journey.last_activity_at).desc(),
+            col(Journey.id),
+        )
+        .limit(max(0, min(limit, MAX_PAGE)))
+    ).all()
+    return list(rows), int(total)

@@ -359,16 +359,23 @@ async def space(
     state: State,
     user: CurrentUser,
     etape: Annotated[Stage | None, Query()] = None,
+    nom: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:
-    """My structure's referrals: stalled ones first, then by stage."""
+    """My structure's referrals: stalled ones first, then by stage; or those whose person's
+    name contains `nom`."""
     access.require_role(user, Role.SOCIAL_WORKER)
     scope = access.journey_scope(user)
     code = state.settings.programme_code
 
     def read(session: Session) -> tuple[list[Row], int, dict[str, int]]:
-        journeys, total = queries.list_journeys(
-            session, programme_code=code, stage=etape, scope=scope, limit=MAX_LIST
-        )
+        if nom.strip():
+            journeys, total = queries.journeys_by_person_name(
+                session, programme_code=code, text=nom, scope=scope, limit=MAX_LIST
+            )
+        else:
+            journeys, total = queries.list_journeys(
+                session, programme_code=code, stage=etape, scope=scope, limit=MAX_LIST
+            )
         people = queries.beneficiaries_for(session, [j.id for j in journeys])
         counts = queries.journey_stage_counts(session, programme_code=code, scope=scope)
         return [Row(j, people.get(j.id)) for j in journeys], total, counts
@@ -390,7 +397,8 @@ async def space(
             "total": total,
             "counts": [(s, counts.get(s.value, 0)) for s in Stage],
             "all_count": sum(counts.values()),
-            "current": etape,
+            "current": None if nom.strip() else etape,
+            "search": nom.strip(),
             "labels": LABELS,
             "person_name": person_name,
         },
