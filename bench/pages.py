@@ -1,6 +1,6 @@
 """Benchmark: render time of the coordinators' overview and stalled list as the records grow.
 
-    python -m bench.pages [--sizes 9000 90000] [--rounds 15] [--postgres]
+    python -m bench.pages [--sizes 9000 90000] [--rounds 15] [--postgres | --postgres-only]
 
 For each size, a fresh database (SQLite file; with --postgres also a throwaway PostgreSQL
 database on 127.0.0.1:5432) is migrated, seeded with the Aveyron programme and filled in
@@ -455,8 +455,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[9_000, 90_000])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (127.0.0.1)")
+    parser.add_argument("--postgres-only", action="store_true", help="on PostgreSQL only")
     args = parser.parse_args()
-    backends = ["SQLite"] + (["PostgreSQL"] if args.postgres else [])
+    backends = [] if args.postgres_only else ["SQLite"]
+    backends += ["PostgreSQL"] if args.postgres or args.postgres_only else []
     for backend in backends:
         print(f"{backend}:", flush=True)
         results: dict[int, dict[str, float]] = {}
