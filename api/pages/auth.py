@@ -41,12 +41,17 @@ async def home(user: OptionalUser) -> RedirectResponse:
 async def login_page(
     request: Request,
     user: OptionalUser,
+    state: State,
     suivant: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     if user is not None:
         return RedirectResponse(safe_next(suivant), status_code=303)
     form: Form[LoginForm] = Form.blank()
-    return render(request, "login.html", {"form": form, "next": safe_next(suivant)})
+    return render(
+        request,
+        "login.html",
+        {"form": form, "next": safe_next(suivant), "dev": state.settings.environment == "dev"},
+    )
 
 
 @router.post("/connexion")
@@ -88,7 +93,12 @@ async def login_submit(request: Request, state: State) -> Response:
             )
             auth.clear_cookie(response, request, settings, ANON_COOKIE)
             return response
-    return render(request, "login.html", {"form": form, "next": next_path}, status_code=status)
+    return render(
+        request,
+        "login.html",
+        {"form": form, "next": next_path, "dev": settings.environment == "dev"},
+        status_code=status,
+    )
 
 
 @router.post("/deconnexion")
