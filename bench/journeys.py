@@ -30,9 +30,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -56,7 +58,7 @@ from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 UPDATES_PER_JOURNEY = 10  # referral, assessment, booklet, orientation, answer, 5 sessions
-SA_TYPES = {
+SA_TYPES: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Bool": SearchAttributeKey.for_bool,
 }
@@ -214,7 +216,7 @@ class BareDriver:
 
     async def journey(self) -> None:
         wid = f"bare-{uuid.uuid4()}"
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             BARE_WORKFLOW,
             UPDATES_PER_JOURNEY,
             id=wid,
