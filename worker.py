@@ -15,7 +15,6 @@ import asyncio
 import compileall
 import functools
 import logging
-import types
 import typing
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -47,7 +46,6 @@ from temporalio.converter import (
 )
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-from temporalio.worker.workflow_sandbox import _runner as _sandbox_runner
 
 import workflows
 from activities.journey_records import JourneyActivities
@@ -78,32 +76,6 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(code: str) -> types.CodeType:
-    return compile(code, "<string>", "exec")
-
-
-def compile_sandbox_code_once() -> None:
-    """Have the sandbox compile its glue code once per process.
-
-    The sandbox runs every activation, and every payload's serialisation context, through
-    `exec` of a constant source string: `exec` compiled it again each time, some 6 % of the
-    worker's CPU under load. A code object runs the same; best effort if the SDK changes."""
-    instance = getattr(_sandbox_runner, "_Instance", None)
-    run_code = getattr(instance, "_run_code", None)
-    if run_code is None or getattr(run_code, "compiles_once", False):
-        return
-
-    @functools.wraps(run_code)
-    def _run_code(self: Any, code: Any, **extra_globals: Any) -> None:
-        if isinstance(code, str):
-            code = _compiled(code)
-        run_code(self, code, **extra_globals)
-
-    _run_code.compiles_once = True  # type: ignore[attr-defined]
-    instance._run_code = _run_code  # type: ignore[union-attr]
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -206,7 +178,6 @@ def build_worker(
     """Without `notifications`, mails are filed in the local mailbox table (MailboxSender):
     for tests of journey logic and benchmarks; `run_worker` always passes an SMTP sender."""
     precompile_workflows()
-    compile_sandbox_code_once()
     if notifications is None:
         sessions = activities._sessions  # the same database as the records
         notifications = NotificationActivities(

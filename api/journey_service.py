@@ -356,18 +356,18 @@ class JourneyService:
             if isinstance(serial, SerialError):
                 verdicts.append(refuse(text, ChequeRefusal(serial.code), serial.message))
                 continue
-            digits = serial.digits
+            digits, shown = serial.digits, serial.display
             if serial.programme_code != journey.programme_code:
                 verdicts.append(
-                    refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(digits))
+                    refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(shown))
                 )
                 continue
             cheque = known.get(digits)
             if cheque is None:
-                verdicts.append(refuse(digits, ChequeRefusal.UNKNOWN_SERIAL, msg_unknown(digits)))
+                verdicts.append(refuse(digits, ChequeRefusal.UNKNOWN_SERIAL, msg_unknown(shown)))
             elif cheque.journey_id != journey.id:
                 verdicts.append(
-                    refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(digits))
+                    refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
                 )
             else:
                 verdicts.append(accept(digits))

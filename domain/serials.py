@@ -88,8 +88,7 @@ class ChequeSerial:
     @property
     def display(self) -> str:
         """Grouped form printed on the booklet slip: 012-2021-000123-04-7."""
-        d = self.digits
-        return f"{d[0:3]}-{d[3:7]}-{d[7:13]}-{d[13:15]}-{d[15]}"
+        return _grouped(self.digits)
 
     def __str__(self) -> str:
         return self.digits
@@ -98,6 +97,11 @@ class ChequeSerial:
 def normalise(text: str) -> str:
     """Drop the separators people and printers put in a serial."""
     return "".join(ch for ch in text.strip() if ch not in _SEPARATORS)
+
+
+def _grouped(digits: str) -> str:
+    """16 digits grouped as printed on the booklet, for messages."""
+    return f"{digits[0:3]}-{digits[3:7]}-{digits[7:13]}-{digits[13:15]}-{digits[15]}"
 
 
 def parse_serial(text: str) -> ChequeSerial:
@@ -119,7 +123,7 @@ def parse_serial(text: str) -> ChequeSerial:
     if not is_damm_valid(digits):
         raise SerialError(
             "serial_check_digit",
-            f"Le numéro {digits} est erroné (clé de contrôle invalide) : "
+            f"Le numéro {_grouped(digits)} est erroné (clé de contrôle invalide) : "
             "vérifiez la saisie, un chiffre est sans doute faux ou inversé.",
         )
     try:
@@ -139,6 +143,4 @@ def booklet_serials(
     programme_code: int, millesime: int, booklet_number: int, count: int
 ) -> list[ChequeSerial]:
     """The serials of one booklet, numbered 01..count."""
-    return [
-        ChequeSerial(programme_code, millesime, booklet_number, n) for n in range(1, count + 1)
-    ]
+    return [ChequeSerial(programme_code, millesime, booklet_number, n) for n in range(1, count + 1)]
