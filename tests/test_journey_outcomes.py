@@ -12,6 +12,7 @@ from domain import contracts as c
 from domain.notices import NoticeKind, Recipient
 from domain.stages import Action, ChequeStatus, OrientationStatus, Outcome, Stage
 from domain.validity import paris_day
+from records.db import begin_write
 from records.models import Beneficiary
 from records.queries import register_beneficiary
 from tests.fixtures.temporal import (
@@ -41,6 +42,7 @@ async def _to_training(j: Journeys, handle, millesime: int) -> c.JourneyStatus: 
 
 def _register(j: Journeys, journey_id: str) -> None:
     with j.sessions() as session:
+        begin_write(session)  # reads then writes while activities write: take the lock first
         register_beneficiary(
             session,
             idempotency_key=journey_id,
