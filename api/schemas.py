@@ -6,7 +6,6 @@ Answers reuse the domain's dataclasses (JourneyStatus, SessionReceipt) where the
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -23,6 +22,7 @@ from domain.needs import (
     Theme,
 )
 from domain.stages import DeclineReason, Stage
+from records.models import Channel
 
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
@@ -30,13 +30,6 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class Channel(StrEnum):
-    EMAIL = "EMAIL"
-    SMS = "SMS"
-    POST = "POST"
-    PHONE = "PHONE"
 
 
 class PersonIn(Strict):
