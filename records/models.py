@@ -230,6 +230,8 @@ class Journey(Base, table=True):
     exit_autonomy: str | None = Field(default=None, max_length=20)
     # Paris days from referral to the first training session (programme overview's median).
     days_to_first_session: int | None = None
+    # Locked after too many wrong security codes (the workflow holds the lock).
+    booklet_locked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_seq: int = 0
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -287,6 +289,10 @@ class Cheque(Base, table=True):
     mediation_structure_id: int | None = Field(default=None, index=True)
     valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The security code printed beside the serial, sealed (AES-GCM, records.cheque_codes):
+    # a database reader cannot spend the cheque. Null only between migration 0007 and
+    # `ensure_codes`.
+    security_code: str | None = Field(default=None, max_length=120)
 
 
 class BookletAllocation(Base, table=True):
@@ -300,6 +306,31 @@ class BookletAllocation(Base, table=True):
     programme_code: int
     millesime: int
     booklet_number: int
+    # Booklets issued before security codes existed: their slip must be printed again
+    # (with the codes) and handed to the person; cleared when the slip is shown.
+    slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChequeCodeFailure(Base, table=True):
+    """A wrong security code typed for a cheque of a journey: counted until a successful
+    session or a coordinator's unlock clears them; too many lock the booklet."""
+
+    __tablename__ = "cheque_code_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    journey_id: str = Field(max_length=36)
+    serial: str = Field(max_length=16)
+    mediation_structure_id: int | None = None
+    account_id: int | None = None
+    cleared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+Index(
+    "ix_cheque_code_failure_journey_id_cleared_at",
+    ChequeCodeFailure.journey_id,  # type: ignore[arg-type]
+    ChequeCodeFailure.cleared_at,  # type: ignore[arg-type]
+)
 
 
 class TrainingSession(Base, table=True):
