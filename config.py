@@ -52,13 +52,33 @@ class Settings(BaseSettings):
         description="Always mark cookies Secure (they are whenever the request is HTTPS)",
     )
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="Web session lifetime")
-    login_max_failures: int = Field(
-        default=5, ge=1, description="Failed logins per account within the window before refusal"
+    # Login throttling (records.login_throttle): free failures per scope, then delays
+    # doubling from 2 s up to login_max_delay_seconds.
+    login_window_minutes: int = Field(
+        default=24 * 60, ge=1, description="Failed logins count within this window"
     )
-    login_max_failures_per_address: int = Field(
-        default=20, ge=1, description="Failed logins per client address within the window"
+    login_pair_free_failures: int = Field(
+        default=3, ge=1, description="Failures for one account from one address before delays"
     )
-    login_window_minutes: int = Field(default=15, ge=1, description="Login throttling window")
+    login_address_free_failures: int = Field(
+        default=10, ge=1, description="Failures from one address (any account) before delays"
+    )
+    login_address_max_failures: int = Field(
+        default=100, ge=1, description="Failures from one address within the window: refused"
+    )
+    login_account_free_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failures on one account from addresses not known for it before delays",
+    )
+    login_max_delay_seconds: int = Field(
+        default=900, ge=1, description="Longest wait between two attempts"
+    )
+    login_known_address_days: int = Field(
+        default=30,
+        ge=1,
+        description="An address the account signed in from within these days is known",
+    )
 
     # ---- mail ----
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay (embedded: the local sink)")

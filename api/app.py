@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
+from api import docs, security_headers
 from api.deps import AppState, Database
 from api.errors import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social
@@ -43,8 +44,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         'formation et clôture. Erreurs : `{"error": {"code", "message", "details"}}`.',
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs, with their own Content-Security-Policy
+        redoc_url=None,
     )
+    security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
+    app.include_router(docs.router_for(app))
     app.include_router(journeys.router)
     app.include_router(cheques.router)
     app.include_router(accounts.router)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,8 @@ from api.errors import ApiError
 from config import Settings
 from domain.contracts import Actor
 from domain.stages import Role
-from records import accounts
+from domain.validity import PARIS
+from records import accounts, login_throttle
 from records.models import Account
 
 SESSION_COOKIE = "passnum_session"
@@ -217,45 +219,74 @@ CurrentUser = Annotated[User, Depends(require_user)]
 
 
 class LoginRefused(Exception):
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # seconds, for a throttled attempt (429)
 
 
-def _minutes(delta: timedelta) -> int:
-    return max(1, -(-int(delta.total_seconds()) // 60))
+def throttle_rule(settings: Settings) -> login_throttle.ThrottleRule:
+    return login_throttle.ThrottleRule(
+        window=timedelta(minutes=settings.login_window_minutes),
+        pair_free=settings.login_pair_free_failures,
+        address_free=settings.login_address_free_failures,
+        address_max=settings.login_address_max_failures,
+        account_free=settings.login_account_free_failures,
+        max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+        known_for=timedelta(days=settings.login_known_address_days),
+    )
+
+
+_THROTTLED = {
+    "pair": "Trop de tentatives de connexion à ce compte depuis cette adresse",
+    "address": "Trop de tentatives de connexion depuis votre adresse réseau",
+    "account": "Trop de tentatives de connexion à ce compte depuis des adresses inhabituelles",
+}
+
+
+def throttled(refusal: login_throttle.Refusal, now: datetime) -> LoginRefused:
+    """The French refusal of a throttled attempt: how long to wait, and until when."""
+    seconds = max(1, math.ceil((refusal.until - now).total_seconds()))
+    if seconds < 60:
+        wait = f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    else:
+        minutes = math.ceil(seconds / 60)
+        wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
+    local = refusal.until.astimezone(PARIS)
+    at = (
+        f"{local:%H:%M:%S}"
+        if local.date() == now.astimezone(PARIS).date()
+        else (f"{local:%d/%m/%Y} à {local:%H:%M:%S}")
+    )
+    return LoginRefused(
+        f"{_THROTTLED[refusal.scope]} : réessayez dans {wait} (à partir de {at}). "
+        "Mot de passe oublié ? Un administrateur peut le réinitialiser.",
+        429,
+        retry_after=seconds,
+    )
 
 
 async def login(state: AppState, *, email: str, password: str, address: str) -> str:
     """Check a password login; returns the new session's cookie value. Throttled per
-    account and per address within the window, counted in the database so that every
-    replica agrees; refused logins raise LoginRefused with a French message."""
+    (account, address), per address and per account (records.login_throttle), counted in
+    the database so that every replica agrees; refused logins raise LoginRefused with a
+    French message."""
     settings = state.settings
-    window = timedelta(minutes=settings.login_window_minutes)
+    rule = throttle_rule(settings)
     email = accounts.normalise_email(email)
     now = now_utc()
 
-    def read(session: Session) -> tuple[datetime | None, Account | None]:
-        blocked = accounts.login_blocked_until(
-            session,
-            email=email,
-            address=address,
-            now=now,
-            window=window,
-            max_per_account=settings.login_max_failures,
-            max_per_address=settings.login_max_failures_per_address,
+    def reserve(session: Session) -> tuple[login_throttle.Refusal | int, Account | None]:
+        reserved = login_throttle.reserve_attempt(
+            session, email=email, address=address, now=now, rule=rule
         )
-        return blocked, accounts.get_account_by_email(session, email)
+        return reserved, accounts.get_account_by_email(session, email)
 
-    blocked, account = await state.db.run(read)
-    if blocked is not None:
-        raise LoginRefused(
-            "Trop de tentatives de connexion : réessayez dans "
-            f"{_minutes(blocked - now)} minute(s), ou demandez à un administrateur de "
-            "réinitialiser votre mot de passe.",
-            429,
-        )
+    reserved, account = await state.db.run(reserve, write=True)
+    if isinstance(reserved, login_throttle.Refusal):
+        raise throttled(reserved, now)
+    attempt_id = reserved
     usable = (
         account is not None
         and account.is_active
@@ -265,26 +296,21 @@ async def login(state: AppState, *, email: str, password: str, address: str) -> 
     matches = await anyio.to_thread.run_sync(
         accounts.verify_password, account.password_hash if account and usable else None, password
     )
-    ok = bool(account) and usable and matches
+    if not (account is not None and usable and matches):
+        raise LoginRefused("Adresse e-mail ou mot de passe incorrect.", 401)
+    signed_in = account
 
-    def record(session: Session) -> str | None:
-        accounts.record_login_attempt(
-            session, email=email, address=address, succeeded=ok, now=now, window=window
-        )
-        if not ok or account is None:
-            return None
+    def record(session: Session) -> str:
+        login_throttle.record_success(session, attempt_id)
         return accounts.open_web_session(
             session,
-            account,
+            signed_in,
             now=now,
             lifetime=timedelta(hours=settings.session_hours),
             address=address,
         )
 
-    token = await state.db.run(record, write=True)
-    if token is None:
-        raise LoginRefused("Adresse e-mail ou mot de passe incorrect.", 401)
-    return token
+    return await state.db.run(record, write=True)
 
 
 async def logout(state: AppState, cookie: str | None) -> None:

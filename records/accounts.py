@@ -1,5 +1,5 @@
-"""Accounts of the professionals who use passnum: passwords, web sessions, API tokens and
-login throttling.
+"""Accounts of the professionals who use passnum: passwords, web sessions and API tokens
+(login throttling: records.login_throttle).
 
 Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106). Session and API
 tokens are long random strings: only their SHA-256 is stored, which is enough for secrets
@@ -18,11 +18,11 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from domain.stages import Role
-from records.models import Account, ApiToken, LoginAttempt, WebSession
+from records.models import Account, ApiToken, WebSession
 
 PASSWORD_MIN_LENGTH = 12
 API_TOKEN_PREFIX = "pn_"
@@ -198,57 +198,6 @@ def names_by_ref(session: Session, refs: Iterable[str]) -> dict[str, str]:
         return {}
     rows = session.exec(select(Account.id, Account.full_name).where(col(Account.id).in_(ids))).all()
     return {str(id_): name for id_, name in rows}
-
-
-# ---- login throttling ----
-
-
-def login_blocked_until(
-    session: Session,
-    *,
-    email: str,
-    address: str,
-    now: datetime,
-    window: timedelta,
-    max_per_account: int,
-    max_per_address: int,
-) -> datetime | None:
-    """When a login for this e-mail from this address may be tried again, or None if it may
-    now. Counts failures within `window`, per e-mail and per address."""
-    since = now - window
-    for column, value, limit in (
-        (LoginAttempt.email, normalise_email(email), max_per_account),
-        (LoginAttempt.address, address, max_per_address),
-    ):
-        failures = session.exec(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                column == value,
-                col(LoginAttempt.at) > since,
-                col(LoginAttempt.succeeded).is_(False),
-            )
-        ).one()
-        if failures[0] >= limit:
-            # Refused until the oldest counted failure leaves the window.
-            oldest: datetime = failures[1]
-            return oldest + window
-    return None
-
-
-def record_login_attempt(
-    session: Session, *, email: str, address: str, succeeded: bool, now: datetime, window: timedelta
-) -> None:
-    """Count an attempt. A success forgets the account's failures; rows out of the window
-    are purged so the table stays small."""
-    email = normalise_email(email)[:254]
-    session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= now - window))
-    if succeeded:
-        session.execute(
-            delete(LoginAttempt).where(
-                col(LoginAttempt.email) == email, col(LoginAttempt.succeeded).is_(False)
-            )
-        )
-    session.add(LoginAttempt(at=now, email=email, address=address[:64], succeeded=succeeded))
-    session.flush()
 
 
 # ---- web sessions ----

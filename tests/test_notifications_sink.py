@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from api.security_headers import MAIL_POLICY
 from notifications.sender import Outgoing, SmtpSender
 from notifications.sink import list_mails, read_mail, start_sink, store_mail
 from records.db import SessionFactory
@@ -59,6 +60,7 @@ async def test_administrators_read_the_mailbox_and_nobody_else(api_stack: Stack)
     http = api_stack.http
     await login(http, DEMO_EMAILS["sw"])
     assert (await http.get("/administration/courriels")).status_code == 403
+    assert (await http.get(f"/administration/courriels/{row.id}/html")).status_code == 403
     await http.post("/deconnexion", data={})  # best effort: a fresh login replaces it
     http.cookies.clear()
     await login(http, DEMO_EMAILS["admin"])
@@ -67,5 +69,13 @@ async def test_administrators_read_the_mailbox_and_nobody_else(api_stack: Stack)
     assert "Orientation enregistrée : Marie Dupont (3F2A9C1E)" in page.text
     one = await http.get(f"/administration/courriels/{row.id}")
     assert one.status_code == 200
-    assert 'sandbox=""' in one.text and "&lt;strong&gt;enregistrée" in one.text
+    # The HTML part in a sandboxed frame, served apart under a policy that runs nothing.
+    frame = f'sandbox="" src="/administration/courriels/{row.id}/html"'
+    assert frame in one.text and "<strong>enregistrée" not in one.text
+    assert "frame-src 'self'" in one.headers["content-security-policy"]
+    html = await http.get(f"/administration/courriels/{row.id}/html")
+    assert html.status_code == 200 and "<strong>enregistrée</strong>" in html.text
+    assert html.headers["content-security-policy"] == MAIL_POLICY
+    assert html.headers["x-frame-options"] == "SAMEORIGIN"
+    assert html.headers["cache-control"] == "no-store"
     assert (await http.get(f"/administration/courriels/{row.id + 999}")).status_code == 404  # type: ignore[operator]

@@ -148,7 +148,7 @@ async def test_refer_assess_hand_over_and_orient(api_stack: Stack, sw: httpx.Asy
     year = paris_day(datetime.now(UTC)).year
     assert f"du 01/01/{year} au 31/01/{year + 1} inclus" in slip.text
     assert "Josette Vidal" in slip.text and "10,00\u00a0€" in slip.text
-    assert '<style media="print">' in slip.text
+    assert 'media="print" href="http://' in slip.text and "/static/slip-print.css" in slip.text
 
     # Suggestions: the journey's EPCI first, with why; only structures qualified today.
     base = f"/accompagnement/parcours/{jid}"

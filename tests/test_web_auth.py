@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -74,35 +76,140 @@ async def test_wrong_password_is_refused_in_french_keeping_the_email(api_stack: 
     assert count(api_stack, models.WebSession) == 0
 
 
-async def test_login_is_throttled_per_account(api_stack: Stack) -> None:
-    limit = api_stack.settings.login_max_failures
-    async with await client(api_stack) as http:
-        for _ in range(limit):
-            assert (await login(http, SW, "wrong-password")).status_code == 401
-        # Now even the right password is refused, in French, and no session opens.
-        r = await login(http, SW, DEMO_PASSWORD)
-        assert r.status_code == 429 and "Trop de tentatives" in r.text
-        assert count(api_stack, models.WebSession) == 0
-        # Another account from the same address is not locked out.
-        r = await login(http, "mediateur@aveyron.example", DEMO_PASSWORD)
-        assert r.status_code == 303
-    failures = count(
-        api_stack,
+def client_from(stack: Stack, address: str) -> httpx.AsyncClient:
+    """A client whose connections leave from `address`, another loopback address than
+    127.0.0.1 (Linux routes all of 127.0.0.0/8 to lo): the API sees it as the client's
+    address, as it would a distinct machine's (X-Forwarded-For is not trusted)."""
+    return httpx.AsyncClient(
+        base_url=stack.base_url,
+        timeout=30,
+        transport=httpx.AsyncHTTPTransport(local_address=address),
+    )
+
+
+def add_failures(stack: Stack, email: str, addresses: list[str], *, seconds_ago: int) -> None:
+    """History: one failed login for `email` from each of `addresses`, the last one
+    `seconds_ago`, the others a second apart before it."""
+    now = datetime.now(UTC)
+    with stack.sessions() as s:
+        for i, address in enumerate(reversed(addresses)):
+            at = now - timedelta(seconds=seconds_ago + i)
+            s.add(models.LoginAttempt(at=at, email=email, address=address, succeeded=False))
+        s.commit()
+
+
+def failures(stack: Stack, email: str, address: str) -> int:
+    return count(
+        stack,
         models.LoginAttempt,
-        col(models.LoginAttempt.email) == SW,
+        col(models.LoginAttempt.email) == email,
+        col(models.LoginAttempt.address) == address,
         col(models.LoginAttempt.succeeded).is_(False),
     )
-    assert failures == limit  # counted in the database: every API replica sees them
 
 
-async def test_login_is_throttled_per_address(api_stack: Stack) -> None:
-    limit = api_stack.settings.login_max_failures_per_address
-    async with await client(api_stack) as http:
-        for i in range(limit):
+async def test_guessing_from_one_address_slows_it_and_never_locks_the_owner_out(
+    api_stack: Stack,
+) -> None:
+    free = api_stack.settings.login_pair_free_failures
+    owner = client_from(api_stack, "127.0.0.2")
+    attacker = client_from(api_stack, "127.0.0.1")
+    async with owner, attacker:
+        # The owner usually signs in from 127.0.0.2.
+        assert (await login(owner, SW)).status_code == 303
+        owner.cookies.clear()
+
+        for _ in range(free):
+            assert (await login(attacker, SW, "wrong-password")).status_code == 401
+        # Now every attempt from there waits, the right password included: 429, in French,
+        # with when to try again; nothing is checked, nothing counted, no session opens.
+        r = await login(attacker, SW, DEMO_PASSWORD)
+        # (2 s after the last failure: 1 s left if this machine is slow)
+        assert r.status_code == 429 and r.headers["retry-after"] in ("2", "1")
+        assert "Trop de tentatives de connexion à ce compte depuis cette adresse" in r.text
+        assert re.search(
+            r"réessayez dans (2 secondes|1 seconde) \(à partir de \d\d:\d\d:\d\d\)", r.text
+        )
+        assert "passnum_session" not in attacker.cookies
+        assert failures(api_stack, SW, "127.0.0.1") == free
+
+        # Meanwhile the owner signs in from their own address.
+        assert (await login(owner, SW)).status_code == 303
+        owner.cookies.clear()
+
+        # Once the delay is over, one more guess, then twice as long to wait.
+        await asyncio.sleep(2.1)
+        assert (await login(attacker, SW, "wrong-password")).status_code == 401
+        r = await login(attacker, SW, "wrong-password")
+        assert r.status_code == 429 and r.headers["retry-after"] in ("4", "3")
+        assert failures(api_stack, SW, "127.0.0.1") == free + 1
+
+        # A long attack from that address (history of many failures): the wait is capped
+        # (15 minutes), the owner is still not locked out; from the attacker's address,
+        # every account that never signed in there waits too.
+        add_failures(api_stack, SW, ["127.0.0.1"] * 60, seconds_ago=1)
+        r = await login(attacker, SW, DEMO_PASSWORD)
+        cap = api_stack.settings.login_max_delay_seconds
+        assert r.status_code == 429 and cap - 5 <= int(r.headers["retry-after"]) <= cap
+        assert "réessayez dans 15 minutes (à partir de " in r.text
+        assert (await login(owner, SW)).status_code == 303
+        r = await login(attacker, "mediateur@aveyron.example")
+        assert r.status_code == 429 and "depuis votre adresse réseau" in r.text
+
+
+async def test_one_address_trying_many_accounts_is_slowed_then_capped(api_stack: Stack) -> None:
+    settings = api_stack.settings
+    async with client_from(api_stack, "127.0.0.1") as http:
+        # The mediator signs in from here: this address is known for their account.
+        assert (await login(http, "mediateur@aveyron.example")).status_code == 303
+        http.cookies.clear()
+        for i in range(settings.login_address_free_failures):
             r = await login(http, f"inconnu{i}@aveyron.example", "whatever-password")
             assert r.status_code == 401
-        r = await login(http, "mediateur@aveyron.example", DEMO_PASSWORD)
-        assert r.status_code == 429 and "Trop de tentatives" in r.text
+        r = await login(http, SW, DEMO_PASSWORD)
+        assert r.status_code == 429 and r.headers["retry-after"] in ("2", "1")
+        assert "Trop de tentatives de connexion depuis votre adresse réseau" in r.text
+        # The hard cap: past it, the address waits until its oldest failure is a window old.
+        add_failures(
+            api_stack,
+            "robot@aveyron.example",
+            ["127.0.0.1"] * settings.login_address_max_failures,
+            seconds_ago=3 * 3600,
+        )
+        r = await login(http, SW, DEMO_PASSWORD)
+        assert r.status_code == 429
+        wait = int(r.headers["retry-after"])
+        assert (
+            settings.login_window_minutes * 60 - 4 * 3600
+            < wait
+            < settings.login_window_minutes * 60
+        )
+        # An account already known at this address still signs in.
+        assert (await login(http, "mediateur@aveyron.example")).status_code == 303
+    # From elsewhere, the social worker signs in.
+    async with client_from(api_stack, "127.0.0.2") as elsewhere:
+        assert (await login(elsewhere, SW)).status_code == 303
+
+
+async def test_a_distributed_attack_on_an_account_slows_strangers_not_its_usual_address(
+    api_stack: Stack,
+) -> None:
+    async with client_from(api_stack, "127.0.0.2") as usual:
+        assert (await login(usual, SW)).status_code == 303
+        usual.cookies.clear()
+        # Failures from many addresses (a botnet), each below its own pair's threshold.
+        strangers = [f"198.51.100.{i}" for i in range(1, 31)]
+        add_failures(api_stack, SW, strangers, seconds_ago=5)
+        async with client_from(api_stack, "127.0.0.3") as stranger:
+            r = await login(stranger, SW, DEMO_PASSWORD)
+            assert r.status_code == 429
+            assert "à ce compte depuis des adresses inhabituelles" in r.text
+            assert 0 < int(r.headers["retry-after"]) <= api_stack.settings.login_max_delay_seconds
+        # The owner, from the address they usually sign in from, is not slowed.
+        assert (await login(usual, SW)).status_code == 303
+        # Nor is another account from a new address.
+        async with client_from(api_stack, "127.0.0.4") as other:
+            assert (await login(other, "mediateur@aveyron.example")).status_code == 303
 
 
 async def test_forms_without_their_csrf_token_are_refused(api_stack: Stack) -> None:

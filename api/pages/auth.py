@@ -70,6 +70,7 @@ async def login_submit(request: Request, state: State) -> Response:
     submitted = await request.form()
     next_path = safe_next(str(submitted.get("suivant") or ""))
     status = 422
+    retry_after: int | None = None
     if form.ok:
         try:
             token = await auth.login(
@@ -81,6 +82,7 @@ async def login_submit(request: Request, state: State) -> Response:
         except LoginRefused as refused:
             form.add_error("", refused.message)
             status = refused.status
+            retry_after = refused.retry_after
         else:
             response = RedirectResponse(next_path, status_code=303)
             auth.set_cookie(
@@ -93,12 +95,15 @@ async def login_submit(request: Request, state: State) -> Response:
             )
             auth.clear_cookie(response, request, settings, ANON_COOKIE)
             return response
-    return render(
+    page = render(
         request,
         "login.html",
         {"form": form, "next": next_path, "dev": settings.environment == "dev"},
         status_code=status,
     )
+    if retry_after is not None:
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 @router.post("/deconnexion")

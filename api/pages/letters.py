@@ -19,6 +19,7 @@ from api import access
 from api.auth import CurrentUser, User
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
+from api.security_headers import LETTER_POLICY
 from domain.notices import NoticeKind
 from domain.stages import OrientationStatus, Role, Stage
 from notifications.journal import DeliveryLine, LetterLine, deliveries_for, letters_for
@@ -140,4 +141,11 @@ async def letter(state: State, user: CurrentUser, journey_id: str, outbox_id: in
             raise not_found("Lettre") from err
 
     html = await state.db.run(read)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})  # personal data
+    return HTMLResponse(
+        html,
+        headers={
+            "Cache-Control": "no-store",  # personal data
+            # The letter's body is the e-mail's HTML, with its inline styles.
+            "Content-Security-Policy": LETTER_POLICY,
+        },
+    )

@@ -1,21 +1,25 @@
 """Administrators' view of the embedded SMTP sink: every mail the demo sent (`passnum up`).
 
 Reads `notifications.sink`; a message's HTML is shown in a sandboxed iframe (no scripts,
-no navigation of the page), its text as text.
+no navigation of the page) whose document comes from `/administration/courriels/{id}/html`
+with its own Content-Security-Policy (api.security_headers.MAIL_POLICY: the mail's inline
+styles, nothing else, framed by passnum only); its text as text.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session
 
 from api import access
 from api.auth import CurrentUser
 from api.deps import State
 from api.errors import ApiError
+from api.security_headers import MAIL_POLICY
 from api.web import render
 from domain.stages import Role
-from notifications.sink import count_mails, list_mails, read_mail
+from notifications.sink import MailView, count_mails, list_mails, read_mail
 
 router = APIRouter(prefix="/administration/courriels", include_in_schema=False)
 PAGE_SIZE = 50
@@ -41,10 +45,34 @@ async def mailbox(request: Request, state: State, user: CurrentUser, page: int =
     )
 
 
-@router.get("/{mail_id}")
-async def mail(request: Request, state: State, user: CurrentUser, mail_id: int) -> HTMLResponse:
+async def _read(state: State, user: CurrentUser, mail_id: int) -> MailView:
     access.require_role(user, Role.ADMINISTRATOR)
-    view = await state.db.run(lambda s: read_mail(s, mail_id))
+
+    def read(session: Session) -> MailView | None:
+        return read_mail(session, mail_id)
+
+    view = await state.db.run(read)
     if view is None:
         raise ApiError(404, "not_found", "Ce courriel n'existe pas dans la boîte locale.")
-    return render(request, "admin/mail.html", {"mail": view})
+    return view
+
+
+@router.get("/{mail_id}")
+async def mail(request: Request, state: State, user: CurrentUser, mail_id: int) -> HTMLResponse:
+    return render(request, "admin/mail.html", {"mail": await _read(state, user, mail_id)})
+
+
+@router.get("/{mail_id}/html")
+async def mail_html(state: State, user: CurrentUser, mail_id: int) -> HTMLResponse:
+    """The mail's HTML part as its own document, for the mail page's sandboxed frame."""
+    view = await _read(state, user, mail_id)
+    if view.html is None:
+        raise ApiError(404, "not_found", "Ce courriel n'a pas de version mise en forme.")
+    return HTMLResponse(
+        view.html,
+        headers={
+            "Content-Security-Policy": MAIL_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "no-store",  # personal data
+        },
+    )
