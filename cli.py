@@ -94,7 +94,7 @@ def _migrate(settings: Settings) -> int:
 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.db_url)
+    migrate(settings.db_url, settings.code_vault)
     print("Base de données à jour.")
     return 0
 

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.contracts import TASK_QUEUE
-
+from records.cheque_codes import DEV_CHEQUE_CODE_KEY, CodeVault
 
 # Accepted only in dev mode, and only while the API listens on this machine alone.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-passnum"
@@ -80,6 +80,23 @@ class Settings(BaseSettings):
         description="An address the account signed in from within these days is known",
     )
 
+    # ---- cheques ----
+    cheque_code_key: SecretStr = Field(
+        default=SecretStr(DEV_CHEQUE_CODE_KEY),
+        description="Seals cheques' security codes; at least 32 characters outside dev mode; "
+        "never lose it (printed codes could no longer be checked)",
+    )
+    cheque_code_previous_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated former cheque code keys, still accepted to open codes",
+    )
+    cheque_code_max_failures: int = Field(
+        default=5,
+        ge=2,
+        le=50,
+        description="Wrong security codes on one booklet before it is locked",
+    )
+
     # ---- mail ----
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay (embedded: the local sink)")
     smtp_port: int = Field(default=8025, description="SMTP port (embedded sink: 8025)")
@@ -118,7 +135,23 @@ class Settings(BaseSettings):
                 "La clé secrète de développement ne sert qu'en local : définissez "
                 "PASSNUM_SECRET_KEY pour écouter sur une autre adresse que 127.0.0.1."
             )
+        code_key = self.cheque_code_key.get_secret_value()
+        if self.environment != "dev" and (code_key == DEV_CHEQUE_CODE_KEY or len(code_key) < 32):
+            raise ValueError(
+                "PASSNUM_CHEQUE_CODE_KEY doit être un secret d'au moins 32 caractères en "
+                "production, conservé avec soin : sans lui, les codes de sécurité imprimés "
+                "sur les bordereaux ne peuvent plus être vérifiés."
+            )
         return self
+
+    @cached_property
+    def code_vault(self) -> CodeVault:
+        """Seals and opens cheques' security codes (records.cheque_codes)."""
+        previous = self.cheque_code_previous_keys
+        olds = previous.get_secret_value().split(",") if previous else []
+        return CodeVault(
+            self.cheque_code_key.get_secret_value(), [k.strip() for k in olds if k.strip()]
+        )
 
     @cached_property
     def db_url(self) -> str:

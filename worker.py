@@ -230,7 +230,9 @@ async def run_worker(settings: Settings, client: Client | None = None) -> None:
     client = client or await connect(settings)
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)
-    activities = JourneyActivities(sessions, serialise_writes=is_sqlite(settings.db_url))
+    activities = JourneyActivities(
+        sessions, serialise_writes=is_sqlite(settings.db_url), codes=settings.code_vault
+    )
     notifications = NotificationActivities(
         sessions,
         SmtpSender.from_settings(settings),

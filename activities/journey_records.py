@@ -26,6 +26,7 @@ from domain.contracts import (
     BookletAllocation,
     JourneyEvent,
 )
+from records.cheque_codes import DEV_CHEQUE_CODE_KEY, CodeVault
 from records.db import SessionFactory, begin_write
 from records.mail_erasure import erase_journey_mail
 from records.models import Beneficiary, Journey
@@ -39,11 +40,19 @@ ALLOCATION_ATTEMPTS = 10
 
 
 class JourneyActivities:
-    def __init__(self, sessions: SessionFactory, *, serialise_writes: bool = False) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        serialise_writes: bool = False,
+        codes: CodeVault | None = None,
+    ) -> None:
         """`serialise_writes` (SQLite): record events one thread at a time. Threads waiting on
         SQLite's write lock poll it with growing sleeps; a lock in the process hands over at
-        once."""
+        once. `codes` seals each new cheque's security code (default: the dev-only key, as
+        the API's default settings)."""
         self._sessions = sessions
+        self._codes = codes or CodeVault(DEV_CHEQUE_CODE_KEY)
         self._write_turn: AbstractContextManager[Any] = (
             threading.Lock() if serialise_writes else nullcontext()
         )
@@ -73,7 +82,7 @@ class JourneyActivities:
                 begin_write(session)
                 wrote = False
                 for event in events:
-                    wrote = project_event(session, event) or wrote
+                    wrote = project_event(session, event, self._codes.new_sealed_code) or wrote
                 if wrote:
                     session.commit()
                 # else: a retry of an attempt that committed

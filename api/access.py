@@ -5,9 +5,9 @@ Scopes (DESIGN.md §8):
 
 - social worker: journeys referred by their reception structure;
 - mediator: journeys trained by their mediation structure, or oriented to it and waiting
-  for its answer; plus any cheque of the programme they look up by serial (they hold it),
-  and a training session on a journey whose cheques they hold (any qualified structure
-  may redeem a cheque: the workflow and the records check the serials);
+  for its answer; and a training session on a journey whose cheques they hold, proved by
+  each cheque's security code (any qualified structure may redeem a cheque: the person
+  chooses; api.cheque_service). A serial alone gives only the cheque's verdict;
 - coordinator: journeys of their EPCI, or the whole programme when they have none;
 - administrator: structures and accounts, and no journey. Journeys hold personal data of
   people in difficulty; an administrator manages who uses passnum, not who is helped.
@@ -52,6 +52,8 @@ class Change(StrEnum):
     NUDGE = "NUDGE"
     REORIENT = "REORIENT"
     WITHDRAW = "WITHDRAW"
+    UNLOCK_BOOKLET = "UNLOCK_BOOKLET"
+    ALLOW_SECOND_BOOKLET = "ALLOW_SECOND_BOOKLET"  # a second booklet of a millésime
 
 
 ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
@@ -65,6 +67,8 @@ ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
     Change.NUDGE: frozenset({Role.COORDINATOR}),
     Change.REORIENT: frozenset({Role.COORDINATOR}),
     Change.WITHDRAW: frozenset({Role.COORDINATOR}),
+    Change.UNLOCK_BOOKLET: frozenset({Role.COORDINATOR}),
+    Change.ALLOW_SECOND_BOOKLET: frozenset({Role.COORDINATOR}),
 }
 
 FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
@@ -151,13 +155,10 @@ def require_refer(user: User, reception_structure_id: int) -> None:
 
 
 def can_see_cheque(user: User, cheque: Cheque, journey: JourneyAccess | Journey | None) -> bool:
-    """A cheque is visible with its journey; a mediator may look up any cheque of the
-    programme (they hold it and type its serial to redeem it)."""
-    if cheque.programme_code != user.programme_code:
-        return False
-    if user.role == Role.MEDIATOR:
-        return True
-    return can_see_journey(user, journey)
+    """A cheque's details are visible with its journey. Anyone else learns only its verdict
+    (api.cheque_service): a serial proves nothing, serials are sequential; the security
+    code printed beside it does (and then the session form of its journey opens)."""
+    return cheque.programme_code == user.programme_code and can_see_journey(user, journey)
 
 
 # ---- roles ----

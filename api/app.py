@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import docs, security_headers
+from api import docs, openapi, security_headers
+from api.body_limit import BodyLimit
 from api.deps import AppState, Database
 from api.errors import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # 413 past a few kilobytes
+    openapi.install(app)  # declares the refusals every route shares
     app.include_router(docs.router_for(app))
     app.include_router(journeys.router)
     app.include_router(cheques.router)

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from api.deps import AppState, State
@@ -201,7 +202,28 @@ async def optional_user(request: Request, state: State) -> User | None:
     return await authenticate(request, state)
 
 
-async def require_user(request: Request, state: State) -> User:
+# The two ways in, declared for the OpenAPI document (security schemes, Swagger's
+# "Authorize"); `authenticate` reads the header and the cookie itself.
+TOKEN_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="Jeton personnel (`pn_…`), émis par un administrateur",
+)
+SESSION_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="Session des pages (connexion) ; sur les modifications, envoyer aussi "
+    "l'en-tête X-CSRF-Token (voir GET /api/v1/me)",
+)
+
+
+async def require_user(
+    request: Request,
+    state: State,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(TOKEN_SCHEME)] = None,
+    _session: Annotated[str | None, Security(SESSION_SCHEME)] = None,
+) -> User:
     user = await authenticate(request, state)
     if user is None:
         raise NotAuthenticated()

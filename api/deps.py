@@ -64,8 +64,10 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=8,
-        max_length=100,
-        description="A UUID chosen by the caller; a retried request with the same key is "
-        "answered with the first result and changes nothing.",
+        max_length=64,  # records.models.Beneficiary.idempotency_key
+        pattern=r"^[!-~]+$",  # visible ASCII characters, no space
+        description="A UUID chosen by the caller (8 to 64 visible ASCII characters); a "
+        "retried request with the same key is answered with the first result and changes "
+        "nothing.",
     ),
 ]

@@ -17,10 +17,13 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+
+from api.constraints import LINE, TEXT
 
 
 class ApiError(Exception):
@@ -34,6 +37,72 @@ class ApiError(Exception):
 
 def not_found(what: str = "Parcours") -> ApiError:
     return ApiError(404, "not_found", f"{what} introuvable.")
+
+
+# ---- the error body, as the OpenAPI document declares it ----
+
+
+class FieldError(BaseModel):
+    field: str = Field(
+        description="Champ concerné, en notation pointée (`person.first_name`) ; vide : "
+        "toute la requête"
+    )
+    message: str = Field(description="Ce qui ne va pas, en français")
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Code stable, pour les programmes (`invalid_input`, ...)")
+    message: str = Field(description="Message en français, pour les personnes")
+    details: list[FieldError] | list[Any] | dict[str, Any] | None = Field(
+        default=None,
+        description="Détail : par champ (saisie invalide) ou par chèque (chèques refusés)",
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every refusal of the JSON API."""
+
+    error: ErrorInfo
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Corps de la requête illisible (JSON encodé en UTF-8 attendu)",
+    401: "Non authentifié (session ou jeton personnel)",
+    403: "Action hors de votre périmètre ou de votre rôle (ou jeton CSRF absent, avec la session)",
+    404: "Introuvable (ou hors de votre périmètre)",
+    409: "Action impossible à cette étape du parcours",
+    413: "Corps de la requête trop volumineux",
+    422: "Saisie invalide (message en français, détail par champ)",
+    503: "Service indisponible (programme non configuré, ou moteur des parcours injoignable)",
+}
+
+
+def error_responses(
+    *statuses: int, descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each refusal it can answer, with the error body."""
+    described = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
+    return {status: {"model": ErrorBody, "description": described[status]} for status in statuses}
+
+
+# The same idempotency key (or page form) sent again with another request: refused, never
+# answered with the first outcome (records/idempotency.py). Pages say it their way.
+KEY_REUSED = "idempotency_key_reused"
+KEY_REUSED_MESSAGE = "Cette clé d'idempotence a déjà servi pour une autre demande."
+FORM_REUSED_MESSAGE = (
+    "Ce formulaire a déjà été envoyé avec d'autres valeurs : rechargez la page pour faire "
+    "une nouvelle saisie."
+)
+_PAGE_MESSAGES = {KEY_REUSED: FORM_REUSED_MESSAGE}
+
+
+def key_reused(message: str = KEY_REUSED_MESSAGE) -> ApiError:
+    return ApiError(409, KEY_REUSED, message)
+
+
+def page_message(exc: ApiError) -> str:
+    """What a page shows for this refusal (the API's message unless pages word it apart)."""
+    return _PAGE_MESSAGES.get(exc.code, exc.message)
 
 
 # Workflow refusal type -> HTTP status.
@@ -77,6 +146,12 @@ def from_temporal(exc: BaseException) -> ApiError | None:
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             return ApiError(
                 409, "journey_finished", "Ce parcours est terminé : il ne peut plus être modifié."
+            )
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return ApiError(
+                503,
+                "engine_unavailable",
+                "Le moteur des parcours ne répond pas : réessayez dans un instant.",
             )
     return None
 
@@ -133,16 +208,48 @@ _FIELD_MESSAGES = {
     "list_type": "Une liste est attendue.",
     "too_short": "Au moins un élément est attendu.",
     "json_invalid": "Le corps de la requête n'est pas du JSON valide.",
+    "json_type": "Du JSON est attendu.",
+    "int_parsing_size": "Ce nombre est trop grand.",
+    "string_unicode": "Ce texte contient des caractères non valides.",
+    "model_type": "Un objet JSON est attendu.",
+    "model_attributes_type": "Un objet JSON est attendu (en-tête Content-Type: application/json).",
+    "dict_type": "Un objet JSON est attendu.",
+    "uuid_type": "Un identifiant UUID est attendu.",
+    "uuid_version": "Un identifiant UUID est attendu.",
+    "date_from_datetime_inexact": "Une date sans heure est attendue.",
+    "finite_number": "Un nombre fini est attendu.",
+    "multiple_of": "Cette valeur n'est pas acceptée.",
+    "none_required": "Ce champ doit rester vide.",
+    "bytes_type": "Un texte est attendu.",
+    "set_type": "Une liste est attendue.",
+    "tuple_type": "Une liste est attendue.",
+    "datetime_type": "Une date et une heure sont attendues.",
+    "datetime_from_date_parsing": "Une date et une heure sont attendues.",
+    "timezone_aware": "Une date et une heure avec fuseau horaire sont attendues.",
 }
+# Messages for the shared text patterns (api/constraints.py): say what is wrong.
+_PATTERN_MESSAGES = {
+    LINE: "Ce texte doit tenir sur une ligne, sans caractère de contrôle.",
+    TEXT: "Ce texte contient des caractères de contrôle, non acceptés.",
+}
+BODY_MISSING = "Le corps de la requête (JSON) est obligatoire."
 
 
 def french_field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Pydantic errors as [{field, message}] with French messages."""
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        raw_loc = tuple(err.get("loc", ()))
+        loc = [str(p) for p in raw_loc if p not in ("body", "query", "path", "header")]
         kind = str(err.get("type", ""))
+        ctx = err.get("ctx") or {}
         message = _FIELD_MESSAGES.get(kind)
+        if kind == "json_invalid":
+            loc = []  # its location is a character position, not a field
+        elif kind == "missing" and raw_loc == ("body",):
+            message = BODY_MISSING
+        elif kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_MESSAGES:
+            message = _PATTERN_MESSAGES[ctx["pattern"]]
         if message is None:
             ctx_error = (err.get("ctx") or {}).get("error")
             message = str(ctx_error) if ctx_error else "Valeur invalide."
@@ -170,7 +277,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         if not is_api(request):
-            return _page(request, exc.status, exc.message)
+            return _page(request, exc.status, page_message(exc))
         return JSONResponse(_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
     @app.exception_handler(NotAuthenticated)
@@ -202,12 +309,54 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: "Ressource introuvable.", 405: "Méthode non autorisée."}
-        message = messages.get(exc.status_code, str(exc.detail))
+        code, message, page_message = _framework_refusal(request, exc)
         if not is_api(request):
-            page_messages = {
-                404: "Cette page n'existe pas, ou vous n'y avez pas accès.",
-                405: "Cette action n'est pas possible à cette adresse.",
-            }
-            return _page(request, exc.status_code, page_messages.get(exc.status_code, message))
-        return JSONResponse(_body("http_error", message), status_code=exc.status_code)
+            return _page(request, exc.status_code, page_message)
+        return JSONResponse(_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette logs the error and re-raises it after this answer is sent.
+        message = "Erreur interne : l'équipe technique est prévenue par les journaux. Réessayez plus tard."
+        if not is_api(request):
+            return _page(request, 500, message)
+        return JSONResponse(_body("internal_error", message), status_code=500)
+
+
+# Refusals the framework makes before any route runs: (code, API message, page message).
+_FRAMEWORK_REFUSALS: dict[int, tuple[str, str, str]] = {
+    400: (
+        "invalid_body",
+        "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.",
+        "Le formulaire envoyé est illisible : rechargez la page et recommencez.",
+    ),
+    404: (
+        "not_found",
+        "Ressource introuvable : vérifiez l'adresse (voir /docs).",
+        "Cette page n'existe pas, ou vous n'y avez pas accès.",
+    ),
+    405: (
+        "method_not_allowed",
+        "Méthode non autorisée à cette adresse.",
+        "Cette action n'est pas possible à cette adresse.",
+    ),
+    413: (
+        "too_large",
+        "La requête est trop volumineuse.",
+        "Le formulaire envoyé est trop volumineux.",
+    ),
+}
+
+
+def _framework_refusal(request: Request, exc: StarletteHTTPException) -> tuple[str, str, str]:
+    known = _FRAMEWORK_REFUSALS.get(exc.status_code)
+    if known is None:  # never shows the framework's English detail
+        return f"http_{exc.status_code}", "Requête refusée.", "Cette requête est refusée."
+    code, message, page_message = known
+    allowed = (exc.headers or {}).get("Allow")
+    if exc.status_code == 405 and allowed:
+        message = (
+            f"Méthode {request.method} non autorisée à cette adresse (méthodes acceptées : "
+            f"{allowed})."
+        )
+    return code, message, page_message

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import CSRF_FIELD
-from api.errors import ApiError, french_field_errors
+from api.errors import ApiError, french_field_errors, page_message
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,7 +98,7 @@ class Form(Generic[M]):
                 self.add_error(_field_key(str(item["field"])), str(item["message"]))
                 placed = True
         if not placed:
-            self.add_error(field_name, exc.message)
+            self.add_error(field_name, page_message(exc))
 
     @property
     def summary(self) -> list[tuple[str, str]]:

@@ -7,7 +7,8 @@ trip as its other checks) and talks to Temporal and the database.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlmodel import Session
@@ -17,26 +18,25 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from api import access
 from api.access import Change
 from api.auth import User
+from api.cheque_service import ChequeService, require_same_session
 from api.deps import AppState
-from api.errors import ApiError, from_temporal, not_found
+from api.errors import ApiError, from_temporal, key_reused, not_found
+from api.idempotency import fingerprint
 from domain import contracts as c
 from domain.policy import JourneyPolicy
-from domain.redemption import check_cheques
 from domain.refusals import (
     ChequeRefusal,
     ChequeVerdict,
-    accept,
-    msg_not_qualified,
     msg_not_qualified_for_orientation,
-    msg_other_beneficiary,
-    msg_other_programme,
-    msg_unknown,
-    refuse,
 )
-from domain.serials import ChequeSerial, SerialError, parse_serial
-from records import models, queries
+from domain.security_codes import ChequeLine
+from domain.stages import Stage
+from records import duplicates, models, queries
+from records import idempotency as claims
 
 T = TypeVar("T")
+
+_UPDATE_ID_FINGERPRINT = 16  # hex characters of the request's fingerprint in an Update id
 
 # Journey ids derive from the caller's idempotency key: a retried referral maps to the
 # same workflow id whatever happened to the first attempt.
@@ -52,6 +52,26 @@ def policy_for(programme: models.Programme) -> JourneyPolicy:
         grace_months=programme.grace_months,
         cheques_per_booklet=programme.cheques_per_booklet,
         cheque_value_cents=programme.cheque_value_cents,
+    )
+
+
+def possible_duplicate(user: User, matches: list[duplicates.Match]) -> ApiError:
+    """409 for a referral of a person who may already have a journey: the matched journeys
+    the caller may see (ids), how many others, and on what they match."""
+    visible = [m.journey.id for m in matches if access.can_see_journey(user, m.journey)]
+    criteria = list(dict.fromkeys(x for m in matches for x in m.criteria))
+    return ApiError(
+        409,
+        "possible_duplicate",
+        "Cette personne a peut-être déjà un parcours dans le programme ("
+        + ", ".join(x.label for x in criteria)
+        + "). Vérifiez qu'il ne s'agit pas de la même personne ; pour l'orienter quand même, "
+        'renvoyez la demande avec "confirm_possible_duplicate": true.',
+        {
+            "journey_ids": visible,
+            "other_journeys": len(matches) - len(visible),
+            "criteria": [x.value for x in criteria],
+        },
     )
 
 
@@ -120,8 +140,22 @@ class JourneyService:
         user: User,
         person: dict[str, Any],
         consent_text: str,
+        confirm_possible_duplicate: bool = False,
     ) -> c.JourneyStatus:
+        """Refer a person (one journey per idempotency key). A person who may already have
+        a journey in the programme (records.duplicates) is 409 `possible_duplicate` unless
+        `confirm_possible_duplicate`; the key sent again with the same request answers the
+        first journey, with another request 409 `idempotency_key_reused`."""
         actor = user.actor
+        # What makes the request the same one: everything but the confirmation.
+        fingerprint = self._fingerprint(
+            {
+                "actor": actor,
+                "reception_structure_id": reception_structure_id,
+                "person": person,
+                "consent_text": consent_text,
+            }
+        )
 
         def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
             programme = self._programme(session)
@@ -134,6 +168,16 @@ class JourneyService:
                     "Cette structure d'accueil n'existe pas dans le programme.",
                 )
             access.require_refer(user, reception_structure_id)
+            try:
+                claims.claim(
+                    session,
+                    scope=f"referral:{programme.code}",
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    now=datetime.now(UTC),
+                )
+            except claims.KeyReused:
+                raise key_reused() from None
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
@@ -146,11 +190,20 @@ class JourneyService:
                 beneficiary.last_name != person["last_name"]
                 or beneficiary.first_name != person["first_name"]
             ):
-                raise ApiError(
-                    409,
-                    "idempotency_key_reused",
-                    "Cette clé d'idempotence a déjà servi pour une autre personne.",
+                raise key_reused()  # a referral made before keys were claimed
+            if created and not confirm_possible_duplicate:
+                matches = duplicates.possible_duplicates(
+                    session,
+                    programme_code=programme.code,
+                    first_name=person.get("first_name"),
+                    last_name=person.get("last_name"),
+                    birth_year=person.get("birth_year"),
+                    email=person.get("email"),
+                    phone=person.get("phone"),
+                    exclude_journey_id=journey_id,
                 )
+                if matches:  # the rollback takes the person and the claim back
+                    raise possible_duplicate(user, matches)
             return programme, structure
 
         # One unit of work (one database round trip) from the programme to the person.
@@ -196,27 +249,146 @@ class JourneyService:
         mediation_structure_id: int | None = None,
     ) -> T:
         """Send a change to the journey once `user` may make it (404/403 otherwise)."""
-        await self.state.db.run(
-            lambda s: access.require_change(
+
+        def authorise(session: Session) -> None:
+            access.require_change(
                 user,
-                self._access(s, journey_id),
+                self._access(session, journey_id),
                 change,
                 mediation_structure_id=mediation_structure_id,
             )
+
+        precheck: Callable[[Session], None] | None = None
+        if name == c.U_ISSUE_BOOKLET:  # one booklet per person and millésime
+            millesime = int(arg.millesime)
+            precheck = lambda s: self._check_second_booklet(s, journey_id, millesime, user)  # noqa: E731
+        return await self._execute_update(
+            journey_id,
+            name,
+            arg,
+            key=key,
+            result_type=result_type,
+            authorise=authorise,
+            precheck=precheck,
         )
-        return await self._execute_update(journey_id, name, arg, key=key, result_type=result_type)
 
     async def _execute_update(
-        self, journey_id: str, name: str, arg: Any, *, key: str | None, result_type: type[T]
+        self,
+        journey_id: str,
+        name: str,
+        arg: Any,
+        *,
+        key: str | None,
+        result_type: type[T],
+        authorise: Callable[[Session], None] | None = None,
+        precheck: Callable[[Session], None] | None = None,
     ) -> T:
-        update_id = f"{name}:{key}" if key else f"{name}:{uuid.uuid4()}"
+        """Every change to a journey goes through here: `authorise` (every time), then the
+        idempotency key's claim (records/idempotency.py: the same key with another request
+        is 409 and executes nothing), then `precheck` (first request of a key only: a
+        retry was checked the first time), all in one unit of work; then the Update. A
+        refused Update gives the key back, so that a corrected request may use it.
+
+        The Update id carries the request's fingerprint: a corrected request (same key,
+        after a refusal) is a new Update, never answered with the refusal Temporal keeps."""
+        scope = f"{journey_id}:{name}"
+        fingerprint = self._fingerprint(arg) if key else ""
+
+        def prepare(session: Session) -> bool:
+            if authorise is not None:
+                authorise(session)
+            claimed = False
+            if key:
+                try:
+                    claimed = claims.claim(
+                        session,
+                        scope=scope,
+                        key=key,
+                        fingerprint=fingerprint,
+                        now=datetime.now(UTC),
+                    )
+                except claims.KeyReused:
+                    raise key_reused() from None
+            if precheck is not None and (claimed or not key):
+                precheck(session)
+            return claimed
+
+        claimed = False
+        if key or authorise is not None or precheck is not None:
+            claimed = await self.state.db.run(prepare, write=bool(key))
+        update_id = (
+            f"{name}:{key}:{fingerprint[:_UPDATE_ID_FINGERPRINT]}"
+            if key
+            else f"{name}:{uuid.uuid4()}"
+        )
         try:
             result: T = await self.handle(journey_id).execute_update(
                 name, arg, id=update_id, result_type=result_type
             )
             return result
         except Exception as exc:
-            raise from_temporal(exc) or exc from exc
+            refusal = from_temporal(exc)
+            if refusal is not None and claimed and key:
+                await self.state.db.run(
+                    lambda s: claims.release(s, scope=scope, key=key, fingerprint=fingerprint),
+                    write=True,
+                )
+            raise refusal or exc from exc
+
+    def _fingerprint(self, request: Any) -> str:
+        return fingerprint(self.settings.secret_key.get_secret_value(), request)
+
+    # ---- one booklet per person and millésime ----
+
+    def _check_second_booklet(
+        self, session: Session, journey_id: str, millesime: int, user: User
+    ) -> None:
+        """409 if the person (records.duplicates' match rule) already holds a booklet of
+        `millesime` in another journey, unless a coordinator allowed this journey one."""
+        if duplicates.second_booklet_allowance(session, journey_id) is not None:
+            return
+        held = duplicates.other_booklets(session, journey_id=journey_id, millesime=millesime)
+        if held:
+            raise ApiError(
+                409,
+                "second_booklet_not_allowed",
+                f"Cette personne a déjà reçu un carnet du millésime {millesime} dans un autre "
+                "parcours : un second carnet ne peut être remis qu'avec l'accord de la "
+                "coordination du programme (page du parcours, « Autoriser un second carnet »).",
+                {
+                    "journey_ids": [
+                        m.journey.id for m in held if access.can_see_journey(user, m.journey)
+                    ]
+                },
+            )
+
+    async def allow_second_booklet(
+        self, journey_id: str, user: User
+    ) -> models.SecondBookletAllowance:
+        """A coordinator allows this journey a booklet although its person holds one of the
+        same millésime elsewhere; allowing again keeps the first decision (who, when)."""
+        now = datetime.now(UTC)
+
+        def write(session: Session) -> models.SecondBookletAllowance:
+            journey = access.require_change(
+                user, self._access(session, journey_id), Change.ALLOW_SECOND_BOOKLET
+            )
+            existing = duplicates.second_booklet_allowance(session, journey_id)
+            if existing is not None:
+                return existing
+            if journey.stage not in (Stage.REFERRED, Stage.ASSESSED):
+                raise ApiError(
+                    409,
+                    "wrong_stage",
+                    "Un carnet a déjà été remis pour ce parcours, ou il est clôturé : il n'y a "
+                    "pas de second carnet à autoriser.",
+                )
+            row, _ = duplicates.allow_second_booklet(
+                session, journey_id=journey_id, account_id=user.id, now=now
+            )
+            return row
+
+        return await self.state.db.run(write, write=True)
 
     async def check_mediation_structure(
         self, structure_id: int, *, on: date | None = None
@@ -245,130 +417,43 @@ class JourneyService:
         return structure
 
     async def log_session(
-        self, journey_id: str, request: c.SessionRequest, *, key: str | None, user: User
+        self,
+        journey_id: str,
+        request: c.SessionRequest,
+        lines: Sequence[ChequeLine],
+        *,
+        key: str | None,
+        user: User,
     ) -> c.SessionReceipt:
-        """Refuse, with a verdict per cheque, what only the records can tell (unknown serial,
-        another beneficiary's, unqualified structure); the workflow's validator decides the rest."""
-        verdicts = await self._session_verdicts(
-            journey_id,
-            request.serials,
-            day=request.day,
-            mediation_structure_id=request.mediation_structure_id,
-            user=user,
-            live=False,
+        """A session paid with cheques (serial + security code each, checked by
+        api.cheque_service); the same session id or key sent again with another session
+        is 409 and changes nothing."""
+        checked = await ChequeService(self.state).checked_session(
+            journey_id, request, lines, user=user
         )
-        if any(not v.accepted for v in verdicts):
-            raise ApiError(
-                422,
-                "cheques_refused",
-                "Séance non enregistrée : des chèques sont refusés.",
-                {"verdicts": [v.__dict__ for v in verdicts]},
-            )
-        return await self._execute_update(  # the journey was checked above
-            journey_id, c.U_LOG_SESSION, request, key=key, result_type=c.SessionReceipt
+        receipt = await self._execute_update(  # the journey was checked above
+            journey_id, c.U_LOG_SESSION, checked, key=key, result_type=c.SessionReceipt
         )
+        require_same_session(receipt, checked)
+        return receipt
 
     async def check_session_cheques(
         self,
         journey_id: str,
-        serials: list[str],
+        lines: Sequence[ChequeLine],
         *,
         day: date,
         mediation_structure_id: int,
         user: User,
     ) -> list[ChequeVerdict]:
-        """Dry run of `log_session`'s cheque checks (pages show a verdict as each serial is
-        typed or scanned): one verdict per serial, in order; nothing changes. Same access
-        rule as logging the session (404/403)."""
-        return await self._session_verdicts(
+        """Dry run of `log_session`'s cheque checks (pages show a verdict as each cheque is
+        typed or scanned): one verdict per line, in order; nothing changes but the count of
+        wrong security codes. Same access rule as logging the session (404/403)."""
+        return await ChequeService(self.state).session_verdicts(
             journey_id,
-            serials,
+            lines,
             day=day,
             mediation_structure_id=mediation_structure_id,
             user=user,
             live=True,
         )
-
-    async def _session_verdicts(
-        self,
-        journey_id: str,
-        serials: list[str],
-        *,
-        day: date,
-        mediation_structure_id: int,
-        user: User,
-        live: bool,
-    ) -> list[ChequeVerdict]:
-        """The records' verdicts, completed with the journey's own (domain.redemption) when
-        `live` or when the records already refuse one: the workflow's validator decides the
-        rest of a real session."""
-
-        def read(session: Session) -> tuple[models.MediationStructure, list[ChequeVerdict]]:
-            # One round trip, checks in the order the API answers them: journey, structure.
-            journey = self._journey_row(session, journey_id)
-            structure = self._mediation_structure(session, mediation_structure_id)
-            verdicts = self._record_verdicts(session, journey, serials)
-            access.require_change(
-                user,
-                journey,
-                Change.LOG_SESSION,
-                mediation_structure_id=mediation_structure_id,
-                holds_cheque=any(v.accepted for v in verdicts),  # a cheque of this journey
-            )
-            return structure, verdicts
-
-        structure, verdicts = await self.state.db.run(read)
-        if not structure.is_qualified_on(day):
-            verdicts = [
-                refuse(v.serial, ChequeRefusal.STRUCTURE_NOT_QUALIFIED, msg_not_qualified(day))
-                for v in verdicts
-            ]
-        if not live and all(v.accepted for v in verdicts):
-            return verdicts
-        accepted = [v.serial for v in verdicts if v.accepted]
-        if not accepted:
-            return verdicts
-        status = await self.live_status(journey_id)
-        # Complete the answer with what the journey itself would say of the others, in order.
-        journey_side = iter(check_cheques(status, accepted, day))
-        return [next(journey_side) if v.accepted else v for v in verdicts]
-
-    def _record_verdicts(
-        self, session: Session, journey: models.Journey, texts: list[str]
-    ) -> list[ChequeVerdict]:
-        verdicts: list[ChequeVerdict] = []
-        parsed: list[tuple[str, ChequeSerial | SerialError]] = []
-        for text in texts:
-            try:
-                parsed.append((text, parse_serial(text)))
-            except SerialError as err:
-                parsed.append((text, err))
-        # One query for all the serials of the session rather than one per cheque.
-        known = queries.find_cheques(
-            session,
-            [
-                p.digits
-                for _, p in parsed
-                if not isinstance(p, SerialError) and p.programme_code == journey.programme_code
-            ],
-        )
-        for text, serial in parsed:
-            if isinstance(serial, SerialError):
-                verdicts.append(refuse(text, ChequeRefusal(serial.code), serial.message))
-                continue
-            digits, shown = serial.digits, serial.display
-            if serial.programme_code != journey.programme_code:
-                verdicts.append(
-                    refuse(digits, ChequeRefusal.OTHER_PROGRAMME, msg_other_programme(shown))
-                )
-                continue
-            cheque = known.get(digits)
-            if cheque is None:
-                verdicts.append(refuse(digits, ChequeRefusal.UNKNOWN_SERIAL, msg_unknown(shown)))
-            elif cheque.journey_id != journey.id:
-                verdicts.append(
-                    refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
-                )
-            else:
-                verdicts.append(accept(digits))
-        return verdicts

@@ -6,11 +6,12 @@ Answers reuse the domain's dataclasses (JourneyStatus, SessionReceipt) where the
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.constraints import LINE, TEXT, Comment, Id, Reason, ShortText
 from domain.needs import (
     MAX_SESSION_MINUTES,
     AssessmentKind,
@@ -24,9 +25,6 @@ from domain.needs import (
 from domain.stages import DeclineReason, Stage
 from records.models import Channel
 
-ShortText = Annotated[str, Field(min_length=1, max_length=100)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -37,9 +35,9 @@ class PersonIn(Strict):
     last_name: ShortText
     birth_year: int | None = Field(default=None, ge=1900, le=2100)
     phone: str | None = Field(default=None, max_length=30, pattern=r"^[0-9 +().-]*$")
-    email: str | None = Field(default=None, max_length=200)
-    postal_address: str | None = Field(default=None, max_length=300)
-    commune: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=200, pattern=LINE)
+    postal_address: str | None = Field(default=None, max_length=300, pattern=TEXT)
+    commune: str | None = Field(default=None, max_length=100, pattern=LINE)
     preferred_channel: Channel = Channel.POST
 
     @field_validator("email")
@@ -60,7 +58,9 @@ class PersonIn(Strict):
 
 class ConsentIn(Strict):
     given: bool
-    text: str = Field(min_length=1, max_length=2000, description="The wording shown to the person")
+    text: str = Field(
+        min_length=1, max_length=2000, pattern=TEXT, description="The wording shown to the person"
+    )
 
     @field_validator("given")
     @classmethod
@@ -71,9 +71,24 @@ class ConsentIn(Strict):
 
 
 class ReferralIn(Strict):
-    reception_structure_id: int
+    reception_structure_id: Id
     person: PersonIn
     consent: ConsentIn
+    confirm_possible_duplicate: bool = Field(
+        default=False,
+        description="A person who may already have a journey in the programme (same names "
+        "and birth year, same e-mail or same phone) is refused with 409 possible_duplicate; "
+        "send true once checked that this is a new referral",
+    )
+
+
+class SecondBookletOut(BaseModel):
+    """A coordinator's leave for a second booklet of a millésime for this journey."""
+
+    journey_id: str
+    allowed_by: int
+    allowed_by_name: str | None
+    allowed_at: datetime
 
 
 class AssessmentIn(Strict):
@@ -95,19 +110,19 @@ class BookletIn(Strict):
 
 
 class OrientIn(Strict):
-    mediation_structure_id: int
+    mediation_structure_id: Id
 
 
 class ReorientIn(Strict):
-    mediation_structure_id: int
+    mediation_structure_id: Id
     reason: Reason
 
 
 class AnswerIn(Strict):
-    mediation_structure_id: int
+    mediation_structure_id: Id
     accept: bool
     decline_reason: DeclineReason | None = None
-    comment: str | None = Field(default=None, max_length=500)
+    comment: Comment | None = None
 
     @model_validator(mode="after")
     def _reason_when_declined(self) -> AnswerIn:
@@ -116,11 +131,33 @@ class AnswerIn(Strict):
         return self
 
 
+SERIAL_PATTERN = r"^[0-9 .\-]{1,40}$"
+CODE_PATTERN = r"^[0-9A-Za-z .\-]{0,20}$"
+
+
+class ChequeIn(Strict):
+    """One cheque as printed on the booklet slip: its serial and its security code."""
+
+    serial: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=SERIAL_PATTERN,
+        description="16 digits, spaces, dots and dashes allowed (012-2026-000123-04-7)",
+        examples=["012-2026-000123-04-7"],
+    )
+    code: str = Field(
+        max_length=20,
+        pattern=CODE_PATTERN,
+        description="The security code printed beside the serial (8 characters, e.g. A7KQ-2MPX)",
+        examples=["A7KQ-2MPX"],
+    )
+
+
 class SessionIn(Strict):
     session_id: UUID | None = Field(
         default=None, description="The form's UUID; default: the Idempotency-Key header"
     )
-    mediation_structure_id: int
+    mediation_structure_id: Id
     day: date
     duration_minutes: int = Field(ge=1, le=MAX_SESSION_MINUTES)
     kind: SessionKind = SessionKind.INDIVIDUAL
@@ -128,7 +165,11 @@ class SessionIn(Strict):
     themes: list[Theme] = Field(default_factory=list, max_length=len(Theme))
     equipment: list[Equipment] = Field(default_factory=list, max_length=len(Equipment))
     autonomy_observed: AutonomyLevel | None = None
-    serials: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=20)
+    cheques: list[ChequeIn] = Field(
+        min_length=1,
+        max_length=20,
+        description="The cheques taken for the session: each its serial and its security code",
+    )
 
 
 class WithdrawIn(Strict):
@@ -136,7 +177,7 @@ class WithdrawIn(Strict):
 
 
 class NudgeIn(Strict):
-    message: str | None = Field(default=None, max_length=500)
+    message: Comment | None = None
 
 
 class Page(BaseModel):
@@ -181,26 +222,55 @@ class TimelineEntry(BaseModel):
     reason: str | None
 
 
-class ChequeLookup(BaseModel):
-    serial: str
-    display: str
+class ChequeDetails(BaseModel):
+    """What a cheque's journey tells: only to whoever may see the journey, or who proved they
+    hold the cheque (its security code)."""
+
     status: str
     status_label: str
-    programme_code: int
     millesime: int
     booklet_number: int
     number: int
     journey_id: str
     journey_stage: str
-    valid_until_day: date
     redeemed_on: date | None
     mediation_structure_id: int | None
     session_id: str | None
 
 
+class ChequeLookup(BaseModel):
+    """A cheque's verdict; its details only for those who may see them."""
+
+    serial: str
+    display: str
+    verdict: str = Field(
+        description="usable, spent, expired, cancelled, locked, not_yet_valid or unknown"
+    )
+    verdict_label: str
+    valid_until_day: date | None
+    details: ChequeDetails | None = None
+
+
+class ChequeVerifyIn(ChequeIn):
+    """A cheque to check with its code (the person is there with their slip)."""
+
+
+class ChequeVerification(ChequeLookup):
+    """A lookup with the cheque's code: whether the code is right (a wrong one is counted,
+    and too many lock the booklet), and with it the cheque's details."""
+
+    code_ok: bool
+    code_message: str | None = None
+
+
+class StructureKind(StrEnum):
+    RECEPTION = "reception"  # structure d'accueil (social workers)
+    MEDIATION = "mediation"  # structure de médiation numérique (APTIC)
+
+
 class StructureOut(BaseModel):
     id: int
-    kind: str
+    kind: StructureKind
     name: str
     epci_id: int
     commune: str | None

@@ -173,6 +173,41 @@ class TimelineEntry:
     stages: str | None  # "Carnet remis → Orientation en attente", None if the stage stayed
     reason: str | None
     structure: str | None  # the mediation structure an orientation went to, if any
+    notes: tuple[str, ...] = ()  # what else the entry says (timeline_notes)
+
+
+def structure_ids_of(detail: Mapping[str, Any] | None) -> set[int]:
+    """The mediation structures a transition-log entry names (to look their names up)."""
+    return {
+        int(v)
+        for k in ("mediation_structure_id", "previous_mediation_structure_id")
+        if str(v := (detail or {}).get(k, "")).isdigit()
+    }
+
+
+def timeline_notes(
+    action: str, detail: Mapping[str, Any] | None, structures: Mapping[int, str]
+) -> tuple[str, ...]:
+    """The sentences a log entry adds beyond its label, for every timeline: a session at
+    another structure is the person's change of structure (never silent); a booklet locked
+    says after how many wrong codes."""
+    detail = detail or {}
+    notes: list[str] = []
+    previous = str(detail.get("previous_mediation_structure_id", ""))
+    if detail.get("extra_action") == Action.MEDIATOR_CHANGED.value and previous.isdigit():
+        now = str(detail.get("mediation_structure_id", ""))
+        chosen = structures.get(int(now), f"structure n° {now}") if now.isdigit() else "?"
+        before = structures.get(int(previous), f"structure n° {previous}")
+        notes.append(
+            f"{Action.MEDIATOR_CHANGED.label} : la personne a choisi {chosen} "
+            f"(auparavant {before}), qui a encaissé ses chèques. {before} en est informée."
+        )
+    if action == Action.BOOKLET_LOCKED.value and str(detail.get("failures", "")).isdigit():
+        notes.append(
+            f"{detail['failures']} codes de sécurité erronés saisis : aucun chèque du carnet "
+            "ne peut être encaissé avant son déblocage par la coordination."
+        )
+    return tuple(notes)
 
 
 def timeline_entries(
@@ -203,6 +238,7 @@ def timeline_entries(
                 else None,
                 reason=row.reason,
                 structure=structure,
+                notes=timeline_notes(row.action, row.detail, structures),
             )
         )
     return out

@@ -45,6 +45,8 @@ U_LOG_SESSION = "log_session"
 U_WITHDRAW = "withdraw"
 U_NUDGE = "nudge"
 U_REORIENT = "reorient"
+U_LOCK_BOOKLET = "lock_booklet"
+U_UNLOCK_BOOKLET = "unlock_booklet"
 Q_STATUS = "status"
 
 # Custom search attributes (opaque values only: they are never encrypted).
@@ -155,6 +157,20 @@ class NudgeRequest:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class LockBookletRequest:
+    """Too many wrong security codes were typed for the booklet's cheques (the API counts
+    them in the records): no cheque of it may be spent until a coordinator unlocks it."""
+
+    actor: Actor
+    failures: int
+
+
+@dataclass(frozen=True)
+class UnlockBookletRequest:
+    actor: Actor
+
+
 # ---- live state (Query result and Update answers) ----
 
 
@@ -229,6 +245,7 @@ class JourneyStatus:
     sessions: list[SessionState] = field(default_factory=list)
     expiry_warnings_sent: list[int] = field(default_factory=list)
     closed_at: datetime | None = None
+    booklet_locked_at: datetime | None = None  # too many wrong security codes
     seq: int = 0  # number of recorded events
 
     @property

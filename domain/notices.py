@@ -23,6 +23,8 @@ class NoticeKind(StrEnum):
     NUDGE = "NUDGE"
     EXPIRY_WARNING = "EXPIRY_WARNING"
     JOURNEY_CLOSED = "JOURNEY_CLOSED"
+    BOOKLET_LOCKED = "BOOKLET_LOCKED"
+    MEDIATOR_CHANGED = "MEDIATOR_CHANGED"
 
 
 def notice_key(journey_id: str, seq: int, kind: NoticeKind, recipient: Recipient) -> str:

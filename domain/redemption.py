@@ -16,6 +16,7 @@ from domain.refusals import (
     ChequeVerdict,
     accept,
     msg_already_redeemed,
+    msg_booklet_locked,
     msg_cancelled,
     msg_duplicate,
     msg_expired,
@@ -27,7 +28,7 @@ from domain.refusals import (
 )
 from domain.serials import SerialError, parse_serial
 from domain.stages import ChequeStatus
-from domain.validity import PARIS
+from domain.validity import PARIS, paris_day
 
 
 def last_valid_day_of(status: JourneyStatus) -> date | None:
@@ -42,8 +43,10 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
 
     A verdict's `serial` is the canonical digits when the text parses, else the text as
     typed. Refusals, first match wins: malformed / check digit, another programme,
-    typed twice, not in this journey's booklet, already redeemed, expired, journey
-    closed, cancelled, after the last valid day, before the millésime.
+    typed twice, not in this journey's booklet, booklet locked (wrong security codes),
+    already redeemed, expired, journey closed, cancelled, after the last valid day, before
+    the millésime. Security codes are checked before this, where they are kept (the API,
+    against the records): the workflow never sees them.
     """
     held: dict[str, ChequeState] = {c.serial: c for c in status.cheques}
     last_day = last_valid_day_of(status)
@@ -63,6 +66,12 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
             verdict = refuse(digits, ChequeRefusal.DUPLICATE_IN_REQUEST, msg_duplicate(shown))
         elif cheque is None:
             verdict = refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
+        elif status.booklet_locked_at is not None:
+            verdict = refuse(
+                digits,
+                ChequeRefusal.BOOKLET_LOCKED,
+                msg_booklet_locked(shown, paris_day(status.booklet_locked_at)),
+            )
         elif cheque.status in (ChequeStatus.REDEEMED, ChequeStatus.REIMBURSED):
             verdict = refuse(
                 digits,
@@ -89,10 +98,16 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
 
 
 def refusal_summary(verdicts: Sequence[ChequeVerdict]) -> str:
-    """One French sentence for a refused session, quoting each refused cheque's reason."""
+    """The top-level French message of a refused session: the first refused cheque and its
+    reason, and how many others are refused (each has its own reason in the details)."""
     refused = [v for v in verdicts if not v.accepted]
-    if len(refused) == 1:
-        head = "Séance non enregistrée : un chèque est refusé."
-    else:
-        head = f"Séance non enregistrée : {len(refused)} chèques sur {len(verdicts)} sont refusés."
-    return " ".join([head, *(v.message or "" for v in refused)]).strip()
+    if not refused:
+        return "Séance non enregistrée."
+    first = refused[0].message or f"Le chèque {refused[0].serial} est refusé."
+    others = len(refused) - 1
+    tail = ""
+    if others == 1:
+        tail = " Un autre chèque est aussi refusé : voir le détail."
+    elif others > 1:
+        tail = f" {others} autres chèques sont aussi refusés : voir le détail."
+    return f"Séance non enregistrée. {first}{tail}"

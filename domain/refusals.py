@@ -26,6 +26,11 @@ class ChequeRefusal(StrEnum):
     DUPLICATE_IN_REQUEST = "duplicate_in_request"
     STRUCTURE_NOT_QUALIFIED = "structure_not_qualified"
     JOURNEY_CLOSED = "journey_closed"
+    CODE_MISSING = "code_missing"
+    CODE_MALFORMED = "code_malformed"
+    CODE_MISTYPED = "code_mistyped"
+    CODE_WRONG = "code_wrong"
+    BOOKLET_LOCKED = "booklet_locked"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,29 @@ def msg_not_qualified_for_orientation(day: date) -> str:
     return (
         f"Cette structure n'est pas labellisée APTIC au {format_date_fr(day)} : "
         "choisissez-en une autre."
+    )
+
+
+def msg_code_wrong(serial: str) -> str:
+    return (
+        f"Le code de sécurité saisi pour le chèque {serial} n'est pas le sien : vérifiez-le "
+        "sur le bordereau de la personne. Après plusieurs codes erronés, le carnet est bloqué."
+    )
+
+
+def msg_code_wrong_locked(serial: str) -> str:
+    return (
+        f"Le code de sécurité saisi pour le chèque {serial} n'est pas le sien. Trop de codes "
+        "erronés ont été saisis pour ce carnet : il est désormais bloqué et la coordination "
+        "est prévenue."
+    )
+
+
+def msg_booklet_locked(serial: str, since: date) -> str:
+    return (
+        f"Le chèque {serial} appartient à un carnet bloqué depuis le {format_date_fr(since)} "
+        "après plusieurs codes de sécurité erronés : la coordination du programme doit le "
+        "débloquer avant toute séance."
     )
 
 

@@ -160,6 +160,8 @@ class Action(StrEnum):
     CLOSED = "CLOSED"
     WITHDRAWN = "WITHDRAWN"
     ANONYMISED = "ANONYMISED"
+    BOOKLET_LOCKED = "BOOKLET_LOCKED"
+    BOOKLET_UNLOCKED = "BOOKLET_UNLOCKED"
 
     @property
     def label(self) -> str:
@@ -186,4 +188,6 @@ ACTION_LABELS: dict[Action, str] = {
     Action.CLOSED: "Clôture du parcours",
     Action.WITHDRAWN: "Sortie du dispositif",
     Action.ANONYMISED: "Anonymisation",
+    Action.BOOKLET_LOCKED: "Carnet bloqué (codes de sécurité erronés)",
+    Action.BOOKLET_UNLOCKED: "Carnet débloqué par la coordination",
 }

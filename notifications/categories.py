@@ -14,6 +14,7 @@ class Category(StrEnum):
     EXPIRY = "EXPIRY"
     CLOSURE = "CLOSURE"
     DIGEST = "DIGEST"
+    SECURITY = "SECURITY"
 
     @property
     def label(self) -> str:
@@ -35,11 +36,19 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.EXPIRY: "Alertes d'expiration des chèques",
     Category.CLOSURE: "Parcours clôturés",
     Category.DIGEST: "Récapitulatif quotidien",
+    Category.SECURITY: "Sécurité des chèques (carnet bloqué après des codes erronés)",
 }
 
 # The digest is how coordinators hear of stalls at all (never one mail per journey).
 ESSENTIAL = frozenset(
-    {Category.BENEFICIARY, Category.ORIENTATION, Category.NUDGE, Category.EXPIRY, Category.DIGEST}
+    {
+        Category.BENEFICIARY,
+        Category.ORIENTATION,
+        Category.NUDGE,
+        Category.EXPIRY,
+        Category.DIGEST,
+        Category.SECURITY,
+    }
 )
 
 # Categories a professional may receive in the daily digest instead of one mail each.

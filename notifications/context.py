@@ -87,6 +87,8 @@ class MailContext:
     reception: Structure | None
     referrer_name: str | None = None
     mediation: Structure | None = None
+    # A session at another structure: the one the person chose (the mail goes to `mediation`).
+    new_mediation: Structure | None = None
     detail: dict[str, str] = field(default_factory=dict)
     recipient_name: str | None = None  # the account's name, or the structure's
     for_beneficiary: bool = False  # the person has no e-mail: their referrer gets it
@@ -134,6 +136,11 @@ class MailContext:
     @property
     def message(self) -> str | None:
         return self.detail.get("message") or None
+
+    @property
+    def failures(self) -> int | None:
+        raw = self.detail.get("failures")
+        return int(raw) if raw else None
 
     @property
     def cheques_left(self) -> int:
@@ -214,6 +221,8 @@ def load_context(
     structure_id = notice.detail.get("mediation_structure_id") or journey.mediation_structure_id
     mediation = session.get(MediationStructure, int(structure_id)) if structure_id else None
     referrer = referrer_account(session, journey)
+    new_id = notice.detail.get("new_mediation_structure_id")
+    new_mediation = session.get(MediationStructure, int(new_id)) if new_id else None
     return MailContext(
         base_url=base_url.rstrip("/"),
         journey=journey_facts(session, journey),
@@ -221,6 +230,7 @@ def load_context(
         reception=_structure(session.get(ReceptionStructure, journey.reception_structure_id)),
         referrer_name=referrer.full_name if referrer else None,
         mediation=_structure(mediation),
+        new_mediation=_structure(new_mediation),
         detail=dict(notice.detail),
         recipient_name=recipient_name,
         for_beneficiary=for_beneficiary,

@@ -98,6 +98,25 @@ class JourneyClosedForMediation(Message):
     category, template = Category.CLOSURE, "journey_closed_mediation"
 
 
+class BookletLockedForCoordinators(Message):
+    """Told at once, not in the digest: someone may be trying other people's cheques."""
+
+    kind, audience = NoticeKind.BOOKLET_LOCKED, Recipient.COORDINATORS
+    category, template = Category.SECURITY, "booklet_locked_coordination"
+
+
+class BookletLockedForReferrer(Message):
+    kind, audience = NoticeKind.BOOKLET_LOCKED, Recipient.REFERRER
+    category, template = Category.SECURITY, "booklet_locked_referrer"
+
+
+class MediatorChanged(Message):
+    """To the structure the person leaves: they chose another qualified place."""
+
+    kind, audience = NoticeKind.MEDIATOR_CHANGED, Recipient.MEDIATION_STRUCTURE
+    category, template = Category.ORIENTATION, "mediator_changed"
+
+
 class JourneyStalled(Message):
     kind, audience = NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS
     category, template = Category.DIGEST, "digest"

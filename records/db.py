@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+from records.cheque_codes import CodeVault, ensure_codes
 
 RECORDS_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = RECORDS_DIR / "alembic.ini"
@@ -87,6 +90,17 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def migrate(url: str) -> None:
-    """`alembic upgrade head` on the database at `url`."""
+def migrate(url: str, codes: CodeVault | None = None) -> None:
+    """`alembic upgrade head` on the database at `url`; with `codes`, then give a security
+    code to every cheque still without one (issued before migration 0007)."""
     command.upgrade(alembic_config(url), "head")
+    if codes is None:
+        return
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            begin_write(session)
+            if ensure_codes(session, codes, datetime.now(UTC)):
+                session.commit()
+    finally:
+        engine.dispose()

@@ -11,10 +11,12 @@ integer cents, instants as aware UTC datetimes, short lists as JSON.
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import JSON, Index, MetaData, UniqueConstraint
+from sqlalchemy import JSON, Index, MetaData, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
+from domain import identity
 from records.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -189,6 +191,41 @@ class Beneficiary(Base, table=True):
     consent_recorded_by: str = Field(max_length=120)  # account reference of the worker
     created_at: datetime = Field(sa_type=UTCDateTime)
     anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The identity folded for the duplicate check (domain.identity, records.duplicates):
+    # kept from the fields above on every write (`_identity_keys`), erased with them.
+    name_key: str | None = Field(default=None, max_length=250)
+    email_key: str | None = Field(default=None, max_length=254, index=True)
+    phone_key: str | None = Field(default=None, max_length=40, index=True)
+
+
+Index(
+    "ix_beneficiary_name_key_birth_year",
+    Beneficiary.name_key,  # type: ignore[arg-type]
+    Beneficiary.birth_year,  # type: ignore[arg-type]
+)
+
+
+def _identity_keys(_mapper: Any, _connection: Any, person: Beneficiary) -> None:
+    """Derive the duplicate check's keys from what was typed, whoever writes the row (a
+    referral, a correction, anonymisation erasing the names)."""
+    person.name_key = identity.name_key(person.first_name, person.last_name)
+    person.email_key = identity.email_key(person.email)
+    person.phone_key = identity.phone_key(person.phone)
+
+
+event.listen(Beneficiary, "before_insert", _identity_keys)
+event.listen(Beneficiary, "before_update", _identity_keys)
+
+
+class SecondBookletAllowance(Base, table=True):
+    """A coordinator's leave for a journey to receive a booklet although its person (as far as
+    records.duplicates can tell) already holds one of the same millésime in another journey."""
+
+    __tablename__ = "second_booklet_allowance"
+
+    journey_id: str = Field(primary_key=True, max_length=36)
+    allowed_by: int  # account id of the coordinator
+    allowed_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # ---- journey projection ----
@@ -321,6 +358,9 @@ class ChequeCodeFailure(Base, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     journey_id: str = Field(max_length=36)
     serial: str = Field(max_length=16)
+    # Keyed fingerprint of the wrong code typed (CodeVault.attempt_id): the same wrong code
+    # checked again (each scan re-checks the whole list) counts once, never the code itself.
+    attempt: str = Field(max_length=32)
     mediation_structure_id: int | None = None
     account_id: int | None = None
     cleared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -571,3 +611,21 @@ class OverviewFirstSession(Base, table=True):
     epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     days: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     journeys: int = 0
+
+
+# ---- idempotency of changes (records/idempotency.py) ----
+
+
+class IdempotencyClaim(Base, table=True):
+    """A change's idempotency key (an API `Idempotency-Key`, a page form's UUID) and the
+    fingerprint of the request first sent with it, per scope (journey and Update name, or
+    referral): the same key sent again with another request is refused, not answered with
+    the first outcome. The fingerprint is an HMAC (api/idempotency.py): no request content
+    can be read back from it."""
+
+    __tablename__ = "idempotency_claim"
+
+    scope: str = Field(primary_key=True, max_length=100)
+    key: str = Field(primary_key=True, max_length=100)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +19,14 @@ from domain.contracts import (
 )
 from domain.needs import AssessmentKind
 from domain.serials import parse_serial
-from domain.stages import ChequeStatus, OrientationStatus, Stage
+from domain.stages import Action, ChequeStatus, OrientationStatus, Stage
 from domain.validity import paris_day
 from domain.validity import valid_until as millesime_valid_until
 from records import overview_counts
 from records.models import (
     Assessment,
     Cheque,
+    ChequeCodeFailure,
     Journey,
     NotificationOutbox,
     Orientation,
@@ -57,8 +59,17 @@ def is_recorded(session: Session, journey_id: str, seq: int) -> bool:
     return found is not None
 
 
-def record_journey_event(session: Session, event: JourneyEvent) -> bool:
+# Seals a fresh security code for a new cheque's serial (records.cheque_codes.CodeVault).
+CodeMaker = Callable[[str], str]
+
+
+def record_journey_event(
+    session: Session, event: JourneyEvent, new_code: CodeMaker | None = None
+) -> bool:
     """Write `event` unless it is already recorded; True if it wrote. The caller commits.
+
+    `new_code` gives each cheque its sealed security code when its row is first written
+    (the booklet's issue); without it cheques are written without one.
 
     Reads the journey first: an event newer than the journey's last recorded one cannot be
     recorded yet (its log row and `last_seq` are written together), so only an older or
@@ -68,7 +79,7 @@ def record_journey_event(session: Session, event: JourneyEvent) -> bool:
     late = journey is not None and event.seq <= journey.last_seq
     if late and is_recorded(session, event.journey_id, event.seq):
         return False
-    _apply(session, event, journey)
+    _apply(session, event, journey, new_code)
     return True
 
 
@@ -90,6 +101,10 @@ _ASSESSMENT = Assessment.__table__  # type: ignore[attr-defined]
 _ORIENTATION = Orientation.__table__  # type: ignore[attr-defined]
 _LOG = TransitionLog.__table__  # type: ignore[attr-defined]
 _OUTBOX = NotificationOutbox.__table__  # type: ignore[attr-defined]
+_CODE_FAILURE = ChequeCodeFailure.__table__  # type: ignore[attr-defined]
+# Events that prove the holder is present (a session paid with the right codes) or that a
+# coordinator checked: wrong codes counted before them no longer count towards a lock.
+_CLEARS_CODE_FAILURES = frozenset({Action.SESSION_LOGGED, Action.BOOKLET_UNLOCKED})
 _CHEQUE_FIELDS = ("status", "session_id", "redeemed_on", "mediation_structure_id", "valid_until")
 
 
@@ -97,7 +112,12 @@ def _journey_row(session: Session, journey_id: str) -> Row[Any] | None:
     return session.execute(select(_JOURNEY).where(_JOURNEY.c.id == journey_id)).first()
 
 
-def _apply(session: Session, event: JourneyEvent, journey: Row[Any] | None) -> None:
+def _apply(
+    session: Session,
+    event: JourneyEvent,
+    journey: Row[Any] | None,
+    new_code: CodeMaker | None = None,
+) -> None:
     status = event.status
     jid = event.journey_id
     if journey is None:
@@ -118,7 +138,7 @@ def _apply(session: Session, event: JourneyEvent, journey: Row[Any] | None) -> N
         # but a projection should not depend on it) only adds its log and outbox rows.
         newest = False
     if newest:
-        _project_cheques(session, status, event.at)
+        _project_cheques(session, status, event.at, new_code)
         _project_sessions(session, jid, status.sessions)
         assessments = [a for a in (status.entry_assessment, status.exit_assessment) if a]
         if assessments:
@@ -141,6 +161,13 @@ def _apply(session: Session, event: JourneyEvent, journey: Row[Any] | None) -> N
         )
     )
     _add_notices(session, event)
+    if event.action in _CLEARS_CODE_FAILURES:
+        f = _CODE_FAILURE.c
+        session.execute(
+            update(_CODE_FAILURE)
+            .where(f.journey_id == jid, f.cleared_at.is_(None), f.at <= event.at)
+            .values(cleared_at=event.at)
+        )
 
 
 def _journey_values(
@@ -174,6 +201,7 @@ def _journey_values(
         "entry_autonomy": _value(entry.autonomy) if entry else None,
         "exit_autonomy": _value(exit_.autonomy) if exit_ else None,
         "days_to_first_session": _days_to_first_session(status),
+        "booklet_locked_at": status.booklet_locked_at,
         "last_seq": event.seq,
         "updated_at": event.at,
     }
@@ -193,7 +221,9 @@ def _days_to_first_session(status: JourneyStatus) -> int | None:
     return (min(s.day for s in status.sessions) - paris_day(referred)).days
 
 
-def _project_cheques(session: Session, status: JourneyStatus, at: datetime) -> None:
+def _project_cheques(
+    session: Session, status: JourneyStatus, at: datetime, new_code: CodeMaker | None
+) -> None:
     if not status.cheques:
         return
     c = _CHEQUE.c
@@ -232,6 +262,7 @@ def _project_cheques(session: Session, status: JourneyStatus, at: datetime) -> N
                     "booklet_number": serial.booklet_number,
                     "number": serial.cheque_number,
                     "updated_at": at,
+                    "security_code": new_code(serial.digits) if new_code else None,
                 }
             )
         elif any(getattr(row, k) != v for k, v in values.items()):

@@ -19,6 +19,7 @@ from records.models import (
     Account,
     Assessment,
     Beneficiary,
+    BookletAllocation,
     Channel,
     Cheque,
     Journey,
@@ -189,6 +190,12 @@ def journey_cheques(session: Session, journey_id: str) -> list[Cheque]:
             .order_by(col(Cheque.millesime), col(Cheque.booklet_number), col(Cheque.number))
         ).all()
     )
+
+
+def booklet_allocation(session: Session, journey_id: str) -> BookletAllocation | None:
+    return session.exec(
+        select(BookletAllocation).where(BookletAllocation.journey_id == journey_id)
+    ).first()
 
 
 def journey_sessions(session: Session, journey_id: str) -> list[TrainingSession]:

@@ -43,7 +43,7 @@ def prepare_database(settings: Settings) -> bool:
 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.db_url)
+    migrate(settings.db_url, settings.code_vault)
     engine = make_engine(settings.db_url)
     try:
         with session_factory(engine)() as session:

@@ -79,7 +79,7 @@ async def to_training(stack, key: str, mediation_id: int) -> dict:  # type: igno
     return r.json()
 
 
-def session_body(mediation_id: int, serials: list[str]) -> dict:
+def session_body(mediation_id: int, cheques: list[dict[str, str]]) -> dict:
     return {
         "mediation_structure_id": mediation_id,
         "day": paris_day(datetime.now(UTC)).isoformat(),
@@ -89,7 +89,7 @@ def session_body(mediation_id: int, serials: list[str]) -> dict:
         "themes": ["EMAIL"],
         "equipment": ["OWN_SMARTPHONE"],
         "autonomy_observed": "BEGINNER",
-        "serials": serials,
+        "cheques": cheques,
     }
 
 
@@ -124,7 +124,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     for _ in range(2):
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
-            json=session_body(mediator, serials[0:2]),
+            json=session_body(mediator, stack.cheques(serials[0:2])),
             headers={**stack.auth("med"), "Idempotency-Key": first_key},
         )
         assert r.status_code == 201, r.text
@@ -136,7 +136,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     # A cheque already taken is refused with a precise French reason; nothing changes.
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
-        json=session_body(mediator, [serials[2], serials[0]]),
+        json=session_body(mediator, stack.cheques([serials[2], serials[0]])),
         headers=stack.auth("med"),
     )
     assert r.status_code == 422, r.text
@@ -153,7 +153,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     for i in range(2, 10, 2):
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
-            json=session_body(mediator, serials[i : i + 2]),
+            json=session_body(mediator, stack.cheques(serials[i : i + 2])),
             headers=stack.auth("med"),
         )
         assert r.status_code == 201, r.text
@@ -184,7 +184,9 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
         f"/api/v1/cheques/{serials[3][:3]}-{serials[3][3:]}", headers=stack.auth("med")
     )
     assert lookup.status_code == 200, lookup.text
-    assert lookup.json()["status"] == "REDEEMED" and lookup.json()["journey_id"] == jid
+    found = lookup.json()
+    assert found["verdict"] == "spent" and found["details"]["status"] == "REDEEMED"
+    assert found["details"]["journey_id"] == jid  # the mediator's structure trained the person
 
 
 async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-untyped-def]
@@ -204,21 +206,28 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
         unknown: "unknown_serial",
         other_programme: "other_programme",
         mistyped: "serial_check_digit",
-        "12-AB": "serial_malformed",
+        "12-345": "serial_malformed",
     }
     for serial, code in cases.items():
         r = await stack.http.post(
             f"/api/v1/journeys/{jid}/sessions",
-            json=session_body(mediator, [serial]),
+            json=session_body(mediator, stack.cheques([serial])),
             headers=stack.auth("med"),
         )
         assert r.status_code == 422, (serial, r.text)
         assert r.json()["error"]["details"]["verdicts"][0]["code"] == code, r.text
+    # Letters cannot be a serial: refused by the schema, before any cheque is looked at.
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json=session_body(mediator, [{"serial": "12-AB", "code": ""}]),
+        headers=stack.auth("med"),
+    )
+    assert r.status_code == 422 and "serial" in r.text, r.text
 
     # A mediator whose structure is no longer qualified holds a cheque of this journey.
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
-        json=session_body(unqualified, [serials[0]]),
+        json=session_body(unqualified, stack.cheques([serials[0]])),
         headers=stack.auth("med_unqualified"),
     )
     assert r.status_code == 422
@@ -246,7 +255,7 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_structure"
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/sessions",
-        json={**session_body(mediator, [serials[0]]), "duration_minutes": -5},
+        json={**session_body(mediator, stack.cheques([serials[0]])), "duration_minutes": -5},
         headers=stack.auth("med"),
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"

@@ -107,6 +107,9 @@ def test_check_cheques_on_dates_and_statuses() -> None:
     status.cheques[2].status = ChequeStatus.REIMBURSED
     verdicts = check_cheques(status, [b, c], date(2027, 6, 1))
     assert [v.code for v in verdicts] == [ChequeRefusal.CANCELLED, ChequeRefusal.ALREADY_REDEEMED]
-    assert refusal_summary(verdicts).startswith("Séance non enregistrée : 2 chèques sur 2")
+    assert refusal_summary(verdicts) == (
+        f"Séance non enregistrée. {verdicts[0].message} "
+        "Un autre chèque est aussi refusé : voir le détail."
+    )
     status.stage = Stage.CLOSED
     assert check_cheques(status, [a], date(2027, 6, 1))[0].code == ChequeRefusal.JOURNEY_CLOSED

@@ -106,8 +106,8 @@ async def test_each_kind_of_refused_cheque_changes_nothing(journeys: Journeys) -
         assert verdicts[0] == {"serial": mine[2], "accepted": True, "code": None, "message": None}
         assert verdicts[1]["code"] == code, serial
         assert words in verdicts[1]["message"]
-        assert message.startswith("Séance non enregistrée : un chèque est refusé.")
-        assert verdicts[1]["message"] in message
+        # The top-level message names the refused cheque and its reason.
+        assert message == f"Séance non enregistrée. {verdicts[1]['message']}"
 
     # Typed twice in one session (in two spellings): the second is refused.
     spaced = "-".join([mine[2][:3], mine[2][3:7], mine[2][7:]])
@@ -116,7 +116,10 @@ async def test_each_kind_of_refused_cheque_changes_nothing(journeys: Journeys) -
 
     # Several refusals are all reported.
     message, verdicts = await _refused(j, handle, session_request([mine[0], mistyped], today))
-    assert message.startswith("Séance non enregistrée : 2 chèques sur 2 sont refusés.")
+    assert message == (
+        f"Séance non enregistrée. {verdicts[0]['message']} "
+        "Un autre chèque est aussi refusé : voir le détail."
+    )
 
     # The other journey was not touched either.
     other_now = await j.status(other_handle)

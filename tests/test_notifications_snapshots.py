@@ -75,6 +75,11 @@ def _case(message: type[Message]) -> MailContext:
         ctx = replace(ctx, journey=CLOSED)
     if message.kind.value == "EXPIRY_WARNING":
         ctx = replace(ctx, detail=ctx.detail | {"days": "30"})
+    if message.kind.value == "BOOKLET_LOCKED":
+        ctx = replace(ctx, detail=ctx.detail | {"failures": "5"})
+    if message.kind.value == "MEDIATOR_CHANGED":
+        chosen = Structure(9, "France services de Decazeville", "Decazeville", None)
+        ctx = replace(ctx, new_mediation=chosen)
     if message.audience == Recipient.BENEFICIARY:
         ctx = replace(ctx, recipient_name=None)
     return ctx
@@ -168,7 +173,7 @@ def test_rendered_message_matches_snapshot(name: str) -> None:
 def test_every_message_has_a_snapshot_case() -> None:
     templates = {template for template, _ in CASES.values()}
     assert templates == {m.template for m in MESSAGES.values() if not m.digest_only}
-    assert len(MESSAGES) == 17  # 16 mails and the digest-only stall notice
+    assert len(MESSAGES) == 20  # 19 mails and the digest-only stall notice
 
 
 def test_html_escapes_what_people_typed_and_text_keeps_it() -> None:

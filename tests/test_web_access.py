@@ -144,7 +144,7 @@ async def reads(stack: Stack, jid: str, visible: set[str]) -> None:
     assert snapshot(stack, jid) == before
 
 
-def session_body(structure: int, serials: list[str]) -> dict[str, Any]:
+def session_body(structure: int, cheques: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "mediation_structure_id": structure,
         "day": paris_day(datetime.now(UTC)).isoformat(),
@@ -152,7 +152,7 @@ def session_body(structure: int, serials: list[str]) -> dict[str, Any]:
         "kind": "INDIVIDUAL",
         "place": "ON_SITE",
         "themes": ["EMAIL"],
-        "serials": serials,
+        "cheques": cheques,
     }
 
 
@@ -191,12 +191,20 @@ async def test_journey_routes_by_role_and_scope(api_stack: Stack) -> None:
     assert r.status_code == 200, r.text
     serials = [c["serial"] for c in r.json()["cheques"]]
 
-    # ---- cheque lookup: with the journey, and by any mediator (they hold the cheque) ----
+    # ---- cheque lookup: everyone signed in learns the verdict; the journey behind it only
+    # those who see the journey (a serial alone proves nothing: serials are sequential) ----
     await settle(stack, jid)
     for who in EVERYONE:
         r = await stack.http.get(f"/api/v1/cheques/{serials[0]}", headers=headers(stack, who))
-        expected = 401 if who == ANON else 200 if who in referrers | {"med", "med_other"} else 404
-        assert r.status_code == expected, (who, r.text)
+        assert r.status_code == (401 if who == ANON else 200), (who, r.text)
+        if who == ANON:
+            continue
+        found = r.json()
+        assert found["verdict"] == "usable", (who, found)
+        if who in referrers:
+            assert found["details"]["journey_id"] == jid, (who, found)
+        else:
+            assert found["details"] is None and jid not in r.text, (who, found)
 
     # ---- orientation: the social worker; then the mediator sees J ----
     orient = {"mediation_structure_id": med_structure}
@@ -225,7 +233,7 @@ async def test_journey_routes_by_role_and_scope(api_stack: Stack) -> None:
 
     # ---- sessions: mediators only, for their own structure; another structure's mediator
     # may redeem a cheque of J they hold, not act on J without one ----
-    session = session_body(med_structure, serials[:2])
+    session = session_body(med_structure, stack.cheques(serials[:2]))
     await refused(
         stack,
         "POST",
@@ -240,7 +248,7 @@ async def test_journey_routes_by_role_and_scope(api_stack: Stack) -> None:
         "POST",
         f"{base}/sessions",
         {"med_other": 403},
-        body=session_body(other_structure, [unknown]),
+        body=session_body(other_structure, stack.cheques([unknown])),
         jid=jid,
     )
     await refused(stack, "POST", f"{base}/sessions", {"med_other": 403}, body=session, jid=jid)
@@ -248,7 +256,7 @@ async def test_journey_routes_by_role_and_scope(api_stack: Stack) -> None:
     assert r.status_code == 201, r.text
     r = await stack.http.post(
         f"{base}/sessions",
-        json=session_body(other_structure, serials[2:3]),
+        json=session_body(other_structure, stack.cheques(serials[2:3])),
         headers=stack.auth("med_other"),
     )
     assert r.status_code == 201, r.text  # the holder of a cheque of J redeems it

@@ -42,10 +42,12 @@ with workflow.unsafe.imports_passed_through():
         U_ASSESS,
         U_CONFIRM_REFERRAL,
         U_ISSUE_BOOKLET,
+        U_LOCK_BOOKLET,
         U_LOG_SESSION,
         U_NUDGE,
         U_ORIENT,
         U_REORIENT,
+        U_UNLOCK_BOOKLET,
         U_WITHDRAW,
         WORKFLOW_NAME,
         Actor,
@@ -60,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyEvent,
         JourneyInput,
         JourneyStatus,
+        LockBookletRequest,
         Notice,
         NudgeRequest,
         OrientationAnswer,
@@ -68,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         SessionReceipt,
         SessionRequest,
         SessionState,
+        UnlockBookletRequest,
         WithdrawRequest,
     )
     from domain.mail import ACTIVITY_DELIVER_NOTICES, DeliverNotices
@@ -101,6 +105,9 @@ PATCH_CHANGED_SEARCH_ATTRIBUTES = "upsert-changed-search-attributes"
 # Send each recorded event's notices (`deliver_notices`, in the background: a slow or
 # unreachable SMTP server never holds up the journey); wait for them before completing.
 PATCH_DELIVER_NOTICES = "deliver-notices"
+# A session logged by another structure than the one training the person (or awaiting
+# their answer) is the person's change of structure: the previous structure is told.
+PATCH_NOTIFY_STRUCTURE_CHANGE = "notify-structure-change"
 _DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
@@ -118,6 +125,7 @@ _SA_MEDIATION = SearchAttributeKey.for_keyword(SA_MEDIATION)
 
 _COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
 _REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
+_LOCKABLE_STAGES = _REDEEMING_STAGES
 _REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 
 # Why a stage is flagged stalled, per stage ({days}: days without activity).
@@ -366,15 +374,27 @@ class JourneyWorkflow:
                     OrientationStatus.ACCEPTED if same else OrientationStatus.CANCELLED
                 )
                 orientation.answered_at = self._now()
+            notices: list[NoticeSpec] = []
             if expected is not None and expected != req.mediation_structure_id:
                 detail["extra_action"] = Action.MEDIATOR_CHANGED.value
                 detail["previous_mediation_structure_id"] = str(expected)
+                if workflow.patched(PATCH_NOTIFY_STRUCTURE_CHANGE):
+                    notices.append((NoticeKind.MEDIATOR_CHANGED, Recipient.MEDIATION_STRUCTURE))
             s.mediation_structure_id = req.mediation_structure_id
             self._move(Stage.IN_TRAINING)
             self._touch()
             async with self._together(several=s.cheques_left == 0):
                 await self._record(
-                    Action.SESSION_LOGGED, req.actor, from_stage=from_stage, detail=detail
+                    Action.SESSION_LOGGED,
+                    req.actor,
+                    from_stage=from_stage,
+                    detail=detail,
+                    notices=notices,
+                    notice_detail={
+                        "new_mediation_structure_id": str(req.mediation_structure_id),
+                        "session_id": req.session_id,
+                    },
+                    structure=expected if notices else None,
                 )
                 if s.cheques_left == 0:
                     notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
@@ -444,6 +464,42 @@ class JourneyWorkflow:
     def _validate_reorient(self, req: OrientRequest) -> None:
         self._check_reorient(req)
 
+    @workflow.update(name=U_LOCK_BOOKLET)
+    async def lock_booklet(self, req: LockBookletRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_lock(req)):
+            s = self._status
+            if s.booklet_locked_at is None:  # a concurrent request may have locked it
+                s.booklet_locked_at = self._now()
+                detail = {"failures": str(req.failures)}
+                await self._record(
+                    Action.BOOKLET_LOCKED,
+                    req.actor,
+                    from_stage=s.stage,
+                    detail=detail,
+                    notices=[
+                        (NoticeKind.BOOKLET_LOCKED, Recipient.COORDINATORS),
+                        (NoticeKind.BOOKLET_LOCKED, Recipient.REFERRER),
+                    ],
+                    notice_detail=detail,
+                )
+        return copy.deepcopy(self._status)
+
+    @lock_booklet.validator
+    def _validate_lock_booklet(self, req: LockBookletRequest) -> None:
+        self._check_lock(req)
+
+    @workflow.update(name=U_UNLOCK_BOOKLET)
+    async def unlock_booklet(self, req: UnlockBookletRequest) -> JourneyStatus:
+        async with self._turn(lambda: self._check_unlock(req)):
+            s = self._status
+            s.booklet_locked_at = None
+            await self._record(Action.BOOKLET_UNLOCKED, req.actor, from_stage=s.stage)
+        return copy.deepcopy(self._status)
+
+    @unlock_booklet.validator
+    def _validate_unlock_booklet(self, req: UnlockBookletRequest) -> None:
+        self._check_unlock(req)
+
     # ---- checks shared by validators and handlers (they raise, never change state) ----
 
     def _check_assess(self, req: AssessmentRequest) -> None:
@@ -461,6 +517,12 @@ class JourneyWorkflow:
 
     def _check_booklet(self, req: BookletRequest) -> None:
         stage = self._status.stage
+        if self._status.booklet_number is not None:
+            raise _refuse(
+                "BookletExists",
+                f"Un carnet a déjà été remis pour ce parcours (carnet n° "
+                f"{self._status.booklet_number}, millésime {self._status.millesime}).",
+            )
         if stage != Stage.ASSESSED:
             raise _wrong_stage("Le carnet se remet après le diagnostic initial", stage)
         now = self._now()
@@ -536,6 +598,18 @@ class JourneyWorkflow:
             raise _refuse(
                 "ChequesRefused", refusal_summary(verdicts), ChequeRefusalDetails(verdicts)
             )
+
+    def _check_lock(self, req: LockBookletRequest) -> None:
+        s = self._status
+        if req.actor.role != Role.SYSTEM:
+            raise _refuse("Forbidden", "Seul passnum bloque un carnet (codes de sécurité erronés).")
+        if s.stage not in _LOCKABLE_STAGES:
+            raise _wrong_stage("Aucun carnet en cours d'utilisation à bloquer", s.stage)
+
+    def _check_unlock(self, req: UnlockBookletRequest) -> None:
+        _check_coordination(req.actor, "débloquer un carnet")
+        if self._status.booklet_locked_at is None:
+            raise _refuse("Conflict", "Le carnet de ce parcours n'est pas bloqué.")
 
     def _check_withdraw(self, req: WithdrawRequest) -> None:
         stage = self._status.stage

@@ -34,7 +34,7 @@ from domain import contracts as c
 from domain.serials import SerialError, parse_serial
 from domain.stages import OPEN_STAGES, ChequeStatus, Outcome, Role, Stage
 from domain.validity import last_valid_day, paris_day
-from records import accounts, coordination, models, queries
+from records import accounts, coordination, duplicates, models, queries
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)
 PAGE_SIZE = 25
@@ -44,6 +44,8 @@ DONE_MESSAGES = {
     "relance": "La relance est envoyée : la structure qui doit agir est prévenue.",
     "reorientation": "Le parcours est réorienté : la nouvelle structure doit répondre.",
     "sortie": "La sortie du dispositif est enregistrée : le parcours est clôturé.",
+    "second-carnet": "Un second carnet est autorisé : la structure d'accueil peut le remettre.",
+    "deblocage": "Le carnet est débloqué : ses chèques peuvent de nouveau être encaissés.",
 }
 
 
@@ -53,6 +55,10 @@ NOT_QUALIFIED = "Cette structure n'est pas qualifiée APTIC aujourd'hui : choisi
 class NudgeForm(BaseModel):
     form_id: uuid.UUID
     message: str | None = Field(default=None, max_length=500)
+
+
+class UnlockForm(BaseModel):
+    form_id: uuid.UUID
 
 
 class ReorientForm(BaseModel):
@@ -347,6 +353,73 @@ async def _journey_view(state: AppState, user: User, journey_id: str) -> Journey
     return await state.db.run(read)
 
 
+@dataclass(frozen=True)
+class SecondBooklet:
+    """One booklet per person and millésime (records.duplicates): the coordinator's leave
+    for this journey, or the other journeys that hold one (those in scope, by id)."""
+
+    millesime: int
+    allowed_at: datetime | None
+    allowed_by: str | None
+    held_in: list[str]
+    held_elsewhere: int
+
+
+async def _second_booklet(state: AppState, user: User, view: JourneyView) -> SecondBooklet | None:
+    """What the page says of a second booklet: None when there is nothing to say."""
+    programme = await _programme(state)
+    journey_id = view.row.id
+
+    def read(session: Session) -> SecondBooklet | None:
+        allowed = duplicates.second_booklet_allowance(session, journey_id)
+        if allowed is not None:
+            names = queries.account_names(session, [allowed.allowed_by])
+            return SecondBooklet(
+                programme.current_millesime,
+                allowed.allowed_at,
+                names.get(allowed.allowed_by, "un compte supprimé"),
+                [],
+                0,
+            )
+        if view.stage not in (Stage.REFERRED, Stage.ASSESSED):
+            return None
+        held = duplicates.other_booklets(
+            session, journey_id=journey_id, millesime=programme.current_millesime
+        )
+        if not held:
+            return None
+        mine = [m.journey.id for m in held if access.can_see_journey(user, m.journey)]
+        return SecondBooklet(programme.current_millesime, None, None, mine, len(held) - len(mine))
+
+    return await state.db.run(read)
+
+
+async def _journey_page(
+    request: Request,
+    state: AppState,
+    user: User,
+    view: JourneyView,
+    nudge: Form[Any],
+    done: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    mail = await letters.journey_mail(state, view.row.id)
+    second = await _second_booklet(state, user, view)
+    return render(
+        request,
+        "coordination/journey.html",
+        {
+            "j": view,
+            "done": done,
+            "nudge": nudge,
+            "mail": mail,
+            "second": second,
+            "unlock_form_id": str(uuid.uuid4()),
+        },
+        status_code=status,
+    )
+
+
 @router.get("/parcours/{journey_id}")
 async def journey_page(
     request: Request,
@@ -357,13 +430,26 @@ async def journey_page(
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
-    mail = await letters.journey_mail(state, journey_id)
     nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
-    return render(
-        request,
-        "coordination/journey.html",
-        {"j": view, "done": DONE_MESSAGES.get(fait or ""), "nudge": nudge, "mail": mail},
-    )
+    return await _journey_page(request, state, user, view, nudge, DONE_MESSAGES.get(fait or ""))
+
+
+@router.post("/parcours/{journey_id}/second-carnet")
+async def allow_second_booklet(
+    request: Request, state: State, user: CurrentUser, journey_id: str
+) -> Response:
+    """Allow this journey a second booklet of the millésime (recorded with who and when)."""
+    _coordinator(user)
+    try:
+        await JourneyService(state).allow_second_booklet(journey_id, user)
+    except ApiError as err:
+        if err.status != 409:
+            raise
+        view = await _journey_view(state, user, journey_id)
+        nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+        nudge.add_error("", err.message)
+        return await _journey_page(request, state, user, view, nudge, status=409)
+    return _done(journey_id, "second-carnet")
 
 
 async def _require_change(state: AppState, user: User, journey_id: str, change: Change) -> None:
@@ -379,6 +465,38 @@ async def _require_change(state: AppState, user: User, journey_id: str, change: 
 
 def _done(journey_id: str, what: str) -> RedirectResponse:
     return RedirectResponse(f"/coordination/parcours/{journey_id}?fait={what}", status_code=303)
+
+
+@router.post("/parcours/{journey_id}/debloquer")
+async def unlock_booklet(
+    request: Request, state: State, user: CurrentUser, journey_id: str
+) -> Response:
+    """Unlock a booklet locked after too many wrong security codes."""
+    _coordinator(user)
+    await _require_change(state, user, journey_id, Change.UNLOCK_BOOKLET)
+    form = await read_form(request, UnlockForm)
+    status = 422
+    if form.ok:
+        try:
+            await JourneyService(state).update(
+                journey_id,
+                c.U_UNLOCK_BOOKLET,
+                c.UnlockBookletRequest(actor=user.actor),
+                key=str(form.data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=Change.UNLOCK_BOOKLET,
+            )
+            return _done(journey_id, "deblocage")
+        except ApiError as err:
+            if err.status not in (409, 422):
+                raise
+            status = err.status
+            form.refuse(err, "")
+    view = await _journey_view(state, user, journey_id)
+    nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    nudge.add_error("", form.errors.get("") or "Le carnet n'a pas pu être débloqué.")
+    return await _journey_page(request, state, user, view, nudge, status=status)
 
 
 @router.post("/parcours/{journey_id}/relance")
@@ -405,13 +523,7 @@ async def nudge(request: Request, state: State, user: CurrentUser, journey_id: s
             status = err.status
             form.refuse(err, "message" if err.status == 422 else "")
     view = await _journey_view(state, user, journey_id)
-    mail = await letters.journey_mail(state, journey_id)
-    return render(
-        request,
-        "coordination/journey.html",
-        {"j": view, "done": None, "nudge": form, "mail": mail},
-        status_code=status,
-    )
+    return await _journey_page(request, state, user, view, form, status=status)
 
 
 # ---- re-orient ----

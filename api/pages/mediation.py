@@ -36,6 +36,7 @@ from starlette.datastructures import FormData
 from api import access
 from api.access import Change
 from api.auth import CurrentUser, User
+from api.cheque_service import ChequeService, Lookup, LookupVerdict, lines_of
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, parse_form
@@ -56,6 +57,7 @@ from domain.needs import (
 )
 from domain.redemption import refusal_summary
 from domain.refusals import ChequeVerdict
+from domain.security_codes import ChequeLine, split_line
 from domain.serials import SerialError, parse_serial
 from domain.stages import ChequeStatus, DeclineReason, OrientationStatus, Role, Stage
 from domain.validity import last_valid_day, paris_day
@@ -112,16 +114,18 @@ def _structure(user: User) -> int:
 
 
 def split_serials(text: str) -> list[str]:
-    """The serials of the list field, one per line (blank lines dropped)."""
+    """The cheques of the list field, one per line (serial then code; blank lines dropped)."""
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def shown_serial(text: str) -> str:
-    """A serial as printed on the booklet (012-2026-000123-04-7), or as typed."""
+    """A cheque's serial as printed on the booklet (012-2026-000123-04-7), from a typed or
+    scanned line (serial then code), or the line as typed."""
+    serial = split_line(text).serial
     try:
-        return parse_serial(text).display
+        return parse_serial(serial).display
     except SerialError:
-        return text.strip()
+        return serial.strip()
 
 
 # ---- forms ----
@@ -186,7 +190,7 @@ class SessionForm(BaseModel):
     def _some(cls, value: str) -> str:
         serials = split_serials(value)
         if not serials:
-            raise ValueError("Saisissez ou scannez au moins un numéro de chèque.")
+            raise ValueError("Saisissez ou scannez au moins un chèque (numéro et code).")
         if len(serials) > MAX_SERIALS:
             raise ValueError(f"Une séance se paie avec {MAX_SERIALS} chèques au plus.")
         return value
@@ -199,7 +203,7 @@ class ExitForm(BaseModel):
 
 
 class LookupForm(BaseModel):
-    numero: str = Field(max_length=40)
+    numero: str = Field(max_length=80)
 
 
 # ---- what the pages show of a journey ----
@@ -226,35 +230,20 @@ class JourneyView:
         return self.first_name or "Personne anonymisée"
 
 
-def _held_digits(journey: models.Journey, texts: list[str]) -> set[str]:
-    digits = set()
-    for text in texts:
-        try:
-            serial = parse_serial(text)
-        except SerialError:
-            continue
-        if serial.programme_code == journey.programme_code:
-            digits.add(serial.digits)
-    return digits
-
-
 def read_journey(
     session: Session, user: User, journey_id: str, *, write: bool, held: Sequence[str] = ()
 ) -> JourneyView:
     """The journey as the mediator's pages show it, if `user` may act on it: in their scope,
-    or (`held`: serials typed on the session form) the journey of a cheque they hold.
-    Otherwise 404, or 403 for a write on an existing journey."""
+    or (`held`: canonical serials proved by their security codes, or redeemed by the
+    structure) the journey of a cheque they hold. Otherwise 404, or 403 for a write on an
+    existing journey."""
     journey = queries.get_journey(session, journey_id)
     if journey is None or journey.programme_code != user.programme_code:
         raise not_found()
     in_scope = access.can_see_journey(user, journey)
     if not in_scope:
-        cheques = queries.find_cheques(session, sorted(_held_digits(journey, list(held))))
-        holds = any(
-            ch.journey_id == journey.id and access.can_see_cheque(user, ch, journey)
-            for ch in cheques.values()
-        )
-        if not holds:
+        cheques = queries.find_cheques(session, sorted(set(held)))
+        if not any(ch.journey_id == journey.id for ch in cheques.values()):
             raise access.forbidden() if write else not_found()
     person = queries.get_beneficiary(session, journey_id) if in_scope else None
     entry = queries.journey_assessment(session, journey_id, AssessmentKind.ENTRY.value)
@@ -278,9 +267,17 @@ def read_journey(
 
 
 async def _journey(
-    state: AppState, user: User, journey_id: str, *, write: bool, held: Sequence[str] = ()
+    state: AppState, user: User, journey_id: str, *, write: bool, lines: Sequence[str] = ()
 ) -> JourneyView:
-    return await state.db.run(lambda s: read_journey(s, user, journey_id, write=write, held=held))
+    """The journey, for a mediator in its scope or (`lines`: cheques typed on the session
+    form, serial and code) holding one of its cheques; wrong codes are counted."""
+    try:
+        return await state.db.run(lambda s: read_journey(s, user, journey_id, write=write))
+    except ApiError as refused:
+        if refused.status not in (403, 404) or not lines:
+            raise
+    proven = await ChequeService(state).proven_serials(user, journey_id, lines_of(lines))
+    return await state.db.run(lambda s: read_journey(s, user, journey_id, write=write, held=proven))
 
 
 # ---- home ----
@@ -549,7 +546,7 @@ async def _verdicts(
         return []
     verdicts = await JourneyService(state).check_session_cheques(
         journey_id,
-        serials[:MAX_SERIALS],
+        lines_of(serials[:MAX_SERIALS]),
         day=day,
         mediation_structure_id=_structure(user),
         user=user,
@@ -588,15 +585,12 @@ def _session_page(
 
 @router.get("/parcours/{journey_id}/seance")
 async def session_page(
-    request: Request,
-    state: State,
-    user: CurrentUser,
-    journey_id: str,
-    cheque: Annotated[str | None, Query(max_length=40)] = None,
+    request: Request, state: State, user: CurrentUser, journey_id: str
 ) -> HTMLResponse:
+    """The session form of a journey of the structure. (For another journey, the cheque
+    lookup posts the cheque proved by its code to the form: a code never goes in a URL.)"""
     _structure(user)
-    held = [cheque] if cheque else []
-    journey = await _journey(state, user, journey_id, write=False, held=held)
+    journey = await _journey(state, user, journey_id, write=False)
     form: Form[SessionForm] = Form.blank(
         {
             **_fresh(),
@@ -604,11 +598,10 @@ async def session_page(
             "kind": SessionKind.INDIVIDUAL.value,
             "place": SessionPlace.ON_SITE.value,
             "themes": journey.needs,
-            "serials": "\n".join(held),
+            "serials": "",
         }
     )
-    lines = await _verdicts(state, user, journey_id, held, _today())
-    return _session_page(request, journey, form, lines, focus_serial=True)
+    return _session_page(request, journey, form, [], focus_serial=True)
 
 
 @router.post("/parcours/{journey_id}/seance")
@@ -624,7 +617,7 @@ async def log_session(
     if adding and typed:
         serials.append(typed)
         form.values["serials"] = "\n".join(serials)
-    journey = await _journey(state, user, journey_id, write=True, held=serials)
+    journey = await _journey(state, user, journey_id, write=True, lines=serials)
     if adding:  # the "Ajouter" button, or Enter in a field: show the verdicts, change nothing
         lines = await _verdicts(state, user, journey_id, serials, _check_day(form))
         shown: Form[SessionForm] = Form(values=form.values)
@@ -645,11 +638,11 @@ async def log_session(
         themes=list(data.themes),
         equipment=list(data.equipment),
         autonomy_observed=data.autonomy_observed,
-        serials=serials,
+        serials=[],  # the canonical serials, once their codes are checked
     )
     try:
         await JourneyService(state).log_session(
-            journey_id, session_request, key=session_id, user=user
+            journey_id, session_request, lines_of(serials), key=session_id, user=user
         )
     except ApiError as exc:
         if exc.status in (403, 404):
@@ -674,7 +667,7 @@ async def check_serials(
     _structure(user)
     form = parse_form(SessionForm, await request.form())
     serials = split_serials(form.value("serials"))
-    await _journey(state, user, journey_id, write=True, held=serials)
+    await _journey(state, user, journey_id, write=True, lines=serials)
     lines = await _verdicts(state, user, journey_id, serials, _check_day(form))
     return render(request, "mediation/_verdicts.html", {"lines": lines})
 
@@ -850,57 +843,78 @@ async def lookup(
     user: CurrentUser,
     numero: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    """Find a cheque of the programme by its serial, to take it for a session even when its
-    holder was not oriented to this structure."""
+    """Find a cheque of the programme: by its serial alone, its verdict; with its security
+    code (POST below), the session form of its journey, even when its holder was not
+    oriented to this structure (the person chooses where to spend their cheques)."""
     _structure(user)
     form: Form[LookupForm] = Form.blank({"numero": numero or ""})
-    found: dict[str, Any] | None = None
+    found: Lookup | None = None
     status = 200
-    if numero is not None and numero.strip():
-        try:
-            serial = parse_serial(numero)
-        except SerialError as err:
-            form.add_error("numero", err.message)
-            status = 422
-        else:
-            found = await state.db.run(lambda s: _lookup(s, user, serial.digits))
-            if found is None:
-                form.add_error(
-                    "numero", f"Aucun chèque du programme ne porte le numéro {serial.display}."
-                )
-                status = 404
-    elif numero is not None:
+    if numero is not None:
+        found, status = await _lookup(state, user, form, split_line(numero).serial, None)
+    return _lookup_page(request, form, found, status)
+
+
+@router.post("/cheque")
+async def verify(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
+    """The cheque typed or scanned with its code: a wrong code is counted like one typed for
+    a session (too many lock the booklet)."""
+    _structure(user)
+    submitted = await request.form()
+    typed = str(submitted.get("numero") or "")[:80]
+    form: Form[LookupForm] = Form.blank({"numero": typed})
+    line = split_line(typed)
+    found, status = await _lookup(state, user, form, line.serial, line if line.code else None)
+    return _lookup_page(request, form, found, status, line=typed if found else None)
+
+
+async def _lookup(
+    state: AppState,
+    user: User,
+    form: Form[LookupForm],
+    serial: str,
+    line: ChequeLine | None,
+) -> tuple[Lookup | None, int]:
+    if not serial.strip():
         form.add_error("numero", "Saisissez ou scannez un numéro de chèque.")
-        status = 422
+        return None, 422
+    service = ChequeService(state)
+    try:
+        found = await (service.verify(user, line) if line else service.lookup(user, serial))
+    except SerialError as err:
+        form.add_error("numero", err.message)
+        return None, 422
+    if found.verdict == LookupVerdict.UNKNOWN:
+        form.add_error("numero", f"Aucun chèque du programme ne porte le numéro {found.display}.")
+        return None, 404
+    return found, 200
+
+
+def _lookup_page(
+    request: Request,
+    form: Form[LookupForm],
+    found: Lookup | None,
+    status: int,
+    *,
+    line: str | None = None,
+) -> HTMLResponse:
+    proven = found is not None and found.code_verdict is not None and found.code_verdict.accepted
     return render(
         request,
         "mediation/lookup.html",
-        {"form": form, "found": found, "nav": "lookup"},
+        {
+            "form": form,
+            "found": found,
+            "proven": proven,
+            "usable": found is not None and found.verdict == LookupVerdict.USABLE,
+            "line": line,
+            "session_form": _fresh()
+            | {
+                "day": _today().strftime("%d/%m/%Y"),
+                "kind": SessionKind.INDIVIDUAL.value,
+                "place": SessionPlace.ON_SITE.value,
+            },
+            "nav": "lookup",
+        },
         status_code=status,
     )
-
-
-def _lookup(session: Session, user: User, digits: str) -> dict[str, Any] | None:
-    cheque = queries.find_cheque(session, digits)
-    journey = queries.get_journey(session, cheque.journey_id) if cheque else None
-    if cheque is None or journey is None or not access.can_see_cheque(user, cheque, journey):
-        return None
-    programme = queries.get_programme(session, journey.programme_code)
-    status = ChequeStatus(cheque.status)
-    stage = Stage(journey.stage)
-    return {
-        "shown": shown_serial(cheque.serial),
-        "digits": cheque.serial,
-        "status": status.label,
-        "millesime": cheque.millesime,
-        "booklet_number": cheque.booklet_number,
-        "number": cheque.number,
-        "valid_until": last_valid_day(cheque.millesime, programme.grace_months)
-        if programme
-        else None,
-        "redeemed_on": cheque.redeemed_on,
-        "redeemed_here": cheque.mediation_structure_id == user.mediation_structure_id,
-        "journey_id": journey.id,
-        "journey_open": stage.is_open,
-        "usable": status == ChequeStatus.ISSUED and stage.is_open,
-    }

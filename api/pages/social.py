@@ -18,21 +18,24 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlmodel import Session
 
 from api import access, schemas
 from api.access import ROLE_LABELS, Change
 from api.auth import CurrentUser, User
+from api.barcodes import code128_svg
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, read_form
 from api.journey_service import JourneyService
 from api.pages import describe_scope, letters
-from api.web import render
+from api.web import render, structure_ids_of, timeline_notes
 from domain import contracts as c
 from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
 from domain.refusals import ChequeRefusal
+from domain.security_codes import display_code, scan_text
 from domain.serials import parse_serial
 from domain.stages import (
     Action,
@@ -43,7 +46,8 @@ from domain.stages import (
     Stage,
 )
 from domain.validity import PARIS, paris_day, valid_from
-from records import models, queries
+from records import duplicates, models, queries
+from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
 
@@ -107,6 +111,7 @@ class ReferralForm(BaseModel):
     form_id: UUID
     person: PersonForm
     consent: bool = False
+    confirm_possible_duplicate: bool = False
 
     @field_validator("consent")
     @classmethod
@@ -190,6 +195,8 @@ class JourneyView:
     sessions: list[models.TrainingSession]
     orientations: list[tuple[models.Orientation, str]]
     structure_names: dict[int, str]
+    # Booklet issued before security codes existed: its slip must be printed again.
+    slip_to_reprint: bool = False
 
     @property
     def stage(self) -> Stage:
@@ -202,6 +209,34 @@ class JourneyView:
     @property
     def valid_to(self) -> date | None:
         return last_valid_day(self.journey.valid_until)
+
+
+@dataclass(frozen=True)
+class SlipCheque:
+    """One line of the printed slip."""
+
+    display: str
+    code: str | None
+    barcode: Markup | None
+    status: ChequeStatus
+
+
+def slip_cheque(
+    vault: CodeVault, serial: str, sealed: str | None, status: ChequeStatus
+) -> SlipCheque:
+    try:
+        code = vault.reveal(serial, sealed) if sealed else None
+    except ValueError:  # sealed with a key this instance no longer has
+        code = None
+    usable = status == ChequeStatus.ISSUED
+    return SlipCheque(
+        display=display_serial(serial),
+        code=display_code(code) if code else None,
+        barcode=code128_svg(scan_text(serial, code), label=display_serial(serial))
+        if code and usable
+        else None,
+        status=status,
+    )
 
 
 def person_name(person: models.Beneficiary | None) -> str:
@@ -245,6 +280,7 @@ def _why(entry: models.TransitionLog, structures: dict[int, str]) -> list[str]:
         lines.append(f"Motif : {DeclineReason(reason).label}")
     if entry.action == Action.ASSESSED and detail.get("autonomy") in AutonomyLevel.__members__:
         lines.append(f"Autonomie : {AutonomyLevel(detail['autonomy']).label}")
+    lines.extend(timeline_notes(entry.action, detail, structures))
     if entry.action == Action.BOOKLET_ISSUED and detail.get("booklet_number"):
         lines.append(
             f"Carnet n° {detail['booklet_number']} (millésime {detail.get('millesime', '')})"
@@ -265,11 +301,7 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
     cheques = queries.journey_cheques(session, journey_id)
     sessions = queries.journey_sessions(session, journey_id)
     orientations = queries.journey_orientations(session, journey_id)
-    structure_ids = {
-        int(e.detail["mediation_structure_id"])
-        for e in log
-        if str((e.detail or {}).get("mediation_structure_id", "")).isdigit()
-    }
+    structure_ids = {i for e in log for i in structure_ids_of(e.detail)}
     structure_ids |= {x.mediation_structure_id for x in cheques if x.mediation_structure_id}
     structure_ids |= {x.mediation_structure_id for x in sessions}
     structure_ids |= {x.mediation_structure_id for x in orientations}
@@ -308,6 +340,10 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
             (o, structures.get(o.mediation_structure_id, "inconnue")) for o in orientations
         ],
         structure_names=structures,
+        slip_to_reprint=bool(
+            (allocation := queries.booklet_allocation(session, journey_id))
+            and allocation.slip_to_reprint_since
+        ),
     )
 
 
@@ -408,11 +444,62 @@ async def space(
 # ---- refer a person ----
 
 
-def _refer_page(request: Request, form: Form[ReferralForm], status: int = 200) -> HTMLResponse:
+DUPLICATE_TO_CONFIRM = (
+    "Cette personne a peut-être déjà un parcours : ouvrez-le, ou confirmez qu'il s'agit "
+    "d'une nouvelle orientation."
+)
+
+
+@dataclass(frozen=True)
+class DuplicateView:
+    """A referral refused as a possible duplicate (records.duplicates): the matching
+    journeys of the social worker's structure, how many others (nothing else of them)."""
+
+    mine: list[Row]
+    others: int
+    criteria: list[str]
+
+
+async def _duplicate_view(state: AppState, user: User, exc: ApiError) -> DuplicateView:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    ids = [str(x) for x in details.get("journey_ids", [])]
+    criteria = [
+        duplicates.Criterion(x).label
+        for x in details.get("criteria", [])
+        if x in duplicates.Criterion.__members__
+    ]
+
+    def read(session: Session) -> list[Row]:
+        people = queries.beneficiaries_for(session, ids)
+        rows = [queries.get_journey(session, x) for x in ids]
+        return [
+            Row(j, people.get(j.id))
+            for j in rows
+            if j is not None and access.can_see_journey(user, j)
+        ]
+
+    mine = await state.db.run(read)
+    others = int(details.get("other_journeys", 0)) + len(ids) - len(mine)
+    return DuplicateView(mine=mine, others=others, criteria=criteria)
+
+
+def _refer_page(
+    request: Request,
+    form: Form[ReferralForm],
+    status: int = 200,
+    duplicate: DuplicateView | None = None,
+) -> HTMLResponse:
     return render(
         request,
         "social/refer.html",
-        {"form": form, "consent_text": CONSENT_TEXT, "channels": CHANNEL_OPTIONS},
+        {
+            "form": form,
+            "consent_text": CONSENT_TEXT,
+            "channels": CHANNEL_OPTIONS,
+            "duplicate": duplicate,
+            "labels": LABELS,
+            "person_name": person_name,
+        },
         status_code=status,
     )
 
@@ -441,10 +528,15 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
             user=user,
             person=data.person.model_dump(),
             consent_text=CONSENT_TEXT,
+            confirm_possible_duplicate=data.confirm_possible_duplicate,
         )
     except ApiError as exc:
         if exc.status in (403, 404):
             raise
+        if exc.code == "possible_duplicate":  # shown with its journeys, to confirm
+            duplicate = await _duplicate_view(state, user, exc)
+            form.add_error("confirm_possible_duplicate", DUPLICATE_TO_CONFIRM)
+            return _refer_page(request, form, exc.status, duplicate)
         form.refuse(exc)
         return _refer_page(request, form, exc.status)
     return _see(_journey_path(status.journey_id, "diagnostic"))
@@ -599,14 +691,31 @@ async def booklet_submit(
 async def slip_page(
     request: Request, journey_id: str, state: State, user: CurrentUser
 ) -> HTMLResponse:
-    """The printable slip handed over with the booklet."""
+    """The printable slip handed over with the booklet: each cheque's serial, its security
+    code and their barcode. Showing it settles a reprint owed since codes were added."""
     view = await journey_view(state, user, journey_id)
     j = view.journey
+    vault = state.settings.code_vault
+    reprinted = view.slip_to_reprint
+
+    def read(session: Session) -> list[SlipCheque]:
+        if reprinted:
+            allocation = queries.booklet_allocation(session, journey_id)
+            if allocation is not None:
+                allocation.slip_to_reprint_since = None
+        return [
+            slip_cheque(vault, x.serial, x.security_code, ChequeStatus(x.status))
+            for x in queries.journey_cheques(session, journey_id)
+        ]
+
+    cheques = await state.db.run(read, write=reprinted)
     return render(
         request,
         "social/slip.html",
         _page(
             view,
+            slip=cheques,
+            reprinted=reprinted,
             valid_from=valid_from(j.millesime) if j.millesime else None,
             valid_to=last_valid_day(j.valid_until),
             value=view.programme.cheque_value_cents,

@@ -10,8 +10,10 @@ from sqlmodel import Session
 
 from api import access
 from api.auth import CurrentUser, now_utc
+from api.constraints import IdPath, ShortText
 from api.deps import State
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.schemas import Strict
 from domain.stages import Role
 from records import accounts
 from records.models import ApiToken
@@ -46,8 +48,8 @@ class AccountOut(BaseModel):
     last_login_at: datetime | None
 
 
-class TokenIn(BaseModel):
-    label: str = Field(min_length=1, max_length=100, description="What the token is for")
+class TokenIn(Strict):
+    label: ShortText = Field(description="What the token is for")
 
 
 class TokenOut(BaseModel):
@@ -81,7 +83,7 @@ def _unknown_account() -> ApiError:
     return ApiError(404, "not_found", "Compte introuvable.")
 
 
-@router.get("/me")
+@router.get("/me", responses=error_responses(401))
 async def me(user: CurrentUser) -> Me:
     """The signed-in account (session or token)."""
     return Me(
@@ -98,7 +100,7 @@ async def me(user: CurrentUser) -> Me:
     )
 
 
-@router.get("/accounts")
+@router.get("/accounts", responses=error_responses(401, 403))
 async def list_accounts(state: State, user: CurrentUser) -> list[AccountOut]:
     """Every account of the programme (administrators only)."""
     access.require_admin(user)
@@ -119,8 +121,8 @@ async def list_accounts(state: State, user: CurrentUser) -> list[AccountOut]:
     ]
 
 
-@router.get("/accounts/{account_id}/tokens")
-async def list_tokens(account_id: int, state: State, user: CurrentUser) -> list[TokenOut]:
+@router.get("/accounts/{account_id}/tokens", responses=error_responses(401, 403, 404, 422))
+async def list_tokens(account_id: IdPath, state: State, user: CurrentUser) -> list[TokenOut]:
     access.require_admin(user)
 
     def read(session: Session) -> list[ApiToken]:
@@ -132,9 +134,13 @@ async def list_tokens(account_id: int, state: State, user: CurrentUser) -> list[
     return [TokenOut.of(t) for t in await state.db.run(read)]
 
 
-@router.post("/accounts/{account_id}/tokens", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/accounts/{account_id}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def issue_token(
-    account_id: int, body: TokenIn, state: State, user: CurrentUser
+    account_id: IdPath, body: TokenIn, state: State, user: CurrentUser
 ) -> IssuedToken:
     """Issue a personal API token for an account (administrators only). The secret is in
     this answer only; passnum keeps its hash."""
@@ -156,8 +162,12 @@ async def issue_token(
     return await state.db.run(write, write=True)
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_token(token_id: int, state: State, user: CurrentUser) -> Response:
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def revoke_token(token_id: IdPath, state: State, user: CurrentUser) -> Response:
     """Revoke a token at once (administrators only). Revoking twice changes nothing."""
     access.require_admin(user)
     now = now_utc()

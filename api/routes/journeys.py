@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
@@ -12,31 +12,35 @@ from api import access
 from api import schemas as s
 from api.access import Change
 from api.auth import CurrentUser
+from api.constraints import MAX_OFFSET, IdQuery, JourneyIdPath
 from api.deps import IdempotencyKey, State
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.journey_service import JourneyService
 from domain import contracts as c
 from domain.needs import AssessmentKind
+from domain.security_codes import ChequeLine
 from domain.stages import Stage
 from domain.validity import paris_day
 from records import queries
 
 router = APIRouter(prefix="/api/v1", tags=["journeys"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Non authentifié (session ou jeton personnel)"},
-    403: {"description": "Action hors de votre périmètre ou de votre rôle"},
-    404: {"description": "Parcours introuvable (ou hors de votre périmètre)"},
-    409: {"description": "Action impossible à cette étape du parcours"},
-    422: {"description": "Saisie invalide (message en français, détail par champ ou par chèque)"},
-}
+# What each kind of route may answer besides its success (401, 403 on changes, 422 and,
+# with a body, 400 and 413 are declared for every route by api/openapi.py).
+ERRORS = error_responses(401, 403, 404, 409, 422, 503)  # a change to a journey
+LIST_ERRORS = error_responses(401, 422)
+READ_ERRORS = error_responses(401, 404, 409, 422, 503)  # the workflow's live state
+TIMELINE_ERRORS = error_responses(401, 404, 422)
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def create_referral(
     body: s.ReferralIn, state: State, user: CurrentUser, key: IdempotencyKey = None
 ) -> c.JourneyStatus:
-    """Refer a person. Sending the same Idempotency-Key again returns the same journey."""
+    """Refer a person. Sending the same Idempotency-Key again returns the same journey (with
+    another request: 409 idempotency_key_reused). A person who may already have a journey in
+    the programme is 409 possible_duplicate (details: the matched journeys you may see)
+    unless `confirm_possible_duplicate` is true."""
     if not key:
         raise ApiError(
             422,
@@ -49,20 +53,21 @@ async def create_referral(
         user=user,
         person=body.person.model_dump(),
         consent_text=body.consent.text,
+        confirm_possible_duplicate=body.confirm_possible_duplicate,
     )
 
 
-@router.get("/journeys", responses=ERRORS)
+@router.get("/journeys", responses=LIST_ERRORS)
 async def list_journeys(
     state: State,
     user: CurrentUser,
     stage: Stage | None = None,
     stalled: bool | None = None,
-    epci_id: int | None = None,
-    mediation_structure_id: int | None = None,
-    reception_structure_id: int | None = None,
+    epci_id: IdQuery = None,
+    mediation_structure_id: IdQuery = None,
+    reception_structure_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> s.JourneyList:
     """Journeys within your scope (stalled first), with optional filters."""
     code = state.settings.programme_code
@@ -103,14 +108,18 @@ async def list_journeys(
     return s.JourneyList(items=items, page=s.Page(total=total, limit=limit, offset=offset))
 
 
-@router.get("/journeys/{journey_id}", responses=ERRORS)
-async def read_journey(journey_id: str, state: State, user: CurrentUser) -> c.JourneyStatus:
+@router.get("/journeys/{journey_id}", responses=READ_ERRORS)
+async def read_journey(
+    journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> c.JourneyStatus:
     """The live state of a journey, as the workflow holds it."""
     return await JourneyService(state).live_status(journey_id, user)
 
 
-@router.get("/journeys/{journey_id}/timeline", responses=ERRORS)
-async def read_timeline(journey_id: str, state: State, user: CurrentUser) -> list[s.TimelineEntry]:
+@router.get("/journeys/{journey_id}/timeline", responses=TIMELINE_ERRORS)
+async def read_timeline(
+    journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> list[s.TimelineEntry]:
     """Every transition: who, when, why."""
     await JourneyService(state).check_visible(user, journey_id)
     rows = await state.db.run(lambda db: queries.journey_timeline(db, journey_id))
@@ -132,7 +141,7 @@ async def read_timeline(journey_id: str, state: State, user: CurrentUser) -> lis
 
 @router.post("/journeys/{journey_id}/assessments", responses=ERRORS)
 async def record_assessment(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     body: s.AssessmentIn,
     state: State,
     user: CurrentUser,
@@ -155,7 +164,7 @@ async def record_assessment(
 
 @router.post("/journeys/{journey_id}/booklet", responses=ERRORS)
 async def issue_booklet(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     state: State,
     user: CurrentUser,
     key: IdempotencyKey = None,
@@ -175,9 +184,34 @@ async def issue_booklet(
     )
 
 
+@router.post(
+    "/journeys/{journey_id}/second-booklet",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+async def allow_second_booklet(
+    journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> s.SecondBookletOut:
+    """Coordinators: allow this journey a booklet although its person already holds one of
+    the same millésime in another journey (otherwise the booklet is refused with 409
+    second_booklet_not_allowed). Allowing again keeps the first decision."""
+    row = await JourneyService(state).allow_second_booklet(journey_id, user)
+    names = await state.db.run(lambda db: queries.account_names(db, [row.allowed_by]))
+    return s.SecondBookletOut(
+        journey_id=row.journey_id,
+        allowed_by=row.allowed_by,
+        allowed_by_name=names.get(row.allowed_by),
+        allowed_at=row.allowed_at,
+    )
+
+
 @router.post("/journeys/{journey_id}/orientation", responses=ERRORS)
 async def orient(
-    journey_id: str, body: s.OrientIn, state: State, user: CurrentUser, key: IdempotencyKey = None
+    journey_id: JourneyIdPath,
+    body: s.OrientIn,
+    state: State,
+    user: CurrentUser,
+    key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     service = JourneyService(state)
     await service.check_mediation_structure(body.mediation_structure_id, on=_today())
@@ -195,7 +229,11 @@ async def orient(
 
 @router.post("/journeys/{journey_id}/orientation/answer", responses=ERRORS)
 async def answer_orientation(
-    journey_id: str, body: s.AnswerIn, state: State, user: CurrentUser, key: IdempotencyKey = None
+    journey_id: JourneyIdPath,
+    body: s.AnswerIn,
+    state: State,
+    user: CurrentUser,
+    key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     request = c.OrientationAnswer(
         actor=user.actor,
@@ -220,7 +258,7 @@ async def answer_orientation(
     "/journeys/{journey_id}/sessions", status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 async def log_session(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     body: s.SessionIn,
     state: State,
     user: CurrentUser,
@@ -242,16 +280,34 @@ async def log_session(
         themes=body.themes,
         equipment=body.equipment,
         autonomy_observed=body.autonomy_observed,
-        serials=body.serials,
+        serials=[],  # the canonical serials, once their codes are checked
     )
+    lines = [ChequeLine(serial=x.serial, code=x.code) for x in body.cheques]
     return await JourneyService(state).log_session(
-        journey_id, request, key=key or session_id, user=user
+        journey_id, request, lines, key=key or session_id, user=user
+    )
+
+
+@router.post("/journeys/{journey_id}/booklet/unlock", responses=ERRORS)
+async def unlock_booklet(
+    journey_id: JourneyIdPath, state: State, user: CurrentUser, key: IdempotencyKey = None
+) -> c.JourneyStatus:
+    """Unlock a booklet locked after too many wrong security codes (coordinators), once the
+    person is known to hold their slip; the wrong codes counted so far are forgotten."""
+    return await JourneyService(state).update(
+        journey_id,
+        c.U_UNLOCK_BOOKLET,
+        c.UnlockBookletRequest(actor=user.actor),
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=Change.UNLOCK_BOOKLET,
     )
 
 
 @router.post("/journeys/{journey_id}/withdraw", responses=ERRORS)
 async def withdraw(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     body: s.WithdrawIn,
     state: State,
     user: CurrentUser,
@@ -271,7 +327,7 @@ async def withdraw(
 
 @router.post("/journeys/{journey_id}/nudge", responses=ERRORS)
 async def nudge(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     state: State,
     user: CurrentUser,
     key: IdempotencyKey = None,
@@ -291,7 +347,7 @@ async def nudge(
 
 @router.post("/journeys/{journey_id}/reorient", responses=ERRORS)
 async def reorient(
-    journey_id: str,
+    journey_id: JourneyIdPath,
     body: s.ReorientIn,
     state: State,
     user: CurrentUser,

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("journey_id", sa.String(length=36), nullable=False),
         sa.Column("serial", sa.String(length=16), nullable=False),
+        sa.Column("attempt", sa.String(length=32), nullable=False),
         sa.Column("mediation_structure_id", sa.Integer(), nullable=True),
         sa.Column("account_id", sa.Integer(), nullable=True),
         sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,199 @@
+"""The pages over real HTTP, logged in: a form sent again with other values (the same form
+UUID, used as the Update's idempotency key) is refused with a French message and changes
+nothing; a form refused by the journey may be sent again once the journey allows it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlmodel import func, select
+
+from api.errors import FORM_REUSED_MESSAGE
+from records import models
+from tests.fixtures.api import Stack
+from tests.test_pages_social import fill, hidden, journey_id_of, person, signed_in
+
+SHOWN = FORM_REUSED_MESSAGE.replace("'", "&#39;")
+CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon parcours."}
+
+
+def timeline(stack: Stack, journey_id: str) -> int:
+    with stack.sessions() as s:
+        return int(
+            s.exec(
+                select(func.count())
+                .select_from(models.TransitionLog)
+                .where(models.TransitionLog.journey_id == journey_id)
+            ).one()
+        )
+
+
+def beneficiaries(stack: Stack) -> int:
+    with stack.sessions() as s:
+        return int(s.exec(select(func.count()).select_from(models.Beneficiary)).one())
+
+
+def refused_as_reused(r: httpx.Response) -> None:
+    assert r.status_code == 409, r.text
+    assert SHOWN in r.text, r.text[r.text.find("<main"):][:3000]
+
+
+async def form(client: httpx.AsyncClient, path: str) -> dict[str, str]:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    return hidden(page.text)
+
+
+async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack) -> None:
+    stack = api_stack
+    sw = await signed_in(stack, "sw")
+    try:
+        who = person(**{"person.first_name": "Agnès", "person.last_name": "Bousquet"})
+        fields = await form(sw, "/accompagnement/orienter")
+        r = await sw.post("/accompagnement/orienter", data={**fields, **who})
+        assert r.status_code == 303, r.text
+        jid = journey_id_of(r)
+        base = f"/accompagnement/parcours/{jid}"
+        # The referral form again, with another phone: refused, nobody added.
+        r = await sw.post(
+            "/accompagnement/orienter",
+            data={**fields, **who, "person.phone": "06 99 99 99 99"},
+        )
+        refused_as_reused(r)
+        assert beneficiaries(stack) == 1
+
+        # The booklet before the assessment: refused by the journey (kept for later).
+        booklet = await form(sw, f"{base}/carnet")
+        r = await sw.post(f"{base}/carnet", data=booklet)
+        assert r.status_code == 409 and "après le diagnostic" in r.text, r.text
+
+        # The assessment, then its form again with other needs.
+        assessment = await form(sw, f"{base}/diagnostic")
+        values = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL"]}
+        r = await sw.post(f"{base}/diagnostic", data={**assessment, **values})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        r = await sw.post(f"{base}/diagnostic", data={**assessment, **values, "needs": ["HEALTH"]})
+        refused_as_reused(r)
+        assert "Santé en ligne" in r.text  # what was typed is kept
+        assert timeline(stack, jid) == logged
+        r = await sw.post(f"{base}/diagnostic", data={**assessment, **values})  # a double submit
+        assert r.status_code == 303 and timeline(stack, jid) == logged
+
+        # The booklet form refused earlier goes through now (its key was given back).
+        r = await sw.post(f"{base}/carnet", data=booklet)
+        assert r.status_code == 303 and r.headers["location"] == f"{base}/bordereau", r.text
+
+        # Orientation, then its form again with another structure.
+        med = stack.people["med"].mediation_structure_id
+        other = stack.people["med_other"].mediation_structure_id
+        orientation = await form(sw, f"{base}/mediation")
+        r = await sw.post(f"{base}/mediation", data={**orientation, "mediation_structure_id": med})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        r = await sw.post(
+            f"{base}/mediation", data={**orientation, "mediation_structure_id": other}
+        )
+        refused_as_reused(r)
+        assert timeline(stack, jid) == logged
+    finally:
+        await sw.aclose()
+
+
+async def in_training(stack: Stack) -> str:
+    """A journey of the demo social worker trained by the demo mediator (JSON API)."""
+    med = stack.people["med"].mediation_structure_id
+    r = await stack.http.post(
+        "/api/v1/referrals",
+        json={
+            "reception_structure_id": stack.people["sw"].reception_structure_id,
+            "person": {"first_name": "Lucien", "last_name": "Bessière"},
+            "consent": CONSENT,
+        },
+        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 201, r.text
+    jid = r.json()["journey_id"]
+    steps: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("sw", "assessments", {"tool": "PIX", "autonomy": "NONE", "needs": ["EMAIL"]}),
+        ("sw", "booklet", None),
+        ("sw", "orientation", {"mediation_structure_id": med}),
+        ("med", "orientation/answer", {"mediation_structure_id": med, "accept": True}),
+    ]
+    for who, step, body in steps:
+        r = await stack.http.post(
+            f"/api/v1/journeys/{jid}/{step}", json=body, headers=stack.auth(who)
+        )
+        assert r.status_code == 200, r.text
+    return jid
+
+
+async def test_mediator_and_coordinator_forms_sent_again_with_other_values(
+    api_stack: Stack,
+) -> None:
+    stack = api_stack
+    jid = await in_training(stack)
+    med = await signed_in(stack, "med")
+    coord = await signed_in(stack, "coord_epci")
+    try:
+        # The mediator's exit assessment.
+        path = f"/mediation/parcours/{jid}/diagnostic-sortie"
+        exit_form = await form(med, path)
+        r = await med.post(path, data={**exit_form, "tool": "PIX", "autonomy": "INTERMEDIATE"})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        refused_as_reused(
+            await med.post(path, data={**exit_form, "tool": "PIX", "autonomy": "AUTONOMOUS"})
+        )
+        assert timeline(stack, jid) == logged
+
+        # The coordinator's nudge (on the journey page), re-orientation and withdrawal.
+        base = f"/coordination/parcours/{jid}"
+        nudge = await form(coord, base)
+        r = await coord.post(f"{base}/relance", data={**nudge, "message": "Où en est-on ?"})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        r = await coord.post(f"{base}/relance", data={**nudge, "message": "Autre chose"})
+        refused_as_reused(r)
+        assert timeline(stack, jid) == logged
+
+        other = stack.people["med_other"].mediation_structure_id
+        reorient = await form(coord, f"{base}/reorienter")
+        values = {"mediation_structure_id": str(other), "reason": "Plus proche"}
+        r = await coord.post(f"{base}/reorienter", data={**reorient, **values})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        r = await coord.post(f"{base}/reorienter", data={**reorient, **values, "reason": "Autre"})
+        refused_as_reused(r)
+        assert timeline(stack, jid) == logged
+
+        withdraw = await form(coord, f"{base}/sortie")
+        r = await coord.post(f"{base}/sortie", data={**withdraw, "reason": "Déménagement"})
+        assert r.status_code == 303, r.text
+        logged = timeline(stack, jid)
+        r = await coord.post(f"{base}/sortie", data={**withdraw, "reason": "Autre motif"})
+        refused_as_reused(r)
+        assert timeline(stack, jid) == logged
+    finally:
+        await med.aclose()
+        await coord.aclose()
+
+
+async def test_referral_form_refused_then_corrected(api_stack: Stack) -> None:
+    """A referral refused (here: a possible duplicate) leaves its form usable: corrected,
+    the same form goes through."""
+    stack = api_stack
+    sw = await signed_in(stack, "sw")
+    try:
+        await fill(sw, "/accompagnement/orienter", person())
+        fields = await form(sw, "/accompagnement/orienter")
+        r = await sw.post("/accompagnement/orienter", data={**fields, **person()})
+        assert r.status_code == 409 and 'id="duplicate-warning"' in r.text, r.text
+        corrected = person(**{"person.first_name": "Josiane", "person.phone": "05 65 12 12 12"})
+        r = await sw.post("/accompagnement/orienter", data={**fields, **corrected})
+        assert r.status_code == 303, r.text
+        assert beneficiaries(stack) == 2
+    finally:
+        await sw.aclose()
