@@ -8,6 +8,10 @@ routes serve the same HTML as FastAPI's built-in ones (the app is created with
 and styles, the inline script by its SHA-256 hash (never 'unsafe-inline' for scripts), the
 API itself for "Try it out". Without Internet access (the embedded stack) the CDN is out of
 reach and the pages stay blank; /openapi.json is always there.
+
+Checked with the real bundles (swagger-ui-dist 5.35, redoc 2.5) in headless Chromium: every
+operation and model unfolded, "Try it out" executed, no violation; Swagger UI needs no
+inline style, ReDoc does (styled-components).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def swagger_policy(html: str) -> str:
     scripts = " ".join([CDN, *script_hashes(html)])
     return (
         f"default-src 'none'; script-src 'self' {scripts}; "
-        f"style-src 'self' 'unsafe-inline' {CDN}; img-src 'self' data: {FAVICON_HOST}; "
+        f"style-src 'self' {CDN}; img-src 'self' data: {FAVICON_HOST}; "
         f"font-src 'self' data: {CDN}; connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
@@ -37,7 +41,8 @@ def swagger_policy(html: str) -> str:
 REDOC_POLICY = (
     f"default-src 'none'; script-src 'self' {CDN}; "
     "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; "
-    f"img-src 'self' data: {FAVICON_HOST}; font-src 'self' https://fonts.gstatic.com; "
+    f"img-src 'self' data: {FAVICON_HOST} https://cdn.redoc.ly; "
+    "font-src 'self' https://fonts.gstatic.com; "
     "connect-src 'self'; worker-src blob:; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )

@@ -97,6 +97,7 @@ async def test_the_api_documentation_has_a_policy_of_its_own(api_stack: Stack) -
         assert script_src is not None
         assert script_src[1].split() == ["'self'", "https://cdn.jsdelivr.net", inline]
         assert "frame-ancestors 'none'" in policy and "connect-src 'self'" in policy
+        assert "unsafe" not in policy
         assert_headers(swagger, SHARED | {"x-frame-options": "DENY"})
         redoc = await http.get("/redoc")
         assert redoc.status_code == 200 and "<redoc spec-url=" in redoc.text
