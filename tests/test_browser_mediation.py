@@ -26,9 +26,14 @@ async def log_in(page: Page) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Espace médiation")
 
 
+def barcodes(stack: Stack, serials: list[str]) -> list[str]:
+    """What the slip's barcodes carry: each serial's 16 digits, then its code."""
+    return [s + c.replace("-", "") for s, c in zip(serials, stack.codes(serials), strict=True)]
+
+
 async def scan(page: Page, serial: str) -> None:
-    """Type the digits in the serial field and press Enter, as a barcode scanner does."""
-    field = page.get_by_label("Numéro du chèque")
+    """Type a cheque's barcode and press Enter, as a barcode scanner does."""
+    field = page.get_by_label("Numéro et code de sécurité du chèque")
     await expect(field).to_be_focused()
     await page.keyboard.type(serial)
     await page.keyboard.press("Enter")
@@ -48,13 +53,13 @@ async def accept_and_log_two_cheques(page: Page, serials: list[str], *, script: 
     for n, serial in enumerate(serials[:2], start=1):
         await scan(page, serial)
         await expect(verdicts).to_have_count(n)
-        await expect(verdicts.nth(n - 1)).to_contain_text(parse_serial(serial).display)
+        await expect(verdicts.nth(n - 1)).to_contain_text(parse_serial(serial[:16]).display)
         await expect(verdicts.nth(n - 1)).to_contain_text("Accepté")
     if script:  # the verdicts came without reloading the page
         assert await page.evaluate("window.notReloaded === true")
-    await expect(page.get_by_label("Chèques de la séance (un numéro par ligne)")).to_have_value(
-        "\n".join(serials[:2])
-    )
+    await expect(
+        page.get_by_label("Chèques de la séance (un par ligne : numéro puis code)")
+    ).to_have_value("\n".join(serials[:2]))
     await page.get_by_label("Durée en minutes").fill("90")
     await page.get_by_role("button", name="Enregistrer la séance").click()
 
@@ -62,14 +67,14 @@ async def accept_and_log_two_cheques(page: Page, serials: list[str], *, script: 
     accepted = page.locator(".verdicts li")
     await expect(accepted).to_have_count(2)
     for serial in serials[:2]:
-        await expect(page.locator(".verdicts")).to_contain_text(parse_serial(serial).display)
+        await expect(page.locator(".verdicts")).to_contain_text(parse_serial(serial[:16]).display)
     await expect(accepted.filter(has_text="Accepté")).to_have_count(2)
 
 
 async def already_taken_is_refused(page: Page, serial: str) -> None:
     await page.get_by_role("link", name="Enregistrer une autre séance").click()
     await scan(page, serial)
-    refusal = f"Le chèque {parse_serial(serial).display} a déjà été encaissé le {today_fr()}."
+    refusal = f"Le chèque {parse_serial(serial[:16]).display} a déjà été encaissé le {today_fr()}."
     await expect(page.locator("#verdicts li")).to_contain_text("Refusé")
     await expect(page.locator("#verdicts li")).to_contain_text(refusal)
     # Submitting anyway: the refusal next to the cheques, nothing recorded.
@@ -85,6 +90,7 @@ async def test_mediator_accepts_logs_two_cheques_and_sees_a_precise_refusal(
     page: Page, api_stack: Stack
 ) -> None:
     _, serials = await oriented_journey(api_stack, "Josette")
+    serials = barcodes(api_stack, serials)
     await log_in(page)
     await accept_and_log_two_cheques(page, serials, script=True)
     await already_taken_is_refused(page, serials[0])
@@ -109,6 +115,7 @@ async def page_without_js(browser: Browser, api_stack: Stack) -> AsyncIterator[P
 async def test_the_same_without_javascript(page_without_js: Page, api_stack: Stack) -> None:
     page = page_without_js
     _, serials = await oriented_journey(api_stack, "Josette")
+    serials = barcodes(api_stack, serials)
     await log_in(page)
     await accept_and_log_two_cheques(page, serials, script=False)
     await already_taken_is_refused(page, serials[1])

@@ -229,14 +229,15 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         assert 'value="EMAIL" checked' in page  # the assessed needs, preselected
         url = f"/mediation/parcours/{jid}/seance"
         before = state_of(stack, jid)
+        lines = stack.lines(serials)  # serial then security code, as the slip prints them
 
-        # "Ajouter" (the Enter of a scanner): each serial gets its verdict, nothing changes.
-        add = {**session_data(page, []), "action": "ajouter", "serial": serials[0]}
+        # "Ajouter" (the Enter of a scanner): each cheque gets its verdict, nothing changes.
+        add = {**session_data(page, []), "action": "ajouter", "serial": lines[0]}
         r = await http.post(url, data=add)
         assert r.status_code == 200
         assert parse_serial(serials[0]).display in r.text and "Accepté" in r.text
-        assert f"{serials[0]}</textarea>" in r.text
-        typed = [serials[0], "12345", wrong_check_digit(serials[1])]
+        assert f"{lines[0]}</textarea>" in r.text
+        typed = [lines[0], "12345", wrong_check_digit(serials[1])]
         r = await http.post(
             url,
             data={
@@ -251,21 +252,44 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         assert "\n".join(typed) + "</textarea>" in r.text
         assert "1 chèque accepté sur 3" in r.text
 
+        # The serial alone, a mistyped code (its check character), another cheque's code:
+        # each refused with its reason; only the wrong code counts towards a lock.
+        other_code = lines[2].split(" ", 1)[1]
+        mistyped = lines[1][:-1] + ("A" if lines[1][-1] != "A" else "B")
+        r = await http.post(
+            url,
+            data={
+                **session_data(page, [serials[1], mistyped]),
+                "action": "ajouter",
+                "serial": f"{serials[3]} {other_code}",
+            },
+        )
+        assert r.status_code == 200
+        assert "Saisissez aussi le code de sécurité du chèque" in r.text
+        assert "est mal saisi (caractère de contrôle invalide)" in r.text
+        assert "n&#39;est pas le sien" in r.text or "n'est pas le sien" in r.text
+        assert "0 chèque accepté sur 3" in r.text
+        with stack.sessions() as s:
+            failures = s.exec(
+                select(models.ChequeCodeFailure).where(models.ChequeCodeFailure.journey_id == jid)
+            ).all()
+        assert [(f.serial, f.cleared_at) for f in failures] == [(serials[3], None)]
+
         # Refusals next to their fields; what was typed kept; nothing changed.
         future = (paris_day(datetime.now(UTC)) + timedelta(days=1)).strftime("%d/%m/%Y")
-        r = await http.post(url, data=session_data(page, serials[:2], day=future))
+        r = await http.post(url, data=session_data(page, lines[:2], day=future))
         assert r.status_code == 422
         assert field_error(r.text, "day").startswith(
             "La date de la séance ne peut pas être dans le futur"
         )
         assert f'value="{future}"' in r.text
-        r = await http.post(url, data=session_data(page, serials[:2], duration_minutes="-30"))
+        r = await http.post(url, data=session_data(page, lines[:2], duration_minutes="-30"))
         assert r.status_code == 422
         assert field_error(r.text, "duration_minutes") == (
             "La durée doit être un nombre de minutes positif."
         )
         assert 'value="-30"' in r.text
-        r = await http.post(url, data=session_data(page, [serials[0], "12345"]))
+        r = await http.post(url, data=session_data(page, [lines[0], "12345"]))
         assert r.status_code == 422
         assert "il faut 16 chiffres" in field_error(r.text, "serials")
         r = await http.post(url, data=session_data(page, [wrong_check_digit(serials[0])]))
@@ -274,12 +298,12 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         r = await http.post(url, data=session_data(page, []))
         assert r.status_code == 422
         assert field_error(r.text, "serials") == (
-            "Saisissez ou scannez au moins un numéro de chèque."
+            "Saisissez ou scannez au moins un chèque (numéro et code)."
         )
         assert state_of(stack, jid) == before
 
         # A double submit of the same form records one session and redeems each cheque once.
-        data = session_data(page, serials[:2])
+        data = session_data(page, lines[:2])
         first, second = await asyncio.gather(http.post(url, data=data), http.post(url, data=data))
         assert first.status_code == second.status_code == 303, (first.text, second.text)
         receipt_url = first.headers["location"]
@@ -291,10 +315,15 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         receipt = await http.get(receipt_url)
         assert receipt.status_code == 200
         assert receipt.text.count("Accepté") == 2 and "Séance enregistrée" in receipt.text
+        with stack.sessions() as s:  # the right codes proved the holder there: slate clean
+            failures = s.exec(
+                select(models.ChequeCodeFailure).where(models.ChequeCodeFailure.journey_id == jid)
+            ).all()
+        assert failures and all(f.cleared_at is not None for f in failures)
 
         # A cheque already taken: the precise refusal, nothing changed.
         page = (await http.get(url)).text
-        r = await http.post(url, data=session_data(page, [serials[0], serials[2]]))
+        r = await http.post(url, data=session_data(page, [lines[0], lines[2]]))
         assert r.status_code == 422
         message = (
             f"Le chèque {parse_serial(serials[0]).display} a déjà été encaissé le {today_fr()}."
@@ -326,17 +355,36 @@ async def test_a_cheque_holder_not_oriented_here_is_trained_after_a_lookup(
         assert r.status_code == 422 and "il faut 16 chiffres" in field_error(r.text, "numero")
         r = await http.get("/mediation/cheque", params={"numero": wrong_check_digit(serials[0])})
         assert r.status_code == 422 and "clé de contrôle invalide" in field_error(r.text, "numero")
-        # ... but finds the cheque the person brings, and takes it for a session.
+        # The serial alone tells only the cheque's verdict: no journey, no way to spend it.
         r = await http.get("/mediation/cheque", params={"numero": parse_serial(serials[0]).display})
-        assert r.status_code == 200 and "Émis" in r.text
-        start = re.search(r'href="(/mediation/parcours/[^"]+/seance\?cheque=\d+)"', r.text)
-        assert start, r.text
-        page = await http.get(start[1])
-        assert page.status_code == 200
+        assert r.status_code == 200 and "Utilisable" in r.text
+        assert jid not in r.text and "Paulette" not in r.text
+        assert "saisissez aussi son code de sécurité" in r.text
+        assert (await http.get(f"/mediation/parcours/{jid}/seance")).status_code == 404
+        # ... nor does posting a session with serials only, or with a wrong code.
+        lines = stack.lines(serials)
+        form_page = (await http.get("/mediation/cheque")).text
+        r = await http.post(
+            f"/mediation/parcours/{jid}/seance",
+            data={
+                **session_data(f'name="form_id" value="{uuid.uuid4()}" ' + form_page, serials[:1])
+            },
+        )
+        assert r.status_code == 403
+        # With the code printed beside the serial, the person is there: the session form.
+        r = await http.post(
+            "/mediation/cheque",
+            data={"csrf_token": csrf_from(form_page), "numero": lines[0]},
+        )
+        assert r.status_code == 200 and "Code de sécurité vérifié" in r.text, r.text
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', r.text))
+        assert hidden["serials"] == lines[0] and f"/mediation/parcours/{jid}/seance" in r.text
+        page = await http.post(f"/mediation/parcours/{jid}/seance", data=hidden)
+        assert page.status_code == 200, page.text
         assert "Titulaire du carnet" in page.text and "Paulette" not in page.text
         assert "Accepté" in page.text
         r = await http.post(
-            f"/mediation/parcours/{jid}/seance", data=session_data(page.text, serials[:1])
+            f"/mediation/parcours/{jid}/seance", data=session_data(page.text, lines[:1])
         )
         assert r.status_code == 303, r.text
         row = state_of(stack, jid)["journey"]

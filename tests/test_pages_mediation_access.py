@@ -121,7 +121,10 @@ async def test_mediation_pages_by_role_and_scope(
         form = {"csrf_token": token, "form_id": "3f0e4c52-8d0b-4f7e-9a51-2b1c9d7e6a10"}
         page = (await clients["med"][0].get(f"{base}/seance")).text
         session = {**session_data(page, ["0000000000000000"]), "csrf_token": token}
+        serial_only = {**session_data(page, serials[1:3]), "csrf_token": token}
         return [
+            (f"{base}/seance", serial_only),
+            (f"{base}/seance/verifier", serial_only),
             (f"{base}/accepter", form),
             (f"{base}/refuser", {**form, "decline_reason": "NO_CAPACITY"}),
             (f"{base}/seance", session),
@@ -154,7 +157,7 @@ async def test_mediation_pages_by_role_and_scope(
     )
     assert r.status_code == 303
     form_page = (await http.get(f"{base}/seance")).text
-    r = await http.post(f"{base}/seance", data=session_data(form_page, serials[:1]))
+    r = await http.post(f"{base}/seance", data=session_data(form_page, stack.lines(serials[:1])))
     assert r.status_code == 303, r.text
     receipt = r.headers["location"]
     after = (totals(stack), state_of(stack, jid))
@@ -164,7 +167,8 @@ async def test_mediation_pages_by_role_and_scope(
             assert r.status_code == 200
         else:
             expect_refused(r, who, 404 if who == "med_other" else 403)
-    # Another structure's mediator still cannot act on J without one of its cheques.
+    # Another structure's mediator still cannot act on J without one of its cheques, nor
+    # with its serials alone (serials are sequential: only the printed code proves it).
     http, token = clients["med_other"]
     for path, data in await writes("med_other", token):
         expect_refused(await http.post(path, data=data), "med_other", 403)

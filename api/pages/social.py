@@ -26,6 +26,7 @@ from api import access, schemas
 from api.access import ROLE_LABELS, Change
 from api.auth import CurrentUser, User
 from api.barcodes import code128_svg
+from api.constraints import LINE, Id, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, read_form
@@ -141,7 +142,7 @@ class BookletForm(BaseModel):
 
 class OrientForm(BaseModel):
     form_id: UUID
-    mediation_structure_id: int
+    mediation_structure_id: Id
 
 
 def _place_errors(form: Form[Any]) -> None:
@@ -232,7 +233,9 @@ def slip_cheque(
     return SlipCheque(
         display=display_serial(serial),
         code=display_code(code) if code else None,
-        barcode=code128_svg(scan_text(serial, code), label=display_serial(serial))
+        barcode=code128_svg(
+            scan_text(serial, code), label=f"du chèque n° {parse_serial(serial).cheque_number}"
+        )
         if code and usable
         else None,
         status=status,
@@ -395,7 +398,7 @@ async def space(
     state: State,
     user: CurrentUser,
     etape: Annotated[Stage | None, Query()] = None,
-    nom: Annotated[str, Query(max_length=100)] = "",
+    nom: Annotated[str, Query(max_length=100, pattern=LINE)] = "",
 ) -> HTMLResponse:
     """My structure's referrals: stalled ones first, then by stage; or those whose person's
     name contains `nom`."""
@@ -547,7 +550,7 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
 
 @router.get("/parcours/{journey_id}")
 async def journey_page(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
     mail = await letters.journey_mail(state, journey_id)
@@ -576,7 +579,7 @@ def _assess_page(
 
 @router.get("/parcours/{journey_id}/diagnostic")
 async def assess_page(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
     initial: dict[str, str | list[str]] = _form_id()
@@ -591,7 +594,7 @@ async def assess_page(
 
 @router.post("/parcours/{journey_id}/diagnostic")
 async def assess_submit(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     access.require_role(user, Role.SOCIAL_WORKER)
     form = await read_form(request, AssessmentForm)
@@ -650,7 +653,7 @@ def _booklet_page(
 
 @router.get("/parcours/{journey_id}/carnet")
 async def booklet_page(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
     return _booklet_page(request, view, Form.blank(_form_id()))
@@ -658,7 +661,7 @@ async def booklet_page(
 
 @router.post("/parcours/{journey_id}/carnet")
 async def booklet_submit(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     access.require_role(user, Role.SOCIAL_WORKER)
     form = await read_form(request, BookletForm)
@@ -761,7 +764,7 @@ async def _orient_page(
 
 @router.get("/parcours/{journey_id}/mediation")
 async def orient_page(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
     return await _orient_page(request, state, view, Form.blank(_form_id()))
@@ -769,7 +772,7 @@ async def orient_page(
 
 @router.post("/parcours/{journey_id}/mediation")
 async def orient_submit(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     access.require_role(user, Role.SOCIAL_WORKER)
     form = await read_form(request, OrientForm)
