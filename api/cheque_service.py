@@ -115,8 +115,9 @@ def lookup_verdict(
 
 @dataclass(frozen=True)
 class Lookup:
-    """A lookup's answer. `cheque`/`journey` only when the caller may see the journey, or
-    proved they hold the cheque (its code)."""
+    """A lookup's answer. `cheque` and `journey` are for this service; callers show them
+    only when `revealed`: the caller may see the journey, or proved they hold the cheque
+    (its code)."""
 
     serial: str
     display: str
@@ -124,6 +125,7 @@ class Lookup:
     valid_until_day: date | None
     cheque: models.Cheque | None = None
     journey: models.Journey | None = None
+    revealed: bool = False
     code_verdict: ChequeVerdict | None = None  # `verify` only
 
 
@@ -160,16 +162,14 @@ class ChequeService:
                 found.cheque.journey_id, [(found.cheque.serial, line.code)], user
             )
             if locked:
-                found = Lookup(
-                    **{
-                        **found.__dict__,
-                        "verdict": LookupVerdict.LOCKED,
-                        "code_verdict": refuse(
-                            verdict.serial,
-                            ChequeRefusal.CODE_WRONG,
-                            msg_code_wrong_locked(serial.display),
-                        ),
-                    }
+                found = dataclasses.replace(
+                    found,
+                    verdict=LookupVerdict.LOCKED,
+                    code_verdict=refuse(
+                        verdict.serial,
+                        ChequeRefusal.CODE_WRONG,
+                        msg_code_wrong_locked(serial.display),
+                    ),
                 )
         return found
 
@@ -191,11 +191,16 @@ class ChequeService:
             code_verdict = self._code_verdict(cheque, journey, line.code, serial.display)
         visible = access.can_see_journey(user, journey)
         proven = code_verdict is not None and code_verdict.accepted
-        if visible or proven:
-            return Lookup(
-                digits, serial.display, verdict, valid_until, cheque, journey, code_verdict
-            )
-        return Lookup(digits, serial.display, verdict, valid_until, code_verdict=code_verdict)
+        return Lookup(
+            digits,
+            serial.display,
+            verdict,
+            valid_until,
+            cheque,
+            journey,
+            revealed=visible or proven,
+            code_verdict=code_verdict,
+        )
 
     async def proven_serials(
         self, user: User, journey_id: str, lines: Sequence[ChequeLine]

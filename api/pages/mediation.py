@@ -19,6 +19,7 @@ for a write.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from api import access
 from api.access import Change
 from api.auth import CurrentUser, User
 from api.cheque_service import ChequeService, Lookup, LookupVerdict, lines_of
+from api.constraints import MAX_PAGE, TEXT, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, parse_form
@@ -140,7 +142,7 @@ class DeclineForm(BaseModel):
 
     form_id: UUID
     decline_reason: DeclineReason | None = Field(default=None, validate_default=True)
-    comment: str | None = Field(default=None, max_length=500)
+    comment: str | None = Field(default=None, max_length=500, pattern=TEXT)
 
     @field_validator("decline_reason")
     @classmethod
@@ -379,7 +381,9 @@ async def _answer(
 
 
 @router.post("/parcours/{journey_id}/accepter")
-async def accept(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+async def accept(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
     _structure(user)
     form = parse_form(AnswerForm, await request.form())
     if not form.ok:
@@ -400,7 +404,7 @@ def _declined_by(session: Session, journey_id: str, structure: int) -> bool:
 
 @router.get("/parcours/{journey_id}/refuser")
 async def decline_page(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     _structure(user)
     journey = await _journey(state, user, journey_id, write=False)
@@ -417,7 +421,9 @@ async def decline_page(
 
 
 @router.post("/parcours/{journey_id}/refuser")
-async def decline(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+async def decline(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
     structure = _structure(user)
     try:
         journey = await _journey(state, user, journey_id, write=True)
@@ -469,7 +475,7 @@ async def trainees(
     state: State,
     user: CurrentUser,
     fait: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
     structure = _structure(user)
     code = user.programme_code
@@ -732,7 +738,7 @@ def _exit_page(
 
 @router.get("/parcours/{journey_id}/diagnostic-sortie")
 async def exit_page(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     _structure(user)
     journey = await _journey(state, user, journey_id, write=False)
@@ -742,7 +748,7 @@ async def exit_page(
 
 @router.post("/parcours/{journey_id}/diagnostic-sortie")
 async def exit_assessment(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     _structure(user)
     journey = await _journey(state, user, journey_id, write=True)
@@ -899,6 +905,8 @@ def _lookup_page(
     line: str | None = None,
 ) -> HTMLResponse:
     proven = found is not None and found.code_verdict is not None and found.code_verdict.accepted
+    if found is not None and not found.revealed:  # nothing of the journey behind it
+        found = dataclasses.replace(found, cheque=None, journey=None)
     return render(
         request,
         "mediation/lookup.html",

@@ -75,7 +75,7 @@ async def verify_cheque(
 def _lookup_answer(found: Lookup) -> s.ChequeLookup:
     cheque, journey = found.cheque, found.journey
     details = None
-    if cheque is not None and journey is not None:
+    if found.revealed and cheque is not None and journey is not None:
         details = s.ChequeDetails(
             status=cheque.status,
             status_label=ChequeStatus(cheque.status).label,
