@@ -311,3 +311,34 @@ async def test_a_session_id_used_again_for_other_cheques_is_409(api_stack: Stack
     assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_key_reused", r.text
     cheques = {c["serial"]: c["status"] for c in (await live(stack, jid))["cheques"]}
     assert cheques[serials[0]] == "REDEEMED" and cheques[serials[1]] == "ISSUED"
+
+
+async def test_the_slip_prints_each_code_and_settles_a_reprint(api_stack: Stack) -> None:
+    stack = api_stack
+    jid, serials = await trained_journey(stack)
+    codes = stack.codes(serials)
+    assert all(codes) and len(set(codes)) == len(codes)
+    # As `passnum migrate` leaves a booklet issued before security codes existed.
+    with stack.sessions() as s:
+        booklet = s.exec(
+            select(models.BookletAllocation).where(models.BookletAllocation.journey_id == jid)
+        ).one()
+        booklet.slip_to_reprint_since = datetime.now(UTC)
+        s.add(booklet)
+        s.commit()
+    async with signed_in(stack, stack.people["sw"].email) as http:
+        page = (await http.get(f"/accompagnement/parcours/{jid}")).text
+        assert "imprimez le nouveau bordereau" in page
+        assert not any(code in page for code in codes)  # codes only on the slip
+        slip = (await http.get(f"/accompagnement/parcours/{jid}/bordereau")).text
+        assert "Nouveau bordereau : les chèques portent désormais un code de sécurité" in slip
+        for serial, code in zip(serials, codes, strict=True):
+            assert f"{parse_serial(serial).display}</span>" in slip
+            assert f'<strong class="code">{code}</strong>' in slip
+        assert slip.count('<svg class="barcode"') == len(serials)
+        page = (await http.get(f"/accompagnement/parcours/{jid}")).text
+        assert "imprimez le nouveau bordereau" not in page
+    # Another structure's mediator cannot print it.
+    async with signed_in(stack) as http:
+        r = await http.get(f"/accompagnement/parcours/{jid}/bordereau")
+        assert r.status_code == 403 and not any(code in r.text for code in codes)
