@@ -3,7 +3,9 @@
 Journeys run for more than a year: a change to `workflows/` that is not patched
 (`workflow.patched`) would break every running journey. The histories in
 tests/histories/ come from `python -m tests.histories.record`: the plain ones from the
-code before the patches of workflows/journey.py, the `_v2` ones from the code with them.
+code before the patches of workflows/journey.py, the `_v2` ones from the code with them;
+`_notified` from `record_notified` (notice delivery), `expired_v3` and `locked` from
+`record_secured` (a change of structure told to the previous one; booklet lock/unlock).
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowReplayResult
 
-from domain.contracts import ACTIVITY_RECORD_EVENT, ACTIVITY_RECORD_EVENTS, SEARCH_ATTRIBUTES
+from domain.contracts import (
+    ACTIVITY_RECORD_EVENT,
+    ACTIVITY_RECORD_EVENTS,
+    SEARCH_ATTRIBUTES,
+    U_LOCK_BOOKLET,
+    U_UNLOCK_BOOKLET,
+)
+from domain.mail import ACTIVITY_DELIVER_NOTICES
 from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
+    PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_RECORD_TOGETHER,
     JourneyWorkflow,
 )
@@ -102,19 +112,48 @@ def test_old_histories_take_the_old_paths_and_new_ones_the_new(name: str) -> Non
         assert new["upserted"] < old["upserted"] / 2
 
 
+def test_a_change_of_structure_is_now_told_and_older_journeys_replay_without_it() -> None:
+    """`expired` logs a session at another structure than the one awaiting an answer:
+    recorded since `notify-structure-change` (expired_v3) it delivers one more notice."""
+    old, new = _commands("expired_notified"), _commands("expired_v3")
+    assert f"patch:{PATCH_NOTIFY_STRUCTURE_CHANGE}" not in old
+    assert new[f"patch:{PATCH_NOTIFY_STRUCTURE_CHANGE}"] == 1
+    assert new[ACTIVITY_DELIVER_NOTICES] == old[ACTIVITY_DELIVER_NOTICES] + 1
+
+
+def _updates(name: str) -> Counter[str]:
+    seen: Counter[str] = Counter()
+    for event in json.loads((HERE / f"{name}.json").read_text())["events"]:
+        if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
+            attrs = event["workflowExecutionUpdateAcceptedEventAttributes"]
+            seen[attrs["acceptedRequest"]["input"]["name"]] += 1
+    return seen
+
+
+def test_the_locked_history_holds_a_lock_and_an_unlock() -> None:
+    updates = _updates("locked")
+    assert updates[U_LOCK_BOOKLET] == 1 and updates[U_UNLOCK_BOOKLET] == 1
+    assert _commands("locked")[f"patch:{PATCH_NOTIFY_STRUCTURE_CHANGE}"] == 1
+
+
 GUARDS = [
     ("completed", PATCH_RECORD_TOGETHER),
     ("calendar", PATCH_RECORD_TOGETHER),
     ("search_attributes", PATCH_RECORD_TOGETHER),
     ("search_attributes", PATCH_CHANGED_SEARCH_ATTRIBUTES),
 ]
+# Older and newer histories of the same journey, by patch (old name, new name).
+PAIRS = [
+    *((name, f"{name}_v2", patch_id) for name, patch_id in GUARDS),
+    ("expired_notified", "expired_v3", PATCH_NOTIFY_STRUCTURE_CHANGE),
+]
 
 
 @pytest.mark.parametrize(
     ("name", "patch_id", "forced"),
     [
-        *((name, patch_id, True) for name, patch_id in GUARDS),
-        *((f"{name}_v2", patch_id, False) for name, patch_id in GUARDS),
+        *((old, patch_id, True) for old, _, patch_id in PAIRS),
+        *((new, patch_id, False) for _, new, patch_id in PAIRS),
     ],
 )
 async def test_each_patch_guards_the_histories(

@@ -1,0 +1,102 @@
+"""Record journeys with the cheque security changes of the workflow, keeping the older
+histories as they are:
+
+    .venv/bin/python -m tests.histories.record_secured     # from the repository root
+
+Writes expired_v3.json (the `expired` journey, whose session at another structure than the
+one awaiting an answer is now told to that structure: patch "notify-structure-change") and
+locked.json (a booklet locked after wrong security codes, a session refused meanwhile, the
+coordinator's unlock, then a session at another structure). Both with notice delivery, the
+mails filed in a throwaway database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.journey_records import JourneyActivities
+from domain import contracts as c
+from domain.validity import paris_day
+from records.db import make_engine, migrate, session_factory
+from records.seed import seed_default_programme
+from tests.fixtures.temporal import (
+    COORDINATOR,
+    MEDIATION,
+    MEDIATOR,
+    OTHER_MEDIATION,
+    REFERRER,
+    Journeys,
+    entry_assessment,
+    session_request,
+    time_skipping_binary,
+)
+from tests.histories.record import HERE, expired
+from worker import build_worker
+
+
+async def locked(j: Journeys) -> WorkflowHandle[Any, Any]:
+    """Trained at one structure; booklet locked (wrong codes counted by the API); a session
+    refused while locked; unlocked by a coordinator; the person then chooses another
+    structure; expiry and anonymisation."""
+    start = await j.next_january()
+    handle, _ = await j.start()
+    await j.update(handle, c.U_ASSESS, entry_assessment())
+    status = await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, start.year))
+    serials = [ch.serial for ch in status.cheques]
+    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
+    await j.update(handle, c.U_ANSWER_ORIENTATION, c.OrientationAnswer(MEDIATOR, MEDIATION, True))
+    day = paris_day(await j.now())
+    await j.log_session(handle, session_request(serials[:1], day))
+    await j.update(handle, c.U_LOCK_BOOKLET, c.LockBookletRequest(c.SYSTEM, 5))
+    with contextlib.suppress(WorkflowUpdateFailedError):  # refused by the validator
+        await j.log_session(handle, session_request(serials[1:2], day))
+    await j.update(handle, c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(COORDINATOR))
+    await j.log_session(handle, session_request(serials[1:3], day, structure=OTHER_MEDIATION))
+    await j.finish(handle)
+    return handle
+
+
+async def main() -> None:
+    for name in ("expired_v3", "locked"):
+        if (HERE / f"{name}.json").exists():
+            raise SystemExit(f"{name}.json exists: record under a new name")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_binary()),
+        data_converter=pydantic_data_converter,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/records.db"
+        migrate(url)
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        with sessions() as session:  # structures with e-mail addresses: mails are sent
+            seed_default_programme(session, today=(await env.get_current_time()).date())
+            session.commit()
+        task_queue = f"record-{uuid.uuid4()}"
+        try:
+            with ThreadPoolExecutor(max_workers=4) as executor:
+                worker = build_worker(env.client, task_queue, JourneyActivities(sessions), executor)
+                async with worker:
+                    harness = Journeys(env, task_queue, sessions)
+                    for name, scenario in (("expired_v3", expired), ("locked", locked)):
+                        handle = await scenario(harness)
+                        history = await handle.fetch_history()
+                        path = HERE / f"{name}.json"
+                        path.write_text(history.to_json())
+                        print(f"{path.name}: {len(history.events)} events")
+        finally:
+            engine.dispose()
+            await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
