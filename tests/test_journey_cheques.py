@@ -17,6 +17,7 @@ from domain.stages import ChequeStatus, Stage
 from domain.validity import paris_day
 from records.models import Cheque, Journey, NotificationOutbox, TransitionLog
 from tests.fixtures.temporal import (
+    COORDINATOR,
     MEDIATION,
     MEDIATOR,
     REFERRER,
@@ -274,3 +275,59 @@ async def test_referral_submitted_twice_makes_one_journey(journeys: Journeys) ->
         assert len(session.exec(select(Journey).where(Journey.id == journey_id)).all()) == 1
     assert len(j.log(journey_id)) == 1
     assert len(j.outbox(journey_id)) == 2
+
+
+async def test_a_locked_booklet_spends_nothing_until_a_coordinator_unlocks_it(
+    journeys: Journeys,
+) -> None:
+    j = journeys
+    handle, status = await _in_training(j)
+    serials = [ch.serial for ch in status.cheques]
+    today = paris_day(await j.now())
+    # Only passnum locks (the API counts the wrong codes); only coordination unlocks.
+    for actor in (MEDIATOR, REFERRER):
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await j.update(handle, c.U_LOCK_BOOKLET, c.LockBookletRequest(actor, 5))
+        assert err.value.cause.type == "Forbidden"  # type: ignore[attr-defined]
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await j.update(handle, c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(COORDINATOR))
+    assert "n'est pas bloqué" in err.value.cause.message  # type: ignore[attr-defined]
+
+    locked = await j.update(handle, c.U_LOCK_BOOKLET, c.LockBookletRequest(c.SYSTEM, 5))
+    assert locked.booklet_locked_at is not None
+    again = await j.update(handle, c.U_LOCK_BOOKLET, c.LockBookletRequest(c.SYSTEM, 6))
+    assert again.seq == locked.seq  # already locked: nothing recorded twice
+    message, verdicts = await _refused(j, handle, session_request(serials[:2], today))
+    assert [v["code"] for v in verdicts] == [ChequeRefusal.BOOKLET_LOCKED] * 2
+    assert "carnet bloqué depuis le" in message
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await j.update(handle, c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(MEDIATOR))
+    assert err.value.cause.type == "Forbidden"  # type: ignore[attr-defined]
+
+    unlocked = await j.update(handle, c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(COORDINATOR))
+    assert unlocked.booklet_locked_at is None
+    receipt = await j.log_session(handle, session_request(serials[:2], today))
+    assert all(v.accepted for v in receipt.verdicts)
+    await j.settle(handle)
+    actions = [e.action for e in j.log(status.journey_id)]
+    assert actions.count("BOOKLET_LOCKED") == 1 and actions.count("BOOKLET_UNLOCKED") == 1
+    with j.sessions() as session:
+        notices = session.exec(
+            select(NotificationOutbox).where(
+                NotificationOutbox.journey_id == status.journey_id,
+                NotificationOutbox.kind == "BOOKLET_LOCKED",
+            )
+        ).all()
+    assert sorted(n.recipient for n in notices) == ["COORDINATORS", "REFERRER"]
+
+
+async def test_a_second_booklet_request_says_a_booklet_exists(journeys: Journeys) -> None:
+    j = journeys
+    handle, status = await _in_training(j)
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, status.millesime or 0))
+    cause = err.value.cause
+    assert cause.type == "BookletExists"  # type: ignore[attr-defined]
+    assert cause.message.startswith(  # type: ignore[attr-defined]
+        f"Un carnet a déjà été remis pour ce parcours (carnet n° {status.booklet_number}"
+    )
