@@ -94,7 +94,9 @@ def journey_id_of(response: httpx.Response) -> str:
 
 
 async def refer(stack: Stack, client: httpx.AsyncClient, **overrides: str) -> str:
-    r = await fill(client, "/accompagnement/orienter", person(**overrides))
+    # The tests' people share a phone number: each is confirmed as a new referral.
+    confirmed = {**person(**overrides), "confirm_possible_duplicate": "on"}
+    r = await fill(client, "/accompagnement/orienter", confirmed)
     assert r.status_code == 303, r.text
     return journey_id_of(r)
 
