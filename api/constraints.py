@@ -22,6 +22,7 @@ from pydantic import Field
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer
 MAX_OFFSET = 1_000_000  # far beyond any list; keeps LIMIT/OFFSET within the databases' range
+MAX_PAGE = 10_000  # page numbers of the pages' lists (25 to 50 rows a page)
 
 # Regular expressions (pydantic's Rust engine and JSON Schema read them alike).
 LINE = r"^[^\x00-\x1f\x7f]*$"  # one line: no control character

@@ -228,9 +228,10 @@ _FIELD_MESSAGES = {
     "timezone_aware": "Une date et une heure avec fuseau horaire sont attendues.",
 }
 # Messages for the shared text patterns (api/constraints.py): say what is wrong.
+CONTROL_MESSAGE = "Ce texte contient des caractères de contrôle, non acceptés."
 _PATTERN_MESSAGES = {
     LINE: "Ce texte doit tenir sur une ligne, sans caractère de contrôle.",
-    TEXT: "Ce texte contient des caractères de contrôle, non acceptés.",
+    TEXT: CONTROL_MESSAGE,
 }
 BODY_MISSING = "Le corps de la requête (JSON) est obligatoire."
 
@@ -300,8 +301,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         fields = french_field_errors(list(exc.errors()))
-        if not is_api(request):
-            return _page(request, 422, "La requête contient des erreurs de saisie.")
+        if not is_api(request):  # pages read their forms themselves: this is the address
+            return _page(
+                request,
+                422,
+                "L'adresse de cette page contient une valeur non valide : vérifiez le lien "
+                "suivi, ou revenez à votre espace.",
+            )
         return JSONResponse(
             _body("invalid_input", "La requête contient des erreurs de saisie.", fields),
             status_code=422,
@@ -332,7 +338,7 @@ _FRAMEWORK_REFUSALS: dict[int, tuple[str, str, str]] = {
     ),
     404: (
         "not_found",
-        "Ressource introuvable : vérifiez l'adresse (voir /docs).",
+        "Ressource introuvable.",
         "Cette page n'existe pas, ou vous n'y avez pas accès.",
     ),
     405: (

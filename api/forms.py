@@ -13,6 +13,8 @@ Field names are the model's, dotted for nested models (`person.first_name`). A `
 field reads every value of its name (checkboxes, multi-select); a `bool` field is true when
 present (a checkbox); an empty text box counts as absent, so defaults apply; a `date` field
 takes AAAA-MM-JJ (what `<input type="date">` sends) or JJ/MM/AAAA (typed by hand).
+A field holding a control character (tab and line breaks aside) is refused, whatever its
+model says: no NUL byte reaches PostgreSQL from a form.
 The CSRF field is checked by the authentication dependency, not here.
 """
 
@@ -31,12 +33,14 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import CSRF_FIELD
-from api.errors import ApiError, french_field_errors, page_message
+from api.errors import CONTROL_MESSAGE, ApiError, french_field_errors, page_message
 
 M = TypeVar("M", bound=BaseModel)
 
 FORM_MESSAGE = "Le formulaire contient des erreurs : corrigez les champs signalés."
 _DATE_FR = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+# Control characters no form field may hold (a NUL breaks PostgreSQL); tab, LF and CR pass.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DATE_MESSAGES = {
     "date_parsing",
     "date_from_datetime_parsing",
@@ -157,17 +161,22 @@ def parse_form(model: type[M], form: FormData) -> Form[M]:
     values: dict[str, str | list[str]] = {}
     data = _collect(model, form, "", values)
     values.pop(CSRF_FIELD, None)
+    result: Form[M]
     try:
-        return Form(values=values, parsed=model.model_validate(data))
+        result = Form(values=values, parsed=model.model_validate(data))
     except ValidationError as exc:
-        result: Form[M] = Form(values=values)
+        result = Form(values=values)
         raw = exc.errors()
         for err, french in zip(raw, french_field_errors(list(raw)), strict=True):  # type: ignore[arg-type]
             message = french["message"]
             if err["type"] in _DATE_MESSAGES:
                 message = "Une date au format JJ/MM/AAAA est attendue."
             result.add_error(_field_key(french["field"]), message)
-        return result
+    for name, typed in values.items():  # whatever the model says of the field
+        if any(_CONTROL.search(text) for text in ([typed] if isinstance(typed, str) else typed)):
+            result.errors[name] = CONTROL_MESSAGE
+            result.parsed = None
+    return result
 
 
 async def read_form(request: Request, model: type[M]) -> Form[M]:

@@ -44,6 +44,19 @@ from tests.fixtures.api import Person, Stack
 from tests.test_api_journey_http import CONSENT, qualified_and_not
 
 ROLES = ("sw", "med", "coord_all", "admin")
+# Who makes each kind of request (first match in the path; coordinators otherwise).
+ROLE_BY_PATH = (
+    ("/referrals", "sw"),
+    ("/assessments", "sw"),
+    ("/booklet/unlock", "coord_all"),
+    ("/booklet", "sw"),
+    ("/orientation/answer", "med"),
+    ("/orientation", "sw"),
+    ("/sessions", "med"),
+    ("/cheques", "med"),
+    ("/accounts", "admin"),
+    ("/tokens", "admin"),
+)
 EXAMPLES = 8  # per operation, role and round
 CHECKS = [
     not_a_server_error,
@@ -173,6 +186,33 @@ def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
+def _boundaries(run: Run, http: requests.Session, schema: Any, operation: APIOperation) -> None:
+    """Schemathesis's coverage cases: each bound exactly at and just past its limit (the
+    largest id, one more), each enum value, each required field missing... as the role
+    that makes this kind of request, deterministic."""
+    who = next((w for prefix, w in ROLE_BY_PATH if prefix in operation.path), "coord_all")
+    headers = {"Authorization": f"Bearer {run.people[who].token}"}
+    config = schema.config.generation_for(operation=operation, phase="coverage")
+    cases = schema.iter_coverage_cases(
+        operation,
+        generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        generation_config=config,
+    )
+    for case in cases:
+        response = case.call(base_url=run.base_url, session=http, headers=headers, timeout=30)
+        run.statuses[operation.label, response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+            _french(response)
+        except (Exception, BaseExceptionGroup) as exc:
+            run.failures.append(
+                f"{operation.label} as {who} (boundaries): {response.status_code} "
+                f"{response.text[:300]}\n  {case.as_curl_command(headers=headers)}\n"
+                f"  {_summary(exc)}"
+            )
+            return  # the first failure of an operation is enough
+
+
 def fuzz(run: Run) -> None:
     """Every operation, every role, every round (runs in a worker thread)."""
     schema = schemathesis.openapi.from_url(f"{run.base_url}/openapi.json")
@@ -186,6 +226,7 @@ def fuzz(run: Run) -> None:
                 for round_ in (POSITIVE, NEGATIVE, *([PLAUSIBLE] if plausible else [])):
                     _exercise(run, http, operation, who, round_)
             _exercise(run, http, operation, None, ANONYMOUS)
+            _boundaries(run, http, schema, operation)
 
 
 async def in_training(stack: Stack, mediator: int) -> str:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from api import access
 from api.auth import CurrentUser, User, cookie_secure, now_utc
+from api.constraints import LINE, Id, IdPath, ShortText
 from api.deps import AppState, State
 from api.errors import ApiError
 from api.forms import Form, read_form
@@ -47,17 +48,17 @@ class QualificationForm(BaseModel):
 
 
 class AccountForm(BaseModel):
-    full_name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
+    full_name: str = Field(min_length=1, max_length=200, pattern=LINE)
+    email: str = Field(min_length=3, max_length=254, pattern=LINE)
     role: Role
-    reception_structure_id: int | None = None
-    mediation_structure_id: int | None = None
-    epci_id: int | None = None
+    reception_structure_id: Id | None = None
+    mediation_structure_id: Id | None = None
+    epci_id: Id | None = None
     password: str = Field(min_length=1, max_length=200)
 
 
 class TokenForm(BaseModel):
-    label: str = Field(min_length=1, max_length=100)
+    label: ShortText
 
 
 def _unknown_account() -> ApiError:
@@ -137,7 +138,7 @@ async def _mediation_structure(
 
 @router.get("/structures/mediation/{structure_id}")
 async def qualification_form(
-    request: Request, state: State, user: CurrentUser, structure_id: int
+    request: Request, state: State, user: CurrentUser, structure_id: IdPath
 ) -> HTMLResponse:
     access.require_admin(user)
     structure = await _mediation_structure(state, user, structure_id)
@@ -153,7 +154,9 @@ async def qualification_form(
 
 
 @router.post("/structures/mediation/{structure_id}")
-async def qualify(request: Request, state: State, user: CurrentUser, structure_id: int) -> Response:
+async def qualify(
+    request: Request, state: State, user: CurrentUser, structure_id: IdPath
+) -> Response:
     access.require_admin(user)
     structure = await _mediation_structure(state, user, structure_id)
     form = await read_form(request, QualificationForm)
@@ -357,7 +360,7 @@ async def _account_page(
 
 @router.get("/comptes/{account_id}")
 async def account_page(
-    request: Request, state: State, user: CurrentUser, account_id: int, fait: Done = None
+    request: Request, state: State, user: CurrentUser, account_id: IdPath, fait: Done = None
 ) -> HTMLResponse:
     access.require_admin(user)
     return await _account_page(
@@ -367,7 +370,7 @@ async def account_page(
 
 @router.post("/comptes/{account_id}/desactiver")
 async def account_deactivate(
-    request: Request, state: State, user: CurrentUser, account_id: int
+    request: Request, state: State, user: CurrentUser, account_id: IdPath
 ) -> Response:
     access.require_admin(user)
     now = now_utc()
@@ -391,7 +394,7 @@ async def account_deactivate(
 
 @router.post("/comptes/{account_id}/jetons")
 async def token_issue(
-    request: Request, state: State, user: CurrentUser, account_id: int
+    request: Request, state: State, user: CurrentUser, account_id: IdPath
 ) -> Response:
     access.require_admin(user)
     form = await read_form(request, TokenForm)
@@ -441,7 +444,7 @@ async def token_issue(
 
 @router.post("/jetons/{token_id}/revoquer")
 async def token_revoke(
-    request: Request, state: State, user: CurrentUser, token_id: int
+    request: Request, state: State, user: CurrentUser, token_id: IdPath
 ) -> Response:
     access.require_admin(user)
     now = now_utc()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api import auth
 from api.auth import ANON_COOKIE, SESSION_COOKIE, CurrentUser, LoginRefused, OptionalUser
+from api.constraints import LINE
 from api.deps import State
 from api.errors import ApiError
 from api.forms import Form, read_form
@@ -19,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 
 
 class LoginForm(BaseModel):
-    email: str = Field(min_length=1, max_length=254)
+    email: str = Field(min_length=1, max_length=254, pattern=LINE)
     password: str = Field(min_length=1, max_length=1000)
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from api import access
 from api.access import Change
 from api.auth import CurrentUser, User
+from api.constraints import MAX_ID, TEXT, Id, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, read_form
@@ -38,7 +39,7 @@ from records import accounts, coordination, duplicates, models, queries
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)
 PAGE_SIZE = 25
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT)]
 
 DONE_MESSAGES = {
     "relance": "La relance est envoyée : la structure qui doit agir est prévenue.",
@@ -54,7 +55,7 @@ NOT_QUALIFIED = "Cette structure n'est pas qualifiée APTIC aujourd'hui : choisi
 
 class NudgeForm(BaseModel):
     form_id: uuid.UUID
-    message: str | None = Field(default=None, max_length=500)
+    message: str | None = Field(default=None, max_length=500, pattern=TEXT)
 
 
 class UnlockForm(BaseModel):
@@ -63,7 +64,7 @@ class UnlockForm(BaseModel):
 
 class ReorientForm(BaseModel):
     form_id: uuid.UUID
-    mediation_structure_id: int
+    mediation_structure_id: Id
     reason: Text
 
 
@@ -114,7 +115,10 @@ async def overview(request: Request, state: State, user: CurrentUser) -> HTMLRes
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    """An id typed in a filter, or None (ASCII digits only: "²".isdigit() is true)."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if 1 <= int(text) <= MAX_ID else None
 
 
 @router.get("/bloques")
@@ -425,7 +429,7 @@ async def journey_page(
     request: Request,
     state: State,
     user: CurrentUser,
-    journey_id: str,
+    journey_id: JourneyIdPath,
     fait: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     _coordinator(user)
@@ -436,7 +440,7 @@ async def journey_page(
 
 @router.post("/parcours/{journey_id}/second-carnet")
 async def allow_second_booklet(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     """Allow this journey a second booklet of the millésime (recorded with who and when)."""
     _coordinator(user)
@@ -469,7 +473,7 @@ def _done(journey_id: str, what: str) -> RedirectResponse:
 
 @router.post("/parcours/{journey_id}/debloquer")
 async def unlock_booklet(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     """Unlock a booklet locked after too many wrong security codes."""
     _coordinator(user)
@@ -500,7 +504,9 @@ async def unlock_booklet(
 
 
 @router.post("/parcours/{journey_id}/relance")
-async def nudge(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+async def nudge(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
     _coordinator(user)
     await _require_change(state, user, journey_id, Change.NUDGE)
     form = await read_form(request, NudgeForm)
@@ -571,7 +577,7 @@ async def _reorient_page(
 
 @router.get("/parcours/{journey_id}/reorienter")
 async def reorient_form(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
@@ -580,7 +586,9 @@ async def reorient_form(
 
 
 @router.post("/parcours/{journey_id}/reorienter")
-async def reorient(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+async def reorient(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
     _coordinator(user)
     await _require_change(state, user, journey_id, Change.REORIENT)
     form = await read_form(request, ReorientForm)
@@ -621,7 +629,7 @@ async def reorient(request: Request, state: State, user: CurrentUser, journey_id
 
 @router.get("/parcours/{journey_id}/sortie")
 async def withdraw_form(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
@@ -630,7 +638,9 @@ async def withdraw_form(
 
 
 @router.post("/parcours/{journey_id}/sortie")
-async def withdraw(request: Request, state: State, user: CurrentUser, journey_id: str) -> Response:
+async def withdraw(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
     _coordinator(user)
     await _require_change(state, user, journey_id, Change.WITHDRAW)
     form = await read_form(request, WithdrawForm)

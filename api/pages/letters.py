@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api import access
 from api.auth import CurrentUser, User
+from api.constraints import IdPath, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.security_headers import LETTER_POLICY
@@ -113,7 +114,9 @@ def journey_page_path(user: User, journey: queries.JourneyAccess) -> str:
 
 
 @router.get("/parcours/{journey_id}")
-async def journey_link(state: State, user: CurrentUser, journey_id: str) -> RedirectResponse:
+async def journey_link(
+    state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> RedirectResponse:
     """A mail's link to a journey: on to the reader's journey page."""
 
     def read(session: Session) -> str:
@@ -124,7 +127,9 @@ async def journey_link(state: State, user: CurrentUser, journey_id: str) -> Redi
 
 
 @router.get("/parcours/{journey_id}/lettres/{outbox_id}")
-async def letter(state: State, user: CurrentUser, journey_id: str, outbox_id: int) -> HTMLResponse:
+async def letter(
+    state: State, user: CurrentUser, journey_id: JourneyIdPath, outbox_id: IdPath
+) -> HTMLResponse:
     """The printable letter (a whole page with its print stylesheet)."""
     base_url = state.settings.public_base_url.rstrip("/")
 

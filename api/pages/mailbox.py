@@ -8,12 +8,15 @@ styles, nothing else, framed by passnum only); its text as text.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import access
 from api.auth import CurrentUser
+from api.constraints import MAX_PAGE, IdPath
 from api.deps import State
 from api.errors import ApiError
 from api.security_headers import MAIL_POLICY
@@ -26,7 +29,12 @@ PAGE_SIZE = 50
 
 
 @router.get("")
-async def mailbox(request: Request, state: State, user: CurrentUser, page: int = 1) -> HTMLResponse:
+async def mailbox(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    page: Annotated[int, Query(le=MAX_PAGE)] = 1,
+) -> HTMLResponse:
     access.require_role(user, Role.ADMINISTRATOR)
     page = max(page, 1)
     mails, total = await state.db.run(
@@ -58,12 +66,12 @@ async def _read(state: State, user: CurrentUser, mail_id: int) -> MailView:
 
 
 @router.get("/{mail_id}")
-async def mail(request: Request, state: State, user: CurrentUser, mail_id: int) -> HTMLResponse:
+async def mail(request: Request, state: State, user: CurrentUser, mail_id: IdPath) -> HTMLResponse:
     return render(request, "admin/mail.html", {"mail": await _read(state, user, mail_id)})
 
 
 @router.get("/{mail_id}/html")
-async def mail_html(state: State, user: CurrentUser, mail_id: int) -> HTMLResponse:
+async def mail_html(state: State, user: CurrentUser, mail_id: IdPath) -> HTMLResponse:
     """The mail's HTML part as its own document, for the mail page's sandboxed frame."""
     view = await _read(state, user, mail_id)
     if view.html is None:
