@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -48,11 +48,13 @@ from api.app import create_app
 from bench.bare import BARE_WORKFLOW
 from config import Settings
 from domain.contracts import SEARCH_ATTRIBUTES
+from domain.security_codes import display_code
 from domain.stages import Role
 from domain.validity import paris_day
 from notifications.sink import start_sink
 from records import accounts
 from records.db import make_engine, migrate, session_factory
+from records.models import Cheque
 from records.seed import seed_default_programme, seed_demo_accounts
 from worker import MAX_CACHED_WORKFLOWS
 
@@ -72,6 +74,25 @@ def free_port() -> int:
 
 def binary(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+def slip_of(db_url: str, serials: list[str]) -> list[dict[str, str]]:
+    """The cheques as the person's slip shows them (serial and security code, read from
+    the records with the default code key, as the worker sealed them)."""
+    vault = Settings().code_vault
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as s:
+            sealed = dict(
+                s.exec(
+                    select(Cheque.serial, Cheque.security_code).where(
+                        col(Cheque.serial).in_(serials)
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    return [{"serial": x, "code": display_code(vault.reveal(x, sealed[x] or ""))} for x in serials]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -141,8 +162,9 @@ def seed_people(session: Session, programme_code: int, now: datetime) -> People:
 
 
 class AppDriver:
-    def __init__(self, http: httpx.AsyncClient, people: People) -> None:
+    def __init__(self, http: httpx.AsyncClient, people: People, db_url: str) -> None:
         self.http = http
+        self.db_url = db_url
         self.people = people
         self.reception = people.reception
         self.mediator = people.mediation
@@ -180,6 +202,7 @@ class AppDriver:
         )
         booklet = await self.post(f"{base}/booklet")
         serials = [c["serial"] for c in booklet["cheques"]]
+        slip = await asyncio.to_thread(slip_of, self.db_url, serials)  # what the person shows
         await self.post(f"{base}/orientation", {"mediation_structure_id": self.mediator})
         await self.post(
             f"{base}/orientation/answer",
@@ -195,7 +218,7 @@ class AppDriver:
                     "mediation_structure_id": self.mediator,
                     "day": today,
                     "duration_minutes": 90,
-                    "serials": serials[i : i + 2],
+                    "cheques": slip[i : i + 2],
                 },
                 key=str(uuid.uuid4()),
                 mediator=True,
@@ -341,7 +364,7 @@ async def main(
         }
         pids = {name: pid for name, pid in pids.items() if pid}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
-            app = AppDriver(http, people)
+            app = AppDriver(http, people, db_url)
             bare = BareDriver(env.client, "bench-bare")
             # Warm up both paths (worker caches, connections, SQLite pages).
             await run_many(app.journey, concurrency * 2, concurrency)
