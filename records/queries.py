@@ -198,6 +198,23 @@ def booklet_allocation(session: Session, journey_id: str) -> BookletAllocation |
     ).first()
 
 
+def last_session_of_structure(
+    session: Session, journey_id: str, structure: int | None
+) -> str | None:
+    """The last training session a mediation structure logged on a journey (it keeps read
+    access to what it logged after the person moved to another structure)."""
+    if structure is None:
+        return None
+    return session.exec(
+        select(TrainingSession.session_id)
+        .where(
+            TrainingSession.journey_id == journey_id,
+            TrainingSession.mediation_structure_id == structure,
+        )
+        .order_by(col(TrainingSession.day).desc(), col(TrainingSession.logged_at).desc())
+    ).first()
+
+
 def journey_sessions(session: Session, journey_id: str) -> list[TrainingSession]:
     return list(
         session.exec(

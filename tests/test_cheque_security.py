@@ -283,8 +283,12 @@ async def test_the_person_chooses_another_place_recorded_and_told(api_stack: Sta
             f"(auparavant {names[mine]})"
         ) in page.text.replace("&#39;", "'")
 
-    # The previous structure keeps its own session's receipt, and nothing more.
+    # The previous structure keeps its own session's receipt (where its mail's link leads),
+    # and nothing more.
     async with signed_in(stack) as http:
+        link = await http.get(f"/parcours/{jid}")
+        assert link.status_code == 303
+        assert link.headers["location"] == f"/mediation/parcours/{jid}/seances/{first_session}"
         receipt = await http.get(f"/mediation/parcours/{jid}/seances/{first_session}")
         assert receipt.status_code == 200, receipt.text
         assert (await http.get(f"/mediation/parcours/{jid}/seance")).status_code == 404

@@ -121,6 +121,13 @@ async def journey_link(
 
     def read(session: Session) -> str:
         row = queries.journey_access(session, journey_id)
+        if row is not None and not access.can_see_journey(user, row):
+            # A structure the person left (they chose another one): its own last session.
+            last = queries.last_session_of_structure(
+                session, journey_id, user.mediation_structure_id
+            )
+            if last is not None:
+                return f"/mediation/parcours/{journey_id}/seances/{last}"
         return journey_page_path(user, access.require_visible(user, row))
 
     return RedirectResponse(await state.db.run(read), status_code=303)
