@@ -183,6 +183,7 @@ async def test_malformed_requests_are_refused_in_french(api_stack: Stack) -> Non
     journeys_before = count(stack, models.Journey)
     key = {"Idempotency-Key": str(uuid.uuid4())}
     reception = stack.people["sw"].reception_structure_id
+    assert reception is not None
     for first_name, message in (
         ("Mar\x00cel", "Ce texte doit tenir sur une ligne, sans caractère de contrôle."),
         ("Mar\ncel", "Ce texte doit tenir sur une ligne, sans caractère de contrôle."),
