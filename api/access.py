@@ -19,11 +19,13 @@ Lists filter in SQL with `journey_scope(user)` (records.queries.JourneyScope).
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from typing import TypeVar
 
 from api.auth import User
 from api.errors import ApiError, not_found
+from domain.contracts import Actor, JourneyStatus
 from domain.stages import Role
 from records.models import Cheque, Journey
 from records.queries import JourneyAccess, JourneyScope
@@ -108,6 +110,36 @@ def require_visible(user: User, journey: J | None) -> J:
     if journey is None or not can_see_journey(user, journey):
         raise not_found()
     return journey
+
+
+def visible_status(user: User, status: JourneyStatus) -> JourneyStatus:
+    """A journey's live state as an answer to `user`: whole while they may see the journey
+    (after their change), else only the stage and their own part in it (a mediator who just
+    declined an orientation no longer sees the cheques, sessions or assessments)."""
+    orientation = status.orientation
+    seen = JourneyAccess(
+        id=status.journey_id,
+        programme_code=status.programme_code,
+        epci_id=status.epci_id,
+        reception_structure_id=status.reception_structure_id,
+        mediation_structure_id=status.mediation_structure_id,
+        orientation_structure_id=orientation.mediation_structure_id if orientation else None,
+        orientation_status=str(orientation.status) if orientation else None,
+        stage=str(status.stage),
+    )
+    if can_see_journey(user, seen):
+        return status
+    return dataclasses.replace(
+        status,
+        referrer=Actor(status.referrer.role, ""),
+        stage_dates={},
+        entry_assessment=None,
+        exit_assessment=None,
+        cheques=[],
+        sessions=[],
+        stalled_reason=None,
+        booklet_number=None,
+    )
 
 
 def may_make(user: User, change: Change) -> bool:

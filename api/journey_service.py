@@ -6,6 +6,7 @@ trip as its other checks) and talks to Temporal and the database.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -262,7 +263,7 @@ class JourneyService:
         if name == c.U_ISSUE_BOOKLET:  # one booklet per person and millésime
             millesime = int(arg.millesime)
             precheck = lambda s: self._check_second_booklet(s, journey_id, millesime, user)  # noqa: E731
-        return await self._execute_update(
+        result = await self._execute_update(
             journey_id,
             name,
             arg,
@@ -271,6 +272,9 @@ class JourneyService:
             authorise=authorise,
             precheck=precheck,
         )
+        if isinstance(result, c.JourneyStatus):  # e.g. a mediator's decline: theirs no more
+            return access.visible_status(user, result)  # type: ignore[return-value]
+        return result
 
     async def _execute_update(
         self,
@@ -435,7 +439,7 @@ class JourneyService:
             journey_id, c.U_LOG_SESSION, checked, key=key, result_type=c.SessionReceipt
         )
         require_same_session(receipt, checked)
-        return receipt
+        return dataclasses.replace(receipt, status=access.visible_status(user, receipt.status))
 
     async def check_session_cheques(
         self,

@@ -346,3 +346,48 @@ async def test_the_slip_prints_each_code_and_settles_a_reprint(api_stack: Stack)
     async with signed_in(stack) as http:
         r = await http.get(f"/accompagnement/parcours/{jid}/bordereau")
         assert r.status_code == 403 and not any(code in r.text for code in codes)
+
+
+async def test_answers_show_only_what_the_caller_may_read(api_stack: Stack) -> None:
+    """A mediator declining an orientation no longer sees the journey: the answer to the
+    decline does not show its cheques or assessments either (while an accept does)."""
+    stack = api_stack
+    mine = stack.people["med"].mediation_structure_id
+    for accept in (True, False):
+        sw = stack.auth("sw")
+        r = await stack.http.post(
+            "/api/v1/referrals",
+            json={
+                "reception_structure_id": stack.people["sw"].reception_structure_id,
+                "person": {"first_name": "Rose", "last_name": f"Cayla {uuid.uuid4().hex[:8]}"},
+                "consent": {"given": True, "text": "J'accepte."},
+            },
+            headers={**sw, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        jid = r.json()["journey_id"]
+        base = f"/api/v1/journeys/{jid}"
+        assessment = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL"]}
+        assert (
+            await stack.http.post(f"{base}/assessments", json=assessment, headers=sw)
+        ).is_success
+        assert (await stack.http.post(f"{base}/booklet", headers=sw)).is_success
+        r = await stack.http.post(
+            f"{base}/orientation", json={"mediation_structure_id": mine}, headers=sw
+        )
+        assert r.status_code == 200, r.text
+        answer: dict[str, Any] = {"mediation_structure_id": mine, "accept": accept}
+        if not accept:
+            answer["decline_reason"] = "NO_CAPACITY"
+        r = await stack.http.post(
+            f"{base}/orientation/answer", json=answer, headers=stack.auth("med")
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        after = await stack.http.get(base, headers=stack.auth("med"))
+        if accept:
+            assert len(body["cheques"]) == 10 and after.status_code == 200
+        else:
+            assert body["stage"] == "BOOKLET_ISSUED" and after.status_code == 404
+            assert body["cheques"] == [] and body["entry_assessment"] is None
+            assert body["referrer"]["ref"] == "" and body["booklet_number"] is None
