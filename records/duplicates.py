@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, union
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -29,6 +29,8 @@ from records.models import Beneficiary, Cheque, Journey, SecondBookletAllowance
 from records.queries import JourneyAccess
 
 MAX_MATCHES = 20
+# People sharing a key looked at, at most (a phone number shared by a whole family...).
+MAX_CANDIDATES = 200
 
 
 class Criterion(StrEnum):
@@ -99,10 +101,12 @@ _COLUMNS: tuple[Any, ...] = (
     Journey.orientation_status,
     Journey.stage,
     Journey.referred_at,
-    Beneficiary.name_key,
-    Beneficiary.birth_year,
-    Beneficiary.email_key,
-    Beneficiary.phone_key,
+)
+_KEY_COLUMNS: tuple[Any, ...] = (
+    col(Beneficiary.name_key),
+    col(Beneficiary.birth_year),
+    col(Beneficiary.email_key),
+    col(Beneficiary.phone_key),
 )
 
 
@@ -112,29 +116,36 @@ def _matches(
     conditions = keys.conditions()
     if not conditions:
         return []
-    query = (
+    # First the people, one indexed lookup per criterion united; then their journeys by
+    # primary key. In one query the planner may rather scan the programme's journeys (SQLite
+    # does, without statistics): 30 ms instead of a fraction of one for 50,000 people.
+    people = session.execute(
+        union(
+            *(
+                sa_select(col(Beneficiary.journey_id), *_KEY_COLUMNS).where(
+                    condition, col(Beneficiary.anonymised_at).is_(None)
+                )
+                for condition in conditions
+            )
+        ).limit(MAX_CANDIDATES)
+    ).all()
+    found = {row[0]: keys.criteria(*row[1:]) for row in people if row[0] != exclude_journey_id}
+    if not found:
+        return []
+    journeys = session.execute(
         sa_select(*_COLUMNS)
-        .select_from(Beneficiary)
-        .join(Journey, col(Journey.id) == col(Beneficiary.journey_id))
         .where(
+            col(Journey.id).in_(list(found)),
             col(Journey.programme_code) == programme_code,
-            col(Beneficiary.anonymised_at).is_(None),
             col(Journey.anonymised_at).is_(None),
             col(Journey.stage) != Stage.ANONYMISED.value,
-            or_(*conditions),
         )
         .order_by(col(Journey.referred_at).desc(), col(Journey.id))
         .limit(MAX_MATCHES)
-    )
-    if exclude_journey_id is not None:
-        query = query.where(col(Journey.id) != exclude_journey_id)
+    ).all()
     return [
-        Match(
-            journey=JourneyAccess(*row[:8]),
-            criteria=keys.criteria(*row[9:]),
-            referred_at=row[8],
-        )
-        for row in session.execute(query).all()
+        Match(journey=JourneyAccess(*row[:8]), criteria=found[row[0]], referred_at=row[8])
+        for row in journeys
     ]
 
 
