@@ -6,11 +6,13 @@ by the journey gives its key back, so that the corrected request goes through.""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlmodel import func, select
 
+from domain.validity import paris_day
 from records import models
 from tests.fixtures.api import Stack
 
@@ -102,6 +104,7 @@ async def test_every_change_route_refuses_a_reused_key(api_stack: Stack) -> None
     r = await post(stack, f"{base}/booklet", "sw", k)
     assert r.status_code == 200, r.text
     millesime = r.json()["millesime"]
+    serials = [c["serial"] for c in r.json()["cheques"]]
     before = await state(stack, jid)
     reused(await post(stack, f"{base}/booklet", "sw", k, {"millesime": millesime + 1}))
     assert await state(stack, jid) == before
@@ -121,6 +124,38 @@ async def test_every_change_route_refuses_a_reused_key(api_stack: Stack) -> None
     declined = {**answer, "accept": False, "decline_reason": "NO_CAPACITY"}
     reused(await post(stack, f"{base}/orientation/answer", "med", k, declined))
     assert await state(stack, jid) == before
+
+    # A session: another cheque under the same key is refused. Refused by the journey (a
+    # day to come), a session's key is given back: the corrected session goes through.
+    today = paris_day(datetime.now(UTC))
+    session = {
+        "mediation_structure_id": med,
+        "day": today.isoformat(),
+        "duration_minutes": 90,
+        "cheques": stack.cheques(serials[0:1]),
+    }
+    k = key()
+    r = await post(stack, f"{base}/sessions", "med", k, session)
+    assert r.status_code == 201, r.text
+    before = await state(stack, jid)
+    reused(await post(stack, f"{base}/sessions", "med", k, {**session, "duration_minutes": 60}))
+    reused(
+        await post(
+            stack, f"{base}/sessions", "med", k, {**session, "cheques": stack.cheques(serials[1:2])}
+        )
+    )
+    assert await state(stack, jid) == before
+    k = key()
+    later = {**session, "day": (today + timedelta(days=2)).isoformat()}
+    r = await post(
+        stack, f"{base}/sessions", "med", k, {**later, "cheques": stack.cheques(serials[1:2])}
+    )
+    assert r.status_code == 422, r.text
+    assert await state(stack, jid) == before
+    r = await post(
+        stack, f"{base}/sessions", "med", k, {**session, "cheques": stack.cheques(serials[1:2])}
+    )
+    assert r.status_code == 201, r.text
 
     # The coordinator's nudge, re-orientation and withdrawal.
     k = key()
