@@ -37,7 +37,7 @@ def beneficiaries(stack: Stack) -> int:
 
 def refused_as_reused(r: httpx.Response) -> None:
     assert r.status_code == 409, r.text
-    assert SHOWN in r.text, r.text[r.text.find("<main"):][:3000]
+    assert SHOWN in r.text, r.text[r.text.find("<main") :][:2000]
 
 
 async def form(client: httpx.AsyncClient, path: str) -> dict[str, str]:
