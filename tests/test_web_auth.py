@@ -326,6 +326,16 @@ def test_production_refuses_placeholder_secrets() -> None:
         Settings(environment="production", secret_key="short")
     with pytest.raises(ValidationError, match="PASSNUM_SECRET_KEY"):
         Settings(environment="dev", api_host="0.0.0.0")  # the dev key only on loopback
-    ok = Settings(environment="production", secret_key="k" * 40, api_host="0.0.0.0")
+    # The cheques' code key too: the dev placeholder or a short one never seals real codes.
+    with pytest.raises(ValidationError, match="PASSNUM_CHEQUE_CODE_KEY"):
+        Settings(environment="production", secret_key="k" * 40)
+    with pytest.raises(ValidationError, match="PASSNUM_CHEQUE_CODE_KEY"):
+        Settings(environment="production", secret_key="k" * 40, cheque_code_key="short")
+    ok = Settings(
+        environment="production",
+        secret_key="k" * 40,
+        cheque_code_key="c" * 40,
+        api_host="0.0.0.0",
+    )
     assert ok.secret_key.get_secret_value() != DEV_SECRET_KEY
-    assert "k" * 40 not in repr(ok)  # SecretStr: never printed
+    assert "k" * 40 not in repr(ok) and "c" * 40 not in repr(ok)  # SecretStr: never printed
