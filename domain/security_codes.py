@@ -116,7 +116,7 @@ def split_line(text: str) -> ChequeLine:
     """
     compact = normalise(text)
     head = compact[:SERIAL_LENGTH]
-    if len(compact) >= SERIAL_LENGTH and head.isdigit():
+    if len(compact) >= SERIAL_LENGTH and head.isascii() and head.isdigit():
         return ChequeLine(serial=head, code=compact[SERIAL_LENGTH:])
     return ChequeLine(serial=text.strip(), code="")
 

@@ -43,7 +43,7 @@ def damm_digit(digits: str) -> int:
 
 
 def is_damm_valid(digits: str) -> bool:
-    return digits.isdigit() and damm_digit(digits) == 0
+    return digits.isascii() and digits.isdigit() and damm_digit(digits) == 0
 
 
 class SerialError(ValueError):
@@ -109,7 +109,7 @@ def parse_serial(text: str) -> ChequeSerial:
     digits = normalise(text)
     if not digits:
         raise SerialError("serial_empty", "Aucun numéro de chèque n'a été saisi.")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # "²" is a digit to Python, not here
         raise SerialError(
             "serial_malformed",
             f"« {text.strip()} » n'est pas un numéro de chèque : seuls des chiffres sont attendus.",

@@ -391,3 +391,16 @@ async def test_answers_show_only_what_the_caller_may_read(api_stack: Stack) -> N
             assert body["stage"] == "BOOKLET_ISSUED" and after.status_code == 404
             assert body["cheques"] == [] and body["entry_assessment"] is None
             assert body["referrer"]["ref"] == "" and body["booklet_number"] is None
+
+
+async def test_lookups_refuse_digits_of_other_scripts_in_french(api_stack: Stack) -> None:
+    stack = api_stack
+    typed = "²" * 16
+    async with signed_in(stack) as http:
+        r = await http.get("/mediation/cheque", params={"numero": typed})
+        assert r.status_code == 422 and "seuls des chiffres sont attendus" in r.text
+    async with signed_in(stack, stack.people["coord_all"].email) as http:
+        r = await http.get("/coordination/cheques", params={"numero": typed})
+        assert r.status_code == 422 and "seuls des chiffres sont attendus" in r.text
+    r = await stack.http.get(f"/api/v1/cheques/{typed}", headers=stack.auth("med"))
+    assert r.status_code == 422

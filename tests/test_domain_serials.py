@@ -171,3 +171,12 @@ def test_booklet_serials_are_numbered_and_distinct() -> None:
     assert [s.cheque_number for s in booklet] == list(range(1, 11))
     assert len({s.digits for s in booklet}) == 10
     assert all(s.booklet_number == 42 and s.millesime == 2021 for s in booklet)
+
+
+def test_digits_of_other_scripts_are_not_a_serial() -> None:
+    """Python's isdigit() takes "²" or Arabic-Indic digits: a serial is ASCII digits only."""
+    for typed in ("²" * SERIAL_LENGTH, "٠١٢٢٠٢٦٠٠٠١٢٣٠٤٧"[:SERIAL_LENGTH]):
+        with pytest.raises(SerialError) as caught:
+            parse_serial(typed)
+        assert caught.value.code == "serial_malformed"
+        assert not is_damm_valid(typed)

@@ -591,7 +591,7 @@ def _session_page(
 
 @router.get("/parcours/{journey_id}/seance")
 async def session_page(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     """The session form of a journey of the structure. (For another journey, the cheque
     lookup posts the cheque proved by its code to the form: a code never goes in a URL.)"""
@@ -612,7 +612,7 @@ async def session_page(
 
 @router.post("/parcours/{journey_id}/seance")
 async def log_session(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     structure = _structure(user)
     submitted = await request.form()
@@ -667,7 +667,7 @@ async def log_session(
 
 @router.post("/parcours/{journey_id}/seance/verifier")
 async def check_serials(
-    request: Request, state: State, user: CurrentUser, journey_id: str
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> HTMLResponse:
     """The verdict list of the session form (static/mediation.js): a dry run, nothing changes."""
     _structure(user)
@@ -680,7 +680,11 @@ async def check_serials(
 
 @router.get("/parcours/{journey_id}/seances/{session_id}")
 async def session_receipt(
-    request: Request, state: State, user: CurrentUser, journey_id: str, session_id: str
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    journey_id: JourneyIdPath,
+    session_id: JourneyIdPath,
 ) -> HTMLResponse:
     structure = _structure(user)
 

@@ -692,7 +692,7 @@ async def booklet_submit(
 
 @router.get("/parcours/{journey_id}/bordereau")
 async def slip_page(
-    request: Request, journey_id: str, state: State, user: CurrentUser
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     """The printable slip handed over with the booklet: each cheque's serial, its security
     code and their barcode. Showing it settles a reprint owed since codes were added."""
