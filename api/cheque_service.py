@@ -30,10 +30,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api import access
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
 from api.deps import AppState
-from api.errors import ApiError, from_temporal, not_found
+from api.errors import ApiError, from_temporal
 from domain import contracts as c
 from domain.redemption import check_cheques, refusal_summary
 from domain.refusals import (
@@ -442,23 +443,12 @@ class ChequeService:
     # ---- reads ----
 
     def _journey_row(self, session: Session, journey_id: str) -> models.Journey:
-        row = queries.get_journey(session, journey_id)
-        if row is None or row.programme_code != self.settings.programme_code:
-            raise not_found()
-        return row
+        return reads.journey(session, self.settings.programme_code, journey_id)
 
     def _mediation_structure(
         self, session: Session, structure_id: int
     ) -> models.MediationStructure:
-        programme = queries.get_programme(session, self.settings.programme_code)
-        structure = queries.get_mediation_structure(session, structure_id)
-        if programme is None or structure is None or structure.programme_id != programme.id:
-            raise ApiError(
-                422,
-                "unknown_structure",
-                "Cette structure de médiation n'existe pas dans le programme.",
-            )
-        return structure
+        return reads.mediation_structure(session, self.settings.programme_code, structure_id)
 
     async def _live_status(self, journey_id: str) -> c.JourneyStatus:
         handle = self.state.temporal.get_workflow_handle(c.workflow_id_for(journey_id))

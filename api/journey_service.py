@@ -17,11 +17,12 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from api import access
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
 from api.cheque_service import ChequeService, require_same_session
 from api.deps import AppState
-from api.errors import ApiError, from_temporal, key_reused, not_found
+from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
 from domain import contracts as c
 from domain.policy import JourneyPolicy
@@ -88,21 +89,13 @@ class JourneyService:
         return await self.state.db.run(self._programme)
 
     def _programme(self, session: Session) -> models.Programme:
-        programme = queries.get_programme(session, self.settings.programme_code)
-        if programme is None:
-            raise ApiError(
-                503, "no_programme", "Aucun programme n'est configuré (base non initialisée)."
-            )
-        return programme
+        return reads.programme(session, self.settings.programme_code)
 
     async def journey_row(self, journey_id: str) -> models.Journey:
         return await self.state.db.run(lambda s: self._journey_row(s, journey_id))
 
     def _journey_row(self, session: Session, journey_id: str) -> models.Journey:
-        row = queries.get_journey(session, journey_id)
-        if row is None or row.programme_code != self.settings.programme_code:
-            raise not_found()
-        return row
+        return reads.journey(session, self.settings.programme_code, journey_id)
 
     def _access(self, session: Session, journey_id: str) -> queries.JourneyAccess | None:
         """What access decisions need of the journey, if this programme has it."""
@@ -410,15 +403,7 @@ class JourneyService:
     def _mediation_structure(
         self, session: Session, structure_id: int
     ) -> models.MediationStructure:
-        programme = self._programme(session)
-        structure = queries.get_mediation_structure(session, structure_id)
-        if structure is None or structure.programme_id != programme.id:
-            raise ApiError(
-                422,
-                "unknown_structure",
-                "Cette structure de médiation n'existe pas dans le programme.",
-            )
-        return structure
+        return reads.mediation_structure(session, self.settings.programme_code, structure_id)
 
     async def log_session(
         self,

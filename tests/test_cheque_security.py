@@ -9,6 +9,7 @@ codes printed on their slip) is recorded and told; wrong codes lock the booklet.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -404,3 +405,44 @@ async def test_lookups_refuse_digits_of_other_scripts_in_french(api_stack: Stack
         assert r.status_code == 422 and "seuls des chiffres sont attendus" in r.text
     r = await stack.http.get(f"/api/v1/cheques/{typed}", headers=stack.auth("med"))
     assert r.status_code == 422
+
+
+async def test_the_pages_show_a_locked_booklet_and_the_coordinator_unlocks_it(
+    api_stack: Stack,
+) -> None:
+    stack = api_stack
+    jid, serials = await trained_journey(stack)
+    other = stack.people["med_other"].mediation_structure_id
+    for n in range(stack.settings.cheque_code_max_failures):
+        r = await stack.http.post(
+            f"/api/v1/journeys/{jid}/sessions",
+            json=session(other, [wrong(serials[n])]),
+            headers=stack.auth("med_other"),
+        )
+        assert r.status_code == 422, r.text
+    await settle(stack, jid)
+    async with signed_in(stack, stack.people["sw"].email) as http:
+        page = (await http.get(f"/accompagnement/parcours/{jid}")).text
+        assert "Carnet bloqué depuis le" in page and "la coordination du programme" in page
+    async with signed_in(stack, stack.people["coord_all"].email) as http:
+        page = (await http.get(f"/coordination/parcours/{jid}")).text
+        assert "Carnet bloqué depuis le" in page and "Débloquer le carnet" in page
+        form = re.search(
+            r'action="/coordination/parcours/[^"]+/debloquer".*?name="csrf_token" '
+            r'value="([^"]+)".*?name="form_id" value="([^"]+)"',
+            page,
+            re.S,
+        )
+        assert form, page
+        url = f"/coordination/parcours/{jid}/debloquer"
+        r = await http.post(url, data={"csrf_token": form[1], "form_id": form[2]})
+        assert r.status_code == 303 and r.headers["location"].endswith("?fait=deblocage")
+        page = (await http.get(r.headers["location"])).text
+        assert "Le carnet est débloqué" in page and "Débloquer le carnet" not in page
+        # The same form again: answered as the first time, nothing recorded twice.
+        again = await http.post(url, data={"csrf_token": form[1], "form_id": form[2]})
+        assert again.status_code == 303
+    timeline = (
+        await stack.http.get(f"/api/v1/journeys/{jid}/timeline", headers=stack.auth("sw"))
+    ).json()
+    assert [t["action"] for t in timeline].count("BOOKLET_UNLOCKED") == 1

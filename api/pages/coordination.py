@@ -11,9 +11,10 @@ redirect (303) to the journey page.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -471,63 +472,90 @@ def _done(journey_id: str, what: str) -> RedirectResponse:
     return RedirectResponse(f"/coordination/parcours/{journey_id}?fait={what}", status_code=303)
 
 
+M = TypeVar("M", NudgeForm, UnlockForm)
+
+
+async def _act_on_journey(
+    request: Request,
+    state: AppState,
+    user: User,
+    journey_id: str,
+    *,
+    change: Change,
+    form_model: type[M],
+    update: Callable[[M], tuple[str, Any]],
+    done: str,
+    field: str,
+) -> tuple[Response | None, Form[M], int]:
+    """The journey page's one-button actions: authorise, read the form, send the Update
+    (the form's UUID as its key); a redirect once done, else the form with its refusal
+    (`field`: where a 422 is shown) and the status to answer."""
+    _coordinator(user)
+    await _require_change(state, user, journey_id, change)
+    form = await read_form(request, form_model)
+    status = 422
+    if form.ok:
+        name, arg = update(form.data)
+        try:
+            await JourneyService(state).update(
+                journey_id,
+                name,
+                arg,
+                key=str(form.data.form_id),
+                result_type=c.JourneyStatus,
+                user=user,
+                change=change,
+            )
+            return _done(journey_id, done), form, 303
+        except ApiError as err:
+            if err.status not in (409, 422):
+                raise
+            status = err.status
+            form.refuse(err, field if err.status == 422 else "")
+    return None, form, status
+
+
 @router.post("/parcours/{journey_id}/debloquer")
 async def unlock_booklet(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     """Unlock a booklet locked after too many wrong security codes."""
-    _coordinator(user)
-    await _require_change(state, user, journey_id, Change.UNLOCK_BOOKLET)
-    form = await read_form(request, UnlockForm)
-    status = 422
-    if form.ok:
-        try:
-            await JourneyService(state).update(
-                journey_id,
-                c.U_UNLOCK_BOOKLET,
-                c.UnlockBookletRequest(actor=user.actor),
-                key=str(form.data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.UNLOCK_BOOKLET,
-            )
-            return _done(journey_id, "deblocage")
-        except ApiError as err:
-            if err.status not in (409, 422):
-                raise
-            status = err.status
-            form.refuse(err, "")
+    done, form, status = await _act_on_journey(
+        request,
+        state,
+        user,
+        journey_id,
+        change=Change.UNLOCK_BOOKLET,
+        form_model=UnlockForm,
+        update=lambda _: (c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(actor=user.actor)),
+        done="deblocage",
+        field="",
+    )
+    if done is not None:
+        return done
     view = await _journey_view(state, user, journey_id)
-    nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
-    nudge.add_error("", form.errors.get("") or "Le carnet n'a pas pu être débloqué.")
-    return await _journey_page(request, state, user, view, nudge, status=status)
+    summary: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    summary.add_error("", form.errors.get("") or "Le carnet n'a pas pu être débloqué.")
+    return await _journey_page(request, state, user, view, summary, status=status)
 
 
 @router.post("/parcours/{journey_id}/relance")
 async def nudge(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
-    _coordinator(user)
-    await _require_change(state, user, journey_id, Change.NUDGE)
-    form = await read_form(request, NudgeForm)
-    status = 422
-    if form.ok:
-        try:
-            await JourneyService(state).update(
-                journey_id,
-                c.U_NUDGE,
-                c.NudgeRequest(actor=user.actor, message=form.data.message),
-                key=str(form.data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.NUDGE,
-            )
-            return _done(journey_id, "relance")
-        except ApiError as err:
-            if err.status not in (409, 422):
-                raise
-            status = err.status
-            form.refuse(err, "message" if err.status == 422 else "")
+    done, form, status = await _act_on_journey(
+        request,
+        state,
+        user,
+        journey_id,
+        change=Change.NUDGE,
+        form_model=NudgeForm,
+        update=lambda data: (c.U_NUDGE, c.NudgeRequest(actor=user.actor, message=data.message)),
+        done="relance",
+        field="message",
+    )
+    if done is not None:
+        return done
     view = await _journey_view(state, user, journey_id)
     return await _journey_page(request, state, user, view, form, status=status)
 
