@@ -1,13 +1,15 @@
 """Benchmark: logging a session over HTTP before and after the cheques' security codes.
 
     python -m bench.codes [--before 9b47995] [--journeys 40] [--rounds 4] [--concurrency 8]
+                          [--postgres]
 
 In one run, on one Temporal dev server (SQLite file, WAL), two whole stacks side by side:
 "before" is the code of commit `--before` (checked out in a temporary git worktree: serials
 alone, looked up by the API then the workflow), "after" is this checkout (serial + security
 code: each code opened with AES-GCM and compared, then the same workflow checks). Each has
-its own records database, worker process and API process, the same demo accounts and the
-same mail sink. Journeys are driven to training untimed, then their five sessions of two
+its own records database (SQLite files; with --postgres, throwaway PostgreSQL databases on
+127.0.0.1, as in production), worker process and API process, the same demo accounts and
+the same mail sink. Journeys are driven to training untimed, then their five sessions of two
 cheques are timed; the sides alternate in rounds so that drift hits both alike. Prints
 p50/p99 of each side and their ratios (aim: no slower).
 """
@@ -33,6 +35,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.journeys import SA_TYPES, binary, free_port, percentile, run_many, slip_of
+from bench.pages import drop_pg, pg_database
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from notifications.sink import start_sink
@@ -127,9 +130,8 @@ class Side:
 
 
 async def start_side(
-    name: str, directory: Path, tmp: Path, address: str, codes: bool
+    name: str, directory: Path, db_url: str, address: str, codes: bool
 ) -> tuple[Side, Any]:
-    db_url = f"sqlite:///{tmp / f'{name}.db'}"
     prepared = subprocess.run(  # noqa: ASYNC221 (set-up, before anything is timed)
         [sys.executable, "-c", PREPARE, db_url],
         cwd=directory,
@@ -164,8 +166,9 @@ async def start_side(
     return Side(name, directory, db_url, people, http, codes, [], processes), sink
 
 
-async def main(before: str, journeys: int, rounds: int, concurrency: int) -> None:
+async def main(before: str, journeys: int, rounds: int, concurrency: int, postgres: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-codes-"))
+    databases: dict[str, str] = {}  # PostgreSQL databases to drop, by side
     worktree = tmp / "before"
     subprocess.run(  # noqa: ASYNC221 (set-up)
         ["git", "worktree", "add", "--detach", str(worktree), before], cwd=ROOT, check=True
@@ -187,7 +190,11 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int) -> Non
     sinks: list[Any] = []
     try:
         for name, directory, codes in (("before", worktree, False), ("after", ROOT, True)):
-            side, sink = await start_side(name, directory, tmp, address, codes)
+            if postgres:
+                databases[name], db_url = pg_database()
+            else:
+                db_url = f"sqlite:///{tmp / f'{name}.db'}"
+            side, sink = await start_side(name, directory, db_url, address, codes)
             sides.append(side)
             sinks.append(sink)
         for side in sides:  # warm up: worker caches, connections, SQLite pages
@@ -198,7 +205,8 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int) -> Non
             for side in sides:
                 await run_many(side.journey, per_round, concurrency)
         print(
-            f"log a session over HTTP (2 cheques): {per_round * rounds} journeys per side, "
+            f"log a session over HTTP (2 cheques), records on "
+            f"{'PostgreSQL' if postgres else 'SQLite'}: {per_round * rounds} journeys per side, "
             f"5 sessions each, {rounds} alternating rounds, concurrency {concurrency}"
         )
         figures: dict[str, tuple[float, float]] = {}
@@ -218,6 +226,8 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int) -> Non
         for sink in sinks:
             sink.stop()
         await env.shutdown()
+        for name in databases.values():
+            drop_pg(name)
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT)  # noqa: ASYNC221
 
 
@@ -229,5 +239,6 @@ if __name__ == "__main__":
     parser.add_argument("--journeys", type=int, default=40, help="per side, over all rounds")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--postgres", action="store_true", help="records on PostgreSQL")
     ns = parser.parse_args()
-    asyncio.run(main(ns.before, ns.journeys, ns.rounds, ns.concurrency))
+    asyncio.run(main(ns.before, ns.journeys, ns.rounds, ns.concurrency, ns.postgres))

@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
@@ -76,22 +77,20 @@ def binary(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+_SLIP_ENGINES: dict[str, Engine] = {}  # one per database: reading a slip stays cheap
+
+
 def slip_of(db_url: str, serials: list[str]) -> list[dict[str, str]]:
     """The cheques as the person's slip shows them (serial and security code, read from
     the records with the default code key, as the worker sealed them)."""
     vault = Settings().code_vault
-    engine = make_engine(db_url)
-    try:
-        with session_factory(engine)() as s:
-            sealed = dict(
-                s.exec(
-                    select(Cheque.serial, Cheque.security_code).where(
-                        col(Cheque.serial).in_(serials)
-                    )
-                ).all()
-            )
-    finally:
-        engine.dispose()
+    engine = _SLIP_ENGINES.get(db_url) or _SLIP_ENGINES.setdefault(db_url, make_engine(db_url))
+    with session_factory(engine)() as s:
+        sealed = dict(
+            s.exec(
+                select(Cheque.serial, Cheque.security_code).where(col(Cheque.serial).in_(serials))
+            ).all()
+        )
     return [{"serial": x, "code": display_code(vault.reveal(x, sealed[x] or ""))} for x in serials]
 
 
