@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,15 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.journeys import SA_TYPES, binary, free_port, percentile, run_many, slip_of
+from bench.journeys import (
+    SA_TYPES,
+    binary,
+    cpu_seconds,
+    free_port,
+    percentile,
+    run_many,
+    slip_of,
+)
 from bench.pages import drop_pg, pg_database
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
@@ -77,7 +85,18 @@ class Side:
     http: httpx.AsyncClient
     codes: bool  # sessions carry security codes
     latencies: list[float]
-    processes: list[subprocess.Popen[bytes]]
+    processes: list[subprocess.Popen[bytes]]  # worker, API
+    cpu: dict[str, float] = field(default_factory=lambda: {"worker": 0.0, "api": 0.0})
+    journeys: int = 0
+
+    async def run(self, count: int, concurrency: int) -> None:
+        """`count` journeys, with the CPU time its worker and API processes spent on them."""
+        pids = {"worker": self.processes[0].pid, "api": self.processes[1].pid}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        await run_many(self.journey, count, concurrency)
+        for name, pid in pids.items():
+            self.cpu[name] += cpu_seconds(pid) - before[name]
+        self.journeys += count
 
     def headers(self, who: str, key: str | None = None) -> dict[str, str]:
         headers = dict(self.people["social_worker" if who == "sw" else "mediator"])
@@ -203,7 +222,7 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int, postgr
         per_round = max(1, journeys // rounds)
         for _ in range(rounds):
             for side in sides:
-                await run_many(side.journey, per_round, concurrency)
+                await side.run(per_round, concurrency)
         print(
             f"log a session over HTTP (2 cheques), records on "
             f"{'PostgreSQL' if postgres else 'SQLite'}: {per_round * rounds} journeys per side, "
@@ -214,7 +233,13 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int, postgr
             p50, p99 = (percentile(side.latencies, p) * 1000 for p in (50, 99))
             figures[side.name] = (p50, p99)
             label = f"{side.name} ({before})" if side.name == "before" else "after (this tree)"
-            print(f"  {label:<22}: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+            cpu = "  ".join(
+                f"{name} {seconds / side.journeys * 1000:.0f}" for name, seconds in side.cpu.items()
+            )
+            print(
+                f"  {label:<22}: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms   "
+                f"CPU ms per journey (whole journey): {cpu}"
+            )
         (b50, b99), (a50, a99) = figures["before"], figures["after"]
         print(f"  ratio after/before: p50 {a50 / b50:.2f}x  p99 {a99 / b99:.2f}x (aim: no slower)")
     finally:
