@@ -47,6 +47,5 @@ def _modules(text: str) -> str:
     symbol.decompose()
     # Upper case letters are bars, lower case spaces; A/a is one module wide, B/b two...
     return "".join(
-        ("1" if w.isupper() else "0") * (ord(w.lower()) - ord("a") + 1)
-        for w in symbol.decomposed
+        ("1" if w.isupper() else "0") * (ord(w.lower()) - ord("a") + 1) for w in symbol.decomposed
     )

@@ -203,7 +203,8 @@ class JourneyService:
         # One unit of work (one database round trip) from the programme to the person.
         programme, structure = await self.state.db.run(register, write=True)
         journey_id = journey_id_for(programme.code, idempotency_key)
-        start = WithStartWorkflowOperation(
+        assert structure.id is not None  # read from the database
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             c.WORKFLOW_NAME,
             c.JourneyInput(
                 journey_id=journey_id,

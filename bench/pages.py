@@ -103,7 +103,7 @@ class Reference:
     def __init__(self, session: Session) -> None:
         programme = session.exec(select(Programme).where(Programme.code == PROGRAMME)).one()
         self.millesime = programme.current_millesime
-        self.epci = [e.id for e in session.exec(select(Epci).order_by(col(Epci.id)))]
+        self.epci = [e.id for e in session.exec(select(Epci).order_by(col(Epci.id))) if e.id]
         budgets = dict(
             session.execute(
                 text(

@@ -310,7 +310,7 @@ def _project_assessments(session: Session, journey_id: str, states: list[Assessm
     existing = {
         row.kind: row
         for row in session.execute(
-            select(c.id, c.kind, c.tool, c.autonomy, c.needs, c.at).where(
+            select(*[c.id, c.kind, c.tool, c.autonomy, c.needs, c.at]).where(
                 c.journey_id == journey_id
             )
         )

@@ -26,7 +26,7 @@ from tests.test_pages_mediation import signed_in
 from tests.test_web_access import settle
 
 
-def session(structure: int, cheques: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
+def session(structure: int | None, cheques: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
     return {
         "mediation_structure_id": structure,
         "day": paris_day(datetime.now(UTC)).isoformat(),
@@ -43,9 +43,9 @@ def wrong(serial: str) -> dict[str, str]:
 
 async def trained_journey(stack: Stack) -> tuple[str, list[str]]:
     """A journey in training with the demo mediator's structure ("med")."""
-    journey = await to_training(
-        stack, str(uuid.uuid4()), stack.people["med"].mediation_structure_id
-    )
+    mine = stack.people["med"].mediation_structure_id
+    assert mine is not None
+    journey = await to_training(stack, str(uuid.uuid4()), mine)
     return journey["journey_id"], [c["serial"] for c in journey["cheques"]]
 
 

@@ -25,8 +25,8 @@ millesimes = st.integers(2000, 2100)
 graces = st.integers(0, 36)
 
 
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
+def paris(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
 
 
 def test_millesime_2021_national_rule() -> None:

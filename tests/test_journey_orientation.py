@@ -243,8 +243,8 @@ async def test_coordinator_reorients_a_trainee_and_a_session_elsewhere_changes_m
         Stage.IN_TRAINING,
     )
     assert log.detail["previous_orientation_id"] == first_orientation.orientation_id
-    request = j.outbox(jid)[-1]
-    assert (request.kind, request.detail["mediation_structure_id"]) == (
+    notice = j.outbox(jid)[-1]
+    assert (notice.kind, notice.detail["mediation_structure_id"]) == (
         NoticeKind.ORIENTATION_REQUEST,
         str(OTHER_MEDIATION),
     )

@@ -251,11 +251,14 @@ async def test_expiry_warnings_and_closure_with_its_summary(mail_world: MailWorl
             day = paris_day(await j.now())
             await j.log_session(handle, session_request(serials[3:4], day, actor=p.mediator_actor))
         # Months without a session before J-30: the trainer was reminded once meanwhile.
-        idle = [(p.structure_mail, "STAGE_REMINDER"), ("sam@mediatheque.example", "STAGE_REMINDER")]
+        idle = [
+            (str(p.structure_mail), "STAGE_REMINDER"),
+            ("sam@mediatheque.example", "STAGE_REMINDER"),
+        ]
         await expect(
             w,
             *(
-                (address, warned[0])
+                (str(address), warned[0])
                 for address in (
                     PERSON,
                     "lea.martin@ccas.example",
@@ -263,7 +266,7 @@ async def test_expiry_warnings_and_closure_with_its_summary(mail_world: MailWorl
                     "sam@mediatheque.example",
                 )
             ),
-            *(idle if days == 30 else []),  # type: ignore[arg-type]
+            *(idle if days == 30 else []),
         )
     await j.update(handle, c.U_WITHDRAW, c.WithdrawRequest(p.actor, "Déménagement"))
     await w.smtp.wait_for(3)
@@ -288,11 +291,12 @@ async def test_preferences_mute_and_fold_reminders_into_the_digest(
     with w.sessions() as session:
         from notifications.preferences import set_preferences
 
+        assert p.referrer.id is not None
         set_preferences(
             session,
             p.referrer.id,
             muted=["CLOSURE", "REFERRAL"],
-            reminders_in_digest=True,  # type: ignore[arg-type]
+            reminders_in_digest=True,
         )
         session.commit()
     handle, jid = await w.refer(p.actor)

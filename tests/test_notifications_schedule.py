@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from temporalio.client import ScheduleActionExecutionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
@@ -52,7 +53,9 @@ async def test_schedule_is_created_once_and_starts_the_digest(
                     if actions:
                         break
                     await asyncio.sleep(0.05)
-                started = actions[-1].action.workflow_id
+                action = actions[-1].action
+                assert isinstance(action, ScheduleActionExecutionStartWorkflow)
+                started = action.workflow_id
                 summary = await client.get_workflow_handle(
                     started, result_type=DigestSummary
                 ).result()

@@ -17,7 +17,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from domain.needs import AutonomyLevel
-from domain.notices import Recipient
+from domain.notices import NoticeKind, Recipient
 from domain.stages import Outcome, Stage
 from notifications.context import JourneyFacts, MailContext, Person, Structure
 from notifications.digest import DigestContext, DigestItem
@@ -190,8 +190,7 @@ def test_a_missing_variable_is_an_error_not_an_empty_string() -> None:
 
 def test_dates_are_french_in_paris_time() -> None:
     # 31 January 2027 23:00 UTC is 1 February 00:00 in Paris: the last valid day is 31/01.
-    rendered = render_message(
-        "expiry_warning_beneficiary", _case(MESSAGES[("EXPIRY_WARNING", "BENEFICIARY")])
-    )  # type: ignore[index]
+    message = MESSAGES[(NoticeKind.EXPIRY_WARNING, Recipient.BENEFICIARY)]
+    rendered = render_message("expiry_warning_beneficiary", _case(message))
     assert rendered.subject == "Vos chèques Pass numérique expirent le 31/01/2027"
     assert "60,00\u00a0€" in rendered.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import httpx
 from sqlmodel import col, func, select
@@ -22,7 +23,7 @@ def structure(stack: Stack, structure_id: int) -> models.MediationStructure:
         return row
 
 
-def count(stack: Stack, model: type, *where: object) -> int:
+def count(stack: Stack, model: type, *where: Any) -> int:
     with stack.sessions() as s:
         return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
 

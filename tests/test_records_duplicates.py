@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic import command
@@ -261,7 +262,7 @@ def test_second_booklet_allowance_keeps_the_first_decision(sessions: SessionFact
 
 def test_idempotency_claims(sessions: SessionFactory) -> None:
     with sessions() as s:
-        claim = {"scope": "j1:assess", "key": "form-1", "now": NOW}
+        claim: dict[str, Any] = {"scope": "j1:assess", "key": "form-1", "now": NOW}
         assert idempotency.claim(s, fingerprint="a" * 64, **claim) is True
         s.commit()
         assert idempotency.claim(s, fingerprint="a" * 64, **claim) is False  # the same request

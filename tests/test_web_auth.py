@@ -6,6 +6,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from tests.fixtures.api import Stack, csrf_from, login
 SW = "travailleur.social@aveyron.example"
 
 
-def count(stack: Stack, model: type, *where: object) -> int:
+def count(stack: Stack, model: type, *where: Any) -> int:
     with stack.sessions() as s:
         return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
 

@@ -83,7 +83,8 @@ def test_nested_models_use_dotted_names_and_consent_is_a_checkbox() -> None:
         "consent.given": "Le consentement de la personne est obligatoire pour l'orienter."
     }
     assert refused.value("person.first_name") == "Josette"
-    accepted = parse_form(schemas.ReferralIn, form(*data.multi_items(), ("consent.given", "on")))
+    typed = [(k, str(v)) for k, v in data.multi_items()]
+    accepted = parse_form(schemas.ReferralIn, form(*typed, ("consent.given", "on")))
     assert accepted.ok and accepted.data.person.first_name == "Josette"
 
 

@@ -30,7 +30,9 @@ def upgrade() -> None:
             sa.Column("slip_to_reprint_since", sa.DateTime(timezone=True), nullable=True)
         )
     with op.batch_alter_table("journey", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("booklet_locked_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("booklet_locked_at", sa.DateTime(timezone=True), nullable=True)
+        )
     op.create_table(
         "cheque_code_failure",
         sa.Column("id", sa.Integer(), nullable=False),
