@@ -28,7 +28,11 @@ $(CHROMIUM):
 up: $(STAMP)
 	$(BIN)/passnum up
 
+# Lint, format and types first (seconds), then the suite.
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
