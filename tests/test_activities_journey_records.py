@@ -295,8 +295,10 @@ def test_a_concurrent_duplicate_ends_with_one_write(sessions: SessionFactory) ->
     apply_journey_event(first, referral_event())  # flushed, not committed
 
     errors: list[BaseException] = []
+    started = threading.Event()
 
     def second_worker() -> None:
+        started.set()
         try:
             ActivityEnvironment().run(activities.record_journey_event, referral_event())
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -304,7 +306,10 @@ def test_a_concurrent_duplicate_ends_with_one_write(sessions: SessionFactory) ->
 
     thread = threading.Thread(target=second_worker)
     thread.start()
-    time.sleep(0.3)
+    # Commit only once the second worker runs and has had time to reach the lock; if it
+    # reaches it later, it finds the event recorded: one write either way.
+    assert started.wait(timeout=30)
+    time.sleep(0.2)
     first.commit()
     first.close()
     thread.join(timeout=30)
@@ -465,8 +470,10 @@ def test_a_concurrent_duplicate_step_ends_with_one_write(sessions: SessionFactor
         apply_journey_event(first, event)  # not committed yet
 
     errors: list[BaseException] = []
+    started = threading.Event()
 
     def second_worker() -> None:
+        started.set()
         try:
             ActivityEnvironment().run(activities.record_journey_events, closing_events())
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -474,7 +481,10 @@ def test_a_concurrent_duplicate_step_ends_with_one_write(sessions: SessionFactor
 
     thread = threading.Thread(target=second_worker)
     thread.start()
-    time.sleep(0.3)
+    # Commit only once the second worker runs and has had time to reach the lock; if it
+    # reaches it later, it finds the event recorded: one write either way.
+    assert started.wait(timeout=30)
+    time.sleep(0.2)
     first.commit()
     first.close()
     thread.join(timeout=30)

@@ -268,7 +268,10 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
 
     outcome: dict[str, object] = {}
 
+    started = threading.Event()
+
     def request() -> None:
+        started.set()
         with sessions() as s:
             begin_write(s)
             s.add(_journey("mine"))
@@ -279,7 +282,8 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
 
     thread = threading.Thread(target=request)
     thread.start()
-    time.sleep(0.3)
+    assert started.wait(timeout=30)  # then a moment to reach the lock the other holds
+    time.sleep(0.2)
     other.commit()
     other.close()
     thread.join(timeout=30)
