@@ -3,14 +3,18 @@
 Every `.py` file of the repository is parsed (never imported: a module that must not be
 loaded is not loaded here either) and each `import`/`from … import` statement, at the top
 of a module or inside a function alike, is an edge from that module to the repository
-module it names (`from records import queries` names `records.queries`). The rules:
+module it names (`from records import queries` names `records` and `records.queries`).
+The rules:
 
+- each part imports only the parts the table allows it (`ALLOWED` below, its copy);
 - `domain/` imports the standard library only; `workflows/` and `domain/` never import the
   records, the API, mail, activities, SQLModel or SQLAlchemy (workflow code does no I/O);
 - `api/` never imports the worker, workflows or activities: it talks to Temporal through
   `temporal_client` and to mail through `api/mail_service.py` only;
 - nothing imports `api/` but `cli.py`, `stack/`, `bench/` and `tests/`;
 - no import cycle among the repository's modules.
+
+One test checks the consequence at run time: importing the app loads no worker code.
 
 To see the graph yourself: `python tests/test_imports.py` prints every edge.
 """
@@ -26,6 +30,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_DIRS = frozenset({".venv", ".git", ".data", "node_modules", "build", "dist"})
 
+# The README's "Layout" table: the repository parts each part may import (itself aside).
+# Parts not listed (cli, stack, bench, tests) may import everything.
+ALLOWED = {
+    "domain": set(),
+    "workflows": {"domain"},
+    "records": {"domain", "config"},
+    "config": {"domain", "records"},
+    "notifications": {"domain", "records", "config"},
+    "activities": {"domain", "records", "notifications"},
+    "temporal_client": {"config"},
+    "api": {"domain", "records", "config", "temporal_client", "notifications"},
+    "worker": {
+        "domain",
+        "records",
+        "config",
+        "notifications",
+        "activities",
+        "workflows",
+        "temporal_client",
+    },
+}
 # Packages (first name) a module of the given part may not import.
 FORBIDDEN = {
     "domain": {"records", "api", "notifications", "activities", "sqlmodel", "sqlalchemy"},
@@ -149,6 +174,8 @@ def violations(graph: Graph, files: Mapping[str, Path]) -> list[str]:
                 found.append(f"{module} imports {name} (domain/ is stdlib only)")
         for target, line in sorted(edges.items()):
             there = part(target)
+            if here in ALLOWED and there != here and there not in ALLOWED[here]:
+                found.append(f"{module}:{line} imports {target} (not in the layout table)")
             if there == "api" and here not in API_IMPORTERS:
                 found.append(f"{module}:{line} imports {target} (only cli, stack, bench, tests)")
             if here == "api" and there == "notifications" and module != API_MAIL_SERVICE:
@@ -214,11 +241,17 @@ def test_the_checks_catch_a_violation(tmp_path: Path) -> None:
         "api.pages imports worker (forbidden in api/)",
         "api.pages:3 imports notifications (only api.mail_service)",
         "api.pages:3 imports notifications.x (only api.mail_service)",
+        "api.pages:2 imports worker (not in the layout table)",
         "domain.rules imports records (forbidden in domain/)",
         "domain.rules imports pydantic (domain/ is stdlib only)",
         "domain.rules imports records (domain/ is stdlib only)",
+        "domain.rules:2 imports records (not in the layout table)",
+        "domain.rules:2 imports records.models (not in the layout table)",
+        "records.models:1 imports api (not in the layout table)",
         "records.models:1 imports api (only cli, stack, bench, tests)",
+        "records.models:1 imports api.app (not in the layout table)",
         "records.models:1 imports api.app (only cli, stack, bench, tests)",
+        "worker:1 imports api.app (not in the layout table)",
         "worker:1 imports api.app (only cli, stack, bench, tests)",
         "workflows.flow imports sqlalchemy (forbidden in workflows/)",
     ]
