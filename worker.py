@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import compileall
-import functools
 import logging
-import typing
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import temporalio.api.common.v1
-from pydantic import TypeAdapter
 from temporalio.client import (
     Client,
     Schedule,
@@ -33,16 +28,6 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
-)
-from temporalio.contrib.pydantic import (
-    PydanticJSONPlainPayloadConverter,
-    pydantic_data_converter,
-)
-from temporalio.converter import (
-    CompositePayloadConverter,
-    DataConverter,
-    DefaultPayloadConverter,
-    JSONPlainPayloadConverter,
 )
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -55,6 +40,7 @@ from domain.mail import DIGEST_HOUR, DIGEST_SCHEDULE_ID, DIGEST_WORKFLOW_NAME
 from notifications.delivery import MailSettings
 from notifications.sender import MailboxSender, SmtpSender
 from records.db import is_sqlite, make_engine, session_factory
+from temporal_client import connect, worker_client
 from workflows.digest import CoordinatorDigestWorkflow, DigestInput
 from workflows.journey import JourneyWorkflow
 
@@ -70,86 +56,12 @@ ACTIVITY_THREADS = 8
 PASSTHROUGH_MODULES = ("domain", "workflows.deadlines")
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
-
-
 def sandbox_runner() -> SandboxedWorkflowRunner:
     # Domain rules are pure and deterministic: pass them through instead of re-importing
     # them on every workflow run.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
-
-
-# ---- the payload converter, with pydantic adapters shared by all workflow runs ----
-
-# Packages whose types are the same objects inside and outside the sandbox (passed through).
-_SHARED_TYPE_PACKAGES = frozenset({"domain", "builtins", "datetime", "typing", "types", "uuid"})
-
-
-def _shareable(hint: Any) -> bool:
-    args = typing.get_args(hint)
-    if args:
-        return _shareable(typing.get_origin(hint)) and all(_shareable(a) for a in args)
-    module = getattr(hint, "__module__", None) or ""
-    return module.partition(".")[0] in _SHARED_TYPE_PACKAGES
-
-
-@functools.lru_cache(maxsize=256)
-def _shared_adapter(hint: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(hint)
-
-
-class _SharedAdaptersJSONConverter(PydanticJSONPlainPayloadConverter):
-    """The pydantic JSON converter, building each type's TypeAdapter once per process.
-
-    The SDK gives every workflow run a new payload converter, hence a new adapter cache:
-    each journey rebuilt the adapters of every update argument it received. Only types of
-    passed-through modules are shared: a type defined inside a sandbox must not outlive it.
-    """
-
-    def from_payload(
-        self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
-    ) -> Any:
-        if type_hint is not None:
-            try:
-                if _shareable(type_hint):
-                    return _shared_adapter(type_hint).validate_json(payload.data)
-            except TypeError:  # an unhashable hint: no cache
-                pass
-        return super().from_payload(payload, type_hint)
-
-
-class SharedAdaptersPayloadConverter(CompositePayloadConverter):
-    """Same wire format as `pydantic_data_converter`'s payload converter."""
-
-    def __init__(self) -> None:
-        json_converter = _SharedAdaptersJSONConverter()
-        super().__init__(
-            *(
-                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
-                for c in DefaultPayloadConverter.default_encoding_payload_converters
-            )
-        )
-
-
-def worker_client(client: Client) -> Client:
-    """The same connection, with the shared-adapter converter (same payloads on the wire)."""
-    converter = client.data_converter
-    if converter.payload_converter_class is not pydantic_data_converter.payload_converter_class:
-        return client  # a caller's own converter: keep it
-    config = client.config()
-    config["data_converter"] = DataConverter(
-        payload_converter_class=SharedAdaptersPayloadConverter,
-        payload_codec=converter.payload_codec,
-        failure_converter_class=converter.failure_converter_class,
-    )
-    return Client(**config)
 
 
 def precompile_workflows() -> None:

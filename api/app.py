@@ -1,5 +1,6 @@
 """The FastAPI application: JSON API under /api/v1, French pages everywhere else, static
-files under /static. Both authenticate with api.auth and authorise with api.access."""
+files under /static. Both authenticate with api.auth and authorise with api.access; the
+Temporal client comes from temporal_client (the API never loads the worker's code)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from temporalio.client import Client
 from api import docs, openapi, security_headers
 from api.body_limit import BodyLimit
 from api.deps import AppState, Database
-from api.errors import install_error_handlers
+from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social
 from api.pages import auth as auth_pages
 from api.routes import accounts, cheques, journeys
 from api.web import STATIC_DIR
 from config import Settings
 from records.db import make_engine, session_factory
+from temporal_client import connect
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -27,8 +29,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from worker import connect  # the worker module owns how we talk to Temporal
-
         temporal = client or await connect(settings)
         engine = make_engine(settings.db_url)
         app.state.passnum = AppState(

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio import activity, workflow
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():  # not imported again by every workflow run
+    from temporal_client import connect_to
 
 BARE_WORKFLOW = "BareWorkflow"
 
@@ -43,7 +44,7 @@ class BareWorkflow:
 async def run_worker(address: str, task_queue: str) -> None:
     # Like worker.py: bytecode on disk, or the sandbox compiles this module for every run.
     compileall.compile_file(__file__, quiet=2)
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await connect_to(address)
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = Worker(
             client,

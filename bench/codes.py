@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bench.journeys import (
@@ -48,6 +47,7 @@ from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from notifications.sink import start_sink
 from records.db import make_engine, session_factory
+from temporal_client import DATA_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,7 +202,7 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int, postgr
             "synchronous=normal",
         ],
         search_attributes=[SA_TYPES[t](name) for name, t in SEARCH_ATTRIBUTES.items()],
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     address = env.client.service_client.config.target_host
     sides: list[Side] = []

@@ -42,7 +42,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -57,6 +56,7 @@ from records import accounts
 from records.db import make_engine, migrate, session_factory
 from records.models import Cheque
 from records.seed import seed_default_programme, seed_demo_accounts
+from temporal_client import DATA_CONVERTER
 from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,7 +323,7 @@ async def main(
             "synchronous=normal",
         ],
         search_attributes=[SA_TYPES[t](name) for name, t in SEARCH_ATTRIBUTES.items()],
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     address = env.client.service_client.config.target_host
     settings = Settings(

@@ -34,7 +34,6 @@ from pathlib import Path
 from sqlmodel import col, select
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
@@ -48,6 +47,7 @@ from notifications.sink import count_mails, start_sink
 from records.db import SessionFactory, make_engine, migrate, session_factory
 from records.models import Beneficiary, MailboxMessage, MailDelivery, TransitionLog
 from records.seed import seed_default_programme
+from temporal_client import DATA_CONVERTER
 from worker import build_worker
 from workflows.journey import JourneyWorkflow
 
@@ -191,7 +191,7 @@ async def throughput(sessions: SessionFactory, port: int, messages: int, concurr
 async def latency(sessions: SessionFactory, port: int, journeys: int, concurrency: int) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_extra_args=[
             "--sqlite-pragma",
             "journal_mode=wal",

@@ -26,6 +26,7 @@ from config import LOOPBACK_HOSTS, Settings
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from stack.devserver import DevServer, StackError, port_in_use, split_address, temporal_binary
+from temporal_client import connect
 
 T = TypeVar("T")
 
@@ -106,8 +107,6 @@ class _Server(uvicorn.Server):
 
 async def connect_when_ready(settings: Settings, dev: DevServer | None) -> Client:
     """Connect to Temporal, retrying while the dev server starts."""
-    from worker import connect
-
     deadline = time.monotonic() + TEMPORAL_STARTUP_TIMEOUT_S
     last_error: Exception | None = None
     while time.monotonic() < deadline:

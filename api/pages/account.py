@@ -18,15 +18,15 @@ from api.auth import CurrentUser, User
 from api.deps import State
 from api.errors import not_found
 from api.forms import Form, read_form
-from api.web import render
-from notifications.categories import Category
-from notifications.preferences import (
+from api.mail_service import (
+    Category,
     EssentialCategory,
     Preferences,
     optional_categories,
     preferences_of,
     set_preferences,
 )
+from api.web import render
 from records import models
 
 router = APIRouter(prefix="/compte", include_in_schema=False)

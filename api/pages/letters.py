@@ -20,11 +20,17 @@ from api.auth import CurrentUser, User
 from api.constraints import IdPath, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
+from api.mail_service import (
+    DeliveryLine,
+    LetterLine,
+    NoLetter,
+    deliveries_for,
+    letters_for,
+    render_letter,
+)
 from api.security_headers import LETTER_POLICY
 from domain.notices import NoticeKind
 from domain.stages import OrientationStatus, Role, Stage
-from notifications.journal import DeliveryLine, LetterLine, deliveries_for, letters_for
-from notifications.letters import NoLetter, render_letter
 from records import models, queries
 
 router = APIRouter(include_in_schema=False)

@@ -19,10 +19,10 @@ from api.auth import CurrentUser
 from api.constraints import MAX_PAGE, IdPath
 from api.deps import State
 from api.errors import ApiError
+from api.mail_service import MailView, count_mails, list_mails, read_mail
 from api.security_headers import MAIL_POLICY
 from api.web import render
 from domain.stages import Role
-from notifications.sink import MailView, count_mails, list_mails, read_mail
 
 router = APIRouter(prefix="/administration/courriels", include_in_schema=False)
 PAGE_SIZE = 50

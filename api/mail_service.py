@@ -1,0 +1,41 @@
+"""The one door from the app to mail: what pages may read or change of `notifications/`.
+
+Pages never import `notifications` themselves (tests/test_imports.py holds them to it): a
+professional's notification preferences and the categories they choose among
+(`/compte/notifications`), a journey's letters to print and its deliveries
+(`/parcours/{id}/lettres/…`, `fragments/mail.html`), and the embedded sink's mails
+(`/administration/courriels`). Sending stays with the worker's activities.
+"""
+
+from __future__ import annotations
+
+from notifications.categories import Category
+from notifications.journal import DeliveryLine, LetterLine, deliveries_for, letters_for
+from notifications.letters import NoLetter, render_letter
+from notifications.preferences import (
+    EssentialCategory,
+    Preferences,
+    optional_categories,
+    preferences_of,
+    set_preferences,
+)
+from notifications.sink import MailView, count_mails, list_mails, read_mail
+
+__all__ = [
+    "Category",
+    "DeliveryLine",
+    "EssentialCategory",
+    "LetterLine",
+    "MailView",
+    "NoLetter",
+    "Preferences",
+    "count_mails",
+    "deliveries_for",
+    "letters_for",
+    "list_mails",
+    "optional_categories",
+    "preferences_of",
+    "read_mail",
+    "render_letter",
+    "set_preferences",
+]
