@@ -28,6 +28,7 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import journey_rules as rules
     from domain.contracts import (
         ACTIVITY_ALLOCATE_BOOKLET,
         ACTIVITY_ANONYMISE,
@@ -56,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         AssessmentState,
         BookletAllocation,
         BookletRequest,
-        ChequeRefusalDetails,
         ChequeState,
         ConfirmReferral,
         JourneyEvent,
@@ -74,25 +74,15 @@ with workflow.unsafe.imports_passed_through():
         UnlockBookletRequest,
         WithdrawRequest,
     )
+    from domain.deadlines import Due, Job, due_warnings, next_due, pending_jobs
     from domain.mail import ACTIVITY_DELIVER_NOTICES, DeliverNotices
-    from domain.needs import MAX_SESSION_MINUTES, AssessmentKind
+    from domain.needs import AssessmentKind
     from domain.notices import NoticeKind, Recipient, notice_key
     from domain.policy import WHO_MUST_ACT
-    from domain.redemption import check_cheques, refusal_summary
-    from domain.refusals import accept
+    from domain.refusals import RefusalKind, Refused, accept
     from domain.serials import booklet_serials, parse_serial
-    from domain.stages import (
-        Action,
-        ChequeStatus,
-        OrientationStatus,
-        Outcome,
-        Role,
-        Stage,
-        can_move,
-    )
-    from domain.validity import format_date_fr, paris_day, valid_until
-
-from workflows.deadlines import Due, Job, due_warnings, next_due, pending_jobs
+    from domain.stages import Action, ChequeStatus, OrientationStatus, Outcome, Stage
+    from domain.validity import valid_until
 
 # Behaviour changes since the first recorded journeys (tests/histories/*.json). Each id
 # guards its change with `workflow.patched`: journeys whose history predates it replay
@@ -123,29 +113,19 @@ _SA_STALLED = SearchAttributeKey.for_bool(SA_STALLED)
 _SA_EPCI = SearchAttributeKey.for_keyword(SA_EPCI)
 _SA_MEDIATION = SearchAttributeKey.for_keyword(SA_MEDIATION)
 
-_COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
-_REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
-_LOCKABLE_STAGES = _REDEEMING_STAGES
-_REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
-
-# Why a stage is flagged stalled, per stage ({days}: days without activity).
-_STALL_REASONS: dict[Stage, str] = {
-    Stage.REFERRED: "Aucun diagnostic {days} jours après l'orientation",
-    Stage.ASSESSED: "Aucun carnet remis {days} jours après le diagnostic",
-    Stage.BOOKLET_ISSUED: "Aucune orientation ni séance {days} jours après la dernière action",
-    Stage.ORIENTED: "Orientation restée sans réponse {days} jours",
-    Stage.IN_TRAINING: "Aucune séance depuis {days} jours",
-}
-
 NoticeSpec = tuple[NoticeKind, Recipient]
 
 
-def _refuse(code: str, message: str, *details: object) -> ApplicationError:
-    return ApplicationError(message, *details, type=code, non_retryable=True)
-
-
-def _wrong_stage(message: str, stage: Stage) -> ApplicationError:
-    return _refuse("WrongStage", f"{message} (étape actuelle : {stage.label}).")
+def _failure(refused: Refused, *, conflict: bool = False) -> ApplicationError:
+    """The update's failure for a domain refusal (the one place they are converted): its
+    kind as the error type, its details carried along. `conflict`: refused when re-checked
+    in the handler, another update having changed the journey since validation (cheques
+    refused keep their kind and verdicts)."""
+    if conflict and refused.kind != RefusalKind.CHEQUES_REFUSED:
+        return ApplicationError(refused.message, type=RefusalKind.CONFLICT, non_retryable=True)
+    return ApplicationError(
+        refused.message, *refused.details, type=refused.kind, non_retryable=True
+    )
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -218,7 +198,7 @@ class JourneyWorkflow:
 
     @workflow.update(name=U_ASSESS)
     async def assess(self, req: AssessmentRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_assess(req)):
+        async with self._turn(rules.check_assess, req):
             s = self._status
             from_stage = s.stage
             state = AssessmentState(req.kind, req.tool, req.autonomy, list(req.needs), self._now())
@@ -238,11 +218,11 @@ class JourneyWorkflow:
 
     @assess.validator
     def _validate_assess(self, req: AssessmentRequest) -> None:
-        self._check_assess(req)
+        self._check(rules.check_assess, req)
 
     @workflow.update(name=U_ISSUE_BOOKLET)
     async def issue_booklet(self, req: BookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_booklet(req)):
+        async with self._turn(rules.check_booklet, req):
             s, p = self._status, self._policy
             number = await workflow.execute_activity(
                 ACTIVITY_ALLOCATE_BOOKLET,
@@ -273,21 +253,21 @@ class JourneyWorkflow:
 
     @issue_booklet.validator
     def _validate_issue_booklet(self, req: BookletRequest) -> None:
-        self._check_booklet(req)
+        self._check(rules.check_booklet, req)
 
     @workflow.update(name=U_ORIENT)
     async def orient(self, req: OrientRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_orient(req)):
+        async with self._turn(rules.check_orient, req):
             await self._open_orientation(req, Action.ORIENTED)
         return copy.deepcopy(self._status)
 
     @orient.validator
     def _validate_orient(self, req: OrientRequest) -> None:
-        self._check_orient(req)
+        self._check(rules.check_orient, req)
 
     @workflow.update(name=U_ANSWER_ORIENTATION)
     async def answer_orientation(self, req: OrientationAnswer) -> JourneyStatus:
-        async with self._turn(lambda: self._check_answer(req)):
+        async with self._turn(rules.check_answer, req):
             s = self._status
             orientation = s.orientation
             assert orientation is not None  # checked
@@ -327,11 +307,11 @@ class JourneyWorkflow:
 
     @answer_orientation.validator
     def _validate_answer_orientation(self, req: OrientationAnswer) -> None:
-        self._check_answer(req)
+        self._check(rules.check_answer, req)
 
     @workflow.update(name=U_LOG_SESSION)
     async def log_session(self, req: SessionRequest) -> SessionReceipt:
-        async with self._turn(lambda: self._check_session(req)):
+        async with self._turn(rules.check_session, req):
             known = self._session(req.session_id)
             if known is not None:  # same session sent again under another update id
                 return self._receipt(known)
@@ -339,12 +319,7 @@ class JourneyWorkflow:
             from_stage = s.stage
             day = req.day
             digits = [parse_serial(text).digits for text in req.serials]  # all checked
-            for cheque in s.cheques:
-                if cheque.serial in digits:
-                    cheque.status = ChequeStatus.REDEEMED
-                    cheque.session_id = req.session_id
-                    cheque.redeemed_on = day
-                    cheque.mediation_structure_id = req.mediation_structure_id
+            rules.redeem(s, req, digits)
             session = SessionState(
                 session_id=req.session_id,
                 mediation_structure_id=req.mediation_structure_id,
@@ -365,15 +340,9 @@ class JourneyWorkflow:
                 "day": day.isoformat(),
                 "cheques": str(len(digits)),
             }
-            orientation = s.orientation
-            expected = s.mediation_structure_id
-            if orientation is not None and orientation.status == OrientationStatus.PENDING:
-                expected = orientation.mediation_structure_id
-                same = orientation.mediation_structure_id == req.mediation_structure_id
-                orientation.status = (
-                    OrientationStatus.ACCEPTED if same else OrientationStatus.CANCELLED
-                )
-                orientation.answered_at = self._now()
+            expected = rules.settle_orientation_for_session(
+                s, req.mediation_structure_id, self._now()
+            )
             notices: list[NoticeSpec] = []
             if expected is not None and expected != req.mediation_structure_id:
                 detail["extra_action"] = Action.MEDIATOR_CHANGED.value
@@ -411,11 +380,11 @@ class JourneyWorkflow:
 
     @log_session.validator
     def _validate_log_session(self, req: SessionRequest) -> None:
-        self._check_session(req)
+        self._check(rules.check_session, req)
 
     @workflow.update(name=U_WITHDRAW)
     async def withdraw(self, req: WithdrawRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_withdraw(req)):
+        async with self._turn(rules.check_withdraw, req):
             from_stage = self._status.stage
             self._touch()  # retention counts from the withdrawal
             notices, structure = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
@@ -432,11 +401,11 @@ class JourneyWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, req: WithdrawRequest) -> None:
-        self._check_withdraw(req)
+        self._check(rules.check_withdraw, req)
 
     @workflow.update(name=U_NUDGE)
     async def nudge(self, req: NudgeRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_nudge(req)):
+        async with self._turn(rules.check_nudge, req):
             stage = self._status.stage
             detail = {"message": req.message} if req.message else {}
             # A nudge is not activity of the journey: the stalled flag stays until someone acts.
@@ -452,21 +421,21 @@ class JourneyWorkflow:
 
     @nudge.validator
     def _validate_nudge(self, req: NudgeRequest) -> None:
-        self._check_nudge(req)
+        self._check(rules.check_nudge, req)
 
     @workflow.update(name=U_REORIENT)
     async def reorient(self, req: OrientRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_reorient(req)):
+        async with self._turn(rules.check_reorient, req):
             await self._open_orientation(req, Action.REORIENTED)
         return copy.deepcopy(self._status)
 
     @reorient.validator
     def _validate_reorient(self, req: OrientRequest) -> None:
-        self._check_reorient(req)
+        self._check(rules.check_reorient, req)
 
     @workflow.update(name=U_LOCK_BOOKLET)
     async def lock_booklet(self, req: LockBookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_lock(req)):
+        async with self._turn(rules.check_lock, req):
             s = self._status
             if s.booklet_locked_at is None:  # a concurrent request may have locked it
                 s.booklet_locked_at = self._now()
@@ -486,11 +455,11 @@ class JourneyWorkflow:
 
     @lock_booklet.validator
     def _validate_lock_booklet(self, req: LockBookletRequest) -> None:
-        self._check_lock(req)
+        self._check(rules.check_lock, req)
 
     @workflow.update(name=U_UNLOCK_BOOKLET)
     async def unlock_booklet(self, req: UnlockBookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_unlock(req)):
+        async with self._turn(rules.check_unlock, req):
             s = self._status
             s.booklet_locked_at = None
             await self._record(Action.BOOKLET_UNLOCKED, req.actor, from_stage=s.stage)
@@ -498,164 +467,28 @@ class JourneyWorkflow:
 
     @unlock_booklet.validator
     def _validate_unlock_booklet(self, req: UnlockBookletRequest) -> None:
-        self._check_unlock(req)
-
-    # ---- checks shared by validators and handlers (they raise, never change state) ----
-
-    def _check_assess(self, req: AssessmentRequest) -> None:
-        stage = self._status.stage
-        if req.kind == AssessmentKind.ENTRY:
-            if stage not in (Stage.REFERRED, Stage.ASSESSED):
-                raise _wrong_stage("Le diagnostic initial se fait avant la remise du carnet", stage)
-            if not req.needs:
-                raise _refuse("InvalidInput", "Choisissez au moins un besoin pour le diagnostic.")
-        elif stage not in (Stage.IN_TRAINING, Stage.CLOSED):
-            raise _wrong_stage(
-                "Le diagnostic de sortie se fait en formation ou après la clôture du parcours",
-                stage,
-            )
-
-    def _check_booklet(self, req: BookletRequest) -> None:
-        stage = self._status.stage
-        if self._status.booklet_number is not None:
-            raise _refuse(
-                "BookletExists",
-                f"Un carnet a déjà été remis pour ce parcours (carnet n° "
-                f"{self._status.booklet_number}, millésime {self._status.millesime}).",
-            )
-        if stage != Stage.ASSESSED:
-            raise _wrong_stage("Le carnet se remet après le diagnostic initial", stage)
-        now = self._now()
-        this_year = paris_day(now).year
-        if not 2000 <= req.millesime <= this_year + 1:
-            raise _refuse(
-                "InvalidInput",
-                f"Le millésime {req.millesime} n'est pas en circulation : "
-                f"choisissez {this_year} ou {this_year + 1}.",
-            )
-        end = valid_until(req.millesime, self._policy.grace_months)
-        stop_days = self._policy.stop_issuing_days_before_expiry
-        stop = end - timedelta(days=stop_days)
-        if now >= stop:
-            raise _refuse(
-                "MillesimeEnding",
-                f"Les chèques du millésime {req.millesime} ne sont valables que jusqu'au "
-                f"{format_date_fr(end - timedelta(days=1))} : leur distribution s'arrête "
-                f"{stop_days} jours avant, le {format_date_fr(stop)}. "
-                "Remettez un carnet d'un millésime plus récent.",
-            )
-
-    def _check_orient(self, req: OrientRequest) -> None:
-        stage = self._status.stage
-        if stage != Stage.BOOKLET_ISSUED:
-            raise _wrong_stage(
-                "L'orientation vers une structure de médiation se fait une fois le carnet remis",
-                stage,
-            )
-        _check_structure(req.mediation_structure_id)
-
-    def _check_answer(self, req: OrientationAnswer) -> None:
-        orientation = self._pending_orientation()
-        if orientation is None:
-            raise _wrong_stage(
-                "Aucune orientation n'attend de réponse pour ce parcours", self._status.stage
-            )
-        if req.mediation_structure_id != orientation.mediation_structure_id:
-            raise _refuse(
-                "WrongStructure", "Cette orientation a été adressée à une autre structure."
-            )
-        if not req.accept and req.decline_reason is None:
-            raise _refuse("InvalidInput", "Indiquez le motif du refus de l'orientation.")
-
-    def _check_session(self, req: SessionRequest) -> None:
-        if self._session(req.session_id) is not None:
-            return  # answered from the recorded session
-        s = self._status
-        if s.stage in (Stage.REFERRED, Stage.ASSESSED):
-            raise _wrong_stage(
-                "Aucun carnet n'a encore été remis : aucune séance ne peut être payée en chèques",
-                s.stage,
-            )
-        if not req.session_id:
-            raise _refuse("InvalidInput", "Identifiant de séance manquant.")
-        _check_structure(req.mediation_structure_id)
-        today = paris_day(self._now())
-        if req.day > today:
-            raise _refuse(
-                "InvalidInput",
-                f"La séance du {format_date_fr(req.day)} est dans le futur : "
-                "enregistrez-la une fois qu'elle a eu lieu.",
-            )
-        if not 1 <= req.duration_minutes <= MAX_SESSION_MINUTES:
-            raise _refuse(
-                "InvalidInput",
-                f"La durée d'une séance va de 1 à {MAX_SESSION_MINUTES} minutes.",
-            )
-        if not req.serials:
-            raise _refuse("InvalidInput", "Saisissez au moins un numéro de chèque.")
-        verdicts = check_cheques(s, req.serials, req.day)
-        if not all(v.accepted for v in verdicts):
-            raise _refuse(
-                "ChequesRefused", refusal_summary(verdicts), ChequeRefusalDetails(verdicts)
-            )
-
-    def _check_lock(self, req: LockBookletRequest) -> None:
-        s = self._status
-        if req.actor.role != Role.SYSTEM:
-            raise _refuse("Forbidden", "Seul passnum bloque un carnet (codes de sécurité erronés).")
-        if s.stage not in _LOCKABLE_STAGES:
-            raise _wrong_stage("Aucun carnet en cours d'utilisation à bloquer", s.stage)
-
-    def _check_unlock(self, req: UnlockBookletRequest) -> None:
-        _check_coordination(req.actor, "débloquer un carnet")
-        if self._status.booklet_locked_at is None:
-            raise _refuse("Conflict", "Le carnet de ce parcours n'est pas bloqué.")
-
-    def _check_withdraw(self, req: WithdrawRequest) -> None:
-        stage = self._status.stage
-        if not stage.is_open:
-            raise _wrong_stage("Ce parcours est déjà clôturé", stage)
-        if not req.reason.strip():
-            raise _refuse("InvalidInput", "Indiquez le motif de la sortie du dispositif.")
-
-    def _check_nudge(self, req: NudgeRequest) -> None:
-        stage = self._status.stage
-        _check_coordination(req.actor, "relancer un parcours")
-        if not stage.is_open:
-            raise _wrong_stage("Ce parcours est clôturé : il n'y a personne à relancer", stage)
-
-    def _check_reorient(self, req: OrientRequest) -> None:
-        s = self._status
-        _check_coordination(req.actor, "réorienter un parcours")
-        if s.stage not in _REORIENTABLE_STAGES:
-            raise _wrong_stage(
-                "La réorientation est possible une fois le carnet remis, parcours ouvert", s.stage
-            )
-        _check_structure(req.mediation_structure_id)
-        if not (req.reason or "").strip():
-            raise _refuse("InvalidInput", "Indiquez le motif de la réorientation.")
-        pending = self._pending_orientation()
-        current = pending.mediation_structure_id if pending else s.mediation_structure_id
-        if s.stage != Stage.BOOKLET_ISSUED and current == req.mediation_structure_id:
-            raise _refuse(
-                "InvalidInput", "Le parcours est déjà orienté vers cette structure de médiation."
-            )
+        self._check(rules.check_unlock, req)
 
     # ---- state changes (called with the lock held) ----
 
     @asynccontextmanager
-    async def _turn(self, check: Callable[[], None]) -> AsyncIterator[None]:
+    async def _turn(self, check: rules.Check, req: Any) -> AsyncIterator[None]:
         """Run a handler alone, once the referral is recorded, re-checking its preconditions:
         another update may have changed the journey since this one was validated."""
         await workflow.wait_condition(lambda: self._recorded_seq >= 1)
         async with self._lock:
             try:
-                check()
-            except ApplicationError as err:
-                if err.type == "ChequesRefused":
-                    raise
-                raise _refuse("Conflict", err.message) from None
+                check(self._status, self._policy, req, self._now())
+            except Refused as refused:
+                raise _failure(refused, conflict=True) from None
             yield
+
+    def _check(self, check: rules.Check, req: Any) -> None:
+        """A validator: the domain check, its refusal rejecting the update."""
+        try:
+            check(self._status, self._policy, req, self._now())
+        except Refused as refused:
+            raise _failure(refused) from None
 
     async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
         s = self._status
@@ -695,22 +528,9 @@ class JourneyWorkflow:
     def _close(
         self, outcome: Outcome, unspent: ChequeStatus
     ) -> tuple[list[NoticeSpec], int | None]:
-        """Close the journey; unspent cheques become `unspent` (EXPIRED or CANCELLED) so the
-        cheque ledger reconciles at once. Returns the notices and the mediation structure
-        to tell (the one training the person, or the one a pending orientation awaited)."""
-        s = self._status
-        structure = self._acting_structure()
-        self._move(Stage.CLOSED)
-        s.outcome = outcome
-        s.closed_at = self._now()
-        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
-        pending = self._pending_orientation()
-        if pending is not None:
-            pending.status = OrientationStatus.CANCELLED
-            pending.answered_at = self._now()
-        for cheque in s.cheques:
-            if cheque.status == ChequeStatus.ISSUED:
-                cheque.status = unspent
+        """Close the journey (`rules.close`: unspent cheques become `unspent`). Returns the
+        notices and the mediation structure to tell."""
+        structure = self._rule(rules.close, outcome, unspent, self._now())
         notices = [
             (NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER),
             (NoticeKind.JOURNEY_CLOSED, Recipient.MEDIATION_STRUCTURE),
@@ -743,7 +563,7 @@ class JourneyWorkflow:
                 notice_detail=days,
             )
         elif due.job == Job.STALL:
-            self._flag_stalled(_STALL_REASONS[stage].format(days=due.days))
+            self._flag_stalled(rules.stall_reason(stage, due.days))
             await self._record(
                 Action.STALLED,
                 SYSTEM,
@@ -778,7 +598,7 @@ class JourneyWorkflow:
             assert orientation is not None
             orientation.status = OrientationStatus.EXPIRED
             self._move(Stage.BOOKLET_ISSUED)
-            self._flag_stalled(f"Orientation restée sans réponse {due.days} jours")
+            self._flag_stalled(rules.orientation_expired_reason(due.days))
             # The referrer hears of it now: no separate stage reminder for this activity epoch.
             s.reminded_for_activity_at = s.last_activity_at
             detail = days | {
@@ -845,39 +665,35 @@ class JourneyWorkflow:
     def _now(self) -> datetime:
         return workflow.now()
 
+    def _rule(self, transition: Callable[..., Any], *args: Any) -> Any:
+        """Apply a domain transition to the status; a refusal (made unreachable by the
+        checks) fails the update."""
+        try:
+            return transition(self._status, *args)
+        except Refused as refused:
+            raise _failure(refused) from None
+
     def _move(self, target: Stage) -> None:
-        s = self._status
-        if target == s.stage:
-            return
-        if not can_move(s.stage, target):  # validators make this unreachable
-            raise _refuse("Conflict", f"Transition impossible : {s.stage.label} → {target.label}.")
-        s.stage = target
-        s.stage_dates[target] = self._now()
+        self._rule(rules.move, target, self._now())
 
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._changes != seen
 
     def _touch(self) -> None:
         """A person acted on the journey: restart the stall clock and clear the flag."""
-        s = self._status
-        s.last_activity_at = self._now()
-        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
+        rules.touch(self._status, self._now())
 
     def _flag_stalled(self, reason: str) -> None:
-        s = self._status
-        s.stalled, s.stalled_since, s.stalled_reason = True, self._now(), reason
+        rules.flag_stalled(self._status, reason, self._now())
 
     def _acting_structure(self) -> int | None:
-        """The mediation structure expected to act: a pending orientation's, else the trainer."""
-        pending = self._pending_orientation()
-        return pending.mediation_structure_id if pending else self._status.mediation_structure_id
+        return rules.acting_structure(self._status)
 
     def _pending_orientation(self) -> OrientationState | None:
-        o = self._status.orientation
-        return o if o is not None and o.status == OrientationStatus.PENDING else None
+        return rules.pending_orientation(self._status)
 
     def _session(self, session_id: str) -> SessionState | None:
-        return next((x for x in self._status.sessions if x.session_id == session_id), None)
+        return rules.find_session(self._status, session_id)
 
     def _receipt(self, session: SessionState) -> SessionReceipt:
         return SessionReceipt(
@@ -1010,13 +826,3 @@ class JourneyWorkflow:
             if not updates:
                 return
         workflow.upsert_search_attributes(updates)
-
-
-def _check_structure(structure_id: int) -> None:
-    if structure_id <= 0:
-        raise _refuse("InvalidInput", "Structure de médiation inconnue.")
-
-
-def _check_coordination(actor: Actor, what: str) -> None:
-    if actor.role not in _COORDINATION:
-        raise _refuse("Forbidden", f"Seule la coordination peut {what}.")
