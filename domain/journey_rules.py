@@ -1,11 +1,9 @@
-"""The journey's rules: what each request may do at each stage, and what a change does to
-the status. Pure functions over `JourneyStatus`, so the workflow only orchestrates and unit
-tests call them without a Temporal server.
+"""The journey's rules: what each request may do at each stage, and why a journey stalls.
 
-A check is a function of (status, policy, request, now) that returns nothing or raises
-`domain.refusals.Refused` with its kind and French message; it never changes the status.
-The transitions below change the status they are given and nothing else: no timers, no
-records, no notices (the workflow adds those).
+Pure functions over `JourneyStatus`, so the workflow only orchestrates and unit tests call
+them without a Temporal server. A check is a function of (status, policy, request, now)
+that returns nothing or raises `domain.refusals.Refused` with its kind and French message;
+it never changes the status. What each accepted request does is domain/journey_steps.py.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from domain.needs import MAX_SESSION_MINUTES, AssessmentKind
 from domain.policy import JourneyPolicy
 from domain.redemption import check_cheques, refusal_summary
 from domain.refusals import RefusalKind, Refused, wrong_stage
-from domain.stages import ChequeStatus, OrientationStatus, Outcome, Role, Stage, can_move
+from domain.stages import OrientationStatus, Role, Stage
 from domain.validity import paris_day, valid_until
 
 # A check: (status, policy, request, now) -> None, or `Refused`.
@@ -227,74 +225,3 @@ def check_reorient(
         and acting_structure(status) == req.mediation_structure_id
     ):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_ALREADY_ORIENTED_THERE)
-
-
-# ---- transitions (they change the given status only) ----
-
-
-def move(status: JourneyStatus, target: Stage, now: datetime) -> None:
-    """Move to `target` (nothing if already there); an impossible move is a conflict."""
-    if target == status.stage:
-        return
-    if not can_move(status.stage, target):  # the checks make this unreachable
-        raise Refused(RefusalKind.CONFLICT, r.msg_impossible_transition(status.stage, target))
-    status.stage = target
-    status.stage_dates[target] = now
-
-
-def touch(status: JourneyStatus, now: datetime) -> None:
-    """A person acted on the journey: restart the stall clock and clear the flag."""
-    status.last_activity_at = now
-    status.stalled, status.stalled_since, status.stalled_reason = False, None, None
-
-
-def flag_stalled(status: JourneyStatus, reason: str, now: datetime) -> None:
-    status.stalled, status.stalled_since, status.stalled_reason = True, now, reason
-
-
-def redeem(status: JourneyStatus, req: SessionRequest, serials: list[str]) -> None:
-    """The cheques of a session (checked serials, as digits) are spent there."""
-    for cheque in status.cheques:
-        if cheque.serial in serials:
-            cheque.status = ChequeStatus.REDEEMED
-            cheque.session_id = req.session_id
-            cheque.redeemed_on = req.day
-            cheque.mediation_structure_id = req.mediation_structure_id
-
-
-def settle_orientation_for_session(
-    status: JourneyStatus, mediation_structure_id: int, now: datetime
-) -> int | None:
-    """A session answers a pending orientation: accepted if logged by the structure it
-    awaits, else cancelled (the person chose another one). Returns the structure that was
-    expected to act before the session (pending orientation's, else the trainer)."""
-    expected = status.mediation_structure_id
-    orientation = status.orientation
-    if orientation is not None and orientation.status == OrientationStatus.PENDING:
-        expected = orientation.mediation_structure_id
-        same = orientation.mediation_structure_id == mediation_structure_id
-        orientation.status = OrientationStatus.ACCEPTED if same else OrientationStatus.CANCELLED
-        orientation.answered_at = now
-    return expected
-
-
-def close(
-    status: JourneyStatus, outcome: Outcome, unspent: ChequeStatus, now: datetime
-) -> int | None:
-    """Close the journey; unspent cheques become `unspent` (EXPIRED or CANCELLED) so the
-    cheque ledger reconciles at once; a pending orientation is cancelled. Returns the
-    mediation structure to tell (the one training the person, or the one a pending
-    orientation awaited)."""
-    structure = acting_structure(status)
-    move(status, Stage.CLOSED, now)
-    status.outcome = outcome
-    status.closed_at = now
-    status.stalled, status.stalled_since, status.stalled_reason = False, None, None
-    pending = pending_orientation(status)
-    if pending is not None:
-        pending.status = OrientationStatus.CANCELLED
-        pending.answered_at = now
-    for cheque in status.cheques:
-        if cheque.status == ChequeStatus.ISSUED:
-            cheque.status = unspent
-    return structure

@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import journey_rules as rules
+    from domain import journey_steps as steps
     from domain.contracts import (
         ACTIVITY_ALLOCATE_BOOKLET,
         ACTIVITY_ANONYMISE,
@@ -54,10 +55,8 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         AnonymiseRequest,
         AssessmentRequest,
-        AssessmentState,
         BookletAllocation,
         BookletRequest,
-        ChequeState,
         ConfirmReferral,
         JourneyEvent,
         JourneyInput,
@@ -66,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         NudgeRequest,
         OrientationAnswer,
-        OrientationState,
         OrientRequest,
         SessionReceipt,
         SessionRequest,
@@ -74,15 +72,13 @@ with workflow.unsafe.imports_passed_through():
         UnlockBookletRequest,
         WithdrawRequest,
     )
-    from domain.deadlines import Due, Job, due_warnings, next_due, pending_jobs
+    from domain.deadlines import Due, Job, next_due, pending_jobs
+    from domain.journey_steps import Change
     from domain.mail import ACTIVITY_DELIVER_NOTICES, DeliverNotices
-    from domain.needs import AssessmentKind
-    from domain.notices import NoticeKind, Recipient, notice_key
-    from domain.policy import WHO_MUST_ACT
+    from domain.notices import Recipient, notice_key
     from domain.refusals import RefusalKind, Refused, accept
-    from domain.serials import booklet_serials, parse_serial
-    from domain.stages import Action, ChequeStatus, OrientationStatus, Outcome, Stage
-    from domain.validity import valid_until
+    from domain.serials import parse_serial
+    from domain.stages import Action, ChequeStatus, Outcome, Stage
 
 # Behaviour changes since the first recorded journeys (tests/histories/*.json). Each id
 # guards its change with `workflow.patched`: journeys whose history predates it replay
@@ -113,8 +109,6 @@ _SA_STALLED = SearchAttributeKey.for_bool(SA_STALLED)
 _SA_EPCI = SearchAttributeKey.for_keyword(SA_EPCI)
 _SA_MEDIATION = SearchAttributeKey.for_keyword(SA_MEDIATION)
 
-NoticeSpec = tuple[NoticeKind, Recipient]
-
 
 def _failure(refused: Refused, *, conflict: bool = False) -> ApplicationError:
     """The update's failure for a domain refusal (the one place they are converted): its
@@ -122,9 +116,11 @@ def _failure(refused: Refused, *, conflict: bool = False) -> ApplicationError:
     in the handler, another update having changed the journey since validation (cheques
     refused keep their kind and verdicts)."""
     if conflict and refused.kind != RefusalKind.CHEQUES_REFUSED:
-        return ApplicationError(refused.message, type=RefusalKind.CONFLICT, non_retryable=True)
+        return ApplicationError(
+            refused.message, type=RefusalKind.CONFLICT.value, non_retryable=True
+        )
     return ApplicationError(
-        refused.message, *refused.details, type=refused.kind, non_retryable=True
+        refused.message, *refused.details, type=refused.kind.value, non_retryable=True
     )
 
 
@@ -156,15 +152,7 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyStatus:
         async with self._lock:
-            await self._record(
-                Action.REFERRED,
-                input.referrer,
-                from_stage=None,
-                notices=[
-                    (NoticeKind.REFERRAL_RECORDED, Recipient.BENEFICIARY),
-                    (NoticeKind.REFERRAL_RECORDED, Recipient.REFERRER),
-                ],
-            )
+            await self._record(input.referrer, steps.referral())
         while self._status.stage != Stage.ANONYMISED:
             due = next_due(self._status, self._policy)
             changed = self._changed_since(self._changes)
@@ -188,7 +176,7 @@ class JourneyWorkflow:
     def status(self) -> JourneyStatus:
         return self._status
 
-    # ---- updates ----
+    # ---- updates: check (validator, then again in turn), step, record ----
 
     @workflow.update(name=U_CONFIRM_REFERRAL)
     async def confirm_referral(self, req: ConfirmReferral) -> JourneyStatus:
@@ -199,21 +187,7 @@ class JourneyWorkflow:
     @workflow.update(name=U_ASSESS)
     async def assess(self, req: AssessmentRequest) -> JourneyStatus:
         async with self._turn(rules.check_assess, req):
-            s = self._status
-            from_stage = s.stage
-            state = AssessmentState(req.kind, req.tool, req.autonomy, list(req.needs), self._now())
-            if req.kind == AssessmentKind.ENTRY:
-                correction = s.entry_assessment is not None
-                s.entry_assessment = state
-                self._move(Stage.ASSESSED)
-                action = Action.ASSESSED
-                detail = {"correction": "true"} if correction else {}
-            else:
-                s.exit_assessment = state
-                action, detail = Action.EXIT_ASSESSED, {}
-            self._touch()
-            detail |= {"autonomy": req.autonomy.value, "tool": req.tool.value}
-            await self._record(action, req.actor, from_stage=from_stage, detail=detail)
+            await self._record(req.actor, self._step(steps.assess, req, self._now()))
         return copy.deepcopy(self._status)
 
     @assess.validator
@@ -223,7 +197,7 @@ class JourneyWorkflow:
     @workflow.update(name=U_ISSUE_BOOKLET)
     async def issue_booklet(self, req: BookletRequest) -> JourneyStatus:
         async with self._turn(rules.check_booklet, req):
-            s, p = self._status, self._policy
+            s = self._status
             number = await workflow.execute_activity(
                 ACTIVITY_ALLOCATE_BOOKLET,
                 BookletAllocation(s.journey_id, s.programme_code, req.millesime),
@@ -231,24 +205,8 @@ class JourneyWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_RETRY_FOREVER,
             )
-            serials = booklet_serials(
-                s.programme_code, req.millesime, number, p.cheques_per_booklet
-            )
-            s.millesime, s.booklet_number = req.millesime, number
-            s.valid_until = valid_until(req.millesime, p.grace_months)
-            s.cheques = [
-                ChequeState(x.digits, x.cheque_number, ChequeStatus.ISSUED) for x in serials
-            ]
-            self._move(Stage.BOOKLET_ISSUED)
-            self._touch()
-            detail = {
-                "millesime": str(req.millesime),
-                "booklet_number": str(number),
-                "cheques": str(len(serials)),
-            }
-            await self._record(
-                Action.BOOKLET_ISSUED, req.actor, from_stage=Stage.ASSESSED, detail=detail
-            )
+            change = self._step(steps.issue_booklet, self._policy, req, number, self._now())
+            await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @issue_booklet.validator
@@ -268,41 +226,8 @@ class JourneyWorkflow:
     @workflow.update(name=U_ANSWER_ORIENTATION)
     async def answer_orientation(self, req: OrientationAnswer) -> JourneyStatus:
         async with self._turn(rules.check_answer, req):
-            s = self._status
-            orientation = s.orientation
-            assert orientation is not None  # checked
-            orientation.answered_at = self._now()
-            detail = {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            self._touch()
-            if req.accept:
-                orientation.status = OrientationStatus.ACCEPTED
-                s.mediation_structure_id = orientation.mediation_structure_id
-                self._move(Stage.IN_TRAINING)
-                await self._record(
-                    Action.ORIENTATION_ACCEPTED,
-                    req.actor,
-                    from_stage=Stage.ORIENTED,
-                    reason=req.comment,
-                    detail=detail,
-                )
-            else:
-                assert req.decline_reason is not None  # checked
-                orientation.status = OrientationStatus.DECLINED
-                orientation.decline_reason = req.decline_reason
-                self._move(Stage.BOOKLET_ISSUED)
-                detail["decline_reason"] = req.decline_reason.value
-                await self._record(
-                    Action.ORIENTATION_DECLINED,
-                    req.actor,
-                    from_stage=Stage.ORIENTED,
-                    reason=req.comment or req.decline_reason.label,
-                    detail=detail,
-                    notices=[(NoticeKind.ORIENTATION_DECLINED, Recipient.REFERRER)],
-                    notice_detail=detail,
-                )
+            change = self._step(steps.answer_orientation, req, self._now())
+            await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @answer_orientation.validator
@@ -312,70 +237,21 @@ class JourneyWorkflow:
     @workflow.update(name=U_LOG_SESSION)
     async def log_session(self, req: SessionRequest) -> SessionReceipt:
         async with self._turn(rules.check_session, req):
-            known = self._session(req.session_id)
+            known = rules.find_session(self._status, req.session_id)
             if known is not None:  # same session sent again under another update id
                 return self._receipt(known)
             s = self._status
-            from_stage = s.stage
-            day = req.day
             digits = [parse_serial(text).digits for text in req.serials]  # all checked
-            rules.redeem(s, req, digits)
-            session = SessionState(
-                session_id=req.session_id,
-                mediation_structure_id=req.mediation_structure_id,
-                day=day,
-                duration_minutes=req.duration_minutes,
-                kind=req.kind,
-                place=req.place,
-                themes=list(req.themes),
-                equipment=list(req.equipment),
-                autonomy_observed=req.autonomy_observed,
-                serials=digits,
-                logged_at=self._now(),
-            )
-            s.sessions.append(session)
-            detail = {
-                "session_id": req.session_id,
-                "mediation_structure_id": str(req.mediation_structure_id),
-                "day": day.isoformat(),
-                "cheques": str(len(digits)),
-            }
-            expected = rules.settle_orientation_for_session(
-                s, req.mediation_structure_id, self._now()
-            )
-            notices: list[NoticeSpec] = []
-            if expected is not None and expected != req.mediation_structure_id:
-                detail["extra_action"] = Action.MEDIATOR_CHANGED.value
-                detail["previous_mediation_structure_id"] = str(expected)
-                if workflow.patched(PATCH_NOTIFY_STRUCTURE_CHANGE):
-                    notices.append((NoticeKind.MEDIATOR_CHANGED, Recipient.MEDIATION_STRUCTURE))
-            s.mediation_structure_id = req.mediation_structure_id
-            self._move(Stage.IN_TRAINING)
-            self._touch()
+            session, change, left = self._step(steps.log_session, req, digits, self._now())
+            if left is not None and workflow.patched(PATCH_NOTIFY_STRUCTURE_CHANGE):
+                steps.tell_structure_change(change, left)
             async with self._together(several=s.cheques_left == 0):
-                await self._record(
-                    Action.SESSION_LOGGED,
-                    req.actor,
-                    from_stage=from_stage,
-                    detail=detail,
-                    notices=notices,
-                    notice_detail={
-                        "new_mediation_structure_id": str(req.mediation_structure_id),
-                        "session_id": req.session_id,
-                    },
-                    structure=expected if notices else None,
-                )
+                await self._record(req.actor, change)
                 if s.cheques_left == 0:
-                    notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
-                    await self._record(
-                        Action.CLOSED,
-                        SYSTEM,
-                        from_stage=Stage.IN_TRAINING,
-                        reason=Outcome.COMPLETED.label,
-                        detail={"outcome": Outcome.COMPLETED.value},
-                        notices=notices,
-                        structure=structure,
+                    closed = self._step(
+                        steps.close, Outcome.COMPLETED, ChequeStatus.CANCELLED, self._now()
                     )
+                    await self._record(SYSTEM, closed)
             return self._receipt(session)
 
     @log_session.validator
@@ -385,18 +261,7 @@ class JourneyWorkflow:
     @workflow.update(name=U_WITHDRAW)
     async def withdraw(self, req: WithdrawRequest) -> JourneyStatus:
         async with self._turn(rules.check_withdraw, req):
-            from_stage = self._status.stage
-            self._touch()  # retention counts from the withdrawal
-            notices, structure = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
-            await self._record(
-                Action.WITHDRAWN,
-                req.actor,
-                from_stage=from_stage,
-                reason=req.reason.strip(),
-                detail={"outcome": Outcome.WITHDRAWN.value},
-                notices=notices,
-                structure=structure,
-            )
+            await self._record(req.actor, self._step(steps.withdraw, req, self._now()))
         return copy.deepcopy(self._status)
 
     @withdraw.validator
@@ -406,17 +271,7 @@ class JourneyWorkflow:
     @workflow.update(name=U_NUDGE)
     async def nudge(self, req: NudgeRequest) -> JourneyStatus:
         async with self._turn(rules.check_nudge, req):
-            stage = self._status.stage
-            detail = {"message": req.message} if req.message else {}
-            # A nudge is not activity of the journey: the stalled flag stays until someone acts.
-            await self._record(
-                Action.NUDGED,
-                req.actor,
-                from_stage=stage,
-                reason=req.message,
-                notices=[(NoticeKind.NUDGE, Recipient(WHO_MUST_ACT[stage]))],
-                notice_detail=detail,
-            )
+            await self._record(req.actor, steps.nudge(self._status, req))
         return copy.deepcopy(self._status)
 
     @nudge.validator
@@ -436,21 +291,9 @@ class JourneyWorkflow:
     @workflow.update(name=U_LOCK_BOOKLET)
     async def lock_booklet(self, req: LockBookletRequest) -> JourneyStatus:
         async with self._turn(rules.check_lock, req):
-            s = self._status
-            if s.booklet_locked_at is None:  # a concurrent request may have locked it
-                s.booklet_locked_at = self._now()
-                detail = {"failures": str(req.failures)}
-                await self._record(
-                    Action.BOOKLET_LOCKED,
-                    req.actor,
-                    from_stage=s.stage,
-                    detail=detail,
-                    notices=[
-                        (NoticeKind.BOOKLET_LOCKED, Recipient.COORDINATORS),
-                        (NoticeKind.BOOKLET_LOCKED, Recipient.REFERRER),
-                    ],
-                    notice_detail=detail,
-                )
+            change = steps.lock_booklet(self._status, req, self._now())
+            if change is not None:  # None: a concurrent request locked it
+                await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @lock_booklet.validator
@@ -460,16 +303,14 @@ class JourneyWorkflow:
     @workflow.update(name=U_UNLOCK_BOOKLET)
     async def unlock_booklet(self, req: UnlockBookletRequest) -> JourneyStatus:
         async with self._turn(rules.check_unlock, req):
-            s = self._status
-            s.booklet_locked_at = None
-            await self._record(Action.BOOKLET_UNLOCKED, req.actor, from_stage=s.stage)
+            await self._record(req.actor, steps.unlock_booklet(self._status))
         return copy.deepcopy(self._status)
 
     @unlock_booklet.validator
     def _validate_unlock_booklet(self, req: UnlockBookletRequest) -> None:
         self._check(rules.check_unlock, req)
 
-    # ---- state changes (called with the lock held) ----
+    # ---- checks and steps (domain/journey_rules.py, domain/journey_steps.py) ----
 
     @asynccontextmanager
     async def _turn(self, check: rules.Check, req: Any) -> AsyncIterator[None]:
@@ -490,52 +331,20 @@ class JourneyWorkflow:
         except Refused as refused:
             raise _failure(refused) from None
 
-    async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
-        s = self._status
-        from_stage = s.stage
-        previous = s.orientation
-        if previous is not None and previous.status == OrientationStatus.PENDING:
-            previous.status = OrientationStatus.CANCELLED
-            previous.answered_at = self._now()
-        orientation = OrientationState(
-            orientation_id=str(workflow.uuid4()),
-            mediation_structure_id=req.mediation_structure_id,
-            status=OrientationStatus.PENDING,
-            since=self._now(),
-        )
-        s.orientation = orientation
-        self._move(Stage.ORIENTED)
-        self._touch()
-        detail = {
-            "orientation_id": orientation.orientation_id,
-            "mediation_structure_id": str(req.mediation_structure_id),
-        }
-        if previous is not None and action == Action.REORIENTED:
-            # The read model keeps one row per orientation: this one is now CANCELLED.
-            detail["previous_orientation_id"] = previous.orientation_id
-            detail["previous_mediation_structure_id"] = str(previous.mediation_structure_id)
-        await self._record(
-            action,
-            req.actor,
-            from_stage=from_stage,
-            reason=(req.reason or "").strip() or None,
-            detail=detail,
-            notices=[(NoticeKind.ORIENTATION_REQUEST, Recipient.MEDIATION_STRUCTURE)],
-            notice_detail=detail,
-            structure=req.mediation_structure_id,
-        )
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        """Apply a domain step to the status; a refusal (the checks make it unreachable)
+        fails the update."""
+        try:
+            return step(self._status, *args)
+        except Refused as refused:
+            raise _failure(refused) from None
 
-    def _close(
-        self, outcome: Outcome, unspent: ChequeStatus
-    ) -> tuple[list[NoticeSpec], int | None]:
-        """Close the journey (`rules.close`: unspent cheques become `unspent`). Returns the
-        notices and the mediation structure to tell."""
-        structure = self._rule(rules.close, outcome, unspent, self._now())
-        notices = [
-            (NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER),
-            (NoticeKind.JOURNEY_CLOSED, Recipient.MEDIATION_STRUCTURE),
-        ]
-        return notices, structure
+    async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
+        orientation_id = str(workflow.uuid4())
+        change = self._step(steps.orient, req, action, orientation_id, self._now())
+        await self._record(req.actor, change)
+
+    # ---- the calendar (called with the lock held) ----
 
     async def _run_due_jobs(self) -> None:
         now = self._now()
@@ -549,151 +358,28 @@ class JourneyWorkflow:
                 await self._run_job(due)
 
     async def _run_job(self, due: Due) -> None:
-        s = self._status
-        stage = s.stage
-        days = {"days": str(due.days)}
-        if due.job == Job.STAGE_REMINDER:
-            s.reminded_for_activity_at = s.last_activity_at
-            await self._record(
-                Action.STAGE_REMINDED,
-                SYSTEM,
-                from_stage=stage,
-                detail=days,
-                notices=[(NoticeKind.STAGE_REMINDER, Recipient(WHO_MUST_ACT[stage]))],
-                notice_detail=days,
-            )
-        elif due.job == Job.STALL:
-            self._flag_stalled(rules.stall_reason(stage, due.days))
-            await self._record(
-                Action.STALLED,
-                SYSTEM,
-                from_stage=stage,
-                reason=s.stalled_reason,
-                detail=days,
-                notices=[(NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS)],
-                notice_detail=days,
-            )
-        elif due.job == Job.ORIENTATION_REMINDER:
-            orientation = self._pending_orientation()
-            assert orientation is not None
-            orientation.reminded = True
-            detail = days | {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            await self._record(
-                Action.ORIENTATION_REMINDED,
-                SYSTEM,
-                from_stage=stage,
-                detail=detail,
-                notices=[
-                    (NoticeKind.ORIENTATION_REMINDER, Recipient.MEDIATION_STRUCTURE),
-                    (NoticeKind.ORIENTATION_REMINDER, Recipient.REFERRER),
-                ],
-                notice_detail=detail,
-                structure=orientation.mediation_structure_id,
-            )
-        elif due.job == Job.ORIENTATION_EXPIRY:
-            orientation = self._pending_orientation()
-            assert orientation is not None
-            orientation.status = OrientationStatus.EXPIRED
-            self._move(Stage.BOOKLET_ISSUED)
-            self._flag_stalled(rules.orientation_expired_reason(due.days))
-            # The referrer hears of it now: no separate stage reminder for this activity epoch.
-            s.reminded_for_activity_at = s.last_activity_at
-            detail = days | {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            await self._record(
-                Action.ORIENTATION_EXPIRED,
-                SYSTEM,
-                from_stage=Stage.ORIENTED,
-                reason=s.stalled_reason,
-                detail=detail,
-                notices=[
-                    (NoticeKind.ORIENTATION_EXPIRED, Recipient.REFERRER),
-                    (NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS),
-                ],
-                notice_detail=detail,
-            )
-        elif due.job == Job.EXPIRY_WARNING:
-            warnings = due_warnings(s, self._policy, self._now())
-            s.expiry_warnings_sent.extend(warnings)
-            detail = {
-                "days": str(min(warnings)),
-                "cheques_left": str(s.cheques_left),
-                "valid_until": s.valid_until.isoformat() if s.valid_until else "",
-            }
-            await self._record(
-                Action.EXPIRY_WARNED,
-                SYSTEM,
-                from_stage=stage,
-                detail=detail,
-                notices=[
-                    (NoticeKind.EXPIRY_WARNING, Recipient.BENEFICIARY),
-                    (NoticeKind.EXPIRY_WARNING, Recipient.REFERRER),
-                    (NoticeKind.EXPIRY_WARNING, Recipient.MEDIATION_STRUCTURE),
-                ],
-                notice_detail=detail,
-            )
-        elif due.job == Job.CHEQUES_EXPIRY:
-            left = s.cheques_left
-            notices, structure = self._close(Outcome.EXPIRED, ChequeStatus.EXPIRED)
-            await self._record(
-                Action.CLOSED,
-                SYSTEM,
-                from_stage=stage,
-                reason=Outcome.EXPIRED.label,
-                detail={"outcome": Outcome.EXPIRED.value, "cheques_expired": str(left)},
-                notices=notices,
-                structure=structure,
-            )
-        elif due.job == Job.ANONYMISATION:
-            await self._flush()  # events held before it are recorded before the erasure
-            await workflow.execute_activity(
-                ACTIVITY_ANONYMISE,
-                AnonymiseRequest(s.journey_id, self._now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY_FOREVER,
-            )
-            self._move(Stage.ANONYMISED)
-            await self._record(Action.ANONYMISED, SYSTEM, from_stage=Stage.CLOSED, detail=days)
+        if due.job != Job.ANONYMISATION:
+            change = self._step(steps.run_job, self._policy, due, self._now())
+            await self._record(SYSTEM, change)
+            return
+        await self._flush()  # events held before it are recorded before the erasure
+        await workflow.execute_activity(
+            ACTIVITY_ANONYMISE,
+            AnonymiseRequest(self._status.journey_id, self._now()),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY_FOREVER,
+        )
+        self._step(steps.move, Stage.ANONYMISED, self._now())
+        detail = {"days": str(due.days)}
+        await self._record(SYSTEM, Change(Action.ANONYMISED, Stage.CLOSED, detail=detail))
 
-    # ---- small helpers ----
+    # ---- recording ----
 
     def _now(self) -> datetime:
         return workflow.now()
 
-    def _rule(self, transition: Callable[..., Any], *args: Any) -> Any:
-        """Apply a domain transition to the status; a refusal (made unreachable by the
-        checks) fails the update."""
-        try:
-            return transition(self._status, *args)
-        except Refused as refused:
-            raise _failure(refused) from None
-
-    def _move(self, target: Stage) -> None:
-        self._rule(rules.move, target, self._now())
-
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._changes != seen
-
-    def _touch(self) -> None:
-        """A person acted on the journey: restart the stall clock and clear the flag."""
-        rules.touch(self._status, self._now())
-
-    def _flag_stalled(self, reason: str) -> None:
-        rules.flag_stalled(self._status, reason, self._now())
-
-    def _acting_structure(self) -> int | None:
-        return rules.acting_structure(self._status)
-
-    def _pending_orientation(self) -> OrientationState | None:
-        return rules.pending_orientation(self._status)
-
-    def _session(self, session_id: str) -> SessionState | None:
-        return rules.find_session(self._status, session_id)
 
     def _receipt(self, session: SessionState) -> SessionReceipt:
         return SessionReceipt(
@@ -702,30 +388,20 @@ class JourneyWorkflow:
             status=copy.deepcopy(self._status),
         )
 
-    async def _record(
-        self,
-        action: Action,
-        actor: Actor,
-        *,
-        from_stage: Stage | None,
-        reason: str | None = None,
-        detail: dict[str, str] | None = None,
-        notices: Sequence[NoticeSpec] = (),
-        notice_detail: dict[str, str] | None = None,
-        structure: int | None = None,
-    ) -> None:
+    async def _record(self, actor: Actor, change: Change) -> None:
         """Persist the change just made: one activity call, keyed by the new seq.
 
-        Notices to MEDIATION_STRUCTURE go to `structure`, by default the one asked to act
-        (pending orientation, else the one training the person); skipped when there is none.
+        Notices to MEDIATION_STRUCTURE go to `change.structure`, by default the one asked
+        to act (pending orientation, else the one training the person); skipped when there
+        is none.
         """
         s = self._status
         s.seq += 1
         self._changes += 1
-        target = structure or self._acting_structure()
+        target = change.structure or rules.acting_structure(s)
         built: list[Notice] = []
-        for kind, recipient in notices:
-            extra = dict(notice_detail or {})
+        for kind, recipient in change.notices:
+            extra = dict(change.notice_detail or {})
             if recipient == Recipient.MEDIATION_STRUCTURE:
                 if target is None:
                     continue
@@ -738,12 +414,12 @@ class JourneyWorkflow:
             seq=s.seq,
             at=self._now(),
             actor=actor,
-            action=action,
-            from_stage=from_stage,
+            action=change.action,
+            from_stage=change.from_stage,
             to_stage=s.stage,
             status=copy.deepcopy(s),
-            reason=reason,
-            detail=dict(detail or {}),
+            reason=change.reason,
+            detail=dict(change.detail),
             notices=built,
         )
         if self._input.use_search_attributes:
