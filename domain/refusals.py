@@ -236,7 +236,7 @@ def msg_impossible_transition(source: Stage, target: Stage) -> str:
     return f"Transition impossible : {source.label} → {target.label}."
 
 
-# ---- refusals of the API's own checks (api/journey_service.py, api/cheque_service.py) ----
+# ---- refusals of the API's own checks (api/journey_service.py, api/cheque_service.py, routes) ----
 
 
 def msg_possible_duplicate(criteria_labels: list[str]) -> str:
@@ -264,6 +264,15 @@ MSG_SESSION_KEY_REUSED = (
     "Cette séance a déjà été enregistrée avec d'autres valeurs (même identifiant ou "
     "même clé d'idempotence) : rien n'a été modifié."
 )
+MSG_ACCOUNT_NOT_FOUND = "Compte introuvable."
+MSG_TOKEN_NOT_FOUND = "Jeton introuvable."
+
+
+def msg_cheque_code(serial: str, problem: str) -> str:
+    """A security code typed for cheque `serial` that cannot be one (`problem`)."""
+    return f"Chèque {serial} : {problem}"
+
+
 MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL = (
     "L'en-tête Idempotency-Key est obligatoire pour orienter une personne."
 )
