@@ -39,6 +39,8 @@ from domain.validity import paris_day, valid_until
 # A check: (status, policy, request, now) -> None, or `Refused`.
 Check = Callable[[JourneyStatus, JourneyPolicy, Any, datetime], None]
 
+# Who may nudge, re-orient, unlock; the stages where cheques are spent, a booklet locked,
+# a journey re-oriented.
 COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
 REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 LOCKABLE_STAGES = REDEEMING_STAGES

@@ -8,6 +8,11 @@ status after it and the notices to send; a step that makes several changes at on
 last session closing the journey, calendar jobs falling due together) records them with
 one `record_journey_events` call.
 
+The rules are pure code in domain/: what each request may do (`journey_rules`, whose
+`Refused` becomes the update's failure in `_failure`) and what each step does to the status
+(`journey_steps`, returning the `Change` to record). This class only orchestrates: the
+lock, the calendar's timers, the activities and the patches.
+
 A journey records some 30 to 60 events over its life (each a handful of history
 events), far below Temporal's history limits: no continue-as-new is needed.
 Running journeys last more than a year: any change of behaviour here must be patched
