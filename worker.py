@@ -53,7 +53,7 @@ MAX_CACHED_WORKFLOWS = 500
 ACTIVITY_THREADS = 8
 # Modules the sandbox shares with the worker instead of importing them again for every
 # workflow run: pure and deterministic (stdlib and `domain` only), no module-level state.
-PASSTHROUGH_MODULES = ("domain", "workflows.deadlines")
+PASSTHROUGH_MODULES = ("domain",)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

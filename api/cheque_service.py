@@ -38,10 +38,12 @@ from api.errors import ApiError, from_temporal
 from domain import contracts as c
 from domain.redemption import check_cheques, refusal_summary
 from domain.refusals import (
+    MSG_SESSION_KEY_REUSED,
     ChequeRefusal,
     ChequeVerdict,
     accept,
     msg_booklet_locked,
+    msg_cheque_code,
     msg_code_wrong,
     msg_code_wrong_locked,
     msg_not_qualified,
@@ -380,7 +382,7 @@ class ChequeService:
         try:
             code = parse_code(typed)
         except CodeError as err:
-            return refuse(digits, ChequeRefusal(err.code), f"Chèque {shown} : {err.message}")
+            return refuse(digits, ChequeRefusal(err.code), msg_cheque_code(shown, err.message))
         if not self.vault.matches(digits, cheque.security_code, code):
             return refuse(digits, ChequeRefusal.CODE_WRONG, msg_code_wrong(shown))
         return accept(digits)
@@ -492,6 +494,5 @@ def require_same_session(receipt: c.SessionReceipt, request: c.SessionRequest) -
         raise ApiError(
             409,
             "idempotency_key_reused",
-            "Cette séance a déjà été enregistrée avec d'autres valeurs (même identifiant ou "
-            "même clé d'idempotence) : rien n'a été modifié.",
+            MSG_SESSION_KEY_REUSED,
         )

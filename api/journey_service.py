@@ -27,9 +27,12 @@ from api.idempotency import fingerprint
 from domain import contracts as c
 from domain.policy import JourneyPolicy
 from domain.refusals import (
+    MSG_NO_SECOND_BOOKLET_TO_ALLOW,
     ChequeRefusal,
     ChequeVerdict,
     msg_not_qualified_for_orientation,
+    msg_possible_duplicate,
+    msg_second_booklet_not_allowed,
 )
 from domain.security_codes import ChequeLine
 from domain.stages import Stage
@@ -65,10 +68,7 @@ def possible_duplicate(user: User, matches: list[duplicates.Match]) -> ApiError:
     return ApiError(
         409,
         "possible_duplicate",
-        "Cette personne a peut-être déjà un parcours dans le programme ("
-        + ", ".join(x.label for x in criteria)
-        + "). Vérifiez qu'il ne s'agit pas de la même personne ; pour l'orienter quand même, "
-        'renvoyez la demande avec "confirm_possible_duplicate": true.',
+        msg_possible_duplicate([x.label for x in criteria]),
         {
             "journey_ids": visible,
             "other_journeys": len(matches) - len(visible),
@@ -350,9 +350,7 @@ class JourneyService:
             raise ApiError(
                 409,
                 "second_booklet_not_allowed",
-                f"Cette personne a déjà reçu un carnet du millésime {millesime} dans un autre "
-                "parcours : un second carnet ne peut être remis qu'avec l'accord de la "
-                "coordination du programme (page du parcours, « Autoriser un second carnet »).",
+                msg_second_booklet_not_allowed(millesime),
                 {
                     "journey_ids": [
                         m.journey.id for m in held if access.can_see_journey(user, m.journey)
@@ -378,8 +376,7 @@ class JourneyService:
                 raise ApiError(
                     409,
                     "wrong_stage",
-                    "Un carnet a déjà été remis pour ce parcours, ou il est clôturé : il n'y a "
-                    "pas de second carnet à autoriser.",
+                    MSG_NO_SECOND_BOOKLET_TO_ALLOW,
                 )
             row, _ = duplicates.allow_second_booklet(
                 session, journey_id=journey_id, account_id=user.id, now=now

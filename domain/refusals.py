@@ -1,6 +1,8 @@
 """Why a cheque or a request is refused, with the French message shown to the user.
 
 One place for every refusal message, used by the workflow validators and the API alike.
+A journey rule (domain/journey_rules.py) refuses by raising `Refused`: its kind is the
+error type callers match on (the workflow turns it into the update's failure).
 """
 
 from __future__ import annotations
@@ -9,7 +11,37 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from domain.stages import Stage
 from domain.validity import format_date_fr
+
+
+class RefusalKind(StrEnum):
+    """Why a journey request is refused: the failure type the API maps to an HTTP answer."""
+
+    INVALID_INPUT = "InvalidInput"
+    WRONG_STAGE = "WrongStage"
+    CONFLICT = "Conflict"
+    FORBIDDEN = "Forbidden"
+    WRONG_STRUCTURE = "WrongStructure"
+    MILLESIME_ENDING = "MillesimeEnding"
+    BOOKLET_EXISTS = "BookletExists"
+    CHEQUES_REFUSED = "ChequesRefused"
+
+
+class Refused(Exception):
+    """A journey rule refuses a request: nothing changes. `details` travel with the failure
+    (e.g. the verdict of each cheque)."""
+
+    def __init__(self, kind: RefusalKind, message: str, *details: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details
+
+
+def wrong_stage(what: str, stage: Stage) -> Refused:
+    """`what` is allowed at other stages only: the message names the current one."""
+    return Refused(RefusalKind.WRONG_STAGE, f"{what} (étape actuelle : {stage.label}).")
 
 
 class ChequeRefusal(StrEnum):
@@ -126,3 +158,121 @@ def msg_booklet_locked(serial: str, since: date) -> str:
 
 def msg_journey_closed() -> str:
     return "Ce parcours est clôturé : ses chèques ne peuvent plus être encaissés."
+
+
+# ---- journey requests refused by the workflow (domain/journey_rules.py) ----
+
+# Why a request is at the wrong stage (completed by `wrong_stage` with the current stage).
+ENTRY_ASSESSMENT_STAGE = "Le diagnostic initial se fait avant la remise du carnet"
+EXIT_ASSESSMENT_STAGE = (
+    "Le diagnostic de sortie se fait en formation ou après la clôture du parcours"
+)
+BOOKLET_STAGE = "Le carnet se remet après le diagnostic initial"
+ORIENT_STAGE = "L'orientation vers une structure de médiation se fait une fois le carnet remis"
+NO_PENDING_ORIENTATION = "Aucune orientation n'attend de réponse pour ce parcours"
+SESSION_STAGE = "Aucun carnet n'a encore été remis : aucune séance ne peut être payée en chèques"
+LOCK_STAGE = "Aucun carnet en cours d'utilisation à bloquer"
+WITHDRAW_STAGE = "Ce parcours est déjà clôturé"
+NUDGE_STAGE = "Ce parcours est clôturé : il n'y a personne à relancer"
+REORIENT_STAGE = "La réorientation est possible une fois le carnet remis, parcours ouvert"
+
+MSG_NEEDS_MISSING = "Choisissez au moins un besoin pour le diagnostic."
+MSG_UNKNOWN_MEDIATION_STRUCTURE = "Structure de médiation inconnue."
+MSG_ORIENTATION_OTHER_STRUCTURE = "Cette orientation a été adressée à une autre structure."
+MSG_DECLINE_REASON_MISSING = "Indiquez le motif du refus de l'orientation."
+MSG_SESSION_ID_MISSING = "Identifiant de séance manquant."
+MSG_SERIALS_MISSING = "Saisissez au moins un numéro de chèque."
+MSG_LOCK_BY_SYSTEM_ONLY = "Seul passnum bloque un carnet (codes de sécurité erronés)."
+MSG_BOOKLET_NOT_LOCKED = "Le carnet de ce parcours n'est pas bloqué."
+MSG_WITHDRAW_REASON_MISSING = "Indiquez le motif de la sortie du dispositif."
+MSG_REORIENT_REASON_MISSING = "Indiquez le motif de la réorientation."
+MSG_ALREADY_ORIENTED_THERE = "Le parcours est déjà orienté vers cette structure de médiation."
+
+# What only the coordination may do (completed by `msg_coordination_only`).
+UNLOCK_BOOKLET = "débloquer un carnet"
+NUDGE_JOURNEY = "relancer un parcours"
+REORIENT_JOURNEY = "réorienter un parcours"
+
+
+def msg_coordination_only(what: str) -> str:
+    return f"Seule la coordination peut {what}."
+
+
+def msg_booklet_exists(booklet_number: int, millesime: int | None) -> str:
+    return (
+        f"Un carnet a déjà été remis pour ce parcours (carnet n° {booklet_number}, "
+        f"millésime {millesime})."
+    )
+
+
+def msg_millesime_out_of_circulation(millesime: int, this_year: int) -> str:
+    return (
+        f"Le millésime {millesime} n'est pas en circulation : "
+        f"choisissez {this_year} ou {this_year + 1}."
+    )
+
+
+def msg_millesime_ending(millesime: int, last_day: date, stop_days: int, stop: date) -> str:
+    return (
+        f"Les chèques du millésime {millesime} ne sont valables que jusqu'au "
+        f"{format_date_fr(last_day)} : leur distribution s'arrête "
+        f"{stop_days} jours avant, le {format_date_fr(stop)}. "
+        "Remettez un carnet d'un millésime plus récent."
+    )
+
+
+def msg_session_in_future(day: date) -> str:
+    return (
+        f"La séance du {format_date_fr(day)} est dans le futur : "
+        "enregistrez-la une fois qu'elle a eu lieu."
+    )
+
+
+def msg_session_duration(max_minutes: int) -> str:
+    return f"La durée d'une séance va de 1 à {max_minutes} minutes."
+
+
+def msg_impossible_transition(source: Stage, target: Stage) -> str:
+    return f"Transition impossible : {source.label} → {target.label}."
+
+
+# ---- refusals of the API's own checks (api/journey_service.py, api/cheque_service.py, routes) ----
+
+
+def msg_possible_duplicate(criteria_labels: list[str]) -> str:
+    return (
+        "Cette personne a peut-être déjà un parcours dans le programme ("
+        + ", ".join(criteria_labels)
+        + "). Vérifiez qu'il ne s'agit pas de la même personne ; pour l'orienter quand même, "
+        'renvoyez la demande avec "confirm_possible_duplicate": true.'
+    )
+
+
+def msg_second_booklet_not_allowed(millesime: int) -> str:
+    return (
+        f"Cette personne a déjà reçu un carnet du millésime {millesime} dans un autre "
+        "parcours : un second carnet ne peut être remis qu'avec l'accord de la "
+        "coordination du programme (page du parcours, « Autoriser un second carnet »)."
+    )
+
+
+MSG_NO_SECOND_BOOKLET_TO_ALLOW = (
+    "Un carnet a déjà été remis pour ce parcours, ou il est clôturé : il n'y a "
+    "pas de second carnet à autoriser."
+)
+MSG_SESSION_KEY_REUSED = (
+    "Cette séance a déjà été enregistrée avec d'autres valeurs (même identifiant ou "
+    "même clé d'idempotence) : rien n'a été modifié."
+)
+MSG_ACCOUNT_NOT_FOUND = "Compte introuvable."
+MSG_TOKEN_NOT_FOUND = "Jeton introuvable."
+
+
+def msg_cheque_code(serial: str, problem: str) -> str:
+    """A security code typed for cheque `serial` that cannot be one (`problem`)."""
+    return f"Chèque {serial} : {problem}"
+
+
+MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL = (
+    "L'en-tête Idempotency-Key est obligatoire pour orienter une personne."
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from domain.mail import ACTIVITY_DELIVER_NOTICES
 from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
+    PATCH_DELIVER_NOTICES,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_RECORD_TOGETHER,
     JourneyWorkflow,
@@ -121,6 +123,18 @@ def test_a_change_of_structure_is_now_told_and_older_journeys_replay_without_it(
     assert new[ACTIVITY_DELIVER_NOTICES] == old[ACTIVITY_DELIVER_NOTICES] + 1
 
 
+@pytest.mark.parametrize("name", ["completed", "expired"])
+def test_notices_are_now_delivered_and_older_journeys_replay_without_it(name: str) -> None:
+    """The same journey recorded since `deliver-notices` (`_notified`) starts one delivery
+    activity per event with notices; recorded before it (`_v2`), none."""
+    old, new = _commands(f"{name}_v2"), _commands(f"{name}_notified")
+    assert f"patch:{PATCH_DELIVER_NOTICES}" not in old and old[ACTIVITY_DELIVER_NOTICES] == 0
+    assert new[f"patch:{PATCH_DELIVER_NOTICES}"] == 1
+    assert new[ACTIVITY_DELIVER_NOTICES] >= 1
+    events_old = old[ACTIVITY_RECORD_EVENT] + old[ACTIVITY_RECORD_EVENTS]
+    assert new[ACTIVITY_RECORD_EVENT] + new[ACTIVITY_RECORD_EVENTS] == events_old
+
+
 def _updates(name: str) -> Counter[str]:
     seen: Counter[str] = Counter()
     for event in json.loads((HERE / f"{name}.json").read_text())["events"]:
@@ -145,8 +159,24 @@ GUARDS = [
 # Older and newer histories of the same journey, by patch (old name, new name).
 PAIRS = [
     *((name, f"{name}_v2", patch_id) for name, patch_id in GUARDS),
+    ("completed_v2", "completed_notified", PATCH_DELIVER_NOTICES),
+    ("expired_v2", "expired_notified", PATCH_DELIVER_NOTICES),
     ("expired_notified", "expired_v3", PATCH_NOTIFY_STRUCTURE_CHANGE),
 ]
+# Every patch of the workflow is guarded by at least one pair above.
+PATCHES = {
+    PATCH_RECORD_TOGETHER,
+    PATCH_CHANGED_SEARCH_ATTRIBUTES,
+    PATCH_DELIVER_NOTICES,
+    PATCH_NOTIFY_STRUCTURE_CHANGE,
+}
+
+
+def test_every_patch_has_a_guard_test() -> None:
+    source = (Path(__file__).parent.parent / "workflows" / "journey.py").read_text()
+    declared = set(re.findall(r'^PATCH_\w+ = "([^"]+)"', source, flags=re.MULTILINE))
+    assert declared == PATCHES
+    assert {patch_id for _, _, patch_id in PAIRS} == PATCHES
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,11 @@ status after it and the notices to send; a step that makes several changes at on
 last session closing the journey, calendar jobs falling due together) records them with
 one `record_journey_events` call.
 
+The rules are pure code in domain/: what each request may do (`journey_rules`, whose
+`Refused` becomes the update's failure in `_failure`) and what each step does to the status
+(`journey_steps`, returning the `Change` to record). This class only orchestrates: the
+lock, the calendar's timers, the activities and the patches.
+
 A journey records some 30 to 60 events over its life (each a handful of history
 events), far below Temporal's history limits: no continue-as-new is needed.
 Running journeys last more than a year: any change of behaviour here must be patched
@@ -28,6 +33,8 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import journey_rules as rules
+    from domain import journey_steps as steps
     from domain.contracts import (
         ACTIVITY_ALLOCATE_BOOKLET,
         ACTIVITY_ANONYMISE,
@@ -53,11 +60,8 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         AnonymiseRequest,
         AssessmentRequest,
-        AssessmentState,
         BookletAllocation,
         BookletRequest,
-        ChequeRefusalDetails,
-        ChequeState,
         ConfirmReferral,
         JourneyEvent,
         JourneyInput,
@@ -66,7 +70,6 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         NudgeRequest,
         OrientationAnswer,
-        OrientationState,
         OrientRequest,
         SessionReceipt,
         SessionRequest,
@@ -74,25 +77,13 @@ with workflow.unsafe.imports_passed_through():
         UnlockBookletRequest,
         WithdrawRequest,
     )
+    from domain.deadlines import Due, Job, next_due, pending_jobs
+    from domain.journey_steps import Change
     from domain.mail import ACTIVITY_DELIVER_NOTICES, DeliverNotices
-    from domain.needs import MAX_SESSION_MINUTES, AssessmentKind
-    from domain.notices import NoticeKind, Recipient, notice_key
-    from domain.policy import WHO_MUST_ACT
-    from domain.redemption import check_cheques, refusal_summary
-    from domain.refusals import accept
-    from domain.serials import booklet_serials, parse_serial
-    from domain.stages import (
-        Action,
-        ChequeStatus,
-        OrientationStatus,
-        Outcome,
-        Role,
-        Stage,
-        can_move,
-    )
-    from domain.validity import format_date_fr, paris_day, valid_until
-
-from workflows.deadlines import Due, Job, due_warnings, next_due, pending_jobs
+    from domain.notices import Recipient, notice_key
+    from domain.refusals import RefusalKind, Refused, accept
+    from domain.serials import parse_serial
+    from domain.stages import Action, ChequeStatus, Outcome, Stage
 
 # Behaviour changes since the first recorded journeys (tests/histories/*.json). Each id
 # guards its change with `workflow.patched`: journeys whose history predates it replay
@@ -123,29 +114,19 @@ _SA_STALLED = SearchAttributeKey.for_bool(SA_STALLED)
 _SA_EPCI = SearchAttributeKey.for_keyword(SA_EPCI)
 _SA_MEDIATION = SearchAttributeKey.for_keyword(SA_MEDIATION)
 
-_COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
-_REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
-_LOCKABLE_STAGES = _REDEEMING_STAGES
-_REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 
-# Why a stage is flagged stalled, per stage ({days}: days without activity).
-_STALL_REASONS: dict[Stage, str] = {
-    Stage.REFERRED: "Aucun diagnostic {days} jours après l'orientation",
-    Stage.ASSESSED: "Aucun carnet remis {days} jours après le diagnostic",
-    Stage.BOOKLET_ISSUED: "Aucune orientation ni séance {days} jours après la dernière action",
-    Stage.ORIENTED: "Orientation restée sans réponse {days} jours",
-    Stage.IN_TRAINING: "Aucune séance depuis {days} jours",
-}
-
-NoticeSpec = tuple[NoticeKind, Recipient]
-
-
-def _refuse(code: str, message: str, *details: object) -> ApplicationError:
-    return ApplicationError(message, *details, type=code, non_retryable=True)
-
-
-def _wrong_stage(message: str, stage: Stage) -> ApplicationError:
-    return _refuse("WrongStage", f"{message} (étape actuelle : {stage.label}).")
+def _failure(refused: Refused, *, conflict: bool = False) -> ApplicationError:
+    """The update's failure for a domain refusal (the one place they are converted): its
+    kind as the error type, its details carried along. `conflict`: refused when re-checked
+    in the handler, another update having changed the journey since validation (cheques
+    refused keep their kind and verdicts)."""
+    if conflict and refused.kind != RefusalKind.CHEQUES_REFUSED:
+        return ApplicationError(
+            refused.message, type=RefusalKind.CONFLICT.value, non_retryable=True
+        )
+    return ApplicationError(
+        refused.message, *refused.details, type=refused.kind.value, non_retryable=True
+    )
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -176,15 +157,7 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyStatus:
         async with self._lock:
-            await self._record(
-                Action.REFERRED,
-                input.referrer,
-                from_stage=None,
-                notices=[
-                    (NoticeKind.REFERRAL_RECORDED, Recipient.BENEFICIARY),
-                    (NoticeKind.REFERRAL_RECORDED, Recipient.REFERRER),
-                ],
-            )
+            await self._record(input.referrer, steps.referral())
         while self._status.stage != Stage.ANONYMISED:
             due = next_due(self._status, self._policy)
             changed = self._changed_since(self._changes)
@@ -208,7 +181,7 @@ class JourneyWorkflow:
     def status(self) -> JourneyStatus:
         return self._status
 
-    # ---- updates ----
+    # ---- updates: check (validator, then again in turn), step, record ----
 
     @workflow.update(name=U_CONFIRM_REFERRAL)
     async def confirm_referral(self, req: ConfirmReferral) -> JourneyStatus:
@@ -218,32 +191,18 @@ class JourneyWorkflow:
 
     @workflow.update(name=U_ASSESS)
     async def assess(self, req: AssessmentRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_assess(req)):
-            s = self._status
-            from_stage = s.stage
-            state = AssessmentState(req.kind, req.tool, req.autonomy, list(req.needs), self._now())
-            if req.kind == AssessmentKind.ENTRY:
-                correction = s.entry_assessment is not None
-                s.entry_assessment = state
-                self._move(Stage.ASSESSED)
-                action = Action.ASSESSED
-                detail = {"correction": "true"} if correction else {}
-            else:
-                s.exit_assessment = state
-                action, detail = Action.EXIT_ASSESSED, {}
-            self._touch()
-            detail |= {"autonomy": req.autonomy.value, "tool": req.tool.value}
-            await self._record(action, req.actor, from_stage=from_stage, detail=detail)
+        async with self._turn(rules.check_assess, req):
+            await self._record(req.actor, self._step(steps.assess, req, self._now()))
         return copy.deepcopy(self._status)
 
     @assess.validator
     def _validate_assess(self, req: AssessmentRequest) -> None:
-        self._check_assess(req)
+        self._check(rules.check_assess, req)
 
     @workflow.update(name=U_ISSUE_BOOKLET)
     async def issue_booklet(self, req: BookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_booklet(req)):
-            s, p = self._status, self._policy
+        async with self._turn(rules.check_booklet, req):
+            s = self._status
             number = await workflow.execute_activity(
                 ACTIVITY_ALLOCATE_BOOKLET,
                 BookletAllocation(s.journey_id, s.programme_code, req.millesime),
@@ -251,471 +210,146 @@ class JourneyWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_RETRY_FOREVER,
             )
-            serials = booklet_serials(
-                s.programme_code, req.millesime, number, p.cheques_per_booklet
-            )
-            s.millesime, s.booklet_number = req.millesime, number
-            s.valid_until = valid_until(req.millesime, p.grace_months)
-            s.cheques = [
-                ChequeState(x.digits, x.cheque_number, ChequeStatus.ISSUED) for x in serials
-            ]
-            self._move(Stage.BOOKLET_ISSUED)
-            self._touch()
-            detail = {
-                "millesime": str(req.millesime),
-                "booklet_number": str(number),
-                "cheques": str(len(serials)),
-            }
-            await self._record(
-                Action.BOOKLET_ISSUED, req.actor, from_stage=Stage.ASSESSED, detail=detail
-            )
+            change = self._step(steps.issue_booklet, self._policy, req, number, self._now())
+            await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @issue_booklet.validator
     def _validate_issue_booklet(self, req: BookletRequest) -> None:
-        self._check_booklet(req)
+        self._check(rules.check_booklet, req)
 
     @workflow.update(name=U_ORIENT)
     async def orient(self, req: OrientRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_orient(req)):
+        async with self._turn(rules.check_orient, req):
             await self._open_orientation(req, Action.ORIENTED)
         return copy.deepcopy(self._status)
 
     @orient.validator
     def _validate_orient(self, req: OrientRequest) -> None:
-        self._check_orient(req)
+        self._check(rules.check_orient, req)
 
     @workflow.update(name=U_ANSWER_ORIENTATION)
     async def answer_orientation(self, req: OrientationAnswer) -> JourneyStatus:
-        async with self._turn(lambda: self._check_answer(req)):
-            s = self._status
-            orientation = s.orientation
-            assert orientation is not None  # checked
-            orientation.answered_at = self._now()
-            detail = {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            self._touch()
-            if req.accept:
-                orientation.status = OrientationStatus.ACCEPTED
-                s.mediation_structure_id = orientation.mediation_structure_id
-                self._move(Stage.IN_TRAINING)
-                await self._record(
-                    Action.ORIENTATION_ACCEPTED,
-                    req.actor,
-                    from_stage=Stage.ORIENTED,
-                    reason=req.comment,
-                    detail=detail,
-                )
-            else:
-                assert req.decline_reason is not None  # checked
-                orientation.status = OrientationStatus.DECLINED
-                orientation.decline_reason = req.decline_reason
-                self._move(Stage.BOOKLET_ISSUED)
-                detail["decline_reason"] = req.decline_reason.value
-                await self._record(
-                    Action.ORIENTATION_DECLINED,
-                    req.actor,
-                    from_stage=Stage.ORIENTED,
-                    reason=req.comment or req.decline_reason.label,
-                    detail=detail,
-                    notices=[(NoticeKind.ORIENTATION_DECLINED, Recipient.REFERRER)],
-                    notice_detail=detail,
-                )
+        async with self._turn(rules.check_answer, req):
+            change = self._step(steps.answer_orientation, req, self._now())
+            await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @answer_orientation.validator
     def _validate_answer_orientation(self, req: OrientationAnswer) -> None:
-        self._check_answer(req)
+        self._check(rules.check_answer, req)
 
     @workflow.update(name=U_LOG_SESSION)
     async def log_session(self, req: SessionRequest) -> SessionReceipt:
-        async with self._turn(lambda: self._check_session(req)):
-            known = self._session(req.session_id)
+        async with self._turn(rules.check_session, req):
+            known = rules.find_session(self._status, req.session_id)
             if known is not None:  # same session sent again under another update id
                 return self._receipt(known)
             s = self._status
-            from_stage = s.stage
-            day = req.day
             digits = [parse_serial(text).digits for text in req.serials]  # all checked
-            for cheque in s.cheques:
-                if cheque.serial in digits:
-                    cheque.status = ChequeStatus.REDEEMED
-                    cheque.session_id = req.session_id
-                    cheque.redeemed_on = day
-                    cheque.mediation_structure_id = req.mediation_structure_id
-            session = SessionState(
-                session_id=req.session_id,
-                mediation_structure_id=req.mediation_structure_id,
-                day=day,
-                duration_minutes=req.duration_minutes,
-                kind=req.kind,
-                place=req.place,
-                themes=list(req.themes),
-                equipment=list(req.equipment),
-                autonomy_observed=req.autonomy_observed,
-                serials=digits,
-                logged_at=self._now(),
-            )
-            s.sessions.append(session)
-            detail = {
-                "session_id": req.session_id,
-                "mediation_structure_id": str(req.mediation_structure_id),
-                "day": day.isoformat(),
-                "cheques": str(len(digits)),
-            }
-            orientation = s.orientation
-            expected = s.mediation_structure_id
-            if orientation is not None and orientation.status == OrientationStatus.PENDING:
-                expected = orientation.mediation_structure_id
-                same = orientation.mediation_structure_id == req.mediation_structure_id
-                orientation.status = (
-                    OrientationStatus.ACCEPTED if same else OrientationStatus.CANCELLED
-                )
-                orientation.answered_at = self._now()
-            notices: list[NoticeSpec] = []
-            if expected is not None and expected != req.mediation_structure_id:
-                detail["extra_action"] = Action.MEDIATOR_CHANGED.value
-                detail["previous_mediation_structure_id"] = str(expected)
-                if workflow.patched(PATCH_NOTIFY_STRUCTURE_CHANGE):
-                    notices.append((NoticeKind.MEDIATOR_CHANGED, Recipient.MEDIATION_STRUCTURE))
-            s.mediation_structure_id = req.mediation_structure_id
-            self._move(Stage.IN_TRAINING)
-            self._touch()
+            session, change, left = self._step(steps.log_session, req, digits, self._now())
+            if left is not None and workflow.patched(PATCH_NOTIFY_STRUCTURE_CHANGE):
+                steps.tell_structure_change(change, left)
             async with self._together(several=s.cheques_left == 0):
-                await self._record(
-                    Action.SESSION_LOGGED,
-                    req.actor,
-                    from_stage=from_stage,
-                    detail=detail,
-                    notices=notices,
-                    notice_detail={
-                        "new_mediation_structure_id": str(req.mediation_structure_id),
-                        "session_id": req.session_id,
-                    },
-                    structure=expected if notices else None,
-                )
+                await self._record(req.actor, change)
                 if s.cheques_left == 0:
-                    notices, structure = self._close(Outcome.COMPLETED, ChequeStatus.CANCELLED)
-                    await self._record(
-                        Action.CLOSED,
-                        SYSTEM,
-                        from_stage=Stage.IN_TRAINING,
-                        reason=Outcome.COMPLETED.label,
-                        detail={"outcome": Outcome.COMPLETED.value},
-                        notices=notices,
-                        structure=structure,
+                    closed = self._step(
+                        steps.close, Outcome.COMPLETED, ChequeStatus.CANCELLED, self._now()
                     )
+                    await self._record(SYSTEM, closed)
             return self._receipt(session)
 
     @log_session.validator
     def _validate_log_session(self, req: SessionRequest) -> None:
-        self._check_session(req)
+        self._check(rules.check_session, req)
 
     @workflow.update(name=U_WITHDRAW)
     async def withdraw(self, req: WithdrawRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_withdraw(req)):
-            from_stage = self._status.stage
-            self._touch()  # retention counts from the withdrawal
-            notices, structure = self._close(Outcome.WITHDRAWN, ChequeStatus.CANCELLED)
-            await self._record(
-                Action.WITHDRAWN,
-                req.actor,
-                from_stage=from_stage,
-                reason=req.reason.strip(),
-                detail={"outcome": Outcome.WITHDRAWN.value},
-                notices=notices,
-                structure=structure,
-            )
+        async with self._turn(rules.check_withdraw, req):
+            await self._record(req.actor, self._step(steps.withdraw, req, self._now()))
         return copy.deepcopy(self._status)
 
     @withdraw.validator
     def _validate_withdraw(self, req: WithdrawRequest) -> None:
-        self._check_withdraw(req)
+        self._check(rules.check_withdraw, req)
 
     @workflow.update(name=U_NUDGE)
     async def nudge(self, req: NudgeRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_nudge(req)):
-            stage = self._status.stage
-            detail = {"message": req.message} if req.message else {}
-            # A nudge is not activity of the journey: the stalled flag stays until someone acts.
-            await self._record(
-                Action.NUDGED,
-                req.actor,
-                from_stage=stage,
-                reason=req.message,
-                notices=[(NoticeKind.NUDGE, Recipient(WHO_MUST_ACT[stage]))],
-                notice_detail=detail,
-            )
+        async with self._turn(rules.check_nudge, req):
+            await self._record(req.actor, steps.nudge(self._status, req))
         return copy.deepcopy(self._status)
 
     @nudge.validator
     def _validate_nudge(self, req: NudgeRequest) -> None:
-        self._check_nudge(req)
+        self._check(rules.check_nudge, req)
 
     @workflow.update(name=U_REORIENT)
     async def reorient(self, req: OrientRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_reorient(req)):
+        async with self._turn(rules.check_reorient, req):
             await self._open_orientation(req, Action.REORIENTED)
         return copy.deepcopy(self._status)
 
     @reorient.validator
     def _validate_reorient(self, req: OrientRequest) -> None:
-        self._check_reorient(req)
+        self._check(rules.check_reorient, req)
 
     @workflow.update(name=U_LOCK_BOOKLET)
     async def lock_booklet(self, req: LockBookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_lock(req)):
-            s = self._status
-            if s.booklet_locked_at is None:  # a concurrent request may have locked it
-                s.booklet_locked_at = self._now()
-                detail = {"failures": str(req.failures)}
-                await self._record(
-                    Action.BOOKLET_LOCKED,
-                    req.actor,
-                    from_stage=s.stage,
-                    detail=detail,
-                    notices=[
-                        (NoticeKind.BOOKLET_LOCKED, Recipient.COORDINATORS),
-                        (NoticeKind.BOOKLET_LOCKED, Recipient.REFERRER),
-                    ],
-                    notice_detail=detail,
-                )
+        async with self._turn(rules.check_lock, req):
+            change = steps.lock_booklet(self._status, req, self._now())
+            if change is not None:  # None: a concurrent request locked it
+                await self._record(req.actor, change)
         return copy.deepcopy(self._status)
 
     @lock_booklet.validator
     def _validate_lock_booklet(self, req: LockBookletRequest) -> None:
-        self._check_lock(req)
+        self._check(rules.check_lock, req)
 
     @workflow.update(name=U_UNLOCK_BOOKLET)
     async def unlock_booklet(self, req: UnlockBookletRequest) -> JourneyStatus:
-        async with self._turn(lambda: self._check_unlock(req)):
-            s = self._status
-            s.booklet_locked_at = None
-            await self._record(Action.BOOKLET_UNLOCKED, req.actor, from_stage=s.stage)
+        async with self._turn(rules.check_unlock, req):
+            await self._record(req.actor, steps.unlock_booklet(self._status))
         return copy.deepcopy(self._status)
 
     @unlock_booklet.validator
     def _validate_unlock_booklet(self, req: UnlockBookletRequest) -> None:
-        self._check_unlock(req)
+        self._check(rules.check_unlock, req)
 
-    # ---- checks shared by validators and handlers (they raise, never change state) ----
-
-    def _check_assess(self, req: AssessmentRequest) -> None:
-        stage = self._status.stage
-        if req.kind == AssessmentKind.ENTRY:
-            if stage not in (Stage.REFERRED, Stage.ASSESSED):
-                raise _wrong_stage("Le diagnostic initial se fait avant la remise du carnet", stage)
-            if not req.needs:
-                raise _refuse("InvalidInput", "Choisissez au moins un besoin pour le diagnostic.")
-        elif stage not in (Stage.IN_TRAINING, Stage.CLOSED):
-            raise _wrong_stage(
-                "Le diagnostic de sortie se fait en formation ou après la clôture du parcours",
-                stage,
-            )
-
-    def _check_booklet(self, req: BookletRequest) -> None:
-        stage = self._status.stage
-        if self._status.booklet_number is not None:
-            raise _refuse(
-                "BookletExists",
-                f"Un carnet a déjà été remis pour ce parcours (carnet n° "
-                f"{self._status.booklet_number}, millésime {self._status.millesime}).",
-            )
-        if stage != Stage.ASSESSED:
-            raise _wrong_stage("Le carnet se remet après le diagnostic initial", stage)
-        now = self._now()
-        this_year = paris_day(now).year
-        if not 2000 <= req.millesime <= this_year + 1:
-            raise _refuse(
-                "InvalidInput",
-                f"Le millésime {req.millesime} n'est pas en circulation : "
-                f"choisissez {this_year} ou {this_year + 1}.",
-            )
-        end = valid_until(req.millesime, self._policy.grace_months)
-        stop_days = self._policy.stop_issuing_days_before_expiry
-        stop = end - timedelta(days=stop_days)
-        if now >= stop:
-            raise _refuse(
-                "MillesimeEnding",
-                f"Les chèques du millésime {req.millesime} ne sont valables que jusqu'au "
-                f"{format_date_fr(end - timedelta(days=1))} : leur distribution s'arrête "
-                f"{stop_days} jours avant, le {format_date_fr(stop)}. "
-                "Remettez un carnet d'un millésime plus récent.",
-            )
-
-    def _check_orient(self, req: OrientRequest) -> None:
-        stage = self._status.stage
-        if stage != Stage.BOOKLET_ISSUED:
-            raise _wrong_stage(
-                "L'orientation vers une structure de médiation se fait une fois le carnet remis",
-                stage,
-            )
-        _check_structure(req.mediation_structure_id)
-
-    def _check_answer(self, req: OrientationAnswer) -> None:
-        orientation = self._pending_orientation()
-        if orientation is None:
-            raise _wrong_stage(
-                "Aucune orientation n'attend de réponse pour ce parcours", self._status.stage
-            )
-        if req.mediation_structure_id != orientation.mediation_structure_id:
-            raise _refuse(
-                "WrongStructure", "Cette orientation a été adressée à une autre structure."
-            )
-        if not req.accept and req.decline_reason is None:
-            raise _refuse("InvalidInput", "Indiquez le motif du refus de l'orientation.")
-
-    def _check_session(self, req: SessionRequest) -> None:
-        if self._session(req.session_id) is not None:
-            return  # answered from the recorded session
-        s = self._status
-        if s.stage in (Stage.REFERRED, Stage.ASSESSED):
-            raise _wrong_stage(
-                "Aucun carnet n'a encore été remis : aucune séance ne peut être payée en chèques",
-                s.stage,
-            )
-        if not req.session_id:
-            raise _refuse("InvalidInput", "Identifiant de séance manquant.")
-        _check_structure(req.mediation_structure_id)
-        today = paris_day(self._now())
-        if req.day > today:
-            raise _refuse(
-                "InvalidInput",
-                f"La séance du {format_date_fr(req.day)} est dans le futur : "
-                "enregistrez-la une fois qu'elle a eu lieu.",
-            )
-        if not 1 <= req.duration_minutes <= MAX_SESSION_MINUTES:
-            raise _refuse(
-                "InvalidInput",
-                f"La durée d'une séance va de 1 à {MAX_SESSION_MINUTES} minutes.",
-            )
-        if not req.serials:
-            raise _refuse("InvalidInput", "Saisissez au moins un numéro de chèque.")
-        verdicts = check_cheques(s, req.serials, req.day)
-        if not all(v.accepted for v in verdicts):
-            raise _refuse(
-                "ChequesRefused", refusal_summary(verdicts), ChequeRefusalDetails(verdicts)
-            )
-
-    def _check_lock(self, req: LockBookletRequest) -> None:
-        s = self._status
-        if req.actor.role != Role.SYSTEM:
-            raise _refuse("Forbidden", "Seul passnum bloque un carnet (codes de sécurité erronés).")
-        if s.stage not in _LOCKABLE_STAGES:
-            raise _wrong_stage("Aucun carnet en cours d'utilisation à bloquer", s.stage)
-
-    def _check_unlock(self, req: UnlockBookletRequest) -> None:
-        _check_coordination(req.actor, "débloquer un carnet")
-        if self._status.booklet_locked_at is None:
-            raise _refuse("Conflict", "Le carnet de ce parcours n'est pas bloqué.")
-
-    def _check_withdraw(self, req: WithdrawRequest) -> None:
-        stage = self._status.stage
-        if not stage.is_open:
-            raise _wrong_stage("Ce parcours est déjà clôturé", stage)
-        if not req.reason.strip():
-            raise _refuse("InvalidInput", "Indiquez le motif de la sortie du dispositif.")
-
-    def _check_nudge(self, req: NudgeRequest) -> None:
-        stage = self._status.stage
-        _check_coordination(req.actor, "relancer un parcours")
-        if not stage.is_open:
-            raise _wrong_stage("Ce parcours est clôturé : il n'y a personne à relancer", stage)
-
-    def _check_reorient(self, req: OrientRequest) -> None:
-        s = self._status
-        _check_coordination(req.actor, "réorienter un parcours")
-        if s.stage not in _REORIENTABLE_STAGES:
-            raise _wrong_stage(
-                "La réorientation est possible une fois le carnet remis, parcours ouvert", s.stage
-            )
-        _check_structure(req.mediation_structure_id)
-        if not (req.reason or "").strip():
-            raise _refuse("InvalidInput", "Indiquez le motif de la réorientation.")
-        pending = self._pending_orientation()
-        current = pending.mediation_structure_id if pending else s.mediation_structure_id
-        if s.stage != Stage.BOOKLET_ISSUED and current == req.mediation_structure_id:
-            raise _refuse(
-                "InvalidInput", "Le parcours est déjà orienté vers cette structure de médiation."
-            )
-
-    # ---- state changes (called with the lock held) ----
+    # ---- checks and steps (domain/journey_rules.py, domain/journey_steps.py) ----
 
     @asynccontextmanager
-    async def _turn(self, check: Callable[[], None]) -> AsyncIterator[None]:
+    async def _turn(self, check: rules.Check, req: Any) -> AsyncIterator[None]:
         """Run a handler alone, once the referral is recorded, re-checking its preconditions:
         another update may have changed the journey since this one was validated."""
         await workflow.wait_condition(lambda: self._recorded_seq >= 1)
         async with self._lock:
             try:
-                check()
-            except ApplicationError as err:
-                if err.type == "ChequesRefused":
-                    raise
-                raise _refuse("Conflict", err.message) from None
+                check(self._status, self._policy, req, self._now())
+            except Refused as refused:
+                raise _failure(refused, conflict=True) from None
             yield
 
-    async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
-        s = self._status
-        from_stage = s.stage
-        previous = s.orientation
-        if previous is not None and previous.status == OrientationStatus.PENDING:
-            previous.status = OrientationStatus.CANCELLED
-            previous.answered_at = self._now()
-        orientation = OrientationState(
-            orientation_id=str(workflow.uuid4()),
-            mediation_structure_id=req.mediation_structure_id,
-            status=OrientationStatus.PENDING,
-            since=self._now(),
-        )
-        s.orientation = orientation
-        self._move(Stage.ORIENTED)
-        self._touch()
-        detail = {
-            "orientation_id": orientation.orientation_id,
-            "mediation_structure_id": str(req.mediation_structure_id),
-        }
-        if previous is not None and action == Action.REORIENTED:
-            # The read model keeps one row per orientation: this one is now CANCELLED.
-            detail["previous_orientation_id"] = previous.orientation_id
-            detail["previous_mediation_structure_id"] = str(previous.mediation_structure_id)
-        await self._record(
-            action,
-            req.actor,
-            from_stage=from_stage,
-            reason=(req.reason or "").strip() or None,
-            detail=detail,
-            notices=[(NoticeKind.ORIENTATION_REQUEST, Recipient.MEDIATION_STRUCTURE)],
-            notice_detail=detail,
-            structure=req.mediation_structure_id,
-        )
+    def _check(self, check: rules.Check, req: Any) -> None:
+        """A validator: the domain check, its refusal rejecting the update."""
+        try:
+            check(self._status, self._policy, req, self._now())
+        except Refused as refused:
+            raise _failure(refused) from None
 
-    def _close(
-        self, outcome: Outcome, unspent: ChequeStatus
-    ) -> tuple[list[NoticeSpec], int | None]:
-        """Close the journey; unspent cheques become `unspent` (EXPIRED or CANCELLED) so the
-        cheque ledger reconciles at once. Returns the notices and the mediation structure
-        to tell (the one training the person, or the one a pending orientation awaited)."""
-        s = self._status
-        structure = self._acting_structure()
-        self._move(Stage.CLOSED)
-        s.outcome = outcome
-        s.closed_at = self._now()
-        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
-        pending = self._pending_orientation()
-        if pending is not None:
-            pending.status = OrientationStatus.CANCELLED
-            pending.answered_at = self._now()
-        for cheque in s.cheques:
-            if cheque.status == ChequeStatus.ISSUED:
-                cheque.status = unspent
-        notices = [
-            (NoticeKind.JOURNEY_CLOSED, Recipient.REFERRER),
-            (NoticeKind.JOURNEY_CLOSED, Recipient.MEDIATION_STRUCTURE),
-        ]
-        return notices, structure
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        """Apply a domain step to the status; a refusal (the checks make it unreachable)
+        fails the update."""
+        try:
+            return step(self._status, *args)
+        except Refused as refused:
+            raise _failure(refused) from None
+
+    async def _open_orientation(self, req: OrientRequest, action: Action) -> None:
+        orientation_id = str(workflow.uuid4())
+        change = self._step(steps.orient, req, action, orientation_id, self._now())
+        await self._record(req.actor, change)
+
+    # ---- the calendar (called with the lock held) ----
 
     async def _run_due_jobs(self) -> None:
         now = self._now()
@@ -729,155 +363,28 @@ class JourneyWorkflow:
                 await self._run_job(due)
 
     async def _run_job(self, due: Due) -> None:
-        s = self._status
-        stage = s.stage
-        days = {"days": str(due.days)}
-        if due.job == Job.STAGE_REMINDER:
-            s.reminded_for_activity_at = s.last_activity_at
-            await self._record(
-                Action.STAGE_REMINDED,
-                SYSTEM,
-                from_stage=stage,
-                detail=days,
-                notices=[(NoticeKind.STAGE_REMINDER, Recipient(WHO_MUST_ACT[stage]))],
-                notice_detail=days,
-            )
-        elif due.job == Job.STALL:
-            self._flag_stalled(_STALL_REASONS[stage].format(days=due.days))
-            await self._record(
-                Action.STALLED,
-                SYSTEM,
-                from_stage=stage,
-                reason=s.stalled_reason,
-                detail=days,
-                notices=[(NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS)],
-                notice_detail=days,
-            )
-        elif due.job == Job.ORIENTATION_REMINDER:
-            orientation = self._pending_orientation()
-            assert orientation is not None
-            orientation.reminded = True
-            detail = days | {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            await self._record(
-                Action.ORIENTATION_REMINDED,
-                SYSTEM,
-                from_stage=stage,
-                detail=detail,
-                notices=[
-                    (NoticeKind.ORIENTATION_REMINDER, Recipient.MEDIATION_STRUCTURE),
-                    (NoticeKind.ORIENTATION_REMINDER, Recipient.REFERRER),
-                ],
-                notice_detail=detail,
-                structure=orientation.mediation_structure_id,
-            )
-        elif due.job == Job.ORIENTATION_EXPIRY:
-            orientation = self._pending_orientation()
-            assert orientation is not None
-            orientation.status = OrientationStatus.EXPIRED
-            self._move(Stage.BOOKLET_ISSUED)
-            self._flag_stalled(f"Orientation restée sans réponse {due.days} jours")
-            # The referrer hears of it now: no separate stage reminder for this activity epoch.
-            s.reminded_for_activity_at = s.last_activity_at
-            detail = days | {
-                "orientation_id": orientation.orientation_id,
-                "mediation_structure_id": str(orientation.mediation_structure_id),
-            }
-            await self._record(
-                Action.ORIENTATION_EXPIRED,
-                SYSTEM,
-                from_stage=Stage.ORIENTED,
-                reason=s.stalled_reason,
-                detail=detail,
-                notices=[
-                    (NoticeKind.ORIENTATION_EXPIRED, Recipient.REFERRER),
-                    (NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS),
-                ],
-                notice_detail=detail,
-            )
-        elif due.job == Job.EXPIRY_WARNING:
-            warnings = due_warnings(s, self._policy, self._now())
-            s.expiry_warnings_sent.extend(warnings)
-            detail = {
-                "days": str(min(warnings)),
-                "cheques_left": str(s.cheques_left),
-                "valid_until": s.valid_until.isoformat() if s.valid_until else "",
-            }
-            await self._record(
-                Action.EXPIRY_WARNED,
-                SYSTEM,
-                from_stage=stage,
-                detail=detail,
-                notices=[
-                    (NoticeKind.EXPIRY_WARNING, Recipient.BENEFICIARY),
-                    (NoticeKind.EXPIRY_WARNING, Recipient.REFERRER),
-                    (NoticeKind.EXPIRY_WARNING, Recipient.MEDIATION_STRUCTURE),
-                ],
-                notice_detail=detail,
-            )
-        elif due.job == Job.CHEQUES_EXPIRY:
-            left = s.cheques_left
-            notices, structure = self._close(Outcome.EXPIRED, ChequeStatus.EXPIRED)
-            await self._record(
-                Action.CLOSED,
-                SYSTEM,
-                from_stage=stage,
-                reason=Outcome.EXPIRED.label,
-                detail={"outcome": Outcome.EXPIRED.value, "cheques_expired": str(left)},
-                notices=notices,
-                structure=structure,
-            )
-        elif due.job == Job.ANONYMISATION:
-            await self._flush()  # events held before it are recorded before the erasure
-            await workflow.execute_activity(
-                ACTIVITY_ANONYMISE,
-                AnonymiseRequest(s.journey_id, self._now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY_FOREVER,
-            )
-            self._move(Stage.ANONYMISED)
-            await self._record(Action.ANONYMISED, SYSTEM, from_stage=Stage.CLOSED, detail=days)
+        if due.job != Job.ANONYMISATION:
+            change = self._step(steps.run_job, self._policy, due, self._now())
+            await self._record(SYSTEM, change)
+            return
+        await self._flush()  # events held before it are recorded before the erasure
+        await workflow.execute_activity(
+            ACTIVITY_ANONYMISE,
+            AnonymiseRequest(self._status.journey_id, self._now()),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY_FOREVER,
+        )
+        self._step(steps.move, Stage.ANONYMISED, self._now())
+        detail = {"days": str(due.days)}
+        await self._record(SYSTEM, Change(Action.ANONYMISED, Stage.CLOSED, detail=detail))
 
-    # ---- small helpers ----
+    # ---- recording ----
 
     def _now(self) -> datetime:
         return workflow.now()
 
-    def _move(self, target: Stage) -> None:
-        s = self._status
-        if target == s.stage:
-            return
-        if not can_move(s.stage, target):  # validators make this unreachable
-            raise _refuse("Conflict", f"Transition impossible : {s.stage.label} → {target.label}.")
-        s.stage = target
-        s.stage_dates[target] = self._now()
-
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._changes != seen
-
-    def _touch(self) -> None:
-        """A person acted on the journey: restart the stall clock and clear the flag."""
-        s = self._status
-        s.last_activity_at = self._now()
-        s.stalled, s.stalled_since, s.stalled_reason = False, None, None
-
-    def _flag_stalled(self, reason: str) -> None:
-        s = self._status
-        s.stalled, s.stalled_since, s.stalled_reason = True, self._now(), reason
-
-    def _acting_structure(self) -> int | None:
-        """The mediation structure expected to act: a pending orientation's, else the trainer."""
-        pending = self._pending_orientation()
-        return pending.mediation_structure_id if pending else self._status.mediation_structure_id
-
-    def _pending_orientation(self) -> OrientationState | None:
-        o = self._status.orientation
-        return o if o is not None and o.status == OrientationStatus.PENDING else None
-
-    def _session(self, session_id: str) -> SessionState | None:
-        return next((x for x in self._status.sessions if x.session_id == session_id), None)
 
     def _receipt(self, session: SessionState) -> SessionReceipt:
         return SessionReceipt(
@@ -886,30 +393,20 @@ class JourneyWorkflow:
             status=copy.deepcopy(self._status),
         )
 
-    async def _record(
-        self,
-        action: Action,
-        actor: Actor,
-        *,
-        from_stage: Stage | None,
-        reason: str | None = None,
-        detail: dict[str, str] | None = None,
-        notices: Sequence[NoticeSpec] = (),
-        notice_detail: dict[str, str] | None = None,
-        structure: int | None = None,
-    ) -> None:
+    async def _record(self, actor: Actor, change: Change) -> None:
         """Persist the change just made: one activity call, keyed by the new seq.
 
-        Notices to MEDIATION_STRUCTURE go to `structure`, by default the one asked to act
-        (pending orientation, else the one training the person); skipped when there is none.
+        Notices to MEDIATION_STRUCTURE go to `change.structure`, by default the one asked
+        to act (pending orientation, else the one training the person); skipped when there
+        is none.
         """
         s = self._status
         s.seq += 1
         self._changes += 1
-        target = structure or self._acting_structure()
+        target = change.structure or rules.acting_structure(s)
         built: list[Notice] = []
-        for kind, recipient in notices:
-            extra = dict(notice_detail or {})
+        for kind, recipient in change.notices:
+            extra = dict(change.notice_detail or {})
             if recipient == Recipient.MEDIATION_STRUCTURE:
                 if target is None:
                     continue
@@ -922,12 +419,12 @@ class JourneyWorkflow:
             seq=s.seq,
             at=self._now(),
             actor=actor,
-            action=action,
-            from_stage=from_stage,
+            action=change.action,
+            from_stage=change.from_stage,
             to_stage=s.stage,
             status=copy.deepcopy(s),
-            reason=reason,
-            detail=dict(detail or {}),
+            reason=change.reason,
+            detail=dict(change.detail),
             notices=built,
         )
         if self._input.use_search_attributes:
@@ -1010,13 +507,3 @@ class JourneyWorkflow:
             if not updates:
                 return
         workflow.upsert_search_attributes(updates)
-
-
-def _check_structure(structure_id: int) -> None:
-    if structure_id <= 0:
-        raise _refuse("InvalidInput", "Structure de médiation inconnue.")
-
-
-def _check_coordination(actor: Actor, what: str) -> None:
-    if actor.role not in _COORDINATION:
-        raise _refuse("Forbidden", f"Seule la coordination peut {what}.")

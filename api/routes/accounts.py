@@ -14,6 +14,7 @@ from api.constraints import IdPath, ShortText
 from api.deps import State
 from api.errors import ApiError, error_responses
 from api.schemas import Strict
+from domain.refusals import MSG_ACCOUNT_NOT_FOUND, MSG_TOKEN_NOT_FOUND
 from domain.stages import Role
 from records import accounts
 from records.models import ApiToken
@@ -80,7 +81,7 @@ class IssuedToken(TokenOut):
 
 
 def _unknown_account() -> ApiError:
-    return ApiError(404, "not_found", "Compte introuvable.")
+    return ApiError(404, "not_found", MSG_ACCOUNT_NOT_FOUND)
 
 
 @router.get("/me", responses=error_responses(401))
@@ -176,7 +177,7 @@ async def revoke_token(token_id: IdPath, state: State, user: CurrentUser) -> Res
         token = accounts.get_api_token(session, token_id)
         owner = accounts.get_account(session, token.account_id) if token else None
         if token is None or owner is None or owner.programme_code != user.programme_code:
-            raise ApiError(404, "not_found", "Jeton introuvable.")
+            raise ApiError(404, "not_found", MSG_TOKEN_NOT_FOUND)
         accounts.revoke_api_token(session, token, now=now)
 
     await state.db.run(write, write=True)

@@ -18,6 +18,7 @@ from api.errors import ApiError, error_responses
 from api.journey_service import JourneyService
 from domain import contracts as c
 from domain.needs import AssessmentKind
+from domain.refusals import MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL
 from domain.security_codes import ChequeLine
 from domain.stages import Stage
 from domain.validity import paris_day
@@ -45,7 +46,7 @@ async def create_referral(
         raise ApiError(
             422,
             "idempotency_key_required",
-            "L'en-tête Idempotency-Key est obligatoire pour orienter une personne.",
+            MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL,
         )
     return await JourneyService(state).refer(
         idempotency_key=key,
