@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain.contracts import ChequeState, JourneyStatus, OrientationState
+from domain.deadlines import Job, due_warnings, next_due, pending_jobs
 from domain.policy import JourneyPolicy
 from domain.redemption import check_cheques, last_valid_day_of, refusal_summary
 from domain.refusals import ChequeRefusal
@@ -12,7 +13,6 @@ from domain.serials import booklet_serials
 from domain.stages import ChequeStatus, OrientationStatus, Outcome, Stage
 from domain.validity import valid_until
 from tests.fixtures.temporal import REFERRER, paris
-from workflows.deadlines import Job, due_warnings, next_due, pending_jobs
 
 POLICY = JourneyPolicy()
 
