@@ -21,8 +21,20 @@ from sqlmodel import Session
 
 from api.auth import User
 from api.deps import AppState
+from domain.security_codes import split_line
+from domain.serials import SerialError, parse_serial
 from domain.stages import Role
 from records import models
+
+
+def shown_serial(text: str) -> str:
+    """A cheque's serial as printed on the booklet (012-2026-000123-04-7), from a stored
+    serial or a typed or scanned line (serial then code); else the line as typed."""
+    serial = split_line(text).serial
+    try:
+        return parse_serial(serial).display
+    except SerialError:
+        return serial.strip()
 
 
 async def describe_scope(state: AppState, user: User) -> str:
