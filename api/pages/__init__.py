@@ -12,7 +12,9 @@ A page route, in short:
         return render(request, "mediation/orientations.html", {"rows": rows})
 
 `CurrentUser` redirects anonymous visitors to the login page and checks the CSRF token of
-every POST; errors raised as `ApiError` become the French error page.
+every POST; errors raised as `ApiError` become the French error page. A form that changes
+a journey is a `api.forms.KeyedForm` sent with `api.pages.submit.send` (its UUID as the
+Update's key, 303 once done, the refusal shown on the form).
 """
 
 from __future__ import annotations
