@@ -24,7 +24,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -36,6 +35,7 @@ from api.auth import User
 from api.deps import AppState
 from api.errors import ApiError, from_temporal
 from domain import contracts as c
+from domain.labels import Labelled, labels
 from domain.redemption import check_cheques, refusal_summary
 from domain.refusals import (
     MSG_SESSION_KEY_REUSED,
@@ -55,7 +55,7 @@ from domain.refusals import (
 from domain.security_codes import ChequeLine, CodeError, parse_code, split_line
 from domain.serials import ChequeSerial, SerialError, parse_serial
 from domain.stages import ChequeStatus, Stage
-from domain.validity import last_valid_day, paris_day
+from domain.validity import last_valid_day, paris_day, paris_today
 from records import models, queries
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ CODE_REFUSALS = frozenset(
 )
 
 
-class LookupVerdict(StrEnum):
+class LookupVerdict(Labelled):
     """All a lookup by serial tells someone who may not see the cheque's journey."""
 
     USABLE = "usable"
@@ -81,20 +81,19 @@ class LookupVerdict(StrEnum):
     NOT_YET_VALID = "not_yet_valid"
     UNKNOWN = "unknown"
 
-    @property
-    def label(self) -> str:
-        return VERDICT_LABELS[self]
 
-
-VERDICT_LABELS = {
-    LookupVerdict.USABLE: "Utilisable",
-    LookupVerdict.SPENT: "Déjà encaissé",
-    LookupVerdict.EXPIRED: "Expiré",
-    LookupVerdict.CANCELLED: "Annulé",
-    LookupVerdict.LOCKED: "Carnet bloqué (codes de sécurité erronés)",
-    LookupVerdict.NOT_YET_VALID: "Pas encore valable",
-    LookupVerdict.UNKNOWN: "Inconnu",
-}
+VERDICT_LABELS = labels(
+    LookupVerdict,
+    {
+        LookupVerdict.USABLE: "Utilisable",
+        LookupVerdict.SPENT: "Déjà encaissé",
+        LookupVerdict.EXPIRED: "Expiré",
+        LookupVerdict.CANCELLED: "Annulé",
+        LookupVerdict.LOCKED: "Carnet bloqué (codes de sécurité erronés)",
+        LookupVerdict.NOT_YET_VALID: "Pas encore valable",
+        LookupVerdict.UNKNOWN: "Inconnu",
+    },
+)
 
 
 def lookup_verdict(
@@ -135,10 +134,6 @@ class Lookup:
 def lines_of(texts: Sequence[str]) -> list[ChequeLine]:
     """Typed or scanned lines (one cheque each: serial then code)."""
     return [split_line(t) for t in texts]
-
-
-def _today() -> date:
-    return paris_day(datetime.now(UTC))
 
 
 class ChequeService:
@@ -184,7 +179,7 @@ class ChequeService:
         if cheque is not None and cheque.programme_code != user.programme_code:
             cheque = None
         journey = queries.get_journey(session, cheque.journey_id) if cheque else None
-        verdict = lookup_verdict(cheque, journey, grace, _today())
+        verdict = lookup_verdict(cheque, journey, grace, paris_today())
         valid_until = last_valid_day(serial.millesime, grace) if cheque else None
         answer = Lookup(digits, serial.display, verdict, valid_until)
         if cheque is None or journey is None:

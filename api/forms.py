@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -108,6 +109,18 @@ class Form(Generic[M]):
     def summary(self) -> list[tuple[str, str]]:
         """(field, message) for the error summary, whole-form errors first."""
         return sorted(self.errors.items(), key=lambda item: item[0] != "")
+
+
+class KeyedForm(BaseModel):
+    """A form that changes a journey: its UUID, generated when the form is rendered, is the
+    Update's idempotency key once submitted (a double submit changes nothing)."""
+
+    form_id: uuid.UUID
+
+
+def fresh_key() -> dict[str, str | list[str]]:
+    """A blank keyed form's values: a fresh UUID."""
+    return {"form_id": str(uuid.uuid4())}
 
 
 def _field_key(loc: str) -> str:

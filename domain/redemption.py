@@ -8,7 +8,7 @@ the structure's qualification on the session day).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from domain.contracts import ChequeState, JourneyStatus
 from domain.refusals import (
@@ -28,14 +28,12 @@ from domain.refusals import (
 )
 from domain.serials import SerialError, parse_serial
 from domain.stages import ChequeStatus
-from domain.validity import PARIS, paris_day
+from domain.validity import last_day_before, paris_day
 
 
 def last_valid_day_of(status: JourneyStatus) -> date | None:
     """Last Europe/Paris day on which the journey's cheques may be spent."""
-    if status.valid_until is None:
-        return None
-    return (status.valid_until.astimezone(PARIS) - timedelta(days=1)).date()
+    return last_day_before(status.valid_until) if status.valid_until else None
 
 
 def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> list[ChequeVerdict]:

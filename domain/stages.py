@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from domain.labels import Labelled, labels
 
-class Stage(StrEnum):
+
+class Stage(Labelled):
     REFERRED = "REFERRED"
     ASSESSED = "ASSESSED"
     BOOKLET_ISSUED = "BOOKLET_ISSUED"
@@ -15,37 +17,38 @@ class Stage(StrEnum):
     ANONYMISED = "ANONYMISED"
 
     @property
-    def label(self) -> str:
-        return STAGE_LABELS[self]
-
-    @property
     def is_open(self) -> bool:
         return self not in (Stage.CLOSED, Stage.ANONYMISED)
 
 
-STAGE_LABELS: dict[Stage, str] = {
-    Stage.REFERRED: "Orienté vers le dispositif",
-    Stage.ASSESSED: "Diagnostic réalisé",
-    Stage.BOOKLET_ISSUED: "Carnet remis",
-    Stage.ORIENTED: "Orientation en attente",
-    Stage.IN_TRAINING: "En formation",
-    Stage.CLOSED: "Parcours clôturé",
-    Stage.ANONYMISED: "Anonymisé",
-}
+STAGE_LABELS = labels(
+    Stage,
+    {
+        Stage.REFERRED: "Orienté vers le dispositif",
+        Stage.ASSESSED: "Diagnostic réalisé",
+        Stage.BOOKLET_ISSUED: "Carnet remis",
+        Stage.ORIENTED: "Orientation en attente",
+        Stage.IN_TRAINING: "En formation",
+        Stage.CLOSED: "Parcours clôturé",
+        Stage.ANONYMISED: "Anonymisé",
+    },
+)
 
 
-class Outcome(StrEnum):
+class Outcome(Labelled):
     COMPLETED = "COMPLETED"
     EXPIRED = "EXPIRED"
     WITHDRAWN = "WITHDRAWN"
 
-    @property
-    def label(self) -> str:
-        return {
-            Outcome.COMPLETED: "Tous les chèques utilisés",
-            Outcome.EXPIRED: "Chèques arrivés à expiration",
-            Outcome.WITHDRAWN: "Sortie du dispositif",
-        }[self]
+
+OUTCOME_LABELS = labels(
+    Outcome,
+    {
+        Outcome.COMPLETED: "Tous les chèques utilisés",
+        Outcome.EXPIRED: "Chèques arrivés à expiration",
+        Outcome.WITHDRAWN: "Sortie du dispositif",
+    },
+)
 
 
 OPEN_STAGES = frozenset(s for s in Stage if s.is_open)
@@ -71,25 +74,27 @@ def can_move(current: Stage, target: Stage) -> bool:
     return target in TRANSITIONS[current]
 
 
-class OrientationStatus(StrEnum):
+class OrientationStatus(Labelled):
     PENDING = "PENDING"
     ACCEPTED = "ACCEPTED"
     DECLINED = "DECLINED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"  # superseded by a coordinator's re-orientation
 
-    @property
-    def label(self) -> str:
-        return {
-            OrientationStatus.PENDING: "En attente de réponse",
-            OrientationStatus.ACCEPTED: "Acceptée",
-            OrientationStatus.DECLINED: "Refusée",
-            OrientationStatus.EXPIRED: "Expirée sans réponse",
-            OrientationStatus.CANCELLED: "Annulée (réorientation)",
-        }[self]
+
+ORIENTATION_STATUS_LABELS = labels(
+    OrientationStatus,
+    {
+        OrientationStatus.PENDING: "En attente de réponse",
+        OrientationStatus.ACCEPTED: "Acceptée",
+        OrientationStatus.DECLINED: "Refusée",
+        OrientationStatus.EXPIRED: "Expirée sans réponse",
+        OrientationStatus.CANCELLED: "Annulée (réorientation)",
+    },
+)
 
 
-class DeclineReason(StrEnum):
+class DeclineReason(Labelled):
     NO_CAPACITY = "NO_CAPACITY"
     TOO_FAR = "TOO_FAR"
     NEEDS_NOT_COVERED = "NEEDS_NOT_COVERED"
@@ -97,37 +102,38 @@ class DeclineReason(StrEnum):
     PERSON_DECLINED = "PERSON_DECLINED"
     OTHER = "OTHER"
 
-    @property
-    def label(self) -> str:
-        return DECLINE_REASON_LABELS[self]
+
+DECLINE_REASON_LABELS = labels(
+    DeclineReason,
+    {
+        DeclineReason.NO_CAPACITY: "Plus de place disponible",
+        DeclineReason.TOO_FAR: "Structure trop éloignée du domicile",
+        DeclineReason.NEEDS_NOT_COVERED: "Besoins non couverts par nos ateliers",
+        DeclineReason.PERSON_UNREACHABLE: "Personne injoignable",
+        DeclineReason.PERSON_DECLINED: "La personne a renoncé",
+        DeclineReason.OTHER: "Autre motif",
+    },
+)
 
 
-DECLINE_REASON_LABELS: dict[DeclineReason, str] = {
-    DeclineReason.NO_CAPACITY: "Plus de place disponible",
-    DeclineReason.TOO_FAR: "Structure trop éloignée du domicile",
-    DeclineReason.NEEDS_NOT_COVERED: "Besoins non couverts par nos ateliers",
-    DeclineReason.PERSON_UNREACHABLE: "Personne injoignable",
-    DeclineReason.PERSON_DECLINED: "La personne a renoncé",
-    DeclineReason.OTHER: "Autre motif",
-}
-
-
-class ChequeStatus(StrEnum):
+class ChequeStatus(Labelled):
     ISSUED = "ISSUED"
     REDEEMED = "REDEEMED"
     REIMBURSED = "REIMBURSED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
 
-    @property
-    def label(self) -> str:
-        return {
-            ChequeStatus.ISSUED: "Émis",
-            ChequeStatus.REDEEMED: "Encaissé",
-            ChequeStatus.REIMBURSED: "Remboursé",
-            ChequeStatus.EXPIRED: "Expiré",
-            ChequeStatus.CANCELLED: "Annulé",
-        }[self]
+
+CHEQUE_STATUS_LABELS = labels(
+    ChequeStatus,
+    {
+        ChequeStatus.ISSUED: "Émis",
+        ChequeStatus.REDEEMED: "Encaissé",
+        ChequeStatus.REIMBURSED: "Remboursé",
+        ChequeStatus.EXPIRED: "Expiré",
+        ChequeStatus.CANCELLED: "Annulé",
+    },
+)
 
 
 class Role(StrEnum):
@@ -138,7 +144,7 @@ class Role(StrEnum):
     SYSTEM = "SYSTEM"
 
 
-class Action(StrEnum):
+class Action(Labelled):
     """What a transition-log entry records."""
 
     REFERRED = "REFERRED"
@@ -163,31 +169,30 @@ class Action(StrEnum):
     BOOKLET_LOCKED = "BOOKLET_LOCKED"
     BOOKLET_UNLOCKED = "BOOKLET_UNLOCKED"
 
-    @property
-    def label(self) -> str:
-        return ACTION_LABELS[self]
 
-
-ACTION_LABELS: dict[Action, str] = {
-    Action.REFERRED: "Orientation vers le Pass numérique",
-    Action.ASSESSED: "Diagnostic initial",
-    Action.EXIT_ASSESSED: "Diagnostic de sortie",
-    Action.BOOKLET_ISSUED: "Remise du carnet de chèques",
-    Action.ORIENTED: "Orientation vers une structure de médiation",
-    Action.ORIENTATION_ACCEPTED: "Orientation acceptée",
-    Action.ORIENTATION_DECLINED: "Orientation refusée",
-    Action.ORIENTATION_REMINDED: "Relance de l'orientation",
-    Action.ORIENTATION_EXPIRED: "Orientation expirée sans réponse",
-    Action.REORIENTED: "Réorientation",
-    Action.MEDIATOR_CHANGED: "Changement de structure de médiation",
-    Action.SESSION_LOGGED: "Séance de formation",
-    Action.STAGE_REMINDED: "Relance",
-    Action.STALLED: "Parcours signalé bloqué",
-    Action.NUDGED: "Relance par la coordination",
-    Action.EXPIRY_WARNED: "Avertissement d'expiration des chèques",
-    Action.CLOSED: "Clôture du parcours",
-    Action.WITHDRAWN: "Sortie du dispositif",
-    Action.ANONYMISED: "Anonymisation",
-    Action.BOOKLET_LOCKED: "Carnet bloqué (codes de sécurité erronés)",
-    Action.BOOKLET_UNLOCKED: "Carnet débloqué par la coordination",
-}
+ACTION_LABELS = labels(
+    Action,
+    {
+        Action.REFERRED: "Orientation vers le Pass numérique",
+        Action.ASSESSED: "Diagnostic initial",
+        Action.EXIT_ASSESSED: "Diagnostic de sortie",
+        Action.BOOKLET_ISSUED: "Remise du carnet de chèques",
+        Action.ORIENTED: "Orientation vers une structure de médiation",
+        Action.ORIENTATION_ACCEPTED: "Orientation acceptée",
+        Action.ORIENTATION_DECLINED: "Orientation refusée",
+        Action.ORIENTATION_REMINDED: "Relance de l'orientation",
+        Action.ORIENTATION_EXPIRED: "Orientation expirée sans réponse",
+        Action.REORIENTED: "Réorientation",
+        Action.MEDIATOR_CHANGED: "Changement de structure de médiation",
+        Action.SESSION_LOGGED: "Séance de formation",
+        Action.STAGE_REMINDED: "Relance",
+        Action.STALLED: "Parcours signalé bloqué",
+        Action.NUDGED: "Relance par la coordination",
+        Action.EXPIRY_WARNED: "Avertissement d'expiration des chèques",
+        Action.CLOSED: "Clôture du parcours",
+        Action.WITHDRAWN: "Sortie du dispositif",
+        Action.ANONYMISED: "Anonymisation",
+        Action.BOOKLET_LOCKED: "Carnet bloqué (codes de sécurité erronés)",
+        Action.BOOKLET_UNLOCKED: "Carnet débloqué par la coordination",
+    },
+)

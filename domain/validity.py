@@ -3,6 +3,8 @@
 A millésime N cheque is valid from 1 January N 00:00 to the end of 31 December N,
 plus a grace period in months (nationally one month: to the end of 31 January N+1).
 Bounds are returned as aware UTC datetimes: [valid_from, valid_until) half-open.
+Days are Europe/Paris calendar days: `paris_today()` is the one "today" of the API and
+its pages (never of workflow code, which reads `workflow.now()`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ def valid_until(millesime: int, grace_months: int = DEFAULT_GRACE_MONTHS) -> dat
 
 def last_valid_day(millesime: int, grace_months: int = DEFAULT_GRACE_MONTHS) -> date:
     """Last calendar day (Europe/Paris) on which the cheque may be spent."""
-    return (valid_until(millesime, grace_months).astimezone(PARIS) - timedelta(days=1)).date()
+    return last_day_before(valid_until(millesime, grace_months))
+
+
+def last_day_before(bound: datetime) -> date:
+    """The last Europe/Paris day before an exclusive bound (a journey's `valid_until`)."""
+    return (bound.astimezone(PARIS) - timedelta(days=1)).date()
 
 
 def is_valid_on(day: date, millesime: int, grace_months: int = DEFAULT_GRACE_MONTHS) -> bool:
@@ -58,6 +65,11 @@ def expiry_warnings(
 def paris_day(instant: datetime) -> date:
     """The Europe/Paris calendar day of an aware instant."""
     return instant.astimezone(PARIS).date()
+
+
+def paris_today(now: datetime | None = None) -> date:
+    """Today in Europe/Paris: at `now` (an aware instant) if given, else by the clock."""
+    return paris_day(now if now is not None else datetime.now(UTC))
 
 
 def format_date_fr(day: date | datetime) -> str:

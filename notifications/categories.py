@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from domain.labels import Labelled, labels
 
 
-class Category(StrEnum):
+class Category(Labelled):
     BENEFICIARY = "BENEFICIARY"  # written for the person (sent to them or their referrer)
     REFERRAL = "REFERRAL"
     ORIENTATION = "ORIENTATION"
@@ -17,27 +17,26 @@ class Category(StrEnum):
     SECURITY = "SECURITY"
 
     @property
-    def label(self) -> str:
-        return CATEGORY_LABELS[self]
-
-    @property
     def essential(self) -> bool:
         """Cannot be turned off: the person's information, a request to act, a coordinator's
         nudge, the expiry warnings the programme owes before cheques lapse, and the digest."""
         return self in ESSENTIAL
 
 
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.BENEFICIARY: "Messages destinés aux bénéficiaires",
-    Category.REFERRAL: "Orientation enregistrée",
-    Category.ORIENTATION: "Demandes d'orientation et leurs réponses",
-    Category.REMINDER: "Rappels (parcours sans activité, orientation sans réponse)",
-    Category.NUDGE: "Relances de la coordination",
-    Category.EXPIRY: "Alertes d'expiration des chèques",
-    Category.CLOSURE: "Parcours clôturés",
-    Category.DIGEST: "Récapitulatif quotidien",
-    Category.SECURITY: "Sécurité des chèques (carnet bloqué après des codes erronés)",
-}
+CATEGORY_LABELS = labels(
+    Category,
+    {
+        Category.BENEFICIARY: "Messages destinés aux bénéficiaires",
+        Category.REFERRAL: "Orientation enregistrée",
+        Category.ORIENTATION: "Demandes d'orientation et leurs réponses",
+        Category.REMINDER: "Rappels (parcours sans activité, orientation sans réponse)",
+        Category.NUDGE: "Relances de la coordination",
+        Category.EXPIRY: "Alertes d'expiration des chèques",
+        Category.CLOSURE: "Parcours clôturés",
+        Category.DIGEST: "Récapitulatif quotidien",
+        Category.SECURITY: "Sécurité des chèques (carnet bloqué après des codes erronés)",
+    },
+)
 
 # The digest is how coordinators hear of stalls at all (never one mail per journey).
 ESSENTIAL = frozenset(

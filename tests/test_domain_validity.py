@@ -14,8 +14,10 @@ from domain.validity import (
     expiry_warnings,
     format_date_fr,
     is_valid_on,
+    last_day_before,
     last_valid_day,
     paris_day,
+    paris_today,
     valid_from,
     valid_until,
 )
@@ -139,3 +141,25 @@ def test_format_date_fr() -> None:
     # 31 January 23:30 UTC is already 1 February in Paris.
     assert format_date_fr(datetime(2022, 1, 31, 23, 30, tzinfo=UTC)) == "01/02/2022"
     assert format_date_fr(valid_until(2021)) == "01/02/2022"
+
+
+@given(millesimes, graces)
+def test_last_valid_day_is_the_day_before_the_exclusive_bound(millesime: int, grace: int) -> None:
+    assert last_day_before(valid_until(millesime, grace)) == last_valid_day(millesime, grace)
+
+
+@pytest.mark.parametrize(
+    ("now", "today"),
+    [
+        (datetime(2026, 12, 31, 22, 59, tzinfo=UTC), date(2026, 12, 31)),
+        (datetime(2026, 12, 31, 23, 0, tzinfo=UTC), date(2027, 1, 1)),  # Paris: UTC+1
+        (datetime(2026, 7, 14, 22, 0, tzinfo=UTC), date(2026, 7, 15)),  # Paris: UTC+2
+    ],
+)
+def test_paris_today_at_a_given_instant(now: datetime, today: date) -> None:
+    assert paris_today(now) == today
+
+
+def test_paris_today_by_the_clock_is_paris_day_of_now() -> None:
+    before = paris_day(datetime.now(UTC))
+    assert paris_today() in (before, before + timedelta(days=1))

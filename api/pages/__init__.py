@@ -12,7 +12,9 @@ A page route, in short:
         return render(request, "mediation/orientations.html", {"rows": rows})
 
 `CurrentUser` redirects anonymous visitors to the login page and checks the CSRF token of
-every POST; errors raised as `ApiError` become the French error page.
+every POST; errors raised as `ApiError` become the French error page. A form that changes
+a journey is a `api.forms.KeyedForm` sent with `api.pages.submit.send` (its UUID as the
+Update's key, 303 once done, the refusal shown on the form).
 """
 
 from __future__ import annotations
@@ -21,8 +23,20 @@ from sqlmodel import Session
 
 from api.auth import User
 from api.deps import AppState
+from domain.security_codes import split_line
+from domain.serials import SerialError, parse_serial
 from domain.stages import Role
 from records import models
+
+
+def shown_serial(text: str) -> str:
+    """A cheque's serial as printed on the booklet (012-2026-000123-04-7), from a stored
+    serial or a typed or scanned line (serial then code); else the line as typed."""
+    serial = split_line(text).serial
+    try:
+        return parse_serial(serial).display
+    except SerialError:
+        return serial.strip()
 
 
 async def describe_scope(state: AppState, user: User) -> str:

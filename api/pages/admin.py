@@ -10,7 +10,7 @@ limited to that page, read and deleted there (passnum keeps only its hash).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,7 +26,7 @@ from api.errors import ApiError
 from api.forms import Form, read_form
 from api.web import render
 from domain.stages import Role
-from domain.validity import paris_day
+from domain.validity import paris_today
 from records import accounts, coordination, models, queries
 from records.structures import StructureError, set_aptic_qualification
 
@@ -120,7 +120,7 @@ async def structures(
     return render(
         request,
         "admin/structures.html",
-        {**found, "today": paris_day(datetime.now(UTC)), "done": _done_message(fait)},
+        {**found, "today": paris_today(), "done": _done_message(fait)},
     )
 
 

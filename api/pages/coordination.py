@@ -11,7 +11,6 @@ redirect (303) to the journey page.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
@@ -19,7 +18,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session
 
 from api import access
@@ -28,19 +27,20 @@ from api.auth import CurrentUser, User
 from api.constraints import MAX_ID, TEXT, Id, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
-from api.forms import Form, read_form
+from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.journey_service import JourneyService
-from api.pages import letters
+from api.pages import letters, submit
 from api.web import TimelineEntry, render, timeline_entries
 from domain import contracts as c
 from domain.serials import SerialError, parse_serial
 from domain.stages import OPEN_STAGES, ChequeStatus, Outcome, Role, Stage
-from domain.validity import last_valid_day, paris_day
+from domain.validity import last_valid_day, paris_today
 from records import accounts, coordination, duplicates, models, queries
 
 router = APIRouter(prefix="/coordination", include_in_schema=False)
 PAGE_SIZE = 25
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT)]
+F = TypeVar("F", bound=KeyedForm)
 
 DONE_MESSAGES = {
     "relance": "La relance est envoyée : la structure qui doit agir est prévenue.",
@@ -54,28 +54,21 @@ DONE_MESSAGES = {
 NOT_QUALIFIED = "Cette structure n'est pas qualifiée APTIC aujourd'hui : choisissez-en une autre."
 
 
-class NudgeForm(BaseModel):
-    form_id: uuid.UUID
+class NudgeForm(KeyedForm):
     message: str | None = Field(default=None, max_length=500, pattern=TEXT)
 
 
-class UnlockForm(BaseModel):
-    form_id: uuid.UUID
+class UnlockForm(KeyedForm):
+    pass
 
 
-class ReorientForm(BaseModel):
-    form_id: uuid.UUID
+class ReorientForm(KeyedForm):
     mediation_structure_id: Id
     reason: Text
 
 
-class WithdrawForm(BaseModel):
-    form_id: uuid.UUID
+class WithdrawForm(KeyedForm):
     reason: Text
-
-
-def _today() -> date:
-    return paris_day(datetime.now(UTC))
 
 
 def _coordinator(user: User) -> None:
@@ -435,7 +428,7 @@ async def journey_page(
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
-    nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    nudge: Form[NudgeForm] = Form.blank(fresh_key())
     return await _journey_page(request, state, user, view, nudge, DONE_MESSAGES.get(fait or ""))
 
 
@@ -451,68 +444,23 @@ async def allow_second_booklet(
         if err.status != 409:
             raise
         view = await _journey_view(state, user, journey_id)
-        nudge: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+        nudge: Form[NudgeForm] = Form.blank(fresh_key())
         nudge.add_error("", err.message)
         return await _journey_page(request, state, user, view, nudge, status=409)
-    return _done(journey_id, "second-carnet")
+    return submit.see(_done(journey_id, "second-carnet"))
 
 
-async def _require_change(state: AppState, user: User, journey_id: str, change: Change) -> None:
-    """403 (404 if it does not exist) before anything is read from the form."""
-    code = state.settings.programme_code
-
-    def check(session: Session) -> None:
-        row = queries.journey_access(session, journey_id)
-        access.require_change(user, row if row and row.programme_code == code else None, change)
-
-    await state.db.run(check)
+def _done(journey_id: str, what: str) -> str:
+    return f"/coordination/parcours/{journey_id}?fait={what}"
 
 
-def _done(journey_id: str, what: str) -> RedirectResponse:
-    return RedirectResponse(f"/coordination/parcours/{journey_id}?fait={what}", status_code=303)
-
-
-M = TypeVar("M", NudgeForm, UnlockForm)
-
-
-async def _act_on_journey(
-    request: Request,
-    state: AppState,
-    user: User,
-    journey_id: str,
-    *,
-    change: Change,
-    form_model: type[M],
-    update: Callable[[M], tuple[str, Any]],
-    done: str,
-    field: str,
-) -> tuple[Response | None, Form[M], int]:
-    """The journey page's one-button actions: authorise, read the form, send the Update
-    (the form's UUID as its key); a redirect once done, else the form with its refusal
-    (`field`: where a 422 is shown) and the status to answer."""
+async def _form(
+    request: Request, state: AppState, user: User, journey_id: str, change: Change, model: type[F]
+) -> Form[F]:
+    """A coordinator's form for `change`, read once they may make it (403/404 otherwise)."""
     _coordinator(user)
-    await _require_change(state, user, journey_id, change)
-    form = await read_form(request, form_model)
-    status = 422
-    if form.ok:
-        name, arg = update(form.data)
-        try:
-            await JourneyService(state).update(
-                journey_id,
-                name,
-                arg,
-                key=str(form.data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=change,
-            )
-            return _done(journey_id, done), form, 303
-        except ApiError as err:
-            if err.status not in (409, 422):
-                raise
-            status = err.status
-            form.refuse(err, field if err.status == 422 else "")
-    return None, form, status
+    await submit.require_change(state, user, journey_id, change)
+    return await read_form(request, model)
 
 
 @router.post("/parcours/{journey_id}/debloquer")
@@ -520,44 +468,45 @@ async def unlock_booklet(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
     """Unlock a booklet locked after too many wrong security codes."""
-    done, form, status = await _act_on_journey(
-        request,
+    form = await _form(request, state, user, journey_id, Change.UNLOCK_BOOKLET, UnlockForm)
+    sent = await submit.send(
         state,
         user,
         journey_id,
+        form,
+        name=c.U_UNLOCK_BOOKLET,
+        request=lambda _: c.UnlockBookletRequest(actor=user.actor),
         change=Change.UNLOCK_BOOKLET,
-        form_model=UnlockForm,
-        update=lambda _: (c.U_UNLOCK_BOOKLET, c.UnlockBookletRequest(actor=user.actor)),
-        done="deblocage",
-        field="",
+        done=_done(journey_id, "deblocage"),
     )
-    if done is not None:
-        return done
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await _journey_view(state, user, journey_id)
-    summary: Form[NudgeForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    summary: Form[NudgeForm] = Form.blank(fresh_key())
     summary.add_error("", form.errors.get("") or "Le carnet n'a pas pu être débloqué.")
-    return await _journey_page(request, state, user, view, summary, status=status)
+    return await _journey_page(request, state, user, view, summary, status=sent)
 
 
 @router.post("/parcours/{journey_id}/relance")
 async def nudge(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
-    done, form, status = await _act_on_journey(
-        request,
+    form = await _form(request, state, user, journey_id, Change.NUDGE, NudgeForm)
+    sent = await submit.send(
         state,
         user,
         journey_id,
+        form,
+        name=c.U_NUDGE,
+        request=lambda data: c.NudgeRequest(actor=user.actor, message=data.message),
         change=Change.NUDGE,
-        form_model=NudgeForm,
-        update=lambda data: (c.U_NUDGE, c.NudgeRequest(actor=user.actor, message=data.message)),
-        done="relance",
-        field="message",
+        done=_done(journey_id, "relance"),
+        field=lambda err: "message" if err.status == 422 else "",
     )
-    if done is not None:
-        return done
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await _journey_view(state, user, journey_id)
-    return await _journey_page(request, state, user, view, form, status=status)
+    return await _journey_page(request, state, user, view, form, status=sent)
 
 
 # ---- re-orient ----
@@ -575,7 +524,7 @@ async def _suggestions(
             programme_code=user.programme_code,
             epci_id=row.epci_id,
             needs=list(entry.needs) if entry else [],
-            on=_today(),
+            on=paris_today(),
         )
 
     return await state.db.run(read)
@@ -609,7 +558,7 @@ async def reorient_form(
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
-    form: Form[ReorientForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    form: Form[ReorientForm] = Form.blank(fresh_key())
     return await _reorient_page(request, state, user, view, form, 200)
 
 
@@ -617,39 +566,37 @@ async def reorient_form(
 async def reorient(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
-    _coordinator(user)
-    await _require_change(state, user, journey_id, Change.REORIENT)
-    form = await read_form(request, ReorientForm)
-    status = 422
-    if form.ok:
-        service = JourneyService(state)
-        data = form.data
-        try:
-            structure = await service.check_mediation_structure(data.mediation_structure_id)
-            if not structure.is_qualified_on(_today()):
-                raise ApiError(422, "unknown_structure", NOT_QUALIFIED)
-            await service.update(
-                journey_id,
-                c.U_REORIENT,
-                c.OrientRequest(
-                    actor=user.actor,
-                    mediation_structure_id=data.mediation_structure_id,
-                    reason=data.reason,
-                ),
-                key=str(data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.REORIENT,
-            )
-            return _done(journey_id, "reorientation")
-        except ApiError as err:
-            if err.status not in (409, 422):
-                raise
-            status = err.status
-            on_structure = err.code == "unknown_structure" or "structure" in err.message
-            form.refuse(err, "mediation_structure_id" if on_structure else "")
+    form = await _form(request, state, user, journey_id, Change.REORIENT, ReorientForm)
+
+    async def qualified(data: ReorientForm) -> None:
+        structure = await JourneyService(state).check_mediation_structure(
+            data.mediation_structure_id
+        )
+        if not structure.is_qualified_on(paris_today()):
+            raise ApiError(422, "unknown_structure", NOT_QUALIFIED)
+
+    def on_structure(err: ApiError) -> str:
+        chosen = err.code == "unknown_structure" or "structure" in err.message
+        return "mediation_structure_id" if chosen else ""
+
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_REORIENT,
+        request=lambda data: c.OrientRequest(
+            actor=user.actor, mediation_structure_id=data.mediation_structure_id, reason=data.reason
+        ),
+        change=Change.REORIENT,
+        done=_done(journey_id, "reorientation"),
+        check=qualified,
+        field=on_structure,
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await _journey_view(state, user, journey_id)
-    return await _reorient_page(request, state, user, view, form, status)
+    return await _reorient_page(request, state, user, view, form, sent)
 
 
 # ---- withdraw ----
@@ -661,7 +608,7 @@ async def withdraw_form(
 ) -> HTMLResponse:
     _coordinator(user)
     view = await _journey_view(state, user, journey_id)
-    form: Form[WithdrawForm] = Form.blank({"form_id": str(uuid.uuid4())})
+    form: Form[WithdrawForm] = Form.blank(fresh_key())
     return render(request, "coordination/withdraw.html", {"j": view, "form": form})
 
 
@@ -669,28 +616,20 @@ async def withdraw_form(
 async def withdraw(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
-    _coordinator(user)
-    await _require_change(state, user, journey_id, Change.WITHDRAW)
-    form = await read_form(request, WithdrawForm)
-    status = 422
-    if form.ok:
-        try:
-            await JourneyService(state).update(
-                journey_id,
-                c.U_WITHDRAW,
-                c.WithdrawRequest(actor=user.actor, reason=form.data.reason),
-                key=str(form.data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.WITHDRAW,
-            )
-            return _done(journey_id, "sortie")
-        except ApiError as err:
-            if err.status not in (409, 422):
-                raise
-            status = err.status
-            form.refuse(err, "")
+    form = await _form(request, state, user, journey_id, Change.WITHDRAW, WithdrawForm)
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_WITHDRAW,
+        request=lambda data: c.WithdrawRequest(actor=user.actor, reason=data.reason),
+        change=Change.WITHDRAW,
+        done=_done(journey_id, "sortie"),
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await _journey_view(state, user, journey_id)
     return render(
-        request, "coordination/withdraw.html", {"j": view, "form": form}, status_code=status
+        request, "coordination/withdraw.html", {"j": view, "form": form}, status_code=sent
     )

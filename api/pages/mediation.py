@@ -24,9 +24,8 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,9 +40,9 @@ from api.cheque_service import ChequeService, Lookup, LookupVerdict, lines_of
 from api.constraints import MAX_PAGE, TEXT, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
-from api.forms import Form, parse_form
+from api.forms import Form, KeyedForm, fresh_key, parse_form
 from api.journey_service import JourneyService
-from api.pages import describe_scope
+from api.pages import describe_scope, shown_serial, submit
 from api.web import render
 from domain import contracts as c
 from domain.money import format_euros
@@ -60,9 +59,9 @@ from domain.needs import (
 from domain.redemption import refusal_summary
 from domain.refusals import ChequeVerdict
 from domain.security_codes import ChequeLine, split_line
-from domain.serials import SerialError, parse_serial
+from domain.serials import SerialError
 from domain.stages import ChequeStatus, DeclineReason, OrientationStatus, Role, Stage
-from domain.validity import last_valid_day, paris_day
+from domain.validity import last_valid_day, paris_day, paris_today
 from records import models, queries
 
 router = APIRouter(prefix="/mediation", include_in_schema=False)
@@ -71,13 +70,13 @@ SPACE = "/mediation"
 MAX_SERIALS = 20  # per session, as the JSON API (api.schemas.SessionIn)
 PAGE_SIZE = 100
 
-TOOL_OPTIONS = [(t.value, t.label) for t in AssessmentTool]
-AUTONOMY_OPTIONS = [(a.value, a.label) for a in AutonomyLevel]
-THEME_OPTIONS = [(t.value, t.label) for t in Theme]
-EQUIPMENT_OPTIONS = [(e.value, e.label) for e in Equipment]
-KIND_OPTIONS = [(k.value, k.label) for k in SessionKind]
-PLACE_OPTIONS = [(p.value, p.label) for p in SessionPlace]
-REASON_OPTIONS = [(r.value, r.label) for r in DeclineReason]
+TOOL_OPTIONS = AssessmentTool.options()
+AUTONOMY_OPTIONS = AutonomyLevel.options()
+THEME_OPTIONS = Theme.options()
+EQUIPMENT_OPTIONS = Equipment.options()
+KIND_OPTIONS = SessionKind.options()
+PLACE_OPTIONS = SessionPlace.options()
+REASON_OPTIONS = DeclineReason.options()
 MONTHS = [
     "janvier",
     "février",
@@ -94,19 +93,6 @@ MONTHS = [
 ]
 
 
-def _today() -> date:
-    return paris_day(datetime.now(UTC))
-
-
-def _fresh() -> dict[str, str]:
-    """A blank form's values: a fresh UUID, the Update's idempotency key once submitted."""
-    return {"form_id": str(uuid.uuid4())}
-
-
-def _see(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
-
 def _structure(user: User) -> int:
     """The mediator's structure (403 for any other role)."""
     access.require_role(user, Role.MEDIATOR)
@@ -120,27 +106,16 @@ def split_serials(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def shown_serial(text: str) -> str:
-    """A cheque's serial as printed on the booklet (012-2026-000123-04-7), from a typed or
-    scanned line (serial then code), or the line as typed."""
-    serial = split_line(text).serial
-    try:
-        return parse_serial(serial).display
-    except SerialError:
-        return serial.strip()
-
-
 # ---- forms ----
 
 
-class AnswerForm(BaseModel):
-    form_id: UUID
+class AnswerForm(KeyedForm):
+    pass
 
 
-class DeclineForm(BaseModel):
+class DeclineForm(KeyedForm):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    form_id: UUID
     decline_reason: DeclineReason | None = Field(default=None, validate_default=True)
     comment: str | None = Field(default=None, max_length=500, pattern=TEXT)
 
@@ -152,10 +127,9 @@ class DeclineForm(BaseModel):
         return value
 
 
-class SessionForm(BaseModel):
+class SessionForm(KeyedForm):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    form_id: UUID
     day: date
     duration_minutes: int
     kind: SessionKind
@@ -168,7 +142,7 @@ class SessionForm(BaseModel):
     @field_validator("day")
     @classmethod
     def _not_future(cls, value: date) -> date:
-        if value > _today():
+        if value > paris_today():
             raise ValueError(
                 "La date de la séance ne peut pas être dans le futur : "
                 "enregistrez-la une fois qu'elle a eu lieu."
@@ -198,8 +172,7 @@ class SessionForm(BaseModel):
         return value
 
 
-class ExitForm(BaseModel):
-    form_id: UUID
+class ExitForm(KeyedForm):
     tool: AssessmentTool
     autonomy: AutonomyLevel
 
@@ -295,7 +268,7 @@ def _month_bounds(day: date) -> tuple[date, date]:
 async def space(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
     structure = _structure(user)
     code = user.programme_code
-    start, end = _month_bounds(_today())
+    start, end = _month_bounds(paris_today())
 
     def read(s: Session) -> dict[str, Any]:
         pending = queries.pending_orientations(
@@ -334,7 +307,7 @@ async def space(request: Request, state: State, user: CurrentUser) -> HTMLRespon
 
 
 def _days_since(instant: datetime) -> int:
-    return max(0, (_today() - paris_day(instant)).days)
+    return max(0, (paris_today() - paris_day(instant)).days)
 
 
 @router.get("/orientations")
@@ -363,33 +336,30 @@ async def orientations(
     )
 
 
-async def _answer(
-    state: AppState, user: User, journey_id: str, key: UUID, **answer: Any
-) -> c.JourneyStatus:
-    structure = _structure(user)
-    request = c.OrientationAnswer(actor=user.actor, mediation_structure_id=structure, **answer)
-    return await JourneyService(state).update(
-        journey_id,
-        c.U_ANSWER_ORIENTATION,
-        request,
-        key=str(key),
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.ANSWER_ORIENTATION,
-        mediation_structure_id=structure,
-    )
-
-
 @router.post("/parcours/{journey_id}/accepter")
 async def accept(
     request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
 ) -> Response:
-    _structure(user)
+    structure = _structure(user)
     form = parse_form(AnswerForm, await request.form())
     if not form.ok:
         raise ApiError(422, "invalid_input", "Formulaire incomplet : rechargez la page.")
-    await _answer(state, user, journey_id, form.data.form_id, accept=True)
-    return _see(f"{SPACE}/beneficiaires?fait=acceptee")
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ANSWER_ORIENTATION,
+        request=lambda _: c.OrientationAnswer(
+            actor=user.actor, mediation_structure_id=structure, accept=True
+        ),
+        change=Change.ANSWER_ORIENTATION,
+        done=f"{SPACE}/beneficiaires?fait=acceptee",
+        shown=lambda _: False,  # no form to show a refusal on: the error page
+        mediation_structure_id=structure,
+    )
+    assert isinstance(sent, RedirectResponse)
+    return sent
 
 
 def _declined_by(session: Session, journey_id: str, structure: int) -> bool:
@@ -413,7 +383,7 @@ async def decline_page(
         "mediation/decline.html",
         {
             "journey": journey,
-            "form": Form.blank(_fresh()),
+            "form": Form.blank(fresh_key()),
             "reasons": REASON_OPTIONS,
             "nav": "orientations",
         },
@@ -433,36 +403,36 @@ async def decline(
         if exc.status == 403 and await state.db.run(
             lambda s: _declined_by(s, journey_id, structure)
         ):
-            return _see(f"{SPACE}/orientations?fait=refusee")
+            return submit.see(f"{SPACE}/orientations?fait=refusee")
         raise
     form = parse_form(DeclineForm, await request.form())
     if form.ok and form.data.decline_reason == DeclineReason.OTHER and not form.data.comment:
         form.add_error("comment", "Précisez le motif du refus.")
-    status = 422
-    if form.ok:
-        data = form.data
-        try:
-            await _answer(
-                state,
-                user,
-                journey_id,
-                data.form_id,
-                accept=False,
-                decline_reason=data.decline_reason,
-                comment=data.comment,
-            )
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                raise
-            form.refuse(exc)
-            status = exc.status
-        else:
-            return _see(f"{SPACE}/orientations?fait=refusee")
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ANSWER_ORIENTATION,
+        request=lambda data: c.OrientationAnswer(
+            actor=user.actor,
+            mediation_structure_id=structure,
+            accept=False,
+            decline_reason=data.decline_reason,
+            comment=data.comment,
+        ),
+        change=Change.ANSWER_ORIENTATION,
+        done=f"{SPACE}/orientations?fait=refusee",
+        shown=submit.not_out_of_scope,
+        mediation_structure_id=structure,
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     return render(
         request,
         "mediation/decline.html",
         {"journey": journey, "form": form, "reasons": REASON_OPTIONS, "nav": "orientations"},
-        status_code=status,
+        status_code=sent,
     )
 
 
@@ -525,9 +495,9 @@ def _check_day(form: Form[SessionForm]) -> date:
     """The day to check the cheques against: the typed one if it is a valid day, not in
     the future; else today."""
     typed = parse_form(_Day, FormData([("day", form.value("day"))]))
-    if typed.ok and typed.data.day <= _today():
+    if typed.ok and typed.data.day <= paris_today():
         return typed.data.day
-    return _today()
+    return paris_today()
 
 
 @dataclass(frozen=True)
@@ -599,8 +569,8 @@ async def session_page(
     journey = await _journey(state, user, journey_id, write=False)
     form: Form[SessionForm] = Form.blank(
         {
-            **_fresh(),
-            "day": _today().strftime("%d/%m/%Y"),
+            **fresh_key(),
+            "day": paris_today().strftime("%d/%m/%Y"),
             "kind": SessionKind.INDIVIDUAL.value,
             "place": SessionPlace.ON_SITE.value,
             "themes": journey.needs,
@@ -662,7 +632,7 @@ async def log_session(
             form.refuse(exc)
             lines = await _verdicts(state, user, journey_id, serials, data.day)
         return _session_page(request, journey, form, lines, status_code=exc.status)
-    return _see(f"{SPACE}/parcours/{journey_id}/seances/{session_id}")
+    return submit.see(f"{SPACE}/parcours/{journey_id}/seances/{session_id}")
 
 
 @router.post("/parcours/{journey_id}/seance/verifier")
@@ -746,7 +716,7 @@ async def exit_page(
 ) -> HTMLResponse:
     _structure(user)
     journey = await _journey(state, user, journey_id, write=False)
-    initial = {**_fresh(), "autonomy": journey.exit_autonomy or ""}
+    initial = {**fresh_key(), "autonomy": journey.exit_autonomy or ""}
     return _exit_page(request, journey, Form.blank(initial))
 
 
@@ -757,32 +727,26 @@ async def exit_assessment(
     _structure(user)
     journey = await _journey(state, user, journey_id, write=True)
     form = parse_form(ExitForm, await request.form())
-    if not form.ok:
-        return _exit_page(request, journey, form, 422)
-    data = form.data
-    assessment = c.AssessmentRequest(
-        actor=user.actor,
-        kind=AssessmentKind.EXIT,
-        tool=data.tool,
-        autonomy=data.autonomy,
-        needs=[],
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ASSESS,
+        request=lambda data: c.AssessmentRequest(
+            actor=user.actor,
+            kind=AssessmentKind.EXIT,
+            tool=data.tool,
+            autonomy=data.autonomy,
+            needs=[],
+        ),
+        change=Change.ASSESS_EXIT,
+        done=f"{SPACE}/beneficiaires?fait=diagnostic",
+        shown=submit.not_out_of_scope,
     )
-    try:
-        await JourneyService(state).update(
-            journey_id,
-            c.U_ASSESS,
-            assessment,
-            key=str(data.form_id),
-            result_type=c.JourneyStatus,
-            user=user,
-            change=Change.ASSESS_EXIT,
-        )
-    except ApiError as exc:
-        if exc.status in (403, 404):
-            raise
-        form.refuse(exc)
-        return _exit_page(request, journey, form, exc.status)
-    return _see(f"{SPACE}/beneficiaires?fait=diagnostic")
+    if isinstance(sent, RedirectResponse):
+        return sent
+    return _exit_page(request, journey, form, sent)
 
 
 # ---- cheques taken ----
@@ -791,7 +755,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _month_of(text: str | None) -> date:
-    today = _today()
+    today = paris_today()
     if text and (m := _MONTH.match(text)) and 1 <= int(m[2]) <= 12 and int(m[1]) >= 2000:
         first = date(int(m[1]), int(m[2]), 1)
         if first <= today:
@@ -836,7 +800,7 @@ async def cheques_taken(
             "month": f"{MONTHS[start.month - 1]} {start.year}",
             "previous": f"{previous:%Y-%m}",
             "previous_label": f"{MONTHS[previous.month - 1]} {previous.year}",
-            "next": f"{end:%Y-%m}" if end <= _today() else None,
+            "next": f"{end:%Y-%m}" if end <= paris_today() else None,
             "next_label": f"{MONTHS[end.month - 1]} {end.year}",
             "nav": "cheques",
         },
@@ -920,9 +884,9 @@ def _lookup_page(
             "proven": proven,
             "usable": found is not None and found.verdict == LookupVerdict.USABLE,
             "line": line,
-            "session_form": _fresh()
+            "session_form": fresh_key()
             | {
-                "day": _today().strftime("%d/%m/%Y"),
+                "day": paris_today().strftime("%d/%m/%Y"),
                 "kind": SessionKind.INDIVIDUAL.value,
                 "place": SessionPlace.ON_SITE.value,
             },

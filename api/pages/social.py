@@ -10,16 +10,14 @@ redirects (303) to the next page. Withdrawal is a coordinator's change (api/acce
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
-from uuid import UUID
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 from sqlmodel import Session
 
 from api import access, schemas
@@ -29,12 +27,19 @@ from api.barcodes import code128_svg
 from api.constraints import LINE, Id, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
-from api.forms import Form, read_form
+from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.journey_service import JourneyService
-from api.pages import describe_scope, letters
+from api.pages import describe_scope, letters, shown_serial, submit
 from api.web import render, structure_ids_of, timeline_notes
 from domain import contracts as c
-from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
+from domain.needs import (
+    AssessmentKind,
+    AssessmentTool,
+    AutonomyLevel,
+    SessionKind,
+    SessionPlace,
+    Theme,
+)
 from domain.refusals import ChequeRefusal
 from domain.security_codes import display_code, scan_text
 from domain.serials import parse_serial
@@ -46,13 +51,14 @@ from domain.stages import (
     Role,
     Stage,
 )
-from domain.validity import PARIS, paris_day, valid_from
+from domain.validity import last_day_before, paris_today, valid_from
 from records import duplicates, models, queries
 from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
 
 SPACE = "/accompagnement"
+K = TypeVar("K", bound=KeyedForm)
 
 # The wording shown to the person and stored with the referral (Beneficiary.consent_text).
 # Changing it changes what future referrals record; past ones keep the text they showed.
@@ -68,26 +74,13 @@ CONSENT_TEXT = (
 # "Courriel" and "Courrier" differ by one letter: the form spells out which is which.
 _CHANNEL_WORDS = {models.Channel.EMAIL: "Courriel (e-mail)", models.Channel.POST: "Courrier postal"}
 CHANNEL_OPTIONS = [(ch.value, _CHANNEL_WORDS.get(ch, ch.label)) for ch in models.Channel]
-TOOL_OPTIONS = [(t.value, t.label) for t in AssessmentTool]
-AUTONOMY_OPTIONS = [(a.value, a.label) for a in AutonomyLevel]
-THEME_OPTIONS = [(t.value, t.label) for t in Theme]
+TOOL_OPTIONS = AssessmentTool.options()
+AUTONOMY_OPTIONS = AutonomyLevel.options()
+THEME_OPTIONS = Theme.options()
 MAX_LIST = 200
 NOT_QUALIFIED_TODAY = (
     "Cette structure n'est pas habilitée APTIC aujourd'hui : choisissez-en une autre."
 )
-
-
-def _today() -> date:
-    return paris_day(datetime.now(UTC))
-
-
-def _form_id() -> dict[str, str | list[str]]:
-    """A blank form's values: a fresh UUID, the Update's idempotency key once submitted."""
-    return {"form_id": str(uuid.uuid4())}
-
-
-def _see(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 def _journey_path(journey_id: str, step: str = "") -> str:
@@ -101,15 +94,14 @@ class PersonForm(schemas.PersonIn):
     @field_validator("birth_year")
     @classmethod
     def _not_future(cls, value: int | None) -> int | None:
-        if value is not None and value > _today().year:
+        if value is not None and value > paris_today().year:
             raise ValueError("L'année de naissance ne peut pas être dans le futur.")
         return value
 
 
-class ReferralForm(BaseModel):
+class ReferralForm(KeyedForm):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    form_id: UUID
     person: PersonForm
     consent: bool = False
     confirm_possible_duplicate: bool = False
@@ -122,8 +114,7 @@ class ReferralForm(BaseModel):
         return value
 
 
-class AssessmentForm(BaseModel):
-    form_id: UUID
+class AssessmentForm(KeyedForm):
     tool: AssessmentTool
     autonomy: AutonomyLevel
     needs: list[Theme] = []
@@ -136,13 +127,20 @@ class AssessmentForm(BaseModel):
         return list(dict.fromkeys(value))
 
 
-class BookletForm(BaseModel):
-    form_id: UUID
+class BookletForm(KeyedForm):
+    pass
 
 
-class OrientForm(BaseModel):
-    form_id: UUID
+class OrientForm(KeyedForm):
     mediation_structure_id: Id
+
+
+async def _read(request: Request, user: User, model: type[K]) -> Form[K]:
+    """A social worker's form, its errors placed where they can act on them."""
+    access.require_role(user, Role.SOCIAL_WORKER)
+    form = await read_form(request, model)
+    _place_errors(form)
+    return form
 
 
 def _place_errors(form: Form[Any]) -> None:
@@ -209,7 +207,9 @@ class JourneyView:
 
     @property
     def valid_to(self) -> date | None:
-        return last_valid_day(self.journey.valid_until)
+        """The last day its cheques may be spent."""
+        until = self.journey.valid_until
+        return last_day_before(until) if until else None
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def slip_cheque(
         code = None
     usable = status == ChequeStatus.ISSUED
     return SlipCheque(
-        display=display_serial(serial),
+        display=shown_serial(serial),
         code=display_code(code) if code else None,
         barcode=code128_svg(
             scan_text(serial, code), label=f"du chèque n° {parse_serial(serial).cheque_number}"
@@ -246,20 +246,6 @@ def person_name(person: models.Beneficiary | None) -> str:
     if person is None or not (person.first_name or person.last_name):
         return "Personne anonymisée"
     return f"{person.first_name or ''} {person.last_name or ''}".strip()
-
-
-def display_serial(serial: str) -> str:
-    try:
-        return parse_serial(serial).display
-    except ValueError:
-        return serial
-
-
-def last_valid_day(valid_until: datetime | None) -> date | None:
-    """The last day a cheque may be spent, from the exclusive bound the journey keeps."""
-    if valid_until is None:
-        return None
-    return (valid_until.astimezone(PARIS) - timedelta(days=1)).date()
 
 
 def _who(role: str, ref: str, names: dict[int, str]) -> str:
@@ -329,7 +315,7 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
         ],
         cheques=[
             ChequeItem(
-                display=display_serial(x.serial),
+                display=shown_serial(x.serial),
                 status=ChequeStatus(x.status),
                 redeemed_on=x.redeemed_on,
                 structure=structures.get(x.mediation_structure_id)
@@ -355,17 +341,6 @@ async def journey_view(state: AppState, user: User, journey_id: str) -> JourneyV
     return await state.db.run(lambda s: _read_journey(s, state, user, journey_id))
 
 
-async def authorise(state: AppState, user: User, journey_id: str, change: Change) -> None:
-    """404 if the journey does not exist, 403 if `user` may not make `change` on it."""
-    code = state.settings.programme_code
-
-    def check(session: Session) -> None:
-        row = queries.journey_access(session, journey_id)
-        access.require_change(user, row if row and row.programme_code == code else None, change)
-
-    await state.db.run(check)
-
-
 def _page(view: JourneyView, **extra: Any) -> dict[str, Any]:
     return {
         "view": view,
@@ -378,15 +353,15 @@ def _page(view: JourneyView, **extra: Any) -> dict[str, Any]:
 
 # Labels the templates need (StrictUndefined: everything is passed).
 LABELS: dict[str, Any] = {
-    "stages": {s.value: s.label for s in Stage},
+    "stages": Stage.table(),
     "tools": dict(TOOL_OPTIONS),
     "autonomy": dict(AUTONOMY_OPTIONS),
     "themes": dict(THEME_OPTIONS),
     "channels": dict(CHANNEL_OPTIONS),
-    "orientation": {o.value: o.label for o in OrientationStatus},
-    "cheque": {x.value: x.label for x in ChequeStatus},
-    "session_kind": {"INDIVIDUAL": "Individuelle", "COLLECTIVE": "Collective"},
-    "place": {"ON_SITE": "Dans la structure", "AT_HOME": "À domicile", "REMOTE": "À distance"},
+    "orientation": OrientationStatus.table(),
+    "cheque": ChequeStatus.table(),
+    "session_kind": SessionKind.table(),
+    "place": SessionPlace.table(),
 }
 
 # ---- my referrals ----
@@ -510,15 +485,13 @@ def _refer_page(
 @router.get("/orienter")
 async def refer_page(request: Request, user: CurrentUser) -> HTMLResponse:
     access.require_role(user, Role.SOCIAL_WORKER)
-    blank: Form[ReferralForm] = Form.blank({**_form_id(), "person.preferred_channel": "POST"})
+    blank: Form[ReferralForm] = Form.blank({**fresh_key(), "person.preferred_channel": "POST"})
     return _refer_page(request, blank)
 
 
 @router.post("/orienter")
 async def refer_submit(request: Request, state: State, user: CurrentUser) -> Response:
-    access.require_role(user, Role.SOCIAL_WORKER)
-    form = await read_form(request, ReferralForm)
-    _place_errors(form)
+    form = await _read(request, user, ReferralForm)
     if not form.ok:
         return _refer_page(request, form, 422)
     data = form.data
@@ -542,7 +515,7 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
             return _refer_page(request, form, exc.status, duplicate)
         form.refuse(exc)
         return _refer_page(request, form, exc.status)
-    return _see(_journey_path(status.journey_id, "diagnostic"))
+    return submit.see(_journey_path(status.journey_id, "diagnostic"))
 
 
 # ---- journey page ----
@@ -582,7 +555,7 @@ async def assess_page(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    initial: dict[str, str | list[str]] = _form_id()
+    initial: dict[str, str | list[str]] = fresh_key()
     if view.assessment is not None:  # a correction starts from what was recorded
         initial |= {
             "tool": view.assessment.tool,
@@ -596,37 +569,28 @@ async def assess_page(
 async def assess_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
-    access.require_role(user, Role.SOCIAL_WORKER)
-    form = await read_form(request, AssessmentForm)
-    _place_errors(form)
-    status = 422
-    if form.ok:
-        data = form.data
-        request_ = c.AssessmentRequest(
+    form = await _read(request, user, AssessmentForm)
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ASSESS,
+        request=lambda data: c.AssessmentRequest(
             actor=user.actor,
             kind=AssessmentKind.ENTRY,
             tool=data.tool,
             autonomy=data.autonomy,
             needs=data.needs,
-        )
-        try:
-            await JourneyService(state).update(
-                journey_id,
-                c.U_ASSESS,
-                request_,
-                key=str(data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.ASSESS_ENTRY,
-            )
-            return _see(_journey_path(journey_id, "carnet"))
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                raise
-            form.refuse(exc)
-            status = exc.status
+        ),
+        change=Change.ASSESS_ENTRY,
+        done=_journey_path(journey_id, "carnet"),
+        shown=submit.not_out_of_scope,
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await journey_view(state, user, journey_id)
-    return _assess_page(request, view, form, status)
+    return _assess_page(request, view, form, sent)
 
 
 # ---- booklet ----
@@ -656,38 +620,30 @@ async def booklet_page(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, Form.blank(_form_id()))
+    return _booklet_page(request, view, Form.blank(fresh_key()))
 
 
 @router.post("/parcours/{journey_id}/carnet")
 async def booklet_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
-    access.require_role(user, Role.SOCIAL_WORKER)
-    form = await read_form(request, BookletForm)
-    _place_errors(form)
-    status = 422
-    if form.ok:
-        service = JourneyService(state)
-        millesime = (await service.programme()).current_millesime
-        try:
-            await service.update(
-                journey_id,
-                c.U_ISSUE_BOOKLET,
-                c.BookletRequest(actor=user.actor, millesime=millesime),
-                key=str(form.data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.ISSUE_BOOKLET,
-            )
-            return _see(_journey_path(journey_id, "bordereau"))
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                raise
-            form.refuse(exc)
-            status = exc.status
+    form = await _read(request, user, BookletForm)
+    millesime = (await JourneyService(state).programme()).current_millesime if form.ok else 0
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ISSUE_BOOKLET,
+        request=lambda _: c.BookletRequest(actor=user.actor, millesime=millesime),
+        change=Change.ISSUE_BOOKLET,
+        done=_journey_path(journey_id, "bordereau"),
+        shown=submit.not_out_of_scope,
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, form, status)
+    return _booklet_page(request, view, form, sent)
 
 
 @router.get("/parcours/{journey_id}/bordereau")
@@ -720,7 +676,7 @@ async def slip_page(
             slip=cheques,
             reprinted=reprinted,
             valid_from=valid_from(j.millesime) if j.millesime else None,
-            valid_to=last_valid_day(j.valid_until),
+            valid_to=view.valid_to,
             value=view.programme.cheque_value_cents,
         ),
     )
@@ -741,7 +697,11 @@ async def _orient_page(
 
     def read(session: Session) -> tuple[list[queries.MediationSuggestion], str]:
         found = queries.suggest_mediation_structures(
-            session, programme_code=j.programme_code, epci_id=j.epci_id, needs=needs, on=_today()
+            session,
+            programme_code=j.programme_code,
+            epci_id=j.epci_id,
+            needs=needs,
+            on=paris_today(),
         )
         epci = session.get(models.Epci, j.epci_id)
         return found, epci.name if epci else "votre intercommunalité"
@@ -767,44 +727,46 @@ async def orient_page(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    return await _orient_page(request, state, view, Form.blank(_form_id()))
+    return await _orient_page(request, state, view, Form.blank(fresh_key()))
 
 
 @router.post("/parcours/{journey_id}/mediation")
 async def orient_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
-    access.require_role(user, Role.SOCIAL_WORKER)
-    form = await read_form(request, OrientForm)
-    _place_errors(form)
+    form = await _read(request, user, OrientForm)
     if "mediation_structure_id" in form.errors:
         form.errors["mediation_structure_id"] = "Choisissez une structure de médiation."
-    status = 422
     if form.ok:
-        data = form.data
-        service = JourneyService(state)
         # Authorise before looking at the structure: nothing is said outside one's scope.
-        await authorise(state, user, journey_id, Change.ORIENT)
+        await submit.require_change(state, user, journey_id, Change.ORIENT)
+
+    async def qualified(data: OrientForm) -> None:
         try:
-            await service.check_mediation_structure(data.mediation_structure_id, on=_today())
-            await service.update(
-                journey_id,
-                c.U_ORIENT,
-                c.OrientRequest(
-                    actor=user.actor, mediation_structure_id=data.mediation_structure_id
-                ),
-                key=str(data.form_id),
-                result_type=c.JourneyStatus,
-                user=user,
-                change=Change.ORIENT,
+            await JourneyService(state).check_mediation_structure(
+                data.mediation_structure_id, on=paris_today()
             )
-            return _see(_journey_path(journey_id))
         except ApiError as exc:
-            if exc.status in (403, 404):
-                raise
             if exc.code == ChequeRefusal.STRUCTURE_NOT_QUALIFIED.value:  # worded for sessions
-                exc = ApiError(422, exc.code, NOT_QUALIFIED_TODAY)
-            form.refuse(exc, "mediation_structure_id" if exc.status == 422 else "")
-            status = exc.status
+                raise ApiError(422, exc.code, NOT_QUALIFIED_TODAY) from exc
+            raise
+
+    sent = await submit.send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ORIENT,
+        request=lambda data: c.OrientRequest(
+            actor=user.actor, mediation_structure_id=data.mediation_structure_id
+        ),
+        change=Change.ORIENT,
+        done=_journey_path(journey_id),
+        check=qualified,
+        field=lambda exc: "mediation_structure_id" if exc.status == 422 else "",
+        shown=submit.not_out_of_scope,
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
     view = await journey_view(state, user, journey_id)
-    return await _orient_page(request, state, view, form, status)
+    return await _orient_page(request, state, view, form, sent)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
 from api import access
 from api import schemas as s
 from api.access import Change
-from api.auth import CurrentUser
+from api.auth import CurrentUser, User
 from api.constraints import MAX_OFFSET, IdQuery, JourneyIdPath
-from api.deps import IdempotencyKey, State
+from api.deps import AppState, IdempotencyKey, State
 from api.errors import ApiError, error_responses
 from api.journey_service import JourneyService
 from domain import contracts as c
@@ -21,7 +20,7 @@ from domain.needs import AssessmentKind
 from domain.refusals import MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL
 from domain.security_codes import ChequeLine
 from domain.stages import Stage
-from domain.validity import paris_day
+from domain.validity import paris_today
 from records import queries
 
 router = APIRouter(prefix="/api/v1", tags=["journeys"])
@@ -32,6 +31,31 @@ ERRORS = error_responses(401, 403, 404, 409, 422, 503)  # a change to a journey
 LIST_ERRORS = error_responses(401, 422)
 READ_ERRORS = error_responses(401, 404, 409, 422, 503)  # the workflow's live state
 TIMELINE_ERRORS = error_responses(401, 404, 422)
+
+
+async def _change(
+    state: AppState,
+    user: User,
+    journey_id: str,
+    name: str,
+    request: Any,
+    *,
+    key: str | None,
+    change: Change,
+    mediation_structure_id: int | None = None,
+) -> c.JourneyStatus:
+    """Send one change to the journey (the Idempotency-Key as the Update's id): its new
+    live state, once `user` may make it (404/403 otherwise)."""
+    return await JourneyService(state).update(
+        journey_id,
+        name,
+        request,
+        key=key,
+        result_type=c.JourneyStatus,
+        user=user,
+        change=change,
+        mediation_structure_id=mediation_structure_id,
+    )
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -152,15 +176,7 @@ async def record_assessment(
         actor=user.actor, kind=body.kind, tool=body.tool, autonomy=body.autonomy, needs=body.needs
     )
     change = Change.ASSESS_EXIT if body.kind == AssessmentKind.EXIT else Change.ASSESS_ENTRY
-    return await JourneyService(state).update(
-        journey_id,
-        c.U_ASSESS,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=change,
-    )
+    return await _change(state, user, journey_id, c.U_ASSESS, request, key=key, change=change)
 
 
 @router.post("/journeys/{journey_id}/booklet", responses=ERRORS)
@@ -171,17 +187,12 @@ async def issue_booklet(
     key: IdempotencyKey = None,
     body: s.BookletIn | None = None,
 ) -> c.JourneyStatus:
-    service = JourneyService(state)
-    millesime = (body.millesime if body else None) or (await service.programme()).current_millesime
+    millesime = (body.millesime if body else None) or (
+        await JourneyService(state).programme()
+    ).current_millesime
     request = c.BookletRequest(actor=user.actor, millesime=millesime)
-    return await service.update(
-        journey_id,
-        c.U_ISSUE_BOOKLET,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.ISSUE_BOOKLET,
+    return await _change(
+        state, user, journey_id, c.U_ISSUE_BOOKLET, request, key=key, change=Change.ISSUE_BOOKLET
     )
 
 
@@ -214,17 +225,12 @@ async def orient(
     user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
-    service = JourneyService(state)
-    await service.check_mediation_structure(body.mediation_structure_id, on=_today())
+    await JourneyService(state).check_mediation_structure(
+        body.mediation_structure_id, on=paris_today()
+    )
     request = c.OrientRequest(actor=user.actor, mediation_structure_id=body.mediation_structure_id)
-    return await service.update(
-        journey_id,
-        c.U_ORIENT,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.ORIENT,
+    return await _change(
+        state, user, journey_id, c.U_ORIENT, request, key=key, change=Change.ORIENT
     )
 
 
@@ -243,13 +249,13 @@ async def answer_orientation(
         decline_reason=body.decline_reason,
         comment=body.comment,
     )
-    return await JourneyService(state).update(
+    return await _change(
+        state,
+        user,
         journey_id,
         c.U_ANSWER_ORIENTATION,
         request,
         key=key,
-        result_type=c.JourneyStatus,
-        user=user,
         change=Change.ANSWER_ORIENTATION,
         mediation_structure_id=body.mediation_structure_id,
     )
@@ -295,13 +301,13 @@ async def unlock_booklet(
 ) -> c.JourneyStatus:
     """Unlock a booklet locked after too many wrong security codes (coordinators), once the
     person is known to hold their slip; the wrong codes counted so far are forgotten."""
-    return await JourneyService(state).update(
+    return await _change(
+        state,
+        user,
         journey_id,
         c.U_UNLOCK_BOOKLET,
         c.UnlockBookletRequest(actor=user.actor),
         key=key,
-        result_type=c.JourneyStatus,
-        user=user,
         change=Change.UNLOCK_BOOKLET,
     )
 
@@ -315,14 +321,8 @@ async def withdraw(
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
     request = c.WithdrawRequest(actor=user.actor, reason=body.reason)
-    return await JourneyService(state).update(
-        journey_id,
-        c.U_WITHDRAW,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.WITHDRAW,
+    return await _change(
+        state, user, journey_id, c.U_WITHDRAW, request, key=key, change=Change.WITHDRAW
     )
 
 
@@ -335,15 +335,7 @@ async def nudge(
     body: s.NudgeIn | None = None,
 ) -> c.JourneyStatus:
     request = c.NudgeRequest(actor=user.actor, message=body.message if body else None)
-    return await JourneyService(state).update(
-        journey_id,
-        c.U_NUDGE,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.NUDGE,
-    )
+    return await _change(state, user, journey_id, c.U_NUDGE, request, key=key, change=Change.NUDGE)
 
 
 @router.post("/journeys/{journey_id}/reorient", responses=ERRORS)
@@ -354,21 +346,12 @@ async def reorient(
     user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
-    service = JourneyService(state)
-    await service.check_mediation_structure(body.mediation_structure_id, on=_today())
+    await JourneyService(state).check_mediation_structure(
+        body.mediation_structure_id, on=paris_today()
+    )
     request = c.OrientRequest(
         actor=user.actor, mediation_structure_id=body.mediation_structure_id, reason=body.reason
     )
-    return await service.update(
-        journey_id,
-        c.U_REORIENT,
-        request,
-        key=key,
-        result_type=c.JourneyStatus,
-        user=user,
-        change=Change.REORIENT,
+    return await _change(
+        state, user, journey_id, c.U_REORIENT, request, key=key, change=Change.REORIENT
     )
-
-
-def _today() -> date:
-    return paris_day(datetime.now(UTC))

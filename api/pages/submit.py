@@ -1,0 +1,104 @@
+"""One way for a page form to change a journey: authorise, send the Update, redirect.
+
+    form = await read_form(request, WithdrawForm)          # a KeyedForm: its form_id
+    sent = await submit.send(state, user, journey_id, form,  # is the Update's key
+        name=c.U_WITHDRAW, request=lambda d: c.WithdrawRequest(actor=user.actor, reason=d.reason),
+        change=Change.WITHDRAW, done=f"/coordination/parcours/{journey_id}?fait=sortie")
+    if isinstance(sent, RedirectResponse):
+        return sent                                          # 303 once done
+    return render(..., {"form": form}, status_code=sent)    # the form with its refusal
+
+A double submit sends the same key again: the workflow answers the first result and
+nothing changes. The refusals the service words in French (409, 422: `refusal`) are shown
+on the form, where `field` says; anything else goes to the error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from api import access
+from api.access import Change
+from api.auth import User
+from api.deps import AppState
+from api.errors import ApiError
+from api.forms import Form, KeyedForm
+from api.journey_service import JourneyService
+from domain import contracts as c
+from records import queries
+
+K = TypeVar("K", bound=KeyedForm)
+
+
+def see(path: str) -> RedirectResponse:
+    """Where a page goes once a form is done (303: the browser GETs it)."""
+    return RedirectResponse(path, status_code=303)
+
+
+def refusal(err: ApiError) -> bool:
+    """A business refusal, shown on the form (409, 422); the rest is an error page."""
+    return err.status in (409, 422)
+
+
+def not_out_of_scope(err: ApiError) -> bool:
+    """Every refusal but 403/404 is shown on the form (the social workers' pages)."""
+    return err.status not in (403, 404)
+
+
+async def require_change(state: AppState, user: User, journey_id: str, change: Change) -> None:
+    """404 if the journey does not exist (in this programme), 403 if `user` may not make
+    `change` on it: before anything of the form is looked at."""
+    code = state.settings.programme_code
+
+    def check(session: Session) -> None:
+        row = queries.journey_access(session, journey_id)
+        access.require_change(user, row if row and row.programme_code == code else None, change)
+
+    await state.db.run(check)
+
+
+async def send(
+    state: AppState,
+    user: User,
+    journey_id: str,
+    form: Form[K],
+    *,
+    name: str,
+    request: Callable[[K], Any],
+    change: Change,
+    done: str,
+    check: Callable[[K], Awaitable[None]] | None = None,
+    field: str | Callable[[ApiError], str] = "",
+    shown: Callable[[ApiError], bool] = refusal,
+    mediation_structure_id: int | None = None,
+) -> RedirectResponse | int:
+    """Send the Update `name` built by `request` from a valid form (`check` first, e.g. the
+    chosen structure), the form's UUID as its idempotency key: the redirect to `done` once
+    done; else the status to answer the form with (422 if the form itself is refused), its
+    refusal placed on `field` (a name, or chosen from the error)."""
+    if not form.ok:
+        return 422
+    data = form.data
+    try:
+        if check is not None:
+            await check(data)
+        await JourneyService(state).update(
+            journey_id,
+            name,
+            request(data),
+            key=str(data.form_id),
+            result_type=c.JourneyStatus,
+            user=user,
+            change=change,
+            mediation_structure_id=mediation_structure_id,
+        )
+    except ApiError as err:
+        if not shown(err):
+            raise
+        form.refuse(err, field(err) if callable(field) else field)
+        return err.status
+    return see(done)
