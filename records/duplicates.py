@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, union
@@ -24,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from domain import identity
+from domain.labels import Labelled, labels
 from domain.stages import ChequeStatus, Stage
 from records.models import Beneficiary, Cheque, Journey, SecondBookletAllowance
 from records.queries import JourneyAccess
@@ -33,18 +33,20 @@ MAX_MATCHES = 20
 MAX_CANDIDATES = 200
 
 
-class Criterion(StrEnum):
+class Criterion(Labelled):
     NAME_BIRTH_YEAR = "NAME_BIRTH_YEAR"
     EMAIL = "EMAIL"
     PHONE = "PHONE"
 
-    @property
-    def label(self) -> str:
-        return {
-            Criterion.NAME_BIRTH_YEAR: "mêmes nom, prénom et année de naissance",
-            Criterion.EMAIL: "même adresse e-mail",
-            Criterion.PHONE: "même numéro de téléphone",
-        }[self]
+
+labels(
+    Criterion,
+    {
+        Criterion.NAME_BIRTH_YEAR: "mêmes nom, prénom et année de naissance",
+        Criterion.EMAIL: "même adresse e-mail",
+        Criterion.PHONE: "même numéro de téléphone",
+    },
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Index, MetaData, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from domain import identity
+from domain.labels import Labelled, labels
 from records.types import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -32,21 +33,23 @@ class Base(SQLModel):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class FunderKind(StrEnum):
+class FunderKind(Labelled):
     DEPARTEMENT = "DEPARTEMENT"
     EPCI = "EPCI"
     ETAT = "ETAT"
 
-    @property
-    def label(self) -> str:
-        return {
-            FunderKind.DEPARTEMENT: "Département",
-            FunderKind.EPCI: "Intercommunalité",
-            FunderKind.ETAT: "État",
-        }[self]
+
+labels(
+    FunderKind,
+    {
+        FunderKind.DEPARTEMENT: "Département",
+        FunderKind.EPCI: "Intercommunalité",
+        FunderKind.ETAT: "État",
+    },
+)
 
 
-class Channel(StrEnum):
+class Channel(Labelled):
     """How the person prefers to be reached (letters always go to the referrer too)."""
 
     EMAIL = "EMAIL"
@@ -54,14 +57,16 @@ class Channel(StrEnum):
     POST = "POST"
     PHONE = "PHONE"
 
-    @property
-    def label(self) -> str:
-        return {
-            Channel.EMAIL: "Courriel",
-            Channel.SMS: "SMS",
-            Channel.POST: "Courrier",
-            Channel.PHONE: "Téléphone",
-        }[self]
+
+labels(
+    Channel,
+    {
+        Channel.EMAIL: "Courriel",
+        Channel.SMS: "SMS",
+        Channel.POST: "Courrier",
+        Channel.PHONE: "Téléphone",
+    },
+)
 
 
 class OutboxStatus(StrEnum):
