@@ -172,9 +172,8 @@ class SessionForm(KeyedForm):
         return value
 
 
-class ExitForm(KeyedForm):
-    tool: AssessmentTool
-    autonomy: AutonomyLevel
+class ExitForm(submit.AssessmentFields):
+    """The exit assessment: the tool and the autonomy reached (no needs)."""
 
 
 class LookupForm(BaseModel):
@@ -727,22 +726,14 @@ async def exit_assessment(
     _structure(user)
     journey = await _journey(state, user, journey_id, write=True)
     form = parse_form(ExitForm, await request.form())
-    sent = await submit.send(
+    sent = await submit.assess(
         state,
         user,
         journey_id,
         form,
-        name=c.U_ASSESS,
-        request=lambda data: c.AssessmentRequest(
-            actor=user.actor,
-            kind=AssessmentKind.EXIT,
-            tool=data.tool,
-            autonomy=data.autonomy,
-            needs=[],
-        ),
-        change=Change.ASSESS_EXIT,
+        kind=AssessmentKind.EXIT,
+        needs=lambda _: [],
         done=f"{SPACE}/beneficiaires?fait=diagnostic",
-        shown=submit.not_out_of_scope,
     )
     if isinstance(sent, RedirectResponse):
         return sent

@@ -114,9 +114,7 @@ class ReferralForm(KeyedForm):
         return value
 
 
-class AssessmentForm(KeyedForm):
-    tool: AssessmentTool
-    autonomy: AutonomyLevel
+class AssessmentForm(submit.AssessmentFields):
     needs: list[Theme] = []
 
     @field_validator("needs")
@@ -570,22 +568,14 @@ async def assess_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     form = await _read(request, user, AssessmentForm)
-    sent = await submit.send(
+    sent = await submit.assess(
         state,
         user,
         journey_id,
         form,
-        name=c.U_ASSESS,
-        request=lambda data: c.AssessmentRequest(
-            actor=user.actor,
-            kind=AssessmentKind.ENTRY,
-            tool=data.tool,
-            autonomy=data.autonomy,
-            needs=data.needs,
-        ),
-        change=Change.ASSESS_ENTRY,
+        kind=AssessmentKind.ENTRY,
+        needs=lambda data: data.needs,
         done=_journey_path(journey_id, "carnet"),
-        shown=submit.not_out_of_scope,
     )
     if isinstance(sent, RedirectResponse):
         return sent

@@ -29,9 +29,20 @@ from api.errors import ApiError
 from api.forms import Form, KeyedForm
 from api.journey_service import JourneyService
 from domain import contracts as c
+from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
 from records import queries
 
 K = TypeVar("K", bound=KeyedForm)
+
+
+class AssessmentFields(KeyedForm):
+    """What both assessments ask (entry: social workers; exit: mediators)."""
+
+    tool: AssessmentTool
+    autonomy: AutonomyLevel
+
+
+A = TypeVar("A", bound=AssessmentFields)
 
 
 def see(path: str) -> RedirectResponse:
@@ -102,3 +113,34 @@ async def send(
         form.refuse(err, field(err) if callable(field) else field)
         return err.status
     return see(done)
+
+
+async def assess(
+    state: AppState,
+    user: User,
+    journey_id: str,
+    form: Form[A],
+    *,
+    kind: AssessmentKind,
+    needs: Callable[[A], list[Theme]],
+    done: str,
+) -> RedirectResponse | int:
+    """`send` an assessment of `kind` (entry or exit) from its form; every refusal but
+    403/404 is shown on the form."""
+    return await send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_ASSESS,
+        request=lambda data: c.AssessmentRequest(
+            actor=user.actor,
+            kind=kind,
+            tool=data.tool,
+            autonomy=data.autonomy,
+            needs=needs(data),
+        ),
+        change=Change.ASSESS_ENTRY if kind is AssessmentKind.ENTRY else Change.ASSESS_EXIT,
+        done=done,
+        shown=not_out_of_scope,
+    )
