@@ -23,11 +23,15 @@ import dataclasses
 from enum import StrEnum
 from typing import TypeVar
 
+from sqlmodel import Session
+
 from api.auth import User
 from api.errors import ApiError, not_found
 from domain.contracts import Actor, JourneyStatus
+from domain.refusals import MSG_ACCOUNT_NOT_FOUND, MSG_TOKEN_NOT_FOUND
 from domain.stages import Role
-from records.models import Cheque, Journey
+from records import accounts
+from records.models import Account, ApiToken, Cheque, Journey
 from records.queries import JourneyAccess, JourneyScope
 
 J = TypeVar("J", JourneyAccess, Journey)  # a light access read or a whole journey row
@@ -204,3 +208,24 @@ def require_role(user: User, *roles: Role) -> None:
 
 def require_admin(user: User) -> None:
     require_role(user, Role.ADMINISTRATOR)
+
+
+# ---- accounts (administrators) ----
+
+
+def programme_account(session: Session, user: User, account_id: int) -> Account:
+    """The account `account_id` of the user's programme; 404 for any other (an account of
+    another programme is not shown to exist)."""
+    account = accounts.get_account(session, account_id)
+    if account is None or account.programme_code != user.programme_code:
+        raise ApiError(404, "not_found", MSG_ACCOUNT_NOT_FOUND)
+    return account
+
+
+def programme_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """The API token `token_id` of an account of the user's programme; 404 for any other."""
+    token = accounts.get_api_token(session, token_id)
+    owner = accounts.get_account(session, token.account_id) if token else None
+    if token is None or owner is None or owner.programme_code != user.programme_code:
+        raise ApiError(404, "not_found", MSG_TOKEN_NOT_FOUND)
+    return token

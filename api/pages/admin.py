@@ -61,10 +61,6 @@ class TokenForm(BaseModel):
     label: ShortText
 
 
-def _unknown_account() -> ApiError:
-    return ApiError(404, "not_found", "Compte introuvable.")
-
-
 def _programme_id(session: Session, user: User) -> int:
     programme = queries.get_programme(session, user.programme_code)
     if programme is None or programme.id is None:
@@ -308,9 +304,7 @@ class AccountView:
 
 
 def _account_view(session: Session, user: User, account_id: int) -> AccountView:
-    account = accounts.get_account(session, account_id)
-    if account is None or account.programme_code != user.programme_code:
-        raise _unknown_account()
+    account = access.programme_account(session, user, account_id)
     names = coordination.reference_names(session, _programme_id(session, user))
     if account.reception_structure_id is not None:
         scope = names.reception.get(account.reception_structure_id, "?")
@@ -376,9 +370,7 @@ async def account_deactivate(
     now = now_utc()
 
     def write(session: Session) -> None:
-        account = accounts.get_account(session, account_id)
-        if account is None or account.programme_code != user.programme_code:
-            raise _unknown_account()
+        account = access.programme_account(session, user, account_id)
         if account.id == user.id:
             raise ApiError(
                 409,
@@ -403,9 +395,7 @@ async def token_issue(
         now = now_utc()
 
         def write(session: Session) -> str:
-            account = accounts.get_account(session, account_id)
-            if account is None or account.programme_code != user.programme_code:
-                raise _unknown_account()
+            account = access.programme_account(session, user, account_id)
             live = [t for t in accounts.list_api_tokens(session, account_id) if not t.revoked_at]
             if any(t.label == label for t in live):
                 # Also what makes a double submit harmless: the second one issues nothing.
@@ -450,10 +440,7 @@ async def token_revoke(
     now = now_utc()
 
     def write(session: Session) -> int:
-        token = accounts.get_api_token(session, token_id)
-        owner = accounts.get_account(session, token.account_id) if token else None
-        if token is None or owner is None or owner.programme_code != user.programme_code:
-            raise ApiError(404, "not_found", "Jeton introuvable.")
+        token = access.programme_token(session, user, token_id)
         accounts.revoke_api_token(session, token, now=now)
         return token.account_id
 

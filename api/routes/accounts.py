@@ -14,7 +14,6 @@ from api.constraints import IdPath, ShortText
 from api.deps import State
 from api.errors import ApiError, error_responses
 from api.schemas import Strict
-from domain.refusals import MSG_ACCOUNT_NOT_FOUND, MSG_TOKEN_NOT_FOUND
 from domain.stages import Role
 from records import accounts
 from records.models import ApiToken
@@ -80,10 +79,6 @@ class IssuedToken(TokenOut):
     token: str = Field(description="The secret: shown once, store it now")
 
 
-def _unknown_account() -> ApiError:
-    return ApiError(404, "not_found", MSG_ACCOUNT_NOT_FOUND)
-
-
 @router.get("/me", responses=error_responses(401))
 async def me(user: CurrentUser) -> Me:
     """The signed-in account (session or token)."""
@@ -127,9 +122,7 @@ async def list_tokens(account_id: IdPath, state: State, user: CurrentUser) -> li
     access.require_admin(user)
 
     def read(session: Session) -> list[ApiToken]:
-        account = accounts.get_account(session, account_id)
-        if account is None or account.programme_code != user.programme_code:
-            raise _unknown_account()
+        access.programme_account(session, user, account_id)  # 404 outside the programme
         return accounts.list_api_tokens(session, account_id)
 
     return [TokenOut.of(t) for t in await state.db.run(read)]
@@ -149,9 +142,7 @@ async def issue_token(
     now = now_utc()
 
     def write(session: Session) -> IssuedToken:
-        account = accounts.get_account(session, account_id)
-        if account is None or account.programme_code != user.programme_code:
-            raise _unknown_account()
+        account = access.programme_account(session, user, account_id)
         try:
             row, secret = accounts.issue_api_token(
                 session, account, label=body.label, now=now, created_by=user.id
@@ -174,10 +165,7 @@ async def revoke_token(token_id: IdPath, state: State, user: CurrentUser) -> Res
     now = now_utc()
 
     def write(session: Session) -> None:
-        token = accounts.get_api_token(session, token_id)
-        owner = accounts.get_account(session, token.account_id) if token else None
-        if token is None or owner is None or owner.programme_code != user.programme_code:
-            raise ApiError(404, "not_found", MSG_TOKEN_NOT_FOUND)
+        token = access.programme_token(session, user, token_id)
         accounts.revoke_api_token(session, token, now=now)
 
     await state.db.run(write, write=True)
