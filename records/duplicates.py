@@ -26,7 +26,7 @@ from domain import identity
 from domain.labels import Labelled, labels
 from domain.stages import ChequeStatus, Stage
 from records.models import Beneficiary, Cheque, Journey, SecondBookletAllowance
-from records.queries import JourneyAccess
+from records.queries import ACCESS_COLUMNS, JourneyAccess
 
 MAX_MATCHES = 20
 # People sharing a key looked at, at most (a phone number shared by a whole family...).
@@ -93,17 +93,7 @@ class _Keys:
         return tuple(out)
 
 
-_COLUMNS: tuple[Any, ...] = (
-    Journey.id,
-    Journey.programme_code,
-    Journey.epci_id,
-    Journey.reception_structure_id,
-    Journey.mediation_structure_id,
-    Journey.orientation_structure_id,
-    Journey.orientation_status,
-    Journey.stage,
-    Journey.referred_at,
-)
+_COLUMNS: tuple[Any, ...] = (*ACCESS_COLUMNS, Journey.referred_at)
 _KEY_COLUMNS: tuple[Any, ...] = (
     col(Beneficiary.name_key),
     col(Beneficiary.birth_year),
@@ -146,7 +136,7 @@ def _matches(
         .limit(MAX_MATCHES)
     ).all()
     return [
-        Match(journey=JourneyAccess(*row[:8]), criteria=found[row[0]], referred_at=row[8])
+        Match(journey=JourneyAccess(*row[:-1]), criteria=found[row[0]], referred_at=row[-1])
         for row in journeys
     ]
 

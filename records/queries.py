@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlalchemy import select as sa_select
@@ -100,7 +100,8 @@ class JourneyAccess:
     stage: str
 
 
-_ACCESS_COLUMNS: tuple[Any, ...] = (
+# The columns of a JourneyAccess, in its order (records.duplicates reads them too).
+ACCESS_COLUMNS: tuple[Any, ...] = (
     Journey.id,
     Journey.programme_code,
     Journey.epci_id,
@@ -113,7 +114,7 @@ _ACCESS_COLUMNS: tuple[Any, ...] = (
 
 
 def journey_access(session: Session, journey_id: str) -> JourneyAccess | None:
-    row = session.execute(sa_select(*_ACCESS_COLUMNS).where(col(Journey.id) == journey_id)).first()
+    row = session.execute(sa_select(*ACCESS_COLUMNS).where(col(Journey.id) == journey_id)).first()
     return None if row is None else JourneyAccess(*row)
 
 
@@ -172,24 +173,23 @@ def get_journey(session: Session, journey_id: str) -> Journey | None:
     return session.get(Journey, journey_id)
 
 
-def journey_timeline(session: Session, journey_id: str) -> list[TransitionLog]:
+_J = TypeVar("_J", TransitionLog, Cheque, TrainingSession, Orientation)
+
+
+def _of_journey(session: Session, model: type[_J], journey_id: str, *order: Any) -> list[_J]:
+    """Every row of `model` of a journey, in `order`."""
     return list(
-        session.exec(
-            select(TransitionLog)
-            .where(TransitionLog.journey_id == journey_id)
-            .order_by(col(TransitionLog.seq))
-        ).all()
+        session.exec(select(model).where(model.journey_id == journey_id).order_by(*order)).all()
     )
+
+
+def journey_timeline(session: Session, journey_id: str) -> list[TransitionLog]:
+    return _of_journey(session, TransitionLog, journey_id, col(TransitionLog.seq))
 
 
 def journey_cheques(session: Session, journey_id: str) -> list[Cheque]:
-    return list(
-        session.exec(
-            select(Cheque)
-            .where(Cheque.journey_id == journey_id)
-            .order_by(col(Cheque.millesime), col(Cheque.booklet_number), col(Cheque.number))
-        ).all()
-    )
+    order = (col(Cheque.millesime), col(Cheque.booklet_number), col(Cheque.number))
+    return _of_journey(session, Cheque, journey_id, *order)
 
 
 def booklet_allocation(session: Session, journey_id: str) -> BookletAllocation | None:
@@ -216,23 +216,12 @@ def last_session_of_structure(
 
 
 def journey_sessions(session: Session, journey_id: str) -> list[TrainingSession]:
-    return list(
-        session.exec(
-            select(TrainingSession)
-            .where(TrainingSession.journey_id == journey_id)
-            .order_by(col(TrainingSession.day), col(TrainingSession.logged_at))
-        ).all()
-    )
+    order = (col(TrainingSession.day), col(TrainingSession.logged_at))
+    return _of_journey(session, TrainingSession, journey_id, *order)
 
 
 def journey_orientations(session: Session, journey_id: str) -> list[Orientation]:
-    return list(
-        session.exec(
-            select(Orientation)
-            .where(Orientation.journey_id == journey_id)
-            .order_by(col(Orientation.since))
-        ).all()
-    )
+    return _of_journey(session, Orientation, journey_id, col(Orientation.since))
 
 
 def find_cheque(session: Session, serial_digits: str) -> Cheque | None:
