@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from domain.stages import OPEN_STAGES
 from records.models import (
@@ -242,14 +243,22 @@ def journey_programme_code(session: Session, journey_id: str) -> int | None:
     return session.exec(select(Journey.programme_code).where(Journey.id == journey_id)).first()
 
 
+_S = TypeVar("_S", ReceptionStructure, MediationStructure)
+
+
+def _structures(model: type[_S], programme_code: int) -> SelectOfScalar[_S]:
+    """The structures of `model` of a programme (a query to narrow and order)."""
+    return (
+        select(model)
+        .join(Programme, col(Programme.id) == col(model.programme_id))
+        .where(Programme.code == programme_code)
+    )
+
+
 def list_reception_structures(
     session: Session, programme_code: int, epci_id: int | None = None
 ) -> list[ReceptionStructure]:
-    query = (
-        select(ReceptionStructure)
-        .join(Programme, col(Programme.id) == col(ReceptionStructure.programme_id))
-        .where(Programme.code == programme_code)
-    )
+    query = _structures(ReceptionStructure, programme_code)
     if epci_id is not None:
         query = query.where(ReceptionStructure.epci_id == epci_id)
     return list(session.exec(query.order_by(col(ReceptionStructure.name))).all())
@@ -259,11 +268,7 @@ def list_mediation_structures(
     session: Session, programme_code: int, epci_id: int | None = None
 ) -> list[MediationStructure]:
     """Mediation structures of the programme; with `epci_id`, those serving that EPCI."""
-    query = (
-        select(MediationStructure)
-        .join(Programme, col(Programme.id) == col(MediationStructure.programme_id))
-        .where(Programme.code == programme_code)
-    )
+    query = _structures(MediationStructure, programme_code)
     if epci_id is not None:
         served = select(MediationStructureEpci.mediation_structure_id).where(
             MediationStructureEpci.epci_id == epci_id
