@@ -387,25 +387,23 @@ def journey_stage_counts(
     return {str(stage): int(n) for stage, n in rows}
 
 
-def account_names(session: Session, ids: list[int]) -> dict[int, str]:
-    """Full names of these accounts, by id (for "who" in a timeline)."""
+def _names(session: Session, id_column: Any, name_column: Any, ids: list[int]) -> dict[int, str]:
+    """{id: name} of the rows with these ids (two columns of one table)."""
     if not ids:
         return {}
     rows = session.execute(
-        sa_select(col(Account.id), col(Account.full_name)).where(col(Account.id).in_(ids))
+        sa_select(col(id_column), col(name_column)).where(col(id_column).in_(ids))
     ).all()
     return {int(i): str(name) for i, name in rows}
+
+
+def account_names(session: Session, ids: list[int]) -> dict[int, str]:
+    """Full names of these accounts, by id (for "who" in a timeline)."""
+    return _names(session, Account.id, Account.full_name, ids)
 
 
 def mediation_structure_names(session: Session, ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        sa_select(col(MediationStructure.id), col(MediationStructure.name)).where(
-            col(MediationStructure.id).in_(ids)
-        )
-    ).all()
-    return {int(i): str(name) for i, name in rows}
+    return _names(session, MediationStructure.id, MediationStructure.name, ids)
 
 
 def journey_assessment(session: Session, journey_id: str, kind: str) -> Assessment | None:
