@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from notifications.categories import Category
 from notifications.preferences import Disposition, preferences_of
 from records import models
+from tests.fixtures.access import ANON, EVERYONE
 from tests.fixtures.api import Stack, csrf_from, login
-from tests.test_web_access import ANON, EVERYONE
 
 PATH = "/compte/notifications"
 
