@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
 import httpx
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from records import models
 from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, login
+from tests.fixtures.database import count
 from tests.test_pages_coordination import client_for, field_error
 
 
@@ -21,11 +21,6 @@ def structure(stack: Stack, structure_id: int) -> models.MediationStructure:
         row = s.get(models.MediationStructure, structure_id)
         assert row is not None
         return row
-
-
-def count(stack: Stack, model: type, *where: Any) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
 
 
 async def test_aptic_qualification_dates(api_stack: Stack) -> None:
@@ -103,7 +98,7 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
         page = await http.get("/administration/comptes/nouveau")
         assert page.status_code == 200
         token = csrf_from(page.text)
-        accounts_before = count(stack, models.Account)
+        accounts_before = count(stack.sessions, models.Account)
         reception = stack.people["sw"].reception_structure_id
 
         # ---- refusals, next to their field ----
@@ -159,7 +154,7 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
             },
         )
         assert "n'existe pas" in field_error(r.text, "mediation_structure_id")
-        assert count(stack, models.Account) == accounts_before
+        assert count(stack.sessions, models.Account) == accounts_before
 
         # ---- created: the person logs in with the password given ----
         r = await http.post(
@@ -206,7 +201,7 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
             f"{account_url}/jetons", data={"csrf_token": token, "label": "Export mensuel"}
         )
         assert r.status_code == 422 and "porte déjà ce nom" in field_error(r.text, "label")
-        assert count(stack, models.ApiToken, models.ApiToken.account_id == created.id) == 1
+        assert count(stack.sessions, models.ApiToken, models.ApiToken.account_id == created.id) == 1
 
         # ---- revoke, then deactivate ----
         with stack.sessions() as s:
@@ -232,6 +227,6 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
         assert "Vous ne pouvez pas désactiver votre propre compte" in (await http.get(own)).text
         r = await http.post(f"{own}/desactiver", data={"csrf_token": token})
         assert r.status_code == 409
-        assert count(stack, models.Account, col(models.Account.is_active).is_(False)) == 1
+        assert count(stack.sessions, models.Account, col(models.Account.is_active).is_(False)) == 1
     finally:
         await http.aclose()

@@ -9,11 +9,11 @@ import re
 import uuid
 
 import httpx
-from sqlmodel import func, select
 
 from api.body_limit import MAX_BODY_BYTES
 from records import models
 from tests.fixtures.api import Stack, csrf_from
+from tests.fixtures.database import count
 from tests.test_api_fuzz import in_training
 from tests.test_api_journey_http import CONSENT
 from tests.test_pages_coordination import client_for, field_error, form_id
@@ -24,11 +24,6 @@ BAD_ADDRESS = (
     "revenez à votre espace."
 )
 CONTROL = "Ce texte contient des caractères de contrôle, non acceptés."
-
-
-def count(stack: Stack, model: type) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
 
 
 def error_page(r: httpx.Response, status: int) -> str:
@@ -103,8 +98,8 @@ async def test_bad_addresses_get_the_french_error_page(api_stack: Stack) -> None
 async def test_bad_form_fields_are_refused_on_the_form(api_stack: Stack) -> None:
     stack = api_stack
     journey = await referred(stack)
-    accounts_before = count(stack, models.Account)
-    tokens_before = count(stack, models.ApiToken)
+    accounts_before = count(stack.sessions, models.Account)
+    tokens_before = count(stack.sessions, models.ApiToken)
     admin = await client_for(stack, "admin")
     sw = await client_for(stack, "sw")
     coord = await client_for(stack, "coord_all")
@@ -135,8 +130,8 @@ async def test_bad_form_fields_are_refused_on_the_form(api_stack: Stack) -> None
         )
         assert r.status_code == 422
         assert field_error(r.text, "label") == CONTROL
-        assert count(stack, models.Account) == accounts_before
-        assert count(stack, models.ApiToken) == tokens_before
+        assert count(stack.sessions, models.Account) == accounts_before
+        assert count(stack.sessions, models.ApiToken) == tokens_before
 
         url = f"/accompagnement/parcours/{journey}/mediation"
         page = await sw.get(url)
