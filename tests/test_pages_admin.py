@@ -23,6 +23,24 @@ def structure(stack: Stack, structure_id: int) -> models.MediationStructure:
         return row
 
 
+# What the account form carries unless a test says otherwise.
+AGNES = {
+    "full_name": "Agnès Roques",
+    "role": "SOCIAL_WORKER",
+    "email": "agnes.roques@aveyron.example",
+    "password": "un mot de passe long",
+}
+
+
+async def post_form(http: httpx.AsyncClient, url: str, token: str, **fields: str) -> httpx.Response:
+    return await http.post(url, data={"csrf_token": token, **fields})
+
+
+async def create_account(http: httpx.AsyncClient, token: str, **changes: str) -> httpx.Response:
+    """Posts the account form: AGNES with `changes`."""
+    return await post_form(http, "/administration/comptes/nouveau", token, **{**AGNES, **changes})
+
+
 async def test_aptic_qualification_dates(api_stack: Stack) -> None:
     stack = api_stack
     sid = stack.people["med_other"].mediation_structure_id
@@ -39,13 +57,8 @@ async def test_aptic_qualification_dates(api_stack: Stack) -> None:
         assert f'value="{before.aptic_qualified_from.isoformat()}"' in page.text
         token = csrf_from(page.text)
 
-        r = await http.post(
-            url,
-            data={
-                "csrf_token": token,
-                "qualified_from": "2024-06-01",
-                "qualified_until": "2024-05-31",
-            },
+        r = await post_form(
+            http, url, token, qualified_from="2024-06-01", qualified_until="2024-05-31"
         )
         assert r.status_code == 422
         assert field_error(r.text, "qualified_until") == (
@@ -73,13 +86,8 @@ async def test_aptic_qualification_dates(api_stack: Stack) -> None:
         assert (
             after.aptic_qualified_from == date(2024, 6, 1) and after.aptic_qualified_until is None
         )
-        r = await http.post(
-            url,
-            data={
-                "csrf_token": token,
-                "qualified_from": "2024-06-01",
-                "qualified_until": "2025-12-31",
-            },
+        r = await post_form(
+            http, url, token, qualified_from="2024-06-01", qualified_until="2025-12-31"
         )
         assert r.status_code == 303
         assert structure(stack, sid).aptic_qualified_until == date(2025, 12, 31)
@@ -102,72 +110,38 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
         reception = stack.people["sw"].reception_structure_id
 
         # ---- refusals, next to their field ----
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "email": "agnes.roques@aveyron.example",
-                "password": "court",
-            },
-        )
+        r = await create_account(http, token, password="court")
         assert r.status_code == 422
         assert field_error(r.text, "reception_structure_id") == "Choisissez la structure d'accueil."
         assert "au moins 12 caractères" in field_error(r.text, "password")
         assert 'value="Agnès Roques"' in r.text and 'value="court"' not in r.text
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "reception_structure_id": str(reception),
-                "email": DEMO_EMAILS["sw"],
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http, token, reception_structure_id=str(reception), email=DEMO_EMAILS["sw"]
         )
         assert field_error(r.text, "email") == "Un compte existe déjà avec cette adresse e-mail."
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "",
-                "role": "PILOTE",
-                "email": "x@y.fr",
-                "password": "un mot de passe long",
-            },
-        )
+        r = await create_account(http, token, full_name="", role="PILOTE", email="x@y.fr")
         assert field_error(r.text, "full_name") == "Ce champ est obligatoire."
         assert field_error(r.text, "role") == (
             "Cette valeur ne fait pas partie de la liste proposée."
         )
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "A",
-                "role": "MEDIATOR",
-                "email": "a@b.fr",
-                "mediation_structure_id": "999999",
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http,
+            token,
+            full_name="A",
+            role="MEDIATOR",
+            email="a@b.fr",
+            mediation_structure_id="999999",
         )
         assert "n'existe pas" in field_error(r.text, "mediation_structure_id")
         assert count(stack.sessions, models.Account) == accounts_before
 
         # ---- created: the person logs in with the password given ----
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "reception_structure_id": str(reception),
-                "mediation_structure_id": "1",  # ignored: not the role's scope
-                "email": "Agnes.Roques@aveyron.example",
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http,
+            token,
+            reception_structure_id=str(reception),
+            mediation_structure_id="1",  # ignored: not the role's scope
+            email="Agnes.Roques@aveyron.example",
         )
         assert r.status_code == 303, r.text
         account_url = r.headers["location"].split("?")[0]
