@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -39,6 +39,7 @@ from domain.policy import JourneyPolicy, StageDeadline
 from domain.stages import DeclineReason, Stage
 from domain.validity import paris_day, valid_until
 from records.db import make_engine, migrate, session_factory
+from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys, temporal_binary
 from tests.fixtures.temporal import (
     COORDINATOR,
@@ -192,14 +193,25 @@ TIME_SKIPPING: dict[str, Scenario] = {
 DEV_SERVER: dict[str, Scenario] = {"search_attributes": search_attributes}
 
 
-async def _record(
-    env: WorkflowEnvironment, scenarios: list[tuple[str, Scenario]], suffix: str
+async def record_histories(
+    env: WorkflowEnvironment,
+    scenarios: list[tuple[str, Scenario]],
+    *,
+    seeded: bool = False,
+    check: Callable[[WorkflowHistory], None] | None = None,
 ) -> None:
+    """Run each scenario over a throwaway SQLite database (with the default programme when
+    `seeded`: its structures have e-mail addresses, so mails are sent) and write its history,
+    passed to `check` first, as `<name>.json` next to this file."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/records.db"
         migrate(url)
         engine = make_engine(url)
         sessions = session_factory(engine)
+        if seeded:
+            with sessions() as session:
+                seed_default_programme(session, today=(await env.get_current_time()).date())
+                session.commit()
         task_queue = f"record-{uuid.uuid4()}"
         try:
             with ThreadPoolExecutor(max_workers=4) as executor:
@@ -209,7 +221,9 @@ async def _record(
                     for name, scenario in scenarios:
                         handle = await scenario(harness)
                         history = await handle.fetch_history()
-                        path = HERE / f"{name}{suffix}.json"
+                        if check is not None:
+                            check(history)
+                        path = HERE / f"{name}.json"
                         path.write_text(history.to_json())
                         print(f"{path.name}: {len(history.events)} events")
                     await harness.close()
@@ -231,7 +245,7 @@ async def main(names: list[str], suffix: str) -> None:
             data_converter=pydantic_data_converter,
         )
         try:
-            await _record(env, skipping, suffix)
+            await record_histories(env, [(n + suffix, f) for n, f in skipping])
         finally:
             await env.shutdown()
     if dev:
@@ -244,7 +258,7 @@ async def main(names: list[str], suffix: str) -> None:
                 search_attributes=search_attribute_keys(),
             )
             try:
-                await _record(env, dev, suffix)
+                await record_histories(env, [(n + suffix, f) for n, f in dev])
             finally:
                 await env.shutdown()
 
