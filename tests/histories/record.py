@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
 from domain import contracts as c
-from domain.policy import JourneyPolicy, StageDeadline
 from domain.stages import DeclineReason, Stage
-from domain.validity import paris_day, valid_until
+from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
 from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys, temporal_binary
@@ -49,9 +48,11 @@ from tests.fixtures.temporal import (
     OTHER_MEDIATOR,
     REFERRER,
     Journeys,
+    booklet_millesime,
     entry_assessment,
     exit_assessment,
     session_request,
+    stalling_at,
     time_skipping_binary,
 )
 from worker import build_worker
@@ -117,18 +118,11 @@ async def expired(j: Journeys) -> WorkflowHandle[Any, Any]:
     return handle
 
 
-def _remind_and_stall_together(days: int) -> JourneyPolicy:
-    """A policy whose referral reminder and stall fall due at the same instant."""
-    deadlines = dict(JourneyPolicy().stage_deadlines)
-    deadlines[Stage.REFERRED] = StageDeadline(reminder_days=days, stalled_days=days)
-    return JourneyPolicy(stage_deadlines=deadlines)
-
-
 async def calendar(j: Journeys) -> WorkflowHandle[Any, Any]:
     """Calendar jobs falling due together (reminder and stall of the referral), an
     orientation reminded then replaced, a session, a withdrawal, anonymisation."""
     start = await j.next_january()
-    handle, _ = await j.start(policy=_remind_and_stall_together(10))
+    handle, _ = await j.start(policy=stalling_at(Stage.REFERRED, 10))
     await j.advance(timedelta(days=11))
     await j.settle(handle)
     await j.update(handle, c.U_ASSESS, entry_assessment())
@@ -153,25 +147,15 @@ async def calendar(j: Journeys) -> WorkflowHandle[Any, Any]:
     return handle
 
 
-def _millesime(policy: JourneyPolicy) -> int:
-    """This year's millésime unless its distribution has stopped, then next year's."""
-    now = datetime.now(UTC)
-    year = paris_day(now).year
-    stop = valid_until(year, policy.grace_months) - timedelta(
-        days=policy.stop_issuing_days_before_expiry
-    )
-    return year if now < stop else year + 1
-
-
 async def search_attributes(j: Journeys) -> WorkflowHandle[Any, Any]:
     """With search attributes (dev server, real time): reminded and stalled at referral,
     then a whole training up to the closing session and the exit assessment."""
-    policy = _remind_and_stall_together(0)
+    policy = stalling_at(Stage.REFERRED)
     handle, _ = await j.start(policy=policy, search_attributes=True)
     await j.settle(handle)  # referral, reminder and stall recorded
     await j.update(handle, c.U_ASSESS, entry_assessment())
     status = await j.update(
-        handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, _millesime(policy))
+        handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, booklet_millesime(policy))
     )
     serials = [ch.serial for ch in status.cheques]
     await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
