@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from domain.serials import ChequeSerial
 from domain.validity import paris_day
 from records import models
+from tests.fixtures.api import train_over_api
 from tests.fixtures.database import count
 
 # Callers authenticate with personal API tokens of the fixture's accounts (stack.auth).
@@ -46,31 +47,14 @@ async def refer(stack, key: str) -> dict:  # type: ignore[no-untyped-def]
 
 async def to_training(stack, key: str, mediation_id: int) -> dict:  # type: ignore[no-untyped-def]
     journey = await refer(stack, key)
-    jid = journey["journey_id"]
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/assessments",
-        json={"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]},
-        headers=stack.auth("sw"),
+    assessment = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]}
+    _, booklet, oriented, accepted = await train_over_api(
+        stack, journey["journey_id"], mediation_id, assessment
     )
-    assert r.status_code == 200, r.text
-    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=stack.auth("sw"))
-    assert r.status_code == 200, r.text
-    assert len(r.json()["cheques"]) == 10
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/orientation",
-        json={"mediation_structure_id": mediation_id},
-        headers=stack.auth("sw"),
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["stage"] == "ORIENTED"
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/orientation/answer",
-        json={"mediation_structure_id": mediation_id, "accept": True},
-        headers=stack.auth("med"),
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["stage"] == "IN_TRAINING"
-    return r.json()
+    assert len(booklet["cheques"]) == 10
+    assert oriented["stage"] == "ORIENTED"
+    assert accepted["stage"] == "IN_TRAINING"
+    return accepted
 
 
 def session_body(mediation_id: int, cheques: list[dict[str, str]]) -> dict:

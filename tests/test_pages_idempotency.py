@@ -4,15 +4,12 @@ nothing; a form refused by the journey may be sent again once the journey allows
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import httpx
 from sqlmodel import func, select
 
 from api.errors import FORM_REUSED_MESSAGE
 from records import models
-from tests.fixtures.api import Stack
+from tests.fixtures.api import Stack, refer_over_api, train_over_api
 from tests.test_pages_social import fill, hidden, journey_id_of, person, signed_in
 
 SHOWN = FORM_REUSED_MESSAGE.replace("'", "&#39;")
@@ -105,28 +102,8 @@ async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack
 async def in_training(stack: Stack) -> str:
     """A journey of the demo social worker trained by the demo mediator (JSON API)."""
     med = stack.people["med"].mediation_structure_id
-    r = await stack.http.post(
-        "/api/v1/referrals",
-        json={
-            "reception_structure_id": stack.people["sw"].reception_structure_id,
-            "person": {"first_name": "Lucien", "last_name": "Bessière"},
-            "consent": CONSENT,
-        },
-        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert r.status_code == 201, r.text
-    jid = r.json()["journey_id"]
-    steps: list[tuple[str, str, dict[str, Any] | None]] = [
-        ("sw", "assessments", {"tool": "PIX", "autonomy": "NONE", "needs": ["EMAIL"]}),
-        ("sw", "booklet", None),
-        ("sw", "orientation", {"mediation_structure_id": med}),
-        ("med", "orientation/answer", {"mediation_structure_id": med, "accept": True}),
-    ]
-    for who, step, body in steps:
-        r = await stack.http.post(
-            f"/api/v1/journeys/{jid}/{step}", json=body, headers=stack.auth(who)
-        )
-        assert r.status_code == 200, r.text
+    jid = await refer_over_api(stack, {"first_name": "Lucien", "last_name": "Bessière"}, CONSENT)
+    await train_over_api(stack, jid, med, {"tool": "PIX", "autonomy": "NONE", "needs": ["EMAIL"]})
     return jid
 
 

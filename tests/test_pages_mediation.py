@@ -19,7 +19,7 @@ from sqlmodel import col, func, select
 from domain.serials import parse_serial
 from domain.validity import paris_day
 from records import models
-from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, login
+from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, signed_in_client
 
 CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon parcours."}
 _FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
@@ -75,9 +75,7 @@ async def signed_in(
     stack: Stack, email: str = DEMO_EMAILS["med"]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in through the login form (its cookies carry the session)."""
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        r = await login(http, email)
-        assert r.status_code == 303, r.text
+    async with await signed_in_client(stack, email) as http:
         yield http
 
 
