@@ -71,6 +71,14 @@ MEDIATOR = Actor(Role.MEDIATOR, "med-3")
 SERIALS = booklet_serials(12, 2026, 41, 10)
 
 
+def record(sessions: SessionFactory, *events: JourneyEvent) -> None:
+    """Each event recorded by the activity, in that order."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+    for event in events:
+        env.run(activities.record_journey_event, event)
+
+
 def race_a_second_worker(
     sessions: SessionFactory, events: list[JourneyEvent], second_worker: Callable[[], object]
 ) -> None:
@@ -233,10 +241,7 @@ def test_a_retried_activity_writes_once(sessions: SessionFactory) -> None:
 
 
 def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> None:
-    activities = JourneyActivities(sessions)
-    env = ActivityEnvironment()
-    env.run(activities.record_journey_event, referral_event())
-    env.run(activities.record_journey_event, training_event())
+    record(sessions, referral_event(), training_event())
 
     with sessions() as s:
         journey = get_journey(s, JID)
@@ -290,9 +295,7 @@ def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> Non
         AssessmentKind.EXIT, AssessmentTool.ABC_DIAG, AutonomyLevel.AUTONOMOUS, [], later.at
     )
     status.cheques[0].status = ChequeStatus.REIMBURSED
-    env.run(
-        activities.record_journey_event, dataclasses.replace(later, action=Action.EXIT_ASSESSED)
-    )
+    record(sessions, dataclasses.replace(later, action=Action.EXIT_ASSESSED))
     with sessions() as s:
         journey = get_journey(s, JID)
         assert journey is not None and journey.exit_autonomy == "AUTONOMOUS"
@@ -305,10 +308,7 @@ def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> Non
 
 
 def test_a_late_older_event_does_not_rewind_the_journey(sessions: SessionFactory) -> None:
-    activities = JourneyActivities(sessions)
-    env = ActivityEnvironment()
-    env.run(activities.record_journey_event, training_event())
-    env.run(activities.record_journey_event, referral_event())
+    record(sessions, training_event(), referral_event())
     with sessions() as s:
         journey = get_journey(s, JID)
         assert journey is not None and (journey.stage, journey.last_seq) == ("IN_TRAINING", 6)
