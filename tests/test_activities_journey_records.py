@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import func, select
+from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_records import JourneyActivities
@@ -61,6 +62,7 @@ from records.queries import (
     journey_timeline,
     register_beneficiary,
 )
+from tests.fixtures.database import count
 
 JID = "6f1c0e2a-4b7d-4f4e-9d59-1f0c2b7a9e01"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -69,9 +71,44 @@ MEDIATOR = Actor(Role.MEDIATOR, "med-3")
 SERIALS = booklet_serials(12, 2026, 41, 10)
 
 
-def count(sessions: SessionFactory, model: type) -> int:
-    with sessions() as s:
-        return s.exec(select(func.count()).select_from(model)).one()
+def record(sessions: SessionFactory, *events: JourneyEvent) -> None:
+    """Each event recorded by the activity, in that order."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+    for event in events:
+        env.run(activities.record_journey_event, event)
+
+
+def race_a_second_worker(
+    sessions: SessionFactory, events: list[JourneyEvent], second_worker: Callable[[], object]
+) -> None:
+    """A first worker applies `events` under the write lock; `second_worker` records the same
+    in a thread meanwhile; the first commits; the second must end without error."""
+    first = sessions()
+    begin_write(first)
+    for event in events:
+        apply_journey_event(first, event)
+
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def run_second() -> None:
+        started.set()
+        try:
+            second_worker()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run_second)
+    thread.start()
+    # Commit only once the second worker runs and has had time to reach the lock; if it
+    # reaches it later, it finds the event recorded: one write either way.
+    assert started.wait(timeout=30)
+    time.sleep(0.2)
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
 
 
 def referred_status(journey_id: str = JID) -> JourneyStatus:
@@ -204,10 +241,7 @@ def test_a_retried_activity_writes_once(sessions: SessionFactory) -> None:
 
 
 def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> None:
-    activities = JourneyActivities(sessions)
-    env = ActivityEnvironment()
-    env.run(activities.record_journey_event, referral_event())
-    env.run(activities.record_journey_event, training_event())
+    record(sessions, referral_event(), training_event())
 
     with sessions() as s:
         journey = get_journey(s, JID)
@@ -261,9 +295,7 @@ def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> Non
         AssessmentKind.EXIT, AssessmentTool.ABC_DIAG, AutonomyLevel.AUTONOMOUS, [], later.at
     )
     status.cheques[0].status = ChequeStatus.REIMBURSED
-    env.run(
-        activities.record_journey_event, dataclasses.replace(later, action=Action.EXIT_ASSESSED)
-    )
+    record(sessions, dataclasses.replace(later, action=Action.EXIT_ASSESSED))
     with sessions() as s:
         journey = get_journey(s, JID)
         assert journey is not None and journey.exit_autonomy == "AUTONOMOUS"
@@ -276,10 +308,7 @@ def test_events_update_the_journey_and_its_rows(sessions: SessionFactory) -> Non
 
 
 def test_a_late_older_event_does_not_rewind_the_journey(sessions: SessionFactory) -> None:
-    activities = JourneyActivities(sessions)
-    env = ActivityEnvironment()
-    env.run(activities.record_journey_event, training_event())
-    env.run(activities.record_journey_event, referral_event())
+    record(sessions, training_event(), referral_event())
     with sessions() as s:
         journey = get_journey(s, JID)
         assert journey is not None and (journey.stage, journey.last_seq) == ("IN_TRAINING", 6)
@@ -290,30 +319,11 @@ def test_a_late_older_event_does_not_rewind_the_journey(sessions: SessionFactory
 def test_a_concurrent_duplicate_ends_with_one_write(sessions: SessionFactory) -> None:
     """Two workers record the same event: the second waits for the first, then does nothing."""
     activities = JourneyActivities(sessions)
-    first = sessions()
-    begin_write(first)
-    apply_journey_event(first, referral_event())  # flushed, not committed
-
-    errors: list[BaseException] = []
-    started = threading.Event()
-
-    def second_worker() -> None:
-        started.set()
-        try:
-            ActivityEnvironment().run(activities.record_journey_event, referral_event())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=second_worker)
-    thread.start()
-    # Commit only once the second worker runs and has had time to reach the lock; if it
-    # reaches it later, it finds the event recorded: one write either way.
-    assert started.wait(timeout=30)
-    time.sleep(0.2)
-    first.commit()
-    first.close()
-    thread.join(timeout=30)
-    assert not thread.is_alive() and errors == []
+    race_a_second_worker(
+        sessions,
+        [referral_event()],  # flushed, not committed
+        lambda: ActivityEnvironment().run(activities.record_journey_event, referral_event()),
+    )
     assert count(sessions, TransitionLog) == 1
     assert count(sessions, NotificationOutbox) == 2
     assert count(sessions, Journey) == 1
@@ -464,31 +474,11 @@ def test_a_partly_recorded_step_records_the_rest(sessions: SessionFactory) -> No
 
 def test_a_concurrent_duplicate_step_ends_with_one_write(sessions: SessionFactory) -> None:
     activities = JourneyActivities(sessions)
-    first = sessions()
-    begin_write(first)
-    for event in closing_events():
-        apply_journey_event(first, event)  # not committed yet
-
-    errors: list[BaseException] = []
-    started = threading.Event()
-
-    def second_worker() -> None:
-        started.set()
-        try:
-            ActivityEnvironment().run(activities.record_journey_events, closing_events())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=second_worker)
-    thread.start()
-    # Commit only once the second worker runs and has had time to reach the lock; if it
-    # reaches it later, it finds the event recorded: one write either way.
-    assert started.wait(timeout=30)
-    time.sleep(0.2)
-    first.commit()
-    first.close()
-    thread.join(timeout=30)
-    assert not thread.is_alive() and errors == []
+    race_a_second_worker(
+        sessions,
+        closing_events(),  # not committed yet
+        lambda: ActivityEnvironment().run(activities.record_journey_events, closing_events()),
+    )
     assert count(sessions, TransitionLog) == 2
     assert count(sessions, NotificationOutbox) == 1
 

@@ -9,20 +9,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from sqlmodel import func, select
 
 from api.body_limit import MAX_BODY_BYTES
 from records import models
 from tests.fixtures.api import Stack
+from tests.fixtures.database import count
 from tests.test_api_journey_http import CONSENT
 
 HUGE = "99999999999999999999"  # past SQLite's and PostgreSQL's integers
 JOURNEY = str(uuid.uuid4())  # the body is refused before the journey is looked for
-
-
-def count(stack: Stack, model: type) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
 
 
 def error_of(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -43,7 +38,7 @@ async def test_integers_out_of_range_are_refused_in_french(api_stack: Stack) -> 
     stack = api_stack
     http = stack.http
     sw, med, coord, admin = (stack.auth(w) for w in ("sw", "med", "coord_all", "admin"))
-    journeys_before = count(stack, models.Journey)
+    journeys_before = count(stack.sessions, models.Journey)
 
     for name in ("epci_id", "mediation_structure_id", "reception_structure_id", "offset"):
         r = await http.get("/api/v1/journeys", params={name: HUGE}, headers=coord)
@@ -119,7 +114,7 @@ async def test_integers_out_of_range_are_refused_in_french(api_stack: Stack) -> 
         r = await http.post(path, json=body, headers=headers)
         error = error_of(r, 422, "invalid_input")
         assert field_message(error, field) == "La valeur est trop grande.", path
-    assert count(stack, models.Journey) == journeys_before
+    assert count(stack.sessions, models.Journey) == journeys_before
 
 
 async def test_malformed_requests_are_refused_in_french(api_stack: Stack) -> None:
@@ -180,7 +175,7 @@ async def test_malformed_requests_are_refused_in_french(api_stack: Stack) -> Non
     error_of(r, 413, "too_large")
 
     # Text with control characters or lone surrogates, which PostgreSQL and mails refuse.
-    journeys_before = count(stack, models.Journey)
+    journeys_before = count(stack.sessions, models.Journey)
     key = {"Idempotency-Key": str(uuid.uuid4())}
     reception = stack.people["sw"].reception_structure_id
     assert reception is not None
@@ -215,4 +210,4 @@ async def test_malformed_requests_are_refused_in_french(api_stack: Stack) -> Non
     assert field_message(error_of(r, 422, "invalid_input"), "Idempotency-Key") == (
         "Ce texte est trop long."
     )
-    assert count(stack, models.Journey) == journeys_before
+    assert count(stack.sessions, models.Journey) == journeys_before

@@ -40,7 +40,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.fixtures.api import Person, Stack
+from tests.fixtures.api import Person, Stack, refer_over_api, train_over_api
 from tests.test_api_journey_http import CONSENT, qualified_and_not
 
 ROLES = ("sw", "med", "coord_all", "admin")
@@ -232,30 +232,12 @@ def fuzz(run: Run) -> None:
 
 async def in_training(stack: Stack, mediator: int) -> str:
     """A new journey of a new person (no possible duplicate), in training with `mediator`."""
-    sw, med = stack.auth("sw"), stack.auth("med")
     person = {"first_name": "Aimée", "last_name": f"Essai-{uuid.uuid4().hex[:12]}"}
-    r = await stack.http.post(
-        "/api/v1/referrals",
-        json={
-            "reception_structure_id": stack.people["sw"].reception_structure_id,
-            "person": person,
-            "consent": CONSENT,
-        },
-        headers={**sw, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert r.status_code == 201, r.text
-    journey = r.json()["journey_id"]
-    steps: list[tuple[str, dict[str, Any] | None, dict[str, str]]] = [
-        ("assessments", {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL"]}, sw),
-        ("booklet", None, sw),
-        ("orientation", {"mediation_structure_id": mediator}, sw),
-        ("orientation/answer", {"mediation_structure_id": mediator, "accept": True}, med),
-    ]
-    for step, body, headers in steps:
-        r = await stack.http.post(f"/api/v1/journeys/{journey}/{step}", json=body, headers=headers)
-        assert r.status_code == 200, (step, r.text)
-    assert r.json()["stage"] == "IN_TRAINING"
-    return str(journey)
+    journey = await refer_over_api(stack, person, CONSENT)
+    assessment = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL"]}
+    answers = await train_over_api(stack, journey, mediator, assessment)
+    assert answers[-1]["stage"] == "IN_TRAINING"
+    return journey
 
 
 async def test_no_server_error_and_every_answer_declared(api_stack) -> None:  # type: ignore[no-untyped-def]

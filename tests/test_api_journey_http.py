@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlmodel import func, select
-
 from domain.serials import ChequeSerial
 from domain.validity import paris_day
 from records import models
+from tests.fixtures.api import train_over_api
+from tests.fixtures.database import count
 
 # Callers authenticate with personal API tokens of the fixture's accounts (stack.auth).
 
@@ -26,11 +26,6 @@ def person() -> dict:
 
 
 CONSENT = {"given": True, "text": "J'accepte que mes données soient utilisées pour mon parcours."}
-
-
-def count(stack, model) -> int:  # type: ignore[no-untyped-def]
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
 
 
 async def structures(stack, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -52,31 +47,14 @@ async def refer(stack, key: str) -> dict:  # type: ignore[no-untyped-def]
 
 async def to_training(stack, key: str, mediation_id: int) -> dict:  # type: ignore[no-untyped-def]
     journey = await refer(stack, key)
-    jid = journey["journey_id"]
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/assessments",
-        json={"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]},
-        headers=stack.auth("sw"),
+    assessment = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL", "HEALTH"]}
+    _, booklet, oriented, accepted = await train_over_api(
+        stack, journey["journey_id"], mediation_id, assessment
     )
-    assert r.status_code == 200, r.text
-    r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=stack.auth("sw"))
-    assert r.status_code == 200, r.text
-    assert len(r.json()["cheques"]) == 10
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/orientation",
-        json={"mediation_structure_id": mediation_id},
-        headers=stack.auth("sw"),
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["stage"] == "ORIENTED"
-    r = await stack.http.post(
-        f"/api/v1/journeys/{jid}/orientation/answer",
-        json={"mediation_structure_id": mediation_id, "accept": True},
-        headers=stack.auth("med"),
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["stage"] == "IN_TRAINING"
-    return r.json()
+    assert len(booklet["cheques"]) == 10
+    assert oriented["stage"] == "ORIENTED"
+    assert accepted["stage"] == "IN_TRAINING"
+    return accepted
 
 
 def session_body(mediation_id: int, cheques: list[dict[str, str]]) -> dict:
@@ -114,7 +92,7 @@ async def test_whole_journey_over_http(api_stack) -> None:  # type: ignore[no-un
     # Referral sent again with the same key: the first answer again, nothing added or moved.
     again = await refer(stack, key)
     assert again["journey_id"] == jid and again["seq"] == 1
-    assert count(stack, models.Beneficiary) == 1
+    assert count(stack.sessions, models.Beneficiary) == 1
     assert (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("sw"))).json()[
         "stage"
     ] == "IN_TRAINING"
@@ -234,7 +212,7 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
     assert r.json()["error"]["details"]["verdicts"][0]["code"] == "structure_not_qualified"
 
     # Bad input: French field messages, nothing created.
-    beneficiaries = count(stack, models.Beneficiary)
+    beneficiaries = count(stack.sessions, models.Beneficiary)
     reception = stack.people["sw"].reception_structure_id
     r = await stack.http.post(
         "/api/v1/referrals",
@@ -259,7 +237,7 @@ async def test_refusals_change_nothing(api_stack) -> None:  # type: ignore[no-un
         headers=stack.auth("med"),
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
-    assert count(stack, models.Beneficiary) == beneficiaries
+    assert count(stack.sessions, models.Beneficiary) == beneficiaries
 
     # Wrong stage is a conflict, not a server error.
     r = await stack.http.post(f"/api/v1/journeys/{jid}/booklet", headers=stack.auth("sw"))

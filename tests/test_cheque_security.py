@@ -20,10 +20,10 @@ from domain.security_codes import display_code, new_code
 from domain.serials import ChequeSerial, parse_serial
 from domain.validity import paris_day
 from records import models
+from tests.fixtures.access import settle
 from tests.fixtures.api import Stack
 from tests.test_api_journey_http import to_training
 from tests.test_pages_mediation import signed_in
-from tests.test_web_access import settle
 
 
 def session(structure: int | None, cheques: list[dict[str, str]], **extra: Any) -> dict[str, Any]:

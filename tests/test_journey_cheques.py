@@ -33,13 +33,7 @@ async def _in_training(
 ) -> tuple[WorkflowHandle[Any, Any], c.JourneyStatus]:
     handle, status = await j.start()
     now = await j.now()
-    await j.update(handle, c.U_ASSESS, entry_assessment())
-    await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, millesime or now.year))
-    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
-    status = await j.update(
-        handle, c.U_ANSWER_ORIENTATION, c.OrientationAnswer(MEDIATOR, MEDIATION, accept=True)
-    )
-    return handle, status
+    return handle, await j.to_training(handle, millesime or now.year)
 
 
 def _snapshot(j: Journeys, journey_id: str) -> tuple[Any, ...]:

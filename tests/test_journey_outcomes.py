@@ -17,7 +17,6 @@ from records.models import Beneficiary
 from records.queries import register_beneficiary
 from tests.fixtures.temporal import (
     MEDIATION,
-    MEDIATOR,
     REFERRER,
     Journeys,
     about,
@@ -27,17 +26,8 @@ from tests.fixtures.temporal import (
     session_request,
 )
 
-
-async def _to_training(j: Journeys, handle, millesime: int) -> c.JourneyStatus:  # noqa: ANN001
-    await j.advance(timedelta(days=2))
-    await j.update(handle, c.U_ASSESS, entry_assessment())
-    await j.advance(timedelta(days=1))
-    await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, millesime))
-    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
-    await j.advance(timedelta(days=3))
-    return await j.update(
-        handle, c.U_ANSWER_ORIENTATION, c.OrientationAnswer(MEDIATOR, MEDIATION, accept=True)
-    )
+# The days between referral and assessment, assessment and booklet, orientation and answer.
+TO_TRAINING_PAUSES = (timedelta(days=2), timedelta(days=1), timedelta(days=3))
 
 
 def _register(j: Journeys, journey_id: str) -> None:
@@ -66,7 +56,7 @@ async def test_all_cheques_spent_closes_completed_then_anonymised(journeys: Jour
     jid = status.journey_id
     _register(j, jid)
     assert (status.stage, status.seq) == (Stage.REFERRED, 1)
-    status = await _to_training(j, handle, year)
+    status = await j.to_training(handle, year, TO_TRAINING_PAUSES)
     assert status.stage == Stage.IN_TRAINING
     assert status.mediation_structure_id == MEDIATION
     assert status.valid_until == paris(year + 1, 2, 1, 0)
@@ -132,7 +122,7 @@ async def test_unspent_cheques_expire_after_three_warnings(journeys: Journeys) -
     year = start.year
     handle, status = await j.start()
     jid = status.journey_id
-    status = await _to_training(j, handle, year)
+    status = await j.to_training(handle, year, TO_TRAINING_PAUSES)
     serials = [ch.serial for ch in status.cheques]
     await j.advance_to(paris(year, 2, 1))
     await j.log_session(handle, session_request(serials[:3], paris_day(await j.now())))

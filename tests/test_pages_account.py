@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from notifications.categories import Category
 from notifications.preferences import Disposition, preferences_of
 from records import models
-from tests.fixtures.api import Stack, csrf_from, login
-from tests.test_web_access import ANON, EVERYONE
+from tests.fixtures.access import ANON, EVERYONE
+from tests.fixtures.api import Stack, csrf_from, signed_in_client
 
 PATH = "/compte/notifications"
 
@@ -26,8 +26,7 @@ def settings_of(stack: Stack) -> dict[str, object]:
 
 
 async def signed_in(stack: Stack, who: str) -> tuple[httpx.AsyncClient, str]:
-    client = httpx.AsyncClient(base_url=stack.base_url, timeout=30)
-    assert (await login(client, stack.people[who].email)).status_code == 303
+    client = await signed_in_client(stack, stack.people[who].email)
     page = await client.get(PATH)
     assert page.status_code == 200, (who, page.status_code)
     return client, csrf_from(page.text)

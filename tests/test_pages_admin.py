@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
 import httpx
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from records import models
 from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, login
+from tests.fixtures.database import count
 from tests.test_pages_coordination import client_for, field_error
 
 
@@ -23,9 +23,22 @@ def structure(stack: Stack, structure_id: int) -> models.MediationStructure:
         return row
 
 
-def count(stack: Stack, model: type, *where: Any) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
+# What the account form carries unless a test says otherwise.
+AGNES = {
+    "full_name": "Agnès Roques",
+    "role": "SOCIAL_WORKER",
+    "email": "agnes.roques@aveyron.example",
+    "password": "un mot de passe long",
+}
+
+
+async def post_form(http: httpx.AsyncClient, url: str, token: str, **fields: str) -> httpx.Response:
+    return await http.post(url, data={"csrf_token": token, **fields})
+
+
+async def create_account(http: httpx.AsyncClient, token: str, **changes: str) -> httpx.Response:
+    """Posts the account form: AGNES with `changes`."""
+    return await post_form(http, "/administration/comptes/nouveau", token, **{**AGNES, **changes})
 
 
 async def test_aptic_qualification_dates(api_stack: Stack) -> None:
@@ -44,13 +57,8 @@ async def test_aptic_qualification_dates(api_stack: Stack) -> None:
         assert f'value="{before.aptic_qualified_from.isoformat()}"' in page.text
         token = csrf_from(page.text)
 
-        r = await http.post(
-            url,
-            data={
-                "csrf_token": token,
-                "qualified_from": "2024-06-01",
-                "qualified_until": "2024-05-31",
-            },
+        r = await post_form(
+            http, url, token, qualified_from="2024-06-01", qualified_until="2024-05-31"
         )
         assert r.status_code == 422
         assert field_error(r.text, "qualified_until") == (
@@ -78,13 +86,8 @@ async def test_aptic_qualification_dates(api_stack: Stack) -> None:
         assert (
             after.aptic_qualified_from == date(2024, 6, 1) and after.aptic_qualified_until is None
         )
-        r = await http.post(
-            url,
-            data={
-                "csrf_token": token,
-                "qualified_from": "2024-06-01",
-                "qualified_until": "2025-12-31",
-            },
+        r = await post_form(
+            http, url, token, qualified_from="2024-06-01", qualified_until="2025-12-31"
         )
         assert r.status_code == 303
         assert structure(stack, sid).aptic_qualified_until == date(2025, 12, 31)
@@ -103,76 +106,42 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
         page = await http.get("/administration/comptes/nouveau")
         assert page.status_code == 200
         token = csrf_from(page.text)
-        accounts_before = count(stack, models.Account)
+        accounts_before = count(stack.sessions, models.Account)
         reception = stack.people["sw"].reception_structure_id
 
         # ---- refusals, next to their field ----
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "email": "agnes.roques@aveyron.example",
-                "password": "court",
-            },
-        )
+        r = await create_account(http, token, password="court")
         assert r.status_code == 422
         assert field_error(r.text, "reception_structure_id") == "Choisissez la structure d'accueil."
         assert "au moins 12 caractères" in field_error(r.text, "password")
         assert 'value="Agnès Roques"' in r.text and 'value="court"' not in r.text
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "reception_structure_id": str(reception),
-                "email": DEMO_EMAILS["sw"],
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http, token, reception_structure_id=str(reception), email=DEMO_EMAILS["sw"]
         )
         assert field_error(r.text, "email") == "Un compte existe déjà avec cette adresse e-mail."
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "",
-                "role": "PILOTE",
-                "email": "x@y.fr",
-                "password": "un mot de passe long",
-            },
-        )
+        r = await create_account(http, token, full_name="", role="PILOTE", email="x@y.fr")
         assert field_error(r.text, "full_name") == "Ce champ est obligatoire."
         assert field_error(r.text, "role") == (
             "Cette valeur ne fait pas partie de la liste proposée."
         )
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "A",
-                "role": "MEDIATOR",
-                "email": "a@b.fr",
-                "mediation_structure_id": "999999",
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http,
+            token,
+            full_name="A",
+            role="MEDIATOR",
+            email="a@b.fr",
+            mediation_structure_id="999999",
         )
         assert "n'existe pas" in field_error(r.text, "mediation_structure_id")
-        assert count(stack, models.Account) == accounts_before
+        assert count(stack.sessions, models.Account) == accounts_before
 
         # ---- created: the person logs in with the password given ----
-        r = await http.post(
-            "/administration/comptes/nouveau",
-            data={
-                "csrf_token": token,
-                "full_name": "Agnès Roques",
-                "role": "SOCIAL_WORKER",
-                "reception_structure_id": str(reception),
-                "mediation_structure_id": "1",  # ignored: not the role's scope
-                "email": "Agnes.Roques@aveyron.example",
-                "password": "un mot de passe long",
-            },
+        r = await create_account(
+            http,
+            token,
+            reception_structure_id=str(reception),
+            mediation_structure_id="1",  # ignored: not the role's scope
+            email="Agnes.Roques@aveyron.example",
         )
         assert r.status_code == 303, r.text
         account_url = r.headers["location"].split("?")[0]
@@ -206,7 +175,7 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
             f"{account_url}/jetons", data={"csrf_token": token, "label": "Export mensuel"}
         )
         assert r.status_code == 422 and "porte déjà ce nom" in field_error(r.text, "label")
-        assert count(stack, models.ApiToken, models.ApiToken.account_id == created.id) == 1
+        assert count(stack.sessions, models.ApiToken, models.ApiToken.account_id == created.id) == 1
 
         # ---- revoke, then deactivate ----
         with stack.sessions() as s:
@@ -232,6 +201,6 @@ async def test_accounts_and_api_tokens(api_stack: Stack) -> None:
         assert "Vous ne pouvez pas désactiver votre propre compte" in (await http.get(own)).text
         r = await http.post(f"{own}/desactiver", data={"csrf_token": token})
         assert r.status_code == 409
-        assert count(stack, models.Account, col(models.Account.is_active).is_(False)) == 1
+        assert count(stack.sessions, models.Account, col(models.Account.is_active).is_(False)) == 1
     finally:
         await http.aclose()

@@ -9,11 +9,11 @@ import re
 import uuid
 
 import httpx
-from sqlmodel import func, select
 
 from api.body_limit import MAX_BODY_BYTES
 from records import models
-from tests.fixtures.api import Stack, csrf_from
+from tests.fixtures.api import Stack, csrf_from, refer_over_api
+from tests.fixtures.database import count
 from tests.test_api_fuzz import in_training
 from tests.test_api_journey_http import CONSENT
 from tests.test_pages_coordination import client_for, field_error, form_id
@@ -26,11 +26,6 @@ BAD_ADDRESS = (
 CONTROL = "Ce texte contient des caractères de contrôle, non acceptés."
 
 
-def count(stack: Stack, model: type) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
-
-
 def error_page(r: httpx.Response, status: int) -> str:
     assert r.status_code == status, (r.status_code, r.text[:500])
     assert r.headers["content-type"].startswith("text/html")
@@ -40,17 +35,16 @@ def error_page(r: httpx.Response, status: int) -> str:
 
 
 async def referred(stack: Stack) -> str:
-    r = await stack.http.post(
-        "/api/v1/referrals",
-        json={
-            "reception_structure_id": stack.people["sw"].reception_structure_id,
-            "person": {"first_name": "Aimée", "last_name": f"Page-{uuid.uuid4().hex[:10]}"},
-            "consent": CONSENT,
-        },
-        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["journey_id"])
+    person = {"first_name": "Aimée", "last_name": f"Page-{uuid.uuid4().hex[:10]}"}
+    return await refer_over_api(stack, person, CONSENT)
+
+
+async def post_on_page(http: httpx.AsyncClient, url: str, **fields: str) -> httpx.Response:
+    """Posts the form of the page at `url` (its CSRF token and form id) with `fields`."""
+    page = await http.get(url)
+    assert page.status_code == 200, page.text[:300]
+    data = {"csrf_token": csrf_from(page.text), "form_id": form_id(page.text), **fields}
+    return await http.post(url, data=data)
 
 
 async def test_bad_addresses_get_the_french_error_page(api_stack: Stack) -> None:
@@ -103,8 +97,8 @@ async def test_bad_addresses_get_the_french_error_page(api_stack: Stack) -> None
 async def test_bad_form_fields_are_refused_on_the_form(api_stack: Stack) -> None:
     stack = api_stack
     journey = await referred(stack)
-    accounts_before = count(stack, models.Account)
-    tokens_before = count(stack, models.ApiToken)
+    accounts_before = count(stack.sessions, models.Account)
+    tokens_before = count(stack.sessions, models.ApiToken)
     admin = await client_for(stack, "admin")
     sw = await client_for(stack, "sw")
     coord = await client_for(stack, "coord_all")
@@ -135,20 +129,11 @@ async def test_bad_form_fields_are_refused_on_the_form(api_stack: Stack) -> None
         )
         assert r.status_code == 422
         assert field_error(r.text, "label") == CONTROL
-        assert count(stack, models.Account) == accounts_before
-        assert count(stack, models.ApiToken) == tokens_before
+        assert count(stack.sessions, models.Account) == accounts_before
+        assert count(stack.sessions, models.ApiToken) == tokens_before
 
         url = f"/accompagnement/parcours/{journey}/mediation"
-        page = await sw.get(url)
-        assert page.status_code == 200, page.text[:300]
-        r = await sw.post(
-            url,
-            data={
-                "csrf_token": csrf_from(page.text),
-                "form_id": form_id(page.text),
-                "mediation_structure_id": HUGE,
-            },
-        )
+        r = await post_on_page(sw, url, mediation_structure_id=HUGE)
         assert r.status_code == 422
         assert field_error(r.text, "mediation_structure_id") == (
             "Choisissez une structure de médiation."
@@ -156,17 +141,7 @@ async def test_bad_form_fields_are_refused_on_the_form(api_stack: Stack) -> None
 
         training = await in_training(stack, stack.people["med"].mediation_structure_id or 0)
         url = f"/coordination/parcours/{training}/reorienter"
-        page = await coord.get(url)
-        assert page.status_code == 200, page.text[:300]
-        r = await coord.post(
-            url,
-            data={
-                "csrf_token": csrf_from(page.text),
-                "form_id": form_id(page.text),
-                "mediation_structure_id": HUGE,
-                "reason": "Plus\x00proche",
-            },
-        )
+        r = await post_on_page(coord, url, mediation_structure_id=HUGE, reason="Plus\x00proche")
         assert r.status_code == 422
         assert field_error(r.text, "mediation_structure_id") == "La valeur est trop grande."
         assert field_error(r.text, "reason") == CONTROL

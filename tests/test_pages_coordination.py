@@ -14,15 +14,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.stages import Action, Stage
 from records import models
-from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, login
+from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, signed_in_client
 from tests.fixtures.stalled import stalled_journey, wait_recorded
 
 
 async def client_for(stack: Stack, who: str) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(base_url=stack.base_url, timeout=30)
-    email = DEMO_EMAILS.get(who) or stack.people[who].email
-    assert (await login(http, email)).status_code == 303
-    return http
+    return await signed_in_client(stack, DEMO_EMAILS.get(who) or stack.people[who].email)
 
 
 def form_id(html: str) -> str:

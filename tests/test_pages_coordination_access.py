@@ -14,9 +14,9 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from records import models
+from tests.fixtures.access import ANON, EVERYONE, headers, live_seq, settle, snapshot
 from tests.fixtures.api import Stack
 from tests.fixtures.stalled import stalled_journey
-from tests.test_web_access import ANON, EVERYONE, headers, live_seq, settle, snapshot
 
 COORDINATORS = {"coord_epci", "coord_all"}
 NOT_COORDINATORS = {"sw", "sw_other", "med", "med_other", "admin"}

@@ -4,15 +4,14 @@ nothing; a form refused by the journey may be sent again once the journey allows
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
-from sqlmodel import func, select
 
 from api.errors import FORM_REUSED_MESSAGE
 from records import models
-from tests.fixtures.api import Stack
+from tests.fixtures.api import Stack, refer_over_api, train_over_api
+from tests.fixtures.database import count
 from tests.test_pages_social import fill, hidden, journey_id_of, person, signed_in
 
 SHOWN = FORM_REUSED_MESSAGE.replace("'", "&#39;")
@@ -20,24 +19,33 @@ CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon par
 
 
 def timeline(stack: Stack, journey_id: str) -> int:
-    with stack.sessions() as s:
-        return int(
-            s.exec(
-                select(func.count())
-                .select_from(models.TransitionLog)
-                .where(models.TransitionLog.journey_id == journey_id)
-            ).one()
-        )
-
-
-def beneficiaries(stack: Stack) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(models.Beneficiary)).one())
+    return count(
+        stack.sessions, models.TransitionLog, models.TransitionLog.journey_id == journey_id
+    )
 
 
 def refused_as_reused(r: httpx.Response) -> None:
     assert r.status_code == 409, r.text
     assert SHOWN in r.text, r.text[r.text.find("<main") :][:2000]
+
+
+async def accepted_then_reused(
+    stack: Stack,
+    http: httpx.AsyncClient,
+    jid: str,
+    path: str,
+    first: dict[str, Any],
+    again: dict[str, Any],
+) -> tuple[int, httpx.Response]:
+    """`first` posted to `path` is accepted; the same form sent `again` (other values) is
+    refused as reused and changes nothing. The journey's timeline, and the refusal."""
+    r = await http.post(path, data=first)
+    assert r.status_code == 303, r.text
+    logged = timeline(stack, jid)
+    r = await http.post(path, data=again)
+    refused_as_reused(r)
+    assert timeline(stack, jid) == logged
+    return logged, r
 
 
 async def form(client: httpx.AsyncClient, path: str) -> dict[str, str]:
@@ -62,7 +70,7 @@ async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack
             data={**fields, **who, "person.phone": "06 99 99 99 99"},
         )
         refused_as_reused(r)
-        assert beneficiaries(stack) == 1
+        assert count(stack.sessions, models.Beneficiary) == 1
 
         # The booklet before the assessment: refused by the journey (kept for later).
         booklet = await form(sw, f"{base}/carnet")
@@ -72,13 +80,15 @@ async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack
         # The assessment, then its form again with other needs.
         assessment = await form(sw, f"{base}/diagnostic")
         values = {"tool": "ABC_DIAG", "autonomy": "BEGINNER", "needs": ["EMAIL"]}
-        r = await sw.post(f"{base}/diagnostic", data={**assessment, **values})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        r = await sw.post(f"{base}/diagnostic", data={**assessment, **values, "needs": ["HEALTH"]})
-        refused_as_reused(r)
+        logged, r = await accepted_then_reused(
+            stack,
+            sw,
+            jid,
+            f"{base}/diagnostic",
+            {**assessment, **values},
+            {**assessment, **values, "needs": ["HEALTH"]},
+        )
         assert "Santé en ligne" in r.text  # what was typed is kept
-        assert timeline(stack, jid) == logged
         r = await sw.post(f"{base}/diagnostic", data={**assessment, **values})  # a double submit
         assert r.status_code == 303 and timeline(stack, jid) == logged
 
@@ -90,14 +100,14 @@ async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack
         med = stack.people["med"].mediation_structure_id
         other = stack.people["med_other"].mediation_structure_id
         orientation = await form(sw, f"{base}/mediation")
-        r = await sw.post(f"{base}/mediation", data={**orientation, "mediation_structure_id": med})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        r = await sw.post(
-            f"{base}/mediation", data={**orientation, "mediation_structure_id": other}
+        await accepted_then_reused(
+            stack,
+            sw,
+            jid,
+            f"{base}/mediation",
+            {**orientation, "mediation_structure_id": med},
+            {**orientation, "mediation_structure_id": other},
         )
-        refused_as_reused(r)
-        assert timeline(stack, jid) == logged
     finally:
         await sw.aclose()
 
@@ -105,28 +115,8 @@ async def test_social_worker_forms_sent_again_with_other_values(api_stack: Stack
 async def in_training(stack: Stack) -> str:
     """A journey of the demo social worker trained by the demo mediator (JSON API)."""
     med = stack.people["med"].mediation_structure_id
-    r = await stack.http.post(
-        "/api/v1/referrals",
-        json={
-            "reception_structure_id": stack.people["sw"].reception_structure_id,
-            "person": {"first_name": "Lucien", "last_name": "Bessière"},
-            "consent": CONSENT,
-        },
-        headers={**stack.auth("sw"), "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert r.status_code == 201, r.text
-    jid = r.json()["journey_id"]
-    steps: list[tuple[str, str, dict[str, Any] | None]] = [
-        ("sw", "assessments", {"tool": "PIX", "autonomy": "NONE", "needs": ["EMAIL"]}),
-        ("sw", "booklet", None),
-        ("sw", "orientation", {"mediation_structure_id": med}),
-        ("med", "orientation/answer", {"mediation_structure_id": med, "accept": True}),
-    ]
-    for who, step, body in steps:
-        r = await stack.http.post(
-            f"/api/v1/journeys/{jid}/{step}", json=body, headers=stack.auth(who)
-        )
-        assert r.status_code == 200, r.text
+    jid = await refer_over_api(stack, {"first_name": "Lucien", "last_name": "Bessière"}, CONSENT)
+    await train_over_api(stack, jid, med, {"tool": "PIX", "autonomy": "NONE", "needs": ["EMAIL"]})
     return jid
 
 
@@ -141,41 +131,48 @@ async def test_mediator_and_coordinator_forms_sent_again_with_other_values(
         # The mediator's exit assessment.
         path = f"/mediation/parcours/{jid}/diagnostic-sortie"
         exit_form = await form(med, path)
-        r = await med.post(path, data={**exit_form, "tool": "PIX", "autonomy": "INTERMEDIATE"})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        refused_as_reused(
-            await med.post(path, data={**exit_form, "tool": "PIX", "autonomy": "AUTONOMOUS"})
+        await accepted_then_reused(
+            stack,
+            med,
+            jid,
+            path,
+            {**exit_form, "tool": "PIX", "autonomy": "INTERMEDIATE"},
+            {**exit_form, "tool": "PIX", "autonomy": "AUTONOMOUS"},
         )
-        assert timeline(stack, jid) == logged
 
         # The coordinator's nudge (on the journey page), re-orientation and withdrawal.
         base = f"/coordination/parcours/{jid}"
         nudge = await form(coord, base)
-        r = await coord.post(f"{base}/relance", data={**nudge, "message": "Où en est-on ?"})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        r = await coord.post(f"{base}/relance", data={**nudge, "message": "Autre chose"})
-        refused_as_reused(r)
-        assert timeline(stack, jid) == logged
+        await accepted_then_reused(
+            stack,
+            coord,
+            jid,
+            f"{base}/relance",
+            {**nudge, "message": "Où en est-on ?"},
+            {**nudge, "message": "Autre chose"},
+        )
 
         other = stack.people["med_other"].mediation_structure_id
         reorient = await form(coord, f"{base}/reorienter")
         values = {"mediation_structure_id": str(other), "reason": "Plus proche"}
-        r = await coord.post(f"{base}/reorienter", data={**reorient, **values})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        r = await coord.post(f"{base}/reorienter", data={**reorient, **values, "reason": "Autre"})
-        refused_as_reused(r)
-        assert timeline(stack, jid) == logged
+        await accepted_then_reused(
+            stack,
+            coord,
+            jid,
+            f"{base}/reorienter",
+            {**reorient, **values},
+            {**reorient, **values, "reason": "Autre"},
+        )
 
         withdraw = await form(coord, f"{base}/sortie")
-        r = await coord.post(f"{base}/sortie", data={**withdraw, "reason": "Déménagement"})
-        assert r.status_code == 303, r.text
-        logged = timeline(stack, jid)
-        r = await coord.post(f"{base}/sortie", data={**withdraw, "reason": "Autre motif"})
-        refused_as_reused(r)
-        assert timeline(stack, jid) == logged
+        await accepted_then_reused(
+            stack,
+            coord,
+            jid,
+            f"{base}/sortie",
+            {**withdraw, "reason": "Déménagement"},
+            {**withdraw, "reason": "Autre motif"},
+        )
     finally:
         await med.aclose()
         await coord.aclose()
@@ -194,6 +191,6 @@ async def test_referral_form_refused_then_corrected(api_stack: Stack) -> None:
         corrected = person(**{"person.first_name": "Josiane", "person.phone": "05 65 12 12 12"})
         r = await sw.post("/accompagnement/orienter", data={**fields, **corrected})
         assert r.status_code == 303, r.text
-        assert beneficiaries(stack) == 2
+        assert count(stack.sessions, models.Beneficiary) == 2
     finally:
         await sw.aclose()

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
-import httpx
 import pytest_asyncio
 from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
@@ -20,8 +19,8 @@ from activities.journey_records import JourneyActivities
 from domain.contracts import AnonymiseRequest
 from notifications.journal import letters_for
 from records import models
-from tests.fixtures.api import Stack, csrf_from, login
-from tests.test_web_access import ANON, EVERYONE, settle, snapshot
+from tests.fixtures.access import ANON, Caller, settle, signed_in_callers, snapshot
+from tests.fixtures.api import Stack
 
 NO_EMAIL = {
     "person.first_name": "Marcel",
@@ -40,28 +39,10 @@ WITH_EMAIL = {
 SEES_NEW_JOURNEY = {"sw", "coord_epci", "coord_all"}  # a referral, before any orientation
 
 
-class Caller:
-    def __init__(self, client: httpx.AsyncClient, csrf: str | None) -> None:
-        self.client, self.csrf = client, csrf
-
-    async def post(self, path: str, data: Mapping[str, object]) -> httpx.Response:
-        extra = {"csrf_token": self.csrf} if self.csrf else {}
-        return await self.client.post(path, data={**data, **extra, "form_id": str(uuid.uuid4())})
-
-
 @pytest_asyncio.fixture
 async def callers(api_stack: Stack) -> AsyncIterator[dict[str, Caller]]:
-    out: dict[str, Caller] = {}
-    for who in EVERYONE:
-        client = httpx.AsyncClient(base_url=api_stack.base_url, timeout=30)
-        csrf = None
-        if who != ANON:
-            assert (await login(client, api_stack.people[who].email)).status_code == 303
-            csrf = csrf_from((await client.get("/compte/notifications")).text)
-        out[who] = Caller(client, csrf)
-    yield out
-    for caller in out.values():
-        await caller.client.aclose()
+    async with signed_in_callers(api_stack, "/compte/notifications") as out:
+        yield out
 
 
 async def refer(stack: Stack, sw: Caller, person: Mapping[str, object]) -> str:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from domain.serials import parse_serial
 from domain.validity import paris_day
 from records import models
-from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, login
+from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, signed_in_client
+from tests.fixtures.database import count
 
 CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon parcours."}
 _FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
@@ -75,10 +76,11 @@ async def signed_in(
     stack: Stack, email: str = DEMO_EMAILS["med"]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client logged in through the login form (its cookies carry the session)."""
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
-        r = await login(http, email)
-        assert r.status_code == 303, r.text
+    http = await signed_in_client(stack, email)
+    try:
         yield http
+    finally:
+        await http.aclose()
 
 
 def form_id(html: str) -> str:
@@ -98,19 +100,11 @@ def state_of(stack: Stack, jid: str) -> dict[str, Any]:
                 (ch.serial, ch.status)
                 for ch in s.exec(select(models.Cheque).where(models.Cheque.journey_id == jid))
             ),
-            "sessions": int(
-                s.exec(
-                    select(func.count())
-                    .select_from(models.TrainingSession)
-                    .where(models.TrainingSession.journey_id == jid)
-                ).one()
+            "sessions": count(
+                stack.sessions, models.TrainingSession, models.TrainingSession.journey_id == jid
             ),
-            "log": int(
-                s.exec(
-                    select(func.count())
-                    .select_from(models.TransitionLog)
-                    .where(models.TransitionLog.journey_id == jid)
-                ).one()
+            "log": count(
+                stack.sessions, models.TransitionLog, models.TransitionLog.journey_id == jid
             ),
         }
 

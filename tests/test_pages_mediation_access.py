@@ -14,24 +14,13 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from sqlmodel import func, select
 
 from records import models
-from tests.fixtures.api import Stack, csrf_from, login
+from tests.fixtures.access import ANON, EVERYONE, sign_in
+from tests.fixtures.api import Stack
+from tests.fixtures.database import count
 from tests.test_pages_mediation import oriented_journey, session_data, state_of
 
-ANON = "anonymous"
-EVERYONE = (
-    "sw",
-    "sw_other",
-    "med",
-    "med_other",
-    "coord_epci",
-    "coord_other",
-    "coord_all",
-    "admin",
-    ANON,
-)
 MEDIATORS = {"med", "med_other"}
 SPACE_PAGES = (
     "/mediation",
@@ -51,27 +40,18 @@ async def clients(api_stack: Stack) -> AsyncIterator[dict[str, tuple[httpx.Async
             http = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=api_stack.base_url, timeout=30)
             )
-            token = ""
-            if who != ANON:
-                r = await login(http, api_stack.people[who].email)
-                assert r.status_code == 303, (who, r.text)
-                home = await http.get("/", follow_redirects=True)
-                token = csrf_from(home.text)
+            token = "" if who == ANON else await sign_in(api_stack, http, who, "/")
             out[who] = (http, token)
         yield out
 
 
 def totals(stack: Stack) -> dict[str, int]:
-    def count(model: Any) -> int:
-        with stack.sessions() as s:
-            return int(s.exec(select(func.count()).select_from(model)).one())
-
     return {
-        "journeys": count(models.Journey),
-        "log": count(models.TransitionLog),
-        "sessions": count(models.TrainingSession),
-        "orientations": count(models.Orientation),
-        "assessments": count(models.Assessment),
+        "journeys": count(stack.sessions, models.Journey),
+        "log": count(stack.sessions, models.TransitionLog),
+        "sessions": count(stack.sessions, models.TrainingSession),
+        "orientations": count(stack.sessions, models.Orientation),
+        "assessments": count(stack.sessions, models.Assessment),
     }
 
 

@@ -16,7 +16,7 @@ from sqlmodel import col, func, select
 from api.pages.social import CONSENT_TEXT
 from domain.validity import paris_day
 from records import models
-from tests.fixtures.api import Stack, csrf_from, login
+from tests.fixtures.api import Stack, csrf_from, signed_in_client
 
 SERIAL_DISPLAY = re.compile(r"\b\d{3}-\d{4}-\d{6}-\d{2}-\d\b")
 FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
@@ -24,10 +24,7 @@ WHEN = re.compile(r"\d{2}/\d{2}/\d{4} à \d{2}:\d{2}")
 
 
 async def signed_in(stack: Stack, who: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=stack.base_url, timeout=30)
-    r = await login(client, stack.people[who].email)
-    assert r.status_code == 303, r.text
-    return client
+    return await signed_in_client(stack, stack.people[who].email)
 
 
 @pytest_asyncio.fixture

@@ -12,11 +12,10 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 
-import httpx
 import pytest_asyncio
 
-from tests.fixtures.api import Stack, csrf_from, login
-from tests.test_web_access import ANON, EVERYONE, settle, snapshot
+from tests.fixtures.access import ANON, Caller, settle, signed_in_callers, snapshot
+from tests.fixtures.api import Stack
 
 FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
 PERSON: dict[str, object] = {
@@ -35,29 +34,11 @@ STEPS: dict[
 }
 
 
-class Caller:
-    def __init__(self, who: str, client: httpx.AsyncClient, csrf: str | None) -> None:
-        self.who, self.client, self.csrf = who, client, csrf
-
-    async def post(self, path: str, data: Mapping[str, object]) -> httpx.Response:
-        extra = {"csrf_token": self.csrf} if self.csrf else {}
-        return await self.client.post(path, data={**data, **extra, "form_id": str(uuid.uuid4())})
-
-
 @pytest_asyncio.fixture
 async def callers(api_stack: Stack) -> AsyncIterator[dict[str, Caller]]:
-    out: dict[str, Caller] = {}
-    for who in EVERYONE:
-        client = httpx.AsyncClient(base_url=api_stack.base_url, timeout=30)
-        csrf = None
-        if who != ANON:
-            assert (await login(client, api_stack.people[who].email)).status_code == 303
-            # Every signed-in page carries the session's token (the 403 page too).
-            csrf = csrf_from((await client.get("/accompagnement")).text)
-        out[who] = Caller(who, client, csrf)
-    yield out
-    for caller in out.values():
-        await caller.client.aclose()
+    # Every signed-in page carries the session's token (the 403 page too).
+    async with signed_in_callers(api_stack, "/accompagnement") as out:
+        yield out
 
 
 def expected_status(who: str, *, allowed: set[str], journey: bool, write: bool) -> int:

@@ -35,6 +35,25 @@ def journey(epci: int, reception: int, stage: str, **extra: Any) -> Journey:
     )
 
 
+def stalled(days: int, reason: str) -> dict[str, Any]:
+    """A journey stalled for `days` days."""
+    return {
+        "stalled": True,
+        "stalled_since": NOW - timedelta(days=days),
+        "stalled_reason": reason,
+    }
+
+
+def trained(sessions: int, days_to_first_session: int) -> dict[str, Any]:
+    """A journey of 10 cheques, `sessions` sessions each redeeming one."""
+    return {
+        "cheques_total": 10,
+        "cheques_redeemed": sessions,
+        "sessions_count": sessions,
+        "days_to_first_session": days_to_first_session,
+    }
+
+
 def seed(session: Session) -> tuple[int, int, int, int, dict[str, str]]:
     programme = seed_default_programme(session, today=date(2026, 3, 1))
     e1, e2 = session.exec(select(Epci.id).order_by(col(Epci.id))).all()[:2]
@@ -43,60 +62,16 @@ def seed(session: Session) -> tuple[int, int, int, int, dict[str, str]]:
     assert e1 and e2 and r1 and r2 and programme
     ids: dict[str, str] = {}
     rows = {
-        "old_stall": journey(
-            e1,
-            r1,
-            "BOOKLET_ISSUED",
-            stalled=True,
-            stalled_since=NOW - timedelta(days=30),
-            stalled_reason="a",
-            cheques_total=10,
-        ),
-        "new_stall": journey(
-            e1,
-            r1,
-            "REFERRED",
-            stalled=True,
-            stalled_since=NOW - timedelta(days=2),
-            stalled_reason="b",
-        ),
-        "training": journey(
-            e1,
-            r1,
-            "IN_TRAINING",
-            cheques_total=10,
-            cheques_redeemed=3,
-            sessions_count=3,
-            days_to_first_session=10,
-            mediation_structure_id=1,
-        ),
-        "completed": journey(
-            e2,
-            r2,
-            "CLOSED",
-            outcome="COMPLETED",
-            cheques_total=10,
-            cheques_redeemed=10,
-            sessions_count=10,
-            days_to_first_session=20,
-        ),
-        "expired": journey(
-            e2,
-            r2,
-            "CLOSED",
-            outcome="EXPIRED",
-            cheques_total=10,
-            cheques_redeemed=4,
-            sessions_count=4,
-            days_to_first_session=40,
-        ),
+        "old_stall": journey(e1, r1, "BOOKLET_ISSUED", **stalled(30, "a"), cheques_total=10),
+        "new_stall": journey(e1, r1, "REFERRED", **stalled(2, "b")),
+        "training": journey(e1, r1, "IN_TRAINING", **trained(3, 10), mediation_structure_id=1),
+        "completed": journey(e2, r2, "CLOSED", outcome="COMPLETED", **trained(10, 20)),
+        "expired": journey(e2, r2, "CLOSED", outcome="EXPIRED", **trained(4, 40)),
         "other_stall": journey(
             e2,
             r2,
             "ORIENTED",
-            stalled=True,
-            stalled_since=NOW - timedelta(days=10),
-            stalled_reason="c",
+            **stalled(10, "c"),
             orientation_structure_id=5,
             orientation_status="PENDING",
         ),

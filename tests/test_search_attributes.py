@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -36,11 +35,11 @@ from domain.contracts import (
     workflow_id_for,
 )
 from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
-from domain.policy import JourneyPolicy, StageDeadline
+from domain.policy import JourneyPolicy
 from domain.stages import Role, Stage
-from domain.validity import paris_day, valid_until
 from records.db import SessionFactory
 from records.models import Journey
+from tests.fixtures.temporal import booklet_millesime, stalling_at
 from worker import build_worker
 
 T = TypeVar("T")
@@ -49,22 +48,7 @@ VISIBILITY_WAIT_S = 20.0
 MEDIATION_ID = 7
 
 # A referral nobody acts on is reminded and flagged stalled at once.
-STALLS_AT_ONCE = JourneyPolicy(
-    stage_deadlines={
-        **JourneyPolicy().stage_deadlines,
-        Stage.REFERRED: StageDeadline(reminder_days=0, stalled_days=0),
-    }
-)
-
-
-def booklet_millesime(policy: JourneyPolicy) -> int:
-    """This year's millésime unless its distribution has stopped, then next year's."""
-    now = datetime.now(UTC)
-    year = paris_day(now).year
-    stop = valid_until(year, policy.grace_months) - timedelta(
-        days=policy.stop_issuing_days_before_expiry
-    )
-    return year if now < stop else year + 1
+STALLS_AT_ONCE = stalling_at(Stage.REFERRED)
 
 
 async def start(client: Client, queue: str, policy: JourneyPolicy | None = None) -> WorkflowHandle:

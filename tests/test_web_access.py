@@ -10,80 +10,19 @@ and J, its records and the database stay as they were.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from domain.validity import paris_day
 from records import models
+from tests.fixtures.access import ANON, EVERYONE, headers, live_seq, settle, snapshot
 from tests.fixtures.api import Stack
 
-ANON = "anonymous"
-EVERYONE = (
-    "sw",
-    "sw_other",
-    "med",
-    "med_other",
-    "coord_epci",
-    "coord_other",
-    "coord_all",
-    "admin",
-    ANON,
-)
 CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon parcours."}
 PERSON = {"first_name": "Marcel", "last_name": "Bras", "commune": "Rodez"}
-
-
-def headers(stack: Stack, who: str) -> dict[str, str]:
-    return {} if who == ANON else stack.auth(who)
-
-
-def snapshot(stack: Stack, jid: str | None) -> dict[str, Any]:
-    """What a refused request must not change."""
-
-    def count(model: Any, *where: Any) -> int:
-        with stack.sessions() as s:
-            return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
-
-    state: dict[str, Any] = {
-        "beneficiaries": count(models.Beneficiary),
-        "journeys": count(models.Journey),
-        "log": count(models.TransitionLog),
-        "sessions": count(models.TrainingSession),
-        "tokens_revoked": count(models.ApiToken, col(models.ApiToken.revoked_at).is_not(None)),
-        "tokens": count(models.ApiToken),
-    }
-    if jid is not None:
-        with stack.sessions() as s:
-            row = s.get(models.Journey, jid)
-            assert row is not None
-            state["journey"] = row.model_dump(exclude={"updated_at"})
-            state["cheques"] = sorted(
-                (c.serial, c.status)
-                for c in s.exec(select(models.Cheque).where(models.Cheque.journey_id == jid))
-            )
-    return state
-
-
-async def live_seq(stack: Stack, jid: str) -> int:
-    r = await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("coord_all"))
-    assert r.status_code == 200, r.text
-    return int(r.json()["seq"])
-
-
-async def settle(stack: Stack, jid: str) -> None:
-    """Wait until the records hold J's last change (activities write them just after)."""
-    seq = await live_seq(stack, jid)
-    for _ in range(500):
-        with stack.sessions() as s:
-            row = s.get(models.Journey, jid)
-            if row is not None and row.last_seq == seq:
-                return
-        await asyncio.sleep(0.02)
-    raise AssertionError("journey not recorded")
 
 
 async def refused(

@@ -6,24 +6,19 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
-from sqlmodel import col, func, select
+from sqlmodel import col
 
 from config import DEV_SECRET_KEY, Settings
 from records import accounts, models
 from records.seed import DEMO_PASSWORD
 from tests.fixtures.api import Stack, csrf_from, login
+from tests.fixtures.database import count
 
 SW = "travailleur.social@aveyron.example"
-
-
-def count(stack: Stack, model: type, *where: Any) -> int:
-    with stack.sessions() as s:
-        return int(s.exec(select(func.count()).select_from(model).where(*where)).one())
 
 
 async def client(stack: Stack) -> httpx.AsyncClient:
@@ -50,11 +45,11 @@ async def test_login_lands_on_the_role_space_and_logout_ends_the_session(
         other = await http.get("/coordination")
         assert other.status_code == 403 and "Accès refusé" in other.text
         session_cookie = http.cookies["passnum_session"]
-        assert count(api_stack, models.WebSession) == 1
+        assert count(api_stack.sessions, models.WebSession) == 1
 
         r = await http.post("/deconnexion", data={"csrf_token": csrf_from(space.text)})
         assert r.status_code == 303 and r.headers["location"] == "/connexion"
-        assert count(api_stack, models.WebSession) == 0
+        assert count(api_stack.sessions, models.WebSession) == 0
     # The old cookie opens nothing any more.
     async with httpx.AsyncClient(
         base_url=api_stack.base_url, cookies={"passnum_session": session_cookie}
@@ -74,7 +69,7 @@ async def test_wrong_password_is_refused_in_french_keeping_the_email(api_stack: 
         r = await login(http, "", "")
         assert r.status_code == 422 and "Ce champ est obligatoire." in r.text
         assert (await http.get("/api/v1/me")).status_code == 401
-    assert count(api_stack, models.WebSession) == 0
+    assert count(api_stack.sessions, models.WebSession) == 0
 
 
 def client_from(stack: Stack, address: str) -> httpx.AsyncClient:
@@ -101,7 +96,7 @@ def add_failures(stack: Stack, email: str, addresses: list[str], *, seconds_ago:
 
 def failures(stack: Stack, email: str, address: str) -> int:
     return count(
-        stack,
+        stack.sessions,
         models.LoginAttempt,
         col(models.LoginAttempt.email) == email,
         col(models.LoginAttempt.address) == address,
@@ -224,7 +219,7 @@ async def test_forms_without_their_csrf_token_are_refused(api_stack: Stack) -> N
             "/connexion", data={"email": SW, "password": DEMO_PASSWORD, "csrf_token": "forged"}
         )
         assert r.status_code == 403
-        assert count(api_stack, models.WebSession) == 0
+        assert count(api_stack.sessions, models.WebSession) == 0
 
         assert (await login(http, SW)).status_code == 303
         # Logout without the token: refused, still signed in.
@@ -243,7 +238,7 @@ async def test_forms_without_their_csrf_token_are_refused(api_stack: Stack) -> N
             "/api/v1/referrals", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
         )
         assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"
-        assert count(api_stack, models.Beneficiary) == 0
+        assert count(api_stack.sessions, models.Beneficiary) == 0
         r = await http.post(
             "/api/v1/referrals",
             json=body,

@@ -25,20 +25,20 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
 from domain import contracts as c
-from domain.policy import JourneyPolicy, StageDeadline
 from domain.stages import DeclineReason, Stage
-from domain.validity import paris_day, valid_until
+from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
+from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys, temporal_binary
 from tests.fixtures.temporal import (
     COORDINATOR,
@@ -48,9 +48,11 @@ from tests.fixtures.temporal import (
     OTHER_MEDIATOR,
     REFERRER,
     Journeys,
+    booklet_millesime,
     entry_assessment,
     exit_assessment,
     session_request,
+    stalling_at,
     time_skipping_binary,
 )
 from worker import build_worker
@@ -116,18 +118,11 @@ async def expired(j: Journeys) -> WorkflowHandle[Any, Any]:
     return handle
 
 
-def _remind_and_stall_together(days: int) -> JourneyPolicy:
-    """A policy whose referral reminder and stall fall due at the same instant."""
-    deadlines = dict(JourneyPolicy().stage_deadlines)
-    deadlines[Stage.REFERRED] = StageDeadline(reminder_days=days, stalled_days=days)
-    return JourneyPolicy(stage_deadlines=deadlines)
-
-
 async def calendar(j: Journeys) -> WorkflowHandle[Any, Any]:
     """Calendar jobs falling due together (reminder and stall of the referral), an
     orientation reminded then replaced, a session, a withdrawal, anonymisation."""
     start = await j.next_january()
-    handle, _ = await j.start(policy=_remind_and_stall_together(10))
+    handle, _ = await j.start(policy=stalling_at(Stage.REFERRED, 10))
     await j.advance(timedelta(days=11))
     await j.settle(handle)
     await j.update(handle, c.U_ASSESS, entry_assessment())
@@ -152,25 +147,15 @@ async def calendar(j: Journeys) -> WorkflowHandle[Any, Any]:
     return handle
 
 
-def _millesime(policy: JourneyPolicy) -> int:
-    """This year's millésime unless its distribution has stopped, then next year's."""
-    now = datetime.now(UTC)
-    year = paris_day(now).year
-    stop = valid_until(year, policy.grace_months) - timedelta(
-        days=policy.stop_issuing_days_before_expiry
-    )
-    return year if now < stop else year + 1
-
-
 async def search_attributes(j: Journeys) -> WorkflowHandle[Any, Any]:
     """With search attributes (dev server, real time): reminded and stalled at referral,
     then a whole training up to the closing session and the exit assessment."""
-    policy = _remind_and_stall_together(0)
+    policy = stalling_at(Stage.REFERRED)
     handle, _ = await j.start(policy=policy, search_attributes=True)
     await j.settle(handle)  # referral, reminder and stall recorded
     await j.update(handle, c.U_ASSESS, entry_assessment())
     status = await j.update(
-        handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, _millesime(policy))
+        handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, booklet_millesime(policy))
     )
     serials = [ch.serial for ch in status.cheques]
     await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
@@ -192,14 +177,25 @@ TIME_SKIPPING: dict[str, Scenario] = {
 DEV_SERVER: dict[str, Scenario] = {"search_attributes": search_attributes}
 
 
-async def _record(
-    env: WorkflowEnvironment, scenarios: list[tuple[str, Scenario]], suffix: str
+async def record_histories(
+    env: WorkflowEnvironment,
+    scenarios: list[tuple[str, Scenario]],
+    *,
+    seeded: bool = False,
+    check: Callable[[WorkflowHistory], None] | None = None,
 ) -> None:
+    """Run each scenario over a throwaway SQLite database (with the default programme when
+    `seeded`: its structures have e-mail addresses, so mails are sent) and write its history,
+    passed to `check` first, as `<name>.json` next to this file."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/records.db"
         migrate(url)
         engine = make_engine(url)
         sessions = session_factory(engine)
+        if seeded:
+            with sessions() as session:
+                seed_default_programme(session, today=(await env.get_current_time()).date())
+                session.commit()
         task_queue = f"record-{uuid.uuid4()}"
         try:
             with ThreadPoolExecutor(max_workers=4) as executor:
@@ -209,7 +205,9 @@ async def _record(
                     for name, scenario in scenarios:
                         handle = await scenario(harness)
                         history = await handle.fetch_history()
-                        path = HERE / f"{name}{suffix}.json"
+                        if check is not None:
+                            check(history)
+                        path = HERE / f"{name}.json"
                         path.write_text(history.to_json())
                         print(f"{path.name}: {len(history.events)} events")
                     await harness.close()
@@ -231,7 +229,7 @@ async def main(names: list[str], suffix: str) -> None:
             data_converter=pydantic_data_converter,
         )
         try:
-            await _record(env, skipping, suffix)
+            await record_histories(env, [(n + suffix, f) for n, f in skipping])
         finally:
             await env.shutdown()
     if dev:
@@ -244,7 +242,7 @@ async def main(names: list[str], suffix: str) -> None:
                 search_attributes=search_attribute_keys(),
             )
             try:
-                await _record(env, dev, suffix)
+                await record_histories(env, [(n + suffix, f) for n, f in dev])
             finally:
                 await env.shutdown()
 

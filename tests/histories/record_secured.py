@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.journey_records import JourneyActivities
 from domain import contracts as c
 from domain.validity import paris_day
-from records.db import make_engine, migrate, session_factory
-from records.seed import seed_default_programme
 from tests.fixtures.temporal import (
     COORDINATOR,
     MEDIATION,
@@ -39,8 +33,7 @@ from tests.fixtures.temporal import (
     session_request,
     time_skipping_binary,
 )
-from tests.histories.record import HERE, expired
-from worker import build_worker
+from tests.histories.record import HERE, expired, record_histories
 
 
 async def locked(j: Journeys) -> WorkflowHandle[Any, Any]:
@@ -73,29 +66,10 @@ async def main() -> None:
         test_server_existing_path=str(time_skipping_binary()),
         data_converter=pydantic_data_converter,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/records.db"
-        migrate(url)
-        engine = make_engine(url)
-        sessions = session_factory(engine)
-        with sessions() as session:  # structures with e-mail addresses: mails are sent
-            seed_default_programme(session, today=(await env.get_current_time()).date())
-            session.commit()
-        task_queue = f"record-{uuid.uuid4()}"
-        try:
-            with ThreadPoolExecutor(max_workers=4) as executor:
-                worker = build_worker(env.client, task_queue, JourneyActivities(sessions), executor)
-                async with worker:
-                    harness = Journeys(env, task_queue, sessions)
-                    for name, scenario in (("expired_v3", expired), ("locked", locked)):
-                        handle = await scenario(harness)
-                        history = await handle.fetch_history()
-                        path = HERE / f"{name}.json"
-                        path.write_text(history.to_json())
-                        print(f"{path.name}: {len(history.events)} events")
-        finally:
-            engine.dispose()
-            await env.shutdown()
+    try:
+        await record_histories(env, [("expired_v3", expired), ("locked", locked)], seeded=True)
+    finally:
+        await env.shutdown()
 
 
 if __name__ == "__main__":
