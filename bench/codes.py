@@ -31,23 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.testing import WorkflowEnvironment
 
 from bench.journeys import (
-    SA_TYPES,
-    binary,
     cpu_seconds,
     free_port,
     percentile,
     run_many,
     slip_of,
+    start_dev_server,
 )
 from bench.pages import drop_pg, pg_database
-from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
 from notifications.sink import start_sink
 from records.db import make_engine, session_factory
-from temporal_client import DATA_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,18 +188,7 @@ async def main(before: str, journeys: int, rounds: int, concurrency: int, postgr
     subprocess.run(  # noqa: ASYNC221 (set-up)
         ["git", "worktree", "add", "--detach", str(worktree), before], cwd=ROOT, check=True
     )
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        dev_server_database_filename=str(tmp / "temporal.db"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-        search_attributes=[SA_TYPES[t](name) for name, t in SEARCH_ATTRIBUTES.items()],
-        data_converter=DATA_CONVERTER,
-    )
+    env = await start_dev_server(tmp)
     address = env.client.service_client.config.target_host
     sides: list[Side] = []
     sinks: list[Any] = []

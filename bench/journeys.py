@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +40,12 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bench.bare import BARE_WORKFLOW
 from config import Settings
-from domain.contracts import SEARCH_ATTRIBUTES
 from domain.security_codes import display_code
 from domain.stages import Role
 from domain.validity import paris_day
@@ -56,15 +54,24 @@ from records import accounts
 from records.db import make_engine, migrate, session_factory
 from records.models import Cheque
 from records.seed import seed_default_programme, seed_demo_accounts
+from stack.devserver import WAL_PRAGMAS, search_attribute_keys
 from temporal_client import DATA_CONVERTER
 from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
 UPDATES_PER_JOURNEY = 10  # referral, assessment, booklet, orientation, answer, 5 sessions
-SA_TYPES: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
-    "Keyword": SearchAttributeKey.for_keyword,
-    "Bool": SearchAttributeKey.for_bool,
-}
+
+
+async def start_dev_server(folder: Path) -> WorkflowEnvironment:
+    """The Temporal dev server on a SQLite file in WAL mode, with passnum's search
+    attributes, as `passnum up` runs it (stack/devserver.py)."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        dev_server_database_filename=str(folder / "temporal.db"),
+        dev_server_extra_args=list(WAL_PRAGMAS),
+        search_attributes=search_attribute_keys(),
+        data_converter=DATA_CONVERTER,
+    )
 
 
 def free_port() -> int:
@@ -313,18 +320,7 @@ async def main(
         seed_default_programme(session, today=paris_day(datetime.now(UTC)))
         people = seed_people(session, Settings().programme_code, datetime.now(UTC))
         session.commit()
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        dev_server_database_filename=str(tmp / "temporal.db"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-        search_attributes=[SA_TYPES[t](name) for name, t in SEARCH_ATTRIBUTES.items()],
-        data_converter=DATA_CONVERTER,
-    )
+    env = await start_dev_server(tmp)
     address = env.client.service_client.config.target_host
     settings = Settings(
         database_url=db_url,
