@@ -5,6 +5,7 @@ Defaults are the embedded ones: everything on this machine, data under ./.data.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
         description="An address the account signed in from within these days is known",
     )
 
+    clock_at: datetime | None = Field(
+        default=None,
+        description="Dev only: the API and pages run as if it were this instant "
+        "(ISO 8601 with offset, e.g. 2027-01-02T09:00:00+01:00), for a demo on a chosen day",
+    )
+
     # ---- cheques ----
     cheque_code_key: SecretStr = Field(
         default=SecretStr(DEV_CHEQUE_CODE_KEY),
@@ -135,6 +142,10 @@ class Settings(BaseSettings):
                 "La clé secrète de développement ne sert qu'en local : définissez "
                 "PASSNUM_SECRET_KEY pour écouter sur une autre adresse que 127.0.0.1."
             )
+        if self.environment != "dev" and self.clock_at is not None:
+            raise ValueError("PASSNUM_CLOCK_AT ne sert qu'en développement.")
+        if self.clock_at is not None and self.clock_at.tzinfo is None:
+            raise ValueError("PASSNUM_CLOCK_AT doit préciser son fuseau (ex. +01:00).")
         code_key = self.cheque_code_key.get_secret_value()
         if self.environment != "dev" and (code_key == DEV_CHEQUE_CODE_KEY or len(code_key) < 32):
             raise ValueError(

@@ -36,14 +36,6 @@ from records.queries import JourneyAccess, JourneyScope
 
 J = TypeVar("J", JourneyAccess, Journey)  # a light access read or a whole journey row
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.SOCIAL_WORKER: "Travailleur social",
-    Role.MEDIATOR: "Médiateur numérique",
-    Role.COORDINATOR: "Coordination",
-    Role.ADMINISTRATOR: "Administration",
-    Role.SYSTEM: "passnum",
-}
-
 
 class Change(StrEnum):
     """Every change to a journey, each made by one kind of account."""

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from api import docs, openapi, security_headers
 from api.body_limit import BodyLimit
+from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
     app.add_middleware(BodyLimit)  # 413 past a few kilobytes
+    app.state.clock_at = settings.clock_at
+    app.add_middleware(FrozenClock)  # one "today" per request, settable in dev and tests
     openapi.install(app)  # declares the refusals every route shares
     app.include_router(docs.router_for(app))
     app.include_router(journeys.router)

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -34,6 +34,7 @@ from api.access import Change
 from api.auth import User
 from api.deps import AppState
 from api.errors import ApiError, from_temporal
+from domain import clock
 from domain import contracts as c
 from domain.labels import Labelled, labels
 from domain.redemption import check_cheques, refusal_summary
@@ -387,7 +388,7 @@ class ChequeService:
     ) -> bool:
         """Record wrong codes (each distinct one once); lock the booklet at the limit.
         True if the booklet is locked now."""
-        now = datetime.now(UTC)
+        now = clock.now()
         attempts = {
             (serial, self.vault.attempt_id(serial, _canonical_or_raw(code)))
             for serial, code in wrong

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlmodel import Session
@@ -24,6 +24,7 @@ from api.cheque_service import ChequeService, require_same_session
 from api.deps import AppState
 from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
+from domain import clock
 from domain import contracts as c
 from domain.policy import JourneyPolicy
 from domain.refusals import (
@@ -168,7 +169,7 @@ class JourneyService:
                     scope=f"referral:{programme.code}",
                     key=idempotency_key,
                     fingerprint=fingerprint,
-                    now=datetime.now(UTC),
+                    now=clock.now(),
                 )
             except claims.KeyReused:
                 raise key_reused() from None
@@ -303,7 +304,7 @@ class JourneyService:
                         scope=scope,
                         key=key,
                         fingerprint=fingerprint,
-                        now=datetime.now(UTC),
+                        now=clock.now(),
                     )
                 except claims.KeyReused:
                     raise key_reused() from None
@@ -363,7 +364,7 @@ class JourneyService:
     ) -> models.SecondBookletAllowance:
         """A coordinator allows this journey a booklet although its person holds one of the
         same millésime elsewhere; allowing again keeps the first decision (who, when)."""
-        now = datetime.now(UTC)
+        now = clock.now()
 
         def write(session: Session) -> models.SecondBookletAllowance:
             journey = access.require_change(

@@ -29,7 +29,6 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup, escape
 
-from api.access import ROLE_LABELS
 from api.auth import ANON_COOKIE, CSRF_FIELD, User, anonymous_csrf, set_cookie
 from domain.money import format_euros
 from domain.stages import Action, Role, Stage
@@ -63,7 +62,7 @@ def stage_label(value: str | Stage) -> str:
 
 
 def role_label(value: str | Role) -> str:
-    return ROLE_LABELS[Role(value)]
+    return Role(value).label
 
 
 @pass_context
@@ -221,7 +220,7 @@ def timeline_entries(
         who = (
             "passnum (automatique)"
             if role == Role.SYSTEM
-            else names.get(row.actor_ref) or ROLE_LABELS[role]
+            else names.get(row.actor_ref) or role.label
         )
         moved = row.from_stage is not None and row.from_stage != row.to_stage
         structure_id = (row.detail or {}).get("mediation_structure_id")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from domain.labels import Labelled, labels
 
 
@@ -136,12 +134,24 @@ CHEQUE_STATUS_LABELS = labels(
 )
 
 
-class Role(StrEnum):
+class Role(Labelled):
     SOCIAL_WORKER = "SOCIAL_WORKER"
     MEDIATOR = "MEDIATOR"
     COORDINATOR = "COORDINATOR"
     ADMINISTRATOR = "ADMINISTRATOR"
     SYSTEM = "SYSTEM"
+
+
+ROLE_LABELS = labels(
+    Role,
+    {
+        Role.SOCIAL_WORKER: "Travailleur social",
+        Role.MEDIATOR: "Médiateur numérique",
+        Role.COORDINATOR: "Coordination",
+        Role.ADMINISTRATOR: "Administration",
+        Role.SYSTEM: "passnum",
+    },
+)
 
 
 class Action(Labelled):

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain import clock
+
 PARIS = ZoneInfo("Europe/Paris")
 DEFAULT_GRACE_MONTHS = 1
 EXPIRY_WARNING_DAYS: tuple[int, ...] = (30, 15, 7)
@@ -68,8 +70,8 @@ def paris_day(instant: datetime) -> date:
 
 
 def paris_today(now: datetime | None = None) -> date:
-    """Today in Europe/Paris: at `now` (an aware instant) if given, else by the clock."""
-    return paris_day(now if now is not None else datetime.now(UTC))
+    """Today in Europe/Paris: at `now` (an aware instant) if given, else by `domain.clock`."""
+    return paris_day(now if now is not None else clock.now())
 
 
 def format_date_fr(day: date | datetime) -> str:

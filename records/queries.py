@@ -6,7 +6,7 @@ Every function takes a session; writers only flush, the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, true
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from domain import clock
 from domain.stages import OPEN_STAGES
 from records.models import (
     Account,
@@ -329,7 +330,7 @@ def register_beneficiary(
     returns the first row and changes nothing, whatever the other arguments say.
     Consent is given at referral: `consent_given_at` defaults to `now` (default: the clock).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     existing = _by_key(session, idempotency_key)
     if existing is not None:
         return existing, False
@@ -543,7 +544,7 @@ def pending_orientations(
             first_name=first,
             commune=commune,
             needs=list(needs or []),
-            since=since or oriented_at or datetime.now(UTC),
+            since=since or oriented_at or clock.now(),
         )
         for jid, first, commune, needs, since, oriented_at in rows
     ]

@@ -202,7 +202,7 @@ async def _account_form_page(
     request: Request, state: AppState, user: User, form: Form[Any], status: int
 ) -> HTMLResponse:
     names = await state.db.run(lambda s: coordination.reference_names(s, _programme_id(s, user)))
-    roles = [(r.value, access.ROLE_LABELS[r]) for r in ROLES]
+    roles = [(r.value, r.label) for r in ROLES]
     return render(
         request,
         "admin/account_new.html",

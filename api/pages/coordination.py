@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -31,6 +31,7 @@ from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.journey_service import JourneyService
 from api.pages import letters, submit
 from api.web import TimelineEntry, render, timeline_entries
+from domain import clock
 from domain import contracts as c
 from domain.serials import SerialError, parse_serial
 from domain.stages import OPEN_STAGES, ChequeStatus, Outcome, Role, Stage
@@ -180,7 +181,7 @@ async def stalled(
             "pages": max(1, -(-found["total"] // PAGE_SIZE)),
             "previous_link": link(number - 1) if number > 1 else None,
             "next_link": link(number + 1) if number * PAGE_SIZE < found["total"] else None,
-            "now": datetime.now(UTC),
+            "now": clock.now(),
         },
     )
 

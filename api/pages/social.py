@@ -21,7 +21,7 @@ from pydantic import ConfigDict, field_validator
 from sqlmodel import Session
 
 from api import access, schemas
-from api.access import ROLE_LABELS, Change
+from api.access import Change
 from api.auth import CurrentUser, User
 from api.barcodes import code128_svg
 from api.constraints import LINE, Id, JourneyIdPath
@@ -250,7 +250,7 @@ def _who(role: str, ref: str, names: dict[int, str]) -> str:
     if role == Role.SYSTEM:
         return "passnum (automatique)"
     name = names.get(int(ref)) if ref.isdigit() else None
-    label = ROLE_LABELS.get(Role(role), role) if role in Role.__members__ else role
+    label = Role(role).label if role in Role.__members__ else role
     return f"{name} ({label})" if name else label
 
 

@@ -87,7 +87,7 @@ async def me(user: CurrentUser) -> Me:
         email=user.email,
         full_name=user.full_name,
         role=user.role,
-        role_label=access.ROLE_LABELS[user.role],
+        role_label=user.role.label,
         programme_code=user.programme_code,
         reception_structure_id=user.reception_structure_id,
         mediation_structure_id=user.mediation_structure_id,
