@@ -89,10 +89,10 @@ class Programme(Base, table=True):
     cheque_value_cents: int
     cheques_per_booklet: int
     grace_months: int
-    current_millesime: int
     budget_total_cents: int
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: date  # first day of referrals and booklets (Europe/Paris)
+    ends_on: date | None = None  # last day; None: not decided yet
+    target_booklets: int | None = None  # booklets the programme means to hand out
 
 
 class Epci(Base, table=True):
@@ -351,6 +351,23 @@ class BookletAllocation(Base, table=True):
     # Booklets issued before security codes existed: their slip must be printed again
     # (with the codes) and handed to the person; cleared when the slip is shown.
     slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BookletStockRange(Base, table=True):
+    """Booklets of a millésime, numbered `first_number`..`last_number`, handed by the
+    coordination to a reception structure, which gives them out (records.booklet_stock).
+    Ranges of a programme never overlap: a booklet number is unique in the programme."""
+
+    __tablename__ = "booklet_stock_range"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_code: int = Field(index=True)
+    millesime: int
+    reception_structure_id: int = Field(foreign_key="reception_structure.id", index=True)
+    first_number: int
+    last_number: int
+    allocated_at: datetime = Field(sa_type=UTCDateTime)
+    allocated_by: int | None = None  # account id of the coordinator
 
 
 class ChequeCodeFailure(Base, table=True):

@@ -229,7 +229,7 @@ def read_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
 
 def two_epci(sessions: SessionFactory) -> tuple[int, int]:
     with sessions() as s:
-        seed_default_programme(s, today=date(2026, 3, 1))
+        seed_default_programme(s)
         s.commit()
         e1, e2 = s.execute(text("SELECT id FROM epci ORDER BY id LIMIT 2")).scalars().all()
     return int(e1), int(e2)

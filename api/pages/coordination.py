@@ -22,6 +22,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from api import access
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import CurrentUser, User
 from api.constraints import MAX_ID, TEXT, Id, JourneyIdPath
@@ -366,7 +367,8 @@ class SecondBooklet:
 
 async def _second_booklet(state: AppState, user: User, view: JourneyView) -> SecondBooklet | None:
     """What the page says of a second booklet: None when there is nothing to say."""
-    programme = await _programme(state)
+    choice = reads.millesimes_today(await _programme(state))
+    millesime = view.row.millesime or choice.default or paris_today().year
     journey_id = view.row.id
 
     def read(session: Session) -> SecondBooklet | None:
@@ -374,7 +376,7 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
         if allowed is not None:
             names = queries.account_names(session, [allowed.allowed_by])
             return SecondBooklet(
-                programme.current_millesime,
+                millesime,
                 allowed.allowed_at,
                 names.get(allowed.allowed_by, "un compte supprimé"),
                 [],
@@ -382,13 +384,11 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
             )
         if view.stage not in (Stage.REFERRED, Stage.ASSESSED):
             return None
-        held = duplicates.other_booklets(
-            session, journey_id=journey_id, millesime=programme.current_millesime
-        )
+        held = duplicates.other_booklets(session, journey_id=journey_id, millesime=millesime)
         if not held:
             return None
         mine = [m.journey.id for m in held if access.can_see_journey(user, m.journey)]
-        return SecondBooklet(programme.current_millesime, None, None, mine, len(held) - len(mine))
+        return SecondBooklet(millesime, None, None, mine, len(held) - len(mine))
 
     return await state.db.run(read)
 
