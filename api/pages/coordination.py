@@ -89,7 +89,9 @@ async def overview(request: Request, state: State, user: CurrentUser) -> HTMLRes
     _coordinator(user)
     scope = access.journey_scope(user)
 
-    def read(session: Session) -> tuple[coordination.Overview, str]:
+    def read(
+        session: Session,
+    ) -> tuple[coordination.Overview, coordination.Progress, str, models.Programme]:
         programme = queries.get_programme(session, user.programme_code)
         if programme is None:
             raise ApiError(503, "no_programme", "Aucun programme n'est configuré.")
@@ -97,13 +99,23 @@ async def overview(request: Request, state: State, user: CurrentUser) -> HTMLRes
         if user.epci_id is not None:
             epci = session.get(models.Epci, user.epci_id)
             label = epci.name if epci else "intercommunalité inconnue"
-        return coordination.programme_overview(session, programme, scope), label
+        overview = coordination.programme_overview(session, programme, scope)
+        progress = coordination.progress(session, programme, scope, clock.now())
+        return overview, progress, label, programme
 
-    figures, scope_label = await state.db.run(read)
+    figures, progress, scope_label, programme = await state.db.run(read)
     return render(
         request,
         "coordination/overview.html",
-        {"o": figures, "scope_label": scope_label, "whole": user.epci_id is None},
+        {
+            "o": figures,
+            "progress": progress,
+            "banner_min": coordination.EXPIRING_BANNER_MIN,
+            "programme": programme,
+            "millesimes": reads.millesimes_today(programme).offered,
+            "scope_label": scope_label,
+            "whole": user.epci_id is None,
+        },
     )
 
 
