@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from html import unescape
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import httpx
