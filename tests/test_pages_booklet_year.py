@@ -25,7 +25,7 @@ RADIO = re.compile(r'name="millesime" value="(\d{4})"( checked)?')
 
 
 def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=PARIS)  # type: ignore[misc,arg-type]
 
 
 async def assessed(stack: Stack, last_name: str) -> str:
@@ -221,3 +221,57 @@ async def test_the_overview_shows_the_target_and_warns_of_cheques_about_to_expir
         assert "cesseront d'être valables" not in unescape((await coord.get("/coordination")).text)
     finally:
         await coord.aclose()
+
+
+async def test_booklet_stock_over_the_api(api_stack: Stack) -> None:
+    stack = api_stack
+    year = paris_today().year
+    home = stack.people["sw"].reception_structure_id
+    body = {
+        "reception_structure_id": home,
+        "millesime": year,
+        "first_number": 70,
+        "last_number": 79,
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    r = await stack.http.post(
+        "/api/v1/booklet-stock", json=body, headers={**stack.auth("coord_all"), **key}
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()
+    again = await stack.http.post(
+        "/api/v1/booklet-stock", json=body, headers={**stack.auth("coord_all"), **key}
+    )
+    assert again.status_code == 201 and again.json() == first
+    other = await stack.http.post(
+        "/api/v1/booklet-stock",
+        json={**body, "last_number": 80},
+        headers={**stack.auth("coord_all"), **key},
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    r = await stack.http.post(
+        "/api/v1/booklet-stock",
+        json={**body, "first_number": 79, "last_number": 90},
+        headers=stack.auth("coord_all"),
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "stock_refused"
+    for who in ("coord_epci", "sw", "med"):
+        r = await stack.http.post(
+            "/api/v1/booklet-stock",
+            json={**body, "first_number": 1000, "last_number": 1001},
+            headers=stack.auth(who),
+        )
+        assert r.status_code == 403, who
+    r = await stack.http.get("/api/v1/booklet-stock", headers=stack.auth("coord_epci"))
+    assert r.status_code == 200, r.text
+    mine = [line for line in r.json()["structures"] if line["reception_structure_id"] == home]
+    assert mine[0]["received"] == 10 and mine[0]["in_stock"] == 10
+    assert {line["epci_id"] for line in r.json()["structures"]} == {
+        stack.people["coord_epci"].epci_id
+    }
+    assert [(x["first_number"], x["last_number"]) for x in r.json()["ranges"]] == [(70, 79)]
+    r = await stack.http.get("/api/v1/booklet-stock", headers=stack.auth("sw"))
+    assert r.status_code == 403
+    with stack.sessions() as s:
+        assert len(s.exec(select(models.BookletStockRange)).all()) == 1
