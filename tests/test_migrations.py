@@ -150,7 +150,9 @@ def test_journeys_recorded_before_the_overview_filters_get_their_month_and_count
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            months = dict(conn.execute(text("SELECT id, referred_month FROM journey")).all())
+            months: dict[str, int | None] = dict(
+                conn.execute(text("SELECT id, referred_month FROM journey")).all()
+            )
             assert months == {"j-1": 202604, "j-2": 202603, "j-3": None}
             counts = {
                 tuple(r[:6]): (r[6], r[7])
