@@ -313,3 +313,41 @@ class StructureOut(BaseModel):
     aptic_qualified_until: date | None = None
     themes: list[str] = []
     capacity: int | None = None
+
+
+class OverviewFiltersOut(BaseModel):
+    epci_id: int | None
+    reception_structure_id: int | None
+    mediation_structure_id: int | None
+    millesime: int | None
+    from_month: str | None = Field(description="YYYY-MM, month of referral (Europe/Paris)")
+    to_month: str | None
+
+
+class EpciOverviewOut(BaseModel):
+    epci_id: int
+    name: str
+    journeys: int
+    open: int
+    stalled: int
+    by_stage: dict[str, int]
+
+
+class OverviewOut(BaseModel):
+    scope: str
+    filters: OverviewFiltersOut
+    journeys: int
+    by_stage: dict[str, int]
+    stalled: int
+    booklets: int
+    target_booklets: int | None
+    cheque_value_cents: int
+    cheques_issued: int
+    cheques_redeemed: int
+    cheques_expired: int
+    cheques_outstanding: int
+    median_days_to_first_session: float | None
+    journeys_with_session: int
+    epci: list[EpciOverviewOut]
+    cheques_expiring_within_30_days: int
+    first_expiry_day: date | None

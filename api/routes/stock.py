@@ -10,11 +10,12 @@ from api import schemas as s
 from api import stock_service
 from api.auth import CurrentUser
 from api.deps import IdempotencyKey, State
+from api.errors import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["booklet stock"])
 
 
-@router.get("/booklet-stock")
+@router.get("/booklet-stock", responses=error_responses(401, 403, 422))
 async def booklet_stock(
     state: State,
     user: CurrentUser,
@@ -35,7 +36,11 @@ async def booklet_stock(
     )
 
 
-@router.post("/booklet-stock", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/booklet-stock",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 409, 422),
+)
 async def hand_out_booklets(
     body: s.StockRangeIn, state: State, user: CurrentUser, key: IdempotencyKey = None
 ) -> s.StockRangeOut:
