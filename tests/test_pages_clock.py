@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -69,18 +70,23 @@ async def test_the_session_form_proposes_the_paris_day(api_stack: Stack) -> None
             assert re.search(r'name="day" type="text" value="([^"]*)"', r.text)[1] == day  # type: ignore[index]
 
 
+def production(**settings: Any) -> Settings:
+    return Settings(
+        environment="production", secret_key="k" * 40, cheque_code_key="c" * 40, **settings
+    )
+
+
 def test_a_frozen_clock_is_for_dev_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    keys = {"secret_key": "k" * 40, "cheque_code_key": "c" * 40}
     with pytest.raises(ValidationError, match="PASSNUM_CLOCK_AT ne sert qu'en développement"):
-        Settings(environment="production", clock_at=NEW_YEARS_EVE, **keys)
+        production(clock_at=NEW_YEARS_EVE)
     monkeypatch.setenv("PASSNUM_CLOCK_AT", "2030-12-31T23:30:00+01:00")
     with pytest.raises(ValidationError, match="PASSNUM_CLOCK_AT ne sert qu'en développement"):
-        Settings(environment="production", **keys)
+        production()
     # In dev it is the app's instant from the start; without an offset it is refused.
     assert create_app(Settings()).state.clock_at == NEW_YEARS_EVE
     monkeypatch.setenv("PASSNUM_CLOCK_AT", "2030-12-31T23:30:00")
     with pytest.raises(ValidationError, match="PASSNUM_CLOCK_AT doit préciser son fuseau"):
         Settings()
     monkeypatch.delenv("PASSNUM_CLOCK_AT")
-    assert Settings(environment="production", **keys).clock_at is None
+    assert production().clock_at is None
     assert create_app(Settings()).state.clock_at is None
