@@ -90,7 +90,7 @@ async def already_taken_is_refused(page: Page, stack: Stack, serial: str) -> Non
 async def test_mediator_accepts_logs_two_cheques_and_sees_a_precise_refusal(
     page: Page, api_stack: Stack
 ) -> None:
-    api_stack.freeze()
+    api_stack.freeze(api_stack.now)
     _, serials = await oriented_journey(api_stack, "Josette")
     serials = barcodes(api_stack, serials)
     await log_in(page)
@@ -116,7 +116,7 @@ async def page_without_js(browser: Browser, api_stack: Stack) -> AsyncIterator[P
 
 async def test_the_same_without_javascript(page_without_js: Page, api_stack: Stack) -> None:
     page = page_without_js
-    api_stack.freeze()
+    api_stack.freeze(api_stack.now)
     _, serials = await oriented_journey(api_stack, "Josette")
     serials = barcodes(api_stack, serials)
     await log_in(page)

@@ -54,7 +54,7 @@ async def test_the_cheques_of_the_month_turn_the_year_at_midnight_in_paris(
 
 async def test_the_session_form_proposes_the_paris_day(api_stack: Stack) -> None:
     stack = api_stack
-    stack.freeze()  # the journey's steps at the stack's own instant
+    stack.freeze(stack.now)  # the journey's steps at the stack's own instant
     jid, _ = await oriented_journey(stack)
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/orientation/answer",

@@ -27,7 +27,7 @@ _FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
 
 
 def today_fr(stack: Stack) -> str:
-    """The stack's day (`stack.today`), as the pages show it once frozen (`stack.freeze()`)."""
+    """The stack's day (`stack.today`), as the pages show it once frozen (`stack.freeze(stack.now)`)."""
     return stack.today.strftime("%d/%m/%Y")
 
 
@@ -139,7 +139,7 @@ def wrong_check_digit(serial: str) -> str:
 
 async def test_orientations_are_accepted_or_declined_with_a_reason(api_stack: Stack) -> None:
     stack = api_stack
-    stack.freeze()
+    stack.freeze(stack.now)
     first, _ = await oriented_journey(stack, "Josette", commune="Espalion")
     second, _ = await oriented_journey(stack, "Marcel", commune="Rodez")
     mediation = stack.people["med"].mediation_structure_id
@@ -224,7 +224,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
     api_stack: Stack,
 ) -> None:
     stack = api_stack
-    stack.freeze()  # the form's days, the refusal's date and the month's cheques: one day
+    stack.freeze(stack.now)  # the form's days, the refusal's date and the month's cheques: one day
     jid, serials = await oriented_journey(stack)
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/orientation/answer",
