@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,6 +40,7 @@ from records.queries import (
     served_epci_ids,
 )
 from records.seed import seed_default_programme
+from tests.fixtures.database import lock_waits
 
 TODAY = date(2026, 11, 27)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -269,10 +269,7 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
 
     outcome: dict[str, object] = {}
 
-    started = threading.Event()
-
     def request() -> None:
-        started.set()
         with sessions() as s:
             begin_write(s)
             s.add(_journey("mine"))
@@ -281,10 +278,10 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
             outcome.update(created=created, first_name=person.first_name)
             s.commit()
 
-    thread = threading.Thread(target=request)
-    thread.start()
-    assert started.wait(timeout=30)  # then a moment to reach the lock the other holds
-    time.sleep(0.2)
+    with lock_waits(sessions) as held:
+        thread = threading.Thread(target=request)
+        thread.start()
+        held()  # the request waits on the lock the other holds
     other.commit()
     other.close()
     thread.join(timeout=30)
