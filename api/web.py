@@ -66,6 +66,13 @@ def role_label(value: str | Role) -> str:
     return Role(value).label
 
 
+def lost_how(reason: str | None) -> str:
+    """ "perdu", "volé", "abîmé": a lost booklet's reason (domain.stages.LossReason)."""
+    if reason is None or reason not in LossReason.__members__:
+        return "perdu"
+    return LOSS_PARTICIPLES[LossReason(reason)]
+
+
 @pass_context
 def csrf_input(context: Mapping[str, Any]) -> Markup:
     """The hidden CSRF field every POST form carries."""
@@ -88,6 +95,7 @@ def make_environment() -> Environment:
         euros=format_euros,
         stage=stage_label,
         role=role_label,
+        lost_how=lost_how,
     )
     env.globals.update(csrf_input=csrf_input)
     return env
@@ -215,8 +223,7 @@ def timeline_notes(
 def lost_booklet_note(detail: Mapping[str, Any]) -> str:
     """What a BOOKLET_LOST entry says: which booklet, lost how and when, and its
     replacement."""
-    reason = str(detail.get("loss_reason", ""))
-    how = LOSS_PARTICIPLES[LossReason(reason)] if reason in LossReason.__members__ else "perdu"
+    how = lost_how(str(detail.get("loss_reason", "")))
     lost_on = str(detail.get("lost_on", ""))
     try:
         when = f" le {format_date_fr(date.fromisoformat(lost_on))}"
