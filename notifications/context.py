@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlmodel import Session, func, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, func, select
 
 from domain.needs import AutonomyLevel
 from domain.refusals import LOSS_PARTICIPLES
-from domain.stages import DeclineReason, LossReason, Outcome, Stage
+from domain.stages import ChequeStatus, DeclineReason, LossReason, Outcome, Stage
 from records.models import (
     Account,
     Beneficiary,
@@ -193,11 +194,20 @@ def journey_facts(session: Session, journey: Journey) -> JourneyFacts:
         referred_at=journey.referred_at,
         millesime=journey.millesime,
         valid_until=journey.valid_until,
-        # The whole booklet: the journey row stops counting cancelled cheques.
+        # The whole booklet: the journey row stops counting cancelled cheques. Those of a
+        # booklet declared lost are not the person's any more (its replacement carries them).
         cheques_total=max(
             journey.cheques_total,
             session.exec(
-                select(func.count()).select_from(Cheque).where(Cheque.journey_id == journey.id)
+                select(func.count())
+                .select_from(Cheque)
+                .where(
+                    Cheque.journey_id == journey.id,
+                    or_(
+                        col(Cheque.status) != ChequeStatus.CANCELLED.value,
+                        col(Cheque.booklet_number) == journey.booklet_number,
+                    ),
+                )
             ).one(),
         ),
         cheques_redeemed=journey.cheques_redeemed,

@@ -17,6 +17,7 @@ from domain.refusals import ChequeRefusal
 from domain.serials import booklet_serials, parse_serial
 from domain.stages import ChequeStatus, LossReason, Outcome, Stage
 from domain.validity import format_date_fr, paris_day
+from notifications.context import journey_facts
 from records.models import BookletAllocation, Cheque, NotificationOutbox
 from tests.fixtures.temporal import (
     COORDINATOR,
@@ -121,6 +122,9 @@ async def test_a_lost_booklet_is_cancelled_replaced_and_spent_to_the_end(
     assert row is not None
     assert (row.booklet_number, row.cheques_total, row.cheques_redeemed) == (new_number, 10, 4)
     assert j.actions(jid).count("BOOKLET_LOST") == 1
+    with j.sessions() as session:  # what mails say: 10 cheques, not 17
+        facts = journey_facts(session, row)
+    assert (facts.cheques_total, facts.cheques_left) == (10, 6)
 
     # The replacement's cheques spent, the journey completes; each cheque cancelled once.
     done = await j.log_session(handle, session_request(new[1:], today))
