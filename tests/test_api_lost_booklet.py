@@ -17,6 +17,7 @@ from records import models
 from tests.fixtures.access import ANON, headers, settle, snapshot
 from tests.fixtures.api import Stack
 from tests.test_api_journey_http import session_body, to_training
+from tests.test_cheque_security import mails_to
 
 
 def _today() -> str:
@@ -89,6 +90,14 @@ async def test_a_lost_booklet_over_the_api(api_stack: Stack) -> None:
     await settle(stack, jid)
     r = await stack.http.get(f"/api/v1/journeys/{jid}/timeline", headers=stack.auth("sw"))
     assert [e["action"] for e in r.json()].count("BOOKLET_LOST") == 1
+
+    # Told once each: the referrer (the slip to hand over), the training structure.
+    referrer = await mails_to(stack, stack.people["sw"].email, "bordereau à remettre")
+    assert len(referrer) == 1
+    with stack.sessions() as s:
+        structure = s.get(models.MediationStructure, mine)
+        assert structure is not None and structure.email
+    assert len(await mails_to(stack, structure.email, "annulé et remplacé")) == 1
 
     # At the counter: a lost cheque (right code or not) is refused with the day, and no
     # wrong code is counted for it; a replacement cheque is spent with its own code.
