@@ -137,6 +137,7 @@ def visible_status(user: User, status: JourneyStatus) -> JourneyStatus:
         sessions=[],
         stalled_reason=None,
         booklet_number=None,
+        lost_booklets=[],
     )
 
 
