@@ -42,6 +42,10 @@ JourneyIdPath = Annotated[
     ),
 ]
 
+BookletNumber = Annotated[
+    int, Field(ge=1, le=999_999, description="Numéro de carnet (six chiffres du numéro de chèque)")
+]
+Millesime = Annotated[int, Field(ge=2000, le=2100, description="Millésime (année)")]
 ShortText = Annotated[str, Field(min_length=1, max_length=100, pattern=LINE)]
 Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT)]
 Comment = Annotated[str, Field(max_length=500, pattern=TEXT)]

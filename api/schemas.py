@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.constraints import LINE, TEXT, Comment, Id, Reason, ShortText
+from api.constraints import LINE, TEXT, BookletNumber, Comment, Id, Millesime, Reason, ShortText
 from domain.needs import (
     MAX_SESSION_MINUTES,
     AssessmentKind,
@@ -104,9 +104,44 @@ class AssessmentIn(Strict):
 
 
 class BookletIn(Strict):
-    millesime: int | None = Field(
-        default=None, ge=2000, le=2100, description="Default: the programme's current millésime"
+    millesime: Millesime | None = Field(
+        default=None,
+        description="Default: the millésime of the day (Europe/Paris); next year's is offered "
+        "too from early November",
     )
+
+
+class StockRangeIn(Strict):
+    reception_structure_id: Id
+    millesime: Millesime
+    first_number: BookletNumber
+    last_number: BookletNumber
+
+
+class StockRangeOut(BaseModel):
+    id: int
+    reception_structure_id: int
+    millesime: int
+    first_number: int
+    last_number: int
+    allocated_at: datetime
+
+
+class StockLineOut(BaseModel):
+    reception_structure_id: int
+    name: str
+    epci_id: int
+    received: int
+    in_stock: int
+    handed_out: int
+    started: int
+    finished: int
+
+
+class StockOut(BaseModel):
+    millesime: int
+    structures: list[StockLineOut]
+    ranges: list[StockRangeOut]
 
 
 class OrientIn(Strict):

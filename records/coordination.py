@@ -13,15 +13,18 @@ EXPIRED, so expired cheques are the unspent ones of those journeys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from domain.stages import Outcome, Stage
+from domain.stages import ChequeStatus, Outcome, Stage
+from domain.validity import last_day_before
 from records.models import (
     BudgetLine,
+    Cheque,
     Epci,
     Funder,
     FunderKind,
@@ -101,6 +104,53 @@ def _scoped(programme_code: int, scope: JourneyScope) -> list[Any]:
     if not scope.everything:
         conditions.append(scope.condition())
     return conditions
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Booklets handed out against the programme's target; cheques about to expire."""
+
+    booklets: int
+    target: int | None  # the programme's, shown for the whole programme only
+    expiring: int  # unspent cheques whose last valid day is within EXPIRING_DAYS
+    expiring_first_day: date | None  # the soonest of their last valid days
+
+    @property
+    def percent(self) -> str | None:
+        if not self.target:
+            return None
+        return f"{100 * self.booklets / self.target:.1f}".replace(".", ",") + " %"
+
+
+EXPIRING_DAYS = 30  # APTIC's funder dashboard looked 30 days ahead
+EXPIRING_BANNER_MIN = 10  # fewer is not "many": the banner stays quiet
+
+
+def progress(
+    session: Session, programme: Programme, scope: JourneyScope, now: datetime
+) -> Progress:
+    """Booklets given out in `scope` (journeys holding one) and the unspent cheques of the
+    scope that stop being valid within EXPIRING_DAYS of `now`."""
+    scoped = _scoped(programme.code, scope)
+    booklets = session.execute(
+        sa_select(func.count()).where(*scoped, col(Journey.booklet_number).is_not(None))
+    ).scalar_one()
+    expiring, soonest = session.execute(
+        sa_select(func.count(), func.min(col(Cheque.valid_until)))
+        .join(Journey, col(Journey.id) == col(Cheque.journey_id))
+        .where(
+            *scoped,
+            col(Cheque.status) == ChequeStatus.ISSUED.value,
+            col(Cheque.valid_until) > now,
+            col(Cheque.valid_until) <= now + timedelta(days=EXPIRING_DAYS),
+        )
+    ).one()
+    return Progress(
+        booklets=int(booklets),
+        target=programme.target_booklets if scope.everything else None,
+        expiring=int(expiring),
+        expiring_first_day=last_day_before(soonest) if soonest is not None else None,
+    )
 
 
 def programme_overview(session: Session, programme: Programme, scope: JourneyScope) -> Overview:

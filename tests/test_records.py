@@ -52,7 +52,7 @@ def count(session, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY) is True
+        assert seed_default_programme(s) is True
         s.commit()
 
     with sessions() as s:
@@ -61,7 +61,8 @@ def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
         assert programme.name == "Pass numérique Aveyron"
         assert (programme.cheque_value_cents, programme.cheques_per_booklet) == (1000, 10)
         assert programme.grace_months == 1
-        assert programme.current_millesime == 2026
+        assert (programme.starts_on, programme.ends_on) == (date(2020, 1, 1), None)
+        assert programme.target_booklets == 9000
         assert programme.budget_total_cents == 106_492_000
         assert count(s, Epci) == 17
         assert count(s, ReceptionStructure) == 61
@@ -106,22 +107,22 @@ def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
 
 def test_seeding_twice_adds_nothing(sessions: SessionFactory) -> None:
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY)
+        assert seed_default_programme(s)
         s.commit()
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY + timedelta(days=400)) is False
+        assert seed_default_programme(s) is False
         s.commit()
     with sessions() as s:
         assert count(s, Programme) == 1
         assert count(s, Epci) == 17
         assert count(s, ReceptionStructure) == 61
         assert count(s, MediationStructureEpci) == len(s.exec(select(MediationStructureEpci)).all())
-        assert get_programme(s, 12).current_millesime == 2026  # type: ignore[union-attr]
+        assert get_programme(s, 12).target_booklets == 9000  # type: ignore[union-attr]
 
 
 def test_structure_queries(sessions: SessionFactory) -> None:
     with sessions() as s:
-        seed_default_programme(s, today=TODAY)
+        seed_default_programme(s)
         s.commit()
     with sessions() as s:
         rodez = s.exec(select(Epci).where(Epci.name == "Rodez Agglomération")).one()

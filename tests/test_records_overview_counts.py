@@ -173,15 +173,16 @@ def counters(s: Session) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """The counter tables (rows counting nothing left out) and the full recount, each as
     {key: sums} for both tables."""
     t, h = overview_counts.COUNT, overview_counts.FIRST_SESSION
+    k, d = len(overview_counts.COUNT_KEY), len(overview_counts.FIRST_SESSION_KEY)
     kept = {
-        tuple(r[:5]): tuple(r[5:])
+        tuple(r[:k]): tuple(r[k:])
         for r in s.execute(select(t).order_by(*t.primary_key.columns))
-        if any(r[5:])
+        if any(r[k:])
     }
-    recount = {tuple(r[:5]): tuple(r[5:]) for r in s.execute(overview_counts.recount_query())}
-    days = {tuple(r[:3]): r[3] for r in s.execute(select(h)) if r[3]}
+    recount = {tuple(r[:k]): tuple(r[k:]) for r in s.execute(overview_counts.recount_query())}
+    days = {tuple(r[:d]): r[d] for r in s.execute(select(h)) if r[d]}
     days_recount = {
-        tuple(r[:3]): r[3] for r in s.execute(overview_counts.first_session_recount_query())
+        tuple(r[:d]): r[d] for r in s.execute(overview_counts.first_session_recount_query())
     }
     return (kept, days), (recount, days_recount)  # type: ignore[return-value]
 
@@ -229,7 +230,7 @@ def read_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
 
 def two_epci(sessions: SessionFactory) -> tuple[int, int]:
     with sessions() as s:
-        seed_default_programme(s, today=date(2026, 3, 1))
+        seed_default_programme(s)
         s.commit()
         e1, e2 = s.execute(text("SELECT id FROM epci ORDER BY id LIMIT 2")).scalars().all()
     return int(e1), int(e2)

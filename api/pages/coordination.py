@@ -22,6 +22,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from api import access
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import CurrentUser, User
 from api.constraints import MAX_ID, TEXT, Id, JourneyIdPath
@@ -92,7 +93,9 @@ async def overview(request: Request, state: State, user: CurrentUser) -> HTMLRes
     _coordinator(user)
     scope = access.journey_scope(user)
 
-    def read(session: Session) -> tuple[coordination.Overview, str]:
+    def read(
+        session: Session,
+    ) -> tuple[coordination.Overview, coordination.Progress, str, models.Programme]:
         programme = queries.get_programme(session, user.programme_code)
         if programme is None:
             raise ApiError(503, "no_programme", "Aucun programme n'est configuré.")
@@ -100,13 +103,23 @@ async def overview(request: Request, state: State, user: CurrentUser) -> HTMLRes
         if user.epci_id is not None:
             epci = session.get(models.Epci, user.epci_id)
             label = epci.name if epci else "intercommunalité inconnue"
-        return coordination.programme_overview(session, programme, scope), label
+        overview = coordination.programme_overview(session, programme, scope)
+        progress = coordination.progress(session, programme, scope, clock.now())
+        return overview, progress, label, programme
 
-    figures, scope_label = await state.db.run(read)
+    figures, progress, scope_label, programme = await state.db.run(read)
     return render(
         request,
         "coordination/overview.html",
-        {"o": figures, "scope_label": scope_label, "whole": user.epci_id is None},
+        {
+            "o": figures,
+            "progress": progress,
+            "banner_min": coordination.EXPIRING_BANNER_MIN,
+            "programme": programme,
+            "millesimes": reads.millesimes_today(programme).offered,
+            "scope_label": scope_label,
+            "whole": user.epci_id is None,
+        },
     )
 
 
@@ -382,7 +395,8 @@ class SecondBooklet:
 
 async def _second_booklet(state: AppState, user: User, view: JourneyView) -> SecondBooklet | None:
     """What the page says of a second booklet: None when there is nothing to say."""
-    programme = await _programme(state)
+    choice = reads.millesimes_today(await _programme(state))
+    millesime = view.row.millesime or choice.default or paris_today().year
     journey_id = view.row.id
 
     def read(session: Session) -> SecondBooklet | None:
@@ -390,7 +404,7 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
         if allowed is not None:
             names = queries.account_names(session, [allowed.allowed_by])
             return SecondBooklet(
-                programme.current_millesime,
+                millesime,
                 allowed.allowed_at,
                 names.get(allowed.allowed_by, "un compte supprimé"),
                 [],
@@ -398,13 +412,11 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
             )
         if view.stage not in (Stage.REFERRED, Stage.ASSESSED):
             return None
-        held = duplicates.other_booklets(
-            session, journey_id=journey_id, millesime=programme.current_millesime
-        )
+        held = duplicates.other_booklets(session, journey_id=journey_id, millesime=millesime)
         if not held:
             return None
         mine = [m.journey.id for m in held if access.can_see_journey(user, m.journey)]
-        return SecondBooklet(programme.current_millesime, None, None, mine, len(held) - len(mine))
+        return SecondBooklet(millesime, None, None, mine, len(held) - len(mine))
 
     return await state.db.run(read)
 

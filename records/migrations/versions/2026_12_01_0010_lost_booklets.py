@@ -2,7 +2,7 @@
 replacement of a booklet declared lost), each lost one with when, the day and why.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0013
 Create Date: 2026-12-01 10:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
