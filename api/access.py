@@ -52,6 +52,7 @@ class Change(StrEnum):
     WITHDRAW = "WITHDRAW"
     UNLOCK_BOOKLET = "UNLOCK_BOOKLET"
     ALLOW_SECOND_BOOKLET = "ALLOW_SECOND_BOOKLET"  # a second booklet of a millésime
+    DECLARE_BOOKLET_LOST = "DECLARE_BOOKLET_LOST"  # lost, stolen, damaged: replaced
 
 
 ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
@@ -67,6 +68,7 @@ ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
     Change.WITHDRAW: frozenset({Role.COORDINATOR}),
     Change.UNLOCK_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.ALLOW_SECOND_BOOKLET: frozenset({Role.COORDINATOR}),
+    Change.DECLARE_BOOKLET_LOST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
 }
 
 FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
@@ -135,6 +137,7 @@ def visible_status(user: User, status: JourneyStatus) -> JourneyStatus:
         sessions=[],
         stalled_reason=None,
         booklet_number=None,
+        lost_booklets=[],
     )
 
 

@@ -339,16 +339,28 @@ class Cheque(Base, table=True):
 
 
 class BookletAllocation(Base, table=True):
-    """Booklet numbers, unique per programme: allocated once per journey."""
+    """Booklet numbers, unique per programme: one per booklet a journey received, in order
+    (`sequence` 1 for the first, then one per replacement of a booklet declared lost)."""
 
     __tablename__ = "booklet_allocation"
-    __table_args__ = (UniqueConstraint("programme_code", "booklet_number"),)
+    __table_args__ = (
+        UniqueConstraint("programme_code", "booklet_number"),
+        UniqueConstraint("journey_id", "sequence"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    journey_id: str = Field(max_length=36, unique=True)
+    journey_id: str = Field(max_length=36)
+    sequence: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     programme_code: int
     millesime: int
     booklet_number: int
+    # A replacement: the booklet number it replaces.
+    replaces_booklet_number: int | None = None
+    # Declared lost (stolen, damaged): when it was declared, the day it was lost, why
+    # (domain.stages.LossReason). Its unspent cheques are CANCELLED.
+    lost_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lost_on: date | None = None
+    lost_reason: str | None = Field(default=None, max_length=12)
     # Booklets issued before security codes existed: their slip must be printed again
     # (with the codes) and handed to the person; cleared when the slip is shown.
     slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
