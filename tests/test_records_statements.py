@@ -116,6 +116,7 @@ def test_a_cheque_is_in_one_statement_only(seeded: SessionFactory) -> None:
         s.commit()
     _build(seeded, NOV)
     (st,) = _statements(seeded)
+    assert st.id is not None
     with seeded() as s, pytest.raises(IntegrityError):
         s.add(
             StatementLine(
