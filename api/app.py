@@ -16,8 +16,19 @@ from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
-from api.pages import account, admin, coordination, letters, mailbox, mediation, social
+from api.pages import (
+    account,
+    admin,
+    coordination,
+    letters,
+    mailbox,
+    mediation,
+    social,
+)
 from api.pages import auth as auth_pages
+from api.pages import (
+    statements as statement_pages,
+)
 from api.routes import accounts, cheques, journeys, statements
 from api.web import STATIC_DIR
 from config import Settings
@@ -61,7 +72,17 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(accounts.router)
     app.include_router(statements.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for pages in (auth_pages, social, mediation, coordination, admin, mailbox, letters, account):
+    for pages in (
+        auth_pages,
+        social,
+        mediation,
+        coordination,
+        statement_pages,
+        admin,
+        mailbox,
+        letters,
+        account,
+    ):
         app.include_router(pages.router)
 
     @app.get("/api/v1/health", tags=["ops"])

@@ -103,6 +103,12 @@ class StatementService:
             lambda s: access.require_statement_visible(user, records.get_statement(s, statement_id))
         )
 
+    async def row_for_change(self, user: User, statement_id: int) -> records.StatementRow:
+        """The statement if `user` may change it (404, 403 otherwise)."""
+        return await self.state.db.run(
+            lambda s: access.require_statement_change(user, records.get_statement(s, statement_id))
+        )
+
     async def document(self, user: User, statement_id: int) -> StatementDocument:
         """The statement with its lines, if `user` may read it (404 otherwise)."""
         code = self.settings.programme_code
