@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pypdf
-from sqlmodel import select
+from sqlmodel import col, select
 
 from domain.months import month_label, previous_month
 from domain.validity import paris_day, paris_today
@@ -53,7 +53,7 @@ def _prepare(stack: Stack) -> tuple[date, dict[str, int], dict[str, list[str]]]:
 
 def _state(stack: Stack) -> list[tuple[Any, ...]]:
     with stack.sessions() as s:
-        rows = s.exec(select(models.Statement).order_by(models.Statement.id)).all()
+        rows = s.exec(select(models.Statement).order_by(col(models.Statement.id))).all()
         cheques = s.exec(select(models.Cheque.serial, models.Cheque.status)).all()
         return [(r.id, r.status, r.validated_at, r.paid_on) for r in rows] + sorted(cheques)
 
@@ -190,27 +190,28 @@ async def test_validate_and_pay_with_idempotency_keys(api_stack: Stack) -> None:
 
     before = _state(stack)
     tomorrow = paris_today() + timedelta(days=1)
-    for body, field in (
+    refused: tuple[tuple[dict[str, str], str], ...] = (
         ({"paid_on": f"{tomorrow}", "reference": "VIR-1"}, "paid_on"),
         ({"paid_on": f"{paris_today()}", "reference": ""}, "reference"),
         ({"paid_on": "2026-02-30", "reference": "VIR-1"}, "paid_on"),
-    ):
+    )
+    for wrong, field in refused:
         r = await stack.http.post(
-            f"{url}/payment", json=body, headers={**auth, "Idempotency-Key": str(uuid.uuid4())}
+            f"{url}/payment", json=wrong, headers={**auth, "Idempotency-Key": str(uuid.uuid4())}
         )
         assert r.status_code == 422, r.text
         assert [d["field"] for d in r.json()["error"]["details"]] == [field]
     assert _state(stack) == before
 
     key = str(uuid.uuid4())
-    body = {"paid_on": f"{paris_today()}", "reference": "VIR-2026-118"}
+    payment = {"paid_on": f"{paris_today()}", "reference": "VIR-2026-118"}
     paid = await stack.http.post(
-        f"{url}/payment", json=body, headers={**auth, "Idempotency-Key": key}
+        f"{url}/payment", json=payment, headers={**auth, "Idempotency-Key": key}
     )
     assert paid.status_code == 200, paid.text
     assert (paid.json()["status"], paid.json()["payment_reference"]) == ("PAID", "VIR-2026-118")
     retried = await stack.http.post(
-        f"{url}/payment", json=body, headers={**auth, "Idempotency-Key": key}
+        f"{url}/payment", json=payment, headers={**auth, "Idempotency-Key": key}
     )
     assert retried.status_code == 200 and retried.json() == paid.json()
     with stack.sessions() as s:
@@ -218,7 +219,7 @@ async def test_validate_and_pay_with_idempotency_keys(api_stack: Stack) -> None:
     assert [statuses[x] for x in serials["med"]] == ["REIMBURSED", "REIMBURSED"]
     assert statuses[serials["med_other"][0]] == "REDEEMED"
     again = await stack.http.post(
-        f"{url}/payment", json=body, headers={**auth, "Idempotency-Key": str(uuid.uuid4())}
+        f"{url}/payment", json=payment, headers={**auth, "Idempotency-Key": str(uuid.uuid4())}
     )
     assert again.status_code == 409
 
