@@ -271,7 +271,9 @@ def record_payment(
         update(_CHEQUE)
         .where(
             c.serial.in_(select(_LINE.c.serial).where(_LINE.c.statement_id == statement.id)),
-            c.status == ChequeStatus.REDEEMED.value,
+            # Through a function: SQLite would otherwise pick the status index (tens of
+            # thousands of REDEEMED cheques) over the serials' primary key (bench/statements.py).
+            func.coalesce(c.status, "") == ChequeStatus.REDEEMED.value,
         )
         .values(status=ChequeStatus.REIMBURSED.value, updated_at=at)
     )
