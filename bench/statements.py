@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from domain.months import next_month
 from domain.serials import booklet_serials
@@ -166,7 +166,9 @@ def run(url: str, journeys: int) -> None:
                 )
                 session.commit()
             with sessions() as session:
-                ids = session.scalars(select(Statement.id).where(Statement.month == month)).all()
+                ids = session.scalars(
+                    select(col(Statement.id)).where(col(Statement.month) == month)
+                ).all()
             paid_at = run_at + timedelta(days=3)
             for statement_id in ids:
                 with sessions() as session:
@@ -189,9 +191,7 @@ def run(url: str, journeys: int) -> None:
         with sessions() as session:
             begin_write(session)
             t0 = time.perf_counter()
-            tail = build_statements(
-                session, month=next_month(_months()[-1]), at=datetime.now(UTC)
-            )
+            tail = build_statements(session, month=next_month(_months()[-1]), at=datetime.now(UTC))
             session.commit()
             builds.append(time.perf_counter() - t0)
             statements += tail.created
@@ -209,7 +209,7 @@ def run(url: str, journeys: int) -> None:
             lines, distinct, amount = _totals(session)
             totals = session.scalar(select(func.sum(Statement.total_cents)))
             reimbursed = session.scalar(
-                select(func.count()).select_from(Cheque).where(Cheque.status == "REIMBURSED")
+                select(func.count()).select_from(Cheque).where(col(Cheque.status) == "REIMBURSED")
             )
     finally:
         engine.dispose()

@@ -4,6 +4,7 @@ downloads its CSV and PDF; the cheques are then reimbursed."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -81,7 +82,7 @@ async def test_coordinator_validates_pays_and_downloads_a_statement(
         await page.get_by_role("link", name=re.compile("Télécharger le CSV")).click()
     download = await csv_download.value
     assert download.suggested_filename == f"releve-{number}.csv"
-    content = Path(await download.path()).read_bytes()
+    content = await asyncio.to_thread(Path(await download.path()).read_bytes)
     assert content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
     assert [row[3].replace("-", "") for row in rows[1:3]] == serials
@@ -91,7 +92,8 @@ async def test_coordinator_validates_pays_and_downloads_a_statement(
         await page.get_by_role("link", name="Télécharger le PDF").click()
     download = await pdf_download.value
     assert download.suggested_filename == f"releve-{number}.pdf"
-    reader = pypdf.PdfReader(io.BytesIO(Path(await download.path()).read_bytes()))
+    content = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    reader = pypdf.PdfReader(io.BytesIO(content))
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert number in text and "VIR-2026-118" in text and month_label(month) in text
 
