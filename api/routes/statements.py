@@ -40,7 +40,7 @@ CHANGE_ERRORS = error_responses(
     422,
     descriptions={409: "Action impossible dans l'état du relevé (ou clé d'idempotence réutilisée)"},
 )
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^20\d{2}-(0[1-9]|1[0-2])$"  # 2000-01 to 2099-12
 
 
 # ---- answers and bodies ----
