@@ -1,6 +1,7 @@
 """The monthly statements job: its workflow on the time-skipping server (the month before
-the run's Paris day, idempotent), its activity retried, and its Schedule on the dev server
-(the 1st at 06:00 Europe/Paris, created once, and it builds the statements)."""
+the run's Paris day, idempotent), its activity retried, its recorded history replayed
+(tests/histories/record_statements.py), and its Schedule on the dev server (the 1st at
+06:00 Europe/Paris, created once, and it builds the statements)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import dataclasses
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from temporalio.client import ScheduleActionExecutionStartWorkflow
+from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.journey_records import JourneyActivities
 from activities.statements import StatementActivities
@@ -29,7 +33,10 @@ from domain.validity import PARIS, paris_day
 from records.db import SessionFactory
 from records.models import Statement, StatementLine
 from tests.fixtures.statements import add_redeemed, qualified_structures
-from worker import build_worker, ensure_statements_schedule
+from worker import build_worker, ensure_statements_schedule, sandbox_runner
+from workflows.statements import MonthlyStatementsWorkflow
+
+HISTORY = Path(__file__).parent / "histories" / "statements" / "monthly.json"
 
 
 def _statements(sessions: SessionFactory) -> list[tuple[str, date, int]]:
@@ -79,6 +86,20 @@ async def test_the_workflow_builds_the_month_before_the_paris_day(
             )
             assert (again.month, again.created, again.updated, again.cheques) == (month, 0, 0, 0)
     assert len(_statements(sessions)) == 2
+
+
+async def test_the_recorded_history_replays() -> None:
+    history = WorkflowHistory.from_json("statements-monthly", HISTORY.read_text())
+    assert any(
+        e.HasField("activity_task_completed_event_attributes") for e in history.events
+    )  # a whole run, not a stub
+    replayer = Replayer(
+        workflows=[MonthlyStatementsWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
 
 
 def test_a_retried_activity_adds_nothing(seeded_sqlite_sessions: SessionFactory) -> None:
