@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api import access
@@ -27,7 +28,7 @@ from api.errors import ApiError, key_reused
 from api.idempotency import fingerprint
 from api.statement_documents import StatementDocument, render_pdf
 from domain import clock
-from domain.refusals import RefusalKind, msg_statement_not_draft
+from domain.refusals import MSG_STATEMENT_BUSY, RefusalKind, msg_statement_not_draft
 from domain.statements import StatementsBuilt, StatementStatus
 from records import idempotency as claims
 from records import models, queries
@@ -206,7 +207,7 @@ class StatementService:
 
         def run(session: Session) -> StatementsBuilt:
             row = access.require_statement_change(
-                user, records.get_statement(session, statement_id)
+                user, records.get_statement(session, statement_id, for_update=True)
             )
             st = row.statement
             status = StatementStatus(st.status)
@@ -222,7 +223,10 @@ class StatementService:
                 mediation_structure_id=st.mediation_structure_id,
             )
 
-        return await self.state.db.run(run, write=True)
+        try:
+            return await self.state.db.run(run, write=True)
+        except IntegrityError:  # the monthly build ran at the same instant: its lines stand
+            raise ApiError(409, "statement_busy", MSG_STATEMENT_BUSY) from None
 
     async def _change(
         self,
@@ -238,7 +242,7 @@ class StatementService:
 
         def run(session: Session) -> records.StatementRow:
             row = access.require_statement_change(
-                user, records.get_statement(session, statement_id)
+                user, records.get_statement(session, statement_id, for_update=True)
             )
             if key:
                 try:

@@ -284,6 +284,7 @@ MSG_STATEMENT_NOT_FOUND = "Relevé de remboursement introuvable."
 MSG_STATEMENTS_COORDINATION_ONLY = (
     "Seule la coordination de tout le programme valide les relevés et enregistre leur paiement."
 )
+MSG_STATEMENT_BUSY = "Le relevé est en cours de préparation : réessayez dans un instant."
 MSG_PAYMENT_REFERENCE_MISSING = "Indiquez la référence du paiement (virement, mandat…)."
 
 

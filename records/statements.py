@@ -122,9 +122,9 @@ def _build_programme(
     existing = {
         st.mediation_structure_id: st
         for st in session.exec(
-            select(Statement).where(
-                Statement.programme_code == programme.code, Statement.month == month
-            )
+            select(Statement)
+            .where(Statement.programme_code == programme.code, Statement.month == month)
+            .with_for_update()  # PostgreSQL: a validation waits, then sees the lines added
         ).all()
     }
     sequence = _last_sequence(existing.values())
@@ -357,15 +357,23 @@ def list_statements(
     return [StatementRow(st, name, epci) for st, name, epci in rows], int(total)
 
 
-def get_statement(session: Session, statement_id: int) -> StatementRow | None:
-    found = session.exec(
+def get_statement(
+    session: Session, statement_id: int, *, for_update: bool = False
+) -> StatementRow | None:
+    """The statement and its structure's name and EPCI. `for_update` (before a change, on
+    PostgreSQL): locks the row, so that a build adding late entries meanwhile is seen
+    (SQLite serialises writers already: `begin_write`)."""
+    query = (
         select(Statement, MediationStructure.name, MediationStructure.epci_id)
         .join(
             MediationStructure,
             col(MediationStructure.id) == col(Statement.mediation_structure_id),
         )
         .where(Statement.id == statement_id)
-    ).first()
+    )
+    if for_update:
+        query = query.with_for_update(of=Statement)  # type: ignore[arg-type]
+    found = session.exec(query).first()
     if found is None:
         return None
     statement, name, epci = found

@@ -189,10 +189,10 @@ def test_validation_then_payment_reimburses_the_cheques(seeded: SessionFactory) 
     def change(fn, **kw):  # type: ignore[no-untyped-def]
         with seeded() as s:
             begin_write(s)
-            row = s.get(Statement, st.id)
-            assert row is not None
+            found = get_statement(s, st.id, for_update=True)  # type: ignore[arg-type]
+            assert found is not None
             try:
-                return fn(s, row, **kw)
+                return fn(s, found.statement, **kw)
             finally:
                 s.commit()
 
