@@ -5,6 +5,8 @@ REIMBURSED) and the projection never turning a reimbursed cheque back."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -311,3 +313,48 @@ def test_the_projection_never_turns_a_reimbursed_cheque_back(seeded: SessionFact
     assert statuses[SERIALS[0].digits] == statuses[SERIALS[1].digits] == "REIMBURSED"
     assert statuses[SERIALS[2].digits] == "REDEEMED"  # the new session's cheque
     assert statuses[SERIALS[3].digits] == "ISSUED"
+
+
+def test_a_build_at_the_same_instant_never_adds_to_a_statement_being_validated(
+    seeded: SessionFactory,
+) -> None:
+    """A coordinator validates while the monthly build runs: the build waits for the
+    validation's lock and then leaves the validated statement as the coordinator saw it."""
+    with seeded() as s:
+        (a,) = qualified_structures(s, 1)
+        add_redeemed(s, a, [date(2026, 11, 3)])
+        s.commit()
+    _build(seeded, NOV)
+    with seeded() as s:
+        (late,) = add_redeemed(s, a, [date(2026, 11, 28)])
+        s.commit()
+    (draft,) = _statements(seeded)
+    assert draft.id is not None
+
+    validation = seeded()
+    begin_write(validation)
+    found = get_statement(validation, draft.id, for_update=True)
+    assert found is not None
+    reports: list[object] = []
+    errors: list[BaseException] = []
+
+    def monthly_build() -> None:
+        try:
+            reports.append(_build(seeded, NOV, at=LATER))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=monthly_build)
+    thread.start()
+    # Let the build reach the lock (if it reaches it after the commit, it finds the
+    # statement validated: the same outcome either way).
+    time.sleep(0.2)
+    validate(validation, found.statement, account_id=1, at=LATER, expected_cheque_count=1)
+    validation.commit()
+    validation.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    (issued,) = _statements(seeded)
+    assert (issued.status, issued.cheque_count, issued.total_cents) == ("ISSUED", 1, 1000)
+    assert late not in _lines(seeded, issued.id)
+    assert _build(seeded, DEC).cheques == 1  # December's statement takes it
