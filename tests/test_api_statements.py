@@ -19,9 +19,10 @@ from domain.validity import paris_day, paris_today
 from records import models
 from records.db import begin_write
 from records.statements import build_statements
-from tests.fixtures.access import ANON, headers
+from tests.fixtures.access import ANON, headers, settle
 from tests.fixtures.api import Stack
 from tests.fixtures.statements import add_redeemed
+from tests.test_api_journey_http import qualified_and_not, session_body, to_training
 
 
 def _prepare(stack: Stack) -> tuple[date, dict[str, int], dict[str, list[str]]]:
@@ -347,3 +348,53 @@ async def test_pages_per_role_and_forms(api_stack: Stack) -> None:
     )
     r = await stack.http.post(f"/coordination/releves/{mine}/actualiser", headers=coord)
     assert r.status_code == 409 and "n'est plus un brouillon" in html.unescape(r.text)
+
+
+async def test_a_real_journey_reimbursed_keeps_its_cheques_reimbursed(api_stack: Stack) -> None:
+    """Through the journey workflow: a session's cheque, its statement validated and paid;
+    a later session of the same journey (the projection rewrites its cheque rows) leaves
+    the paid cheque REIMBURSED."""
+    stack = api_stack
+    mediator, _ = await qualified_and_not(stack)
+    journey = await to_training(stack, str(uuid.uuid4()), mediator)
+    jid = journey["journey_id"]
+    serials = [c["serial"] for c in journey["cheques"]]
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json=session_body(mediator, stack.cheques(serials[:1])),
+        headers=stack.auth("med"),
+    )
+    assert r.status_code == 201, r.text
+    await settle(stack, jid)
+    with stack.sessions() as s:
+        begin_write(s)
+        build_statements(s, month=paris_today().replace(day=1), at=datetime.now(UTC))
+        s.commit()
+    listed = await stack.http.get("/api/v1/statements", headers=stack.auth("med"))
+    (statement,) = listed.json()["items"]
+    assert statement["cheque_count"] == 1
+    auth = stack.auth("coord_all")
+    url = f"/api/v1/statements/{statement['id']}"
+    assert (await stack.http.post(f"{url}/validate", headers=auth)).status_code == 200
+    payment = {"paid_on": f"{paris_today()}", "reference": "VIR-77"}
+    assert (await stack.http.post(f"{url}/payment", json=payment, headers=auth)).status_code == 200
+
+    r = await stack.http.post(
+        f"/api/v1/journeys/{jid}/sessions",
+        json=session_body(mediator, stack.cheques(serials[1:2])),
+        headers=stack.auth("med"),
+    )
+    assert r.status_code == 201, r.text
+    await settle(stack, jid)
+    with stack.sessions() as s:
+        statuses = dict(s.exec(select(models.Cheque.serial, models.Cheque.status)).all())
+        row = s.get(models.Journey, jid)
+        assert row is not None and row.cheques_redeemed == 2
+    digits = [x.replace("-", "") for x in serials[:2]]
+    assert [statuses[d] for d in digits] == ["REIMBURSED", "REDEEMED"]
+    live = (await stack.http.get(f"/api/v1/journeys/{jid}", headers=stack.auth("med"))).json()
+    assert [c["status"] for c in live["cheques"][:2]] == ["REDEEMED", "REDEEMED"]  # the workflow's
+    verdict = (
+        await stack.http.get(f"/api/v1/cheques/{serials[0]}", headers=stack.auth("med"))
+    ).json()
+    assert verdict["verdict"] == "spent"
