@@ -398,3 +398,42 @@ async def test_a_real_journey_reimbursed_keeps_its_cheques_reimbursed(api_stack:
         await stack.http.get(f"/api/v1/cheques/{serials[0]}", headers=stack.auth("med"))
     ).json()
     assert verdict["verdict"] == "spent"
+
+
+async def test_bad_addresses_and_fields_on_the_pages(api_stack: Stack) -> None:
+    stack = api_stack
+    _, ids, _ = _prepare(stack)
+    mine = ids["med"]
+    coord = headers(stack, "coord_all")
+    for path in (
+        "/coordination/releves/99999999999999999999",
+        "/coordination/releves/0.pdf",
+        "/coordination/releves/un-releve.csv",
+        "/mediation/releves/2147483648",
+    ):
+        who = coord if path.startswith("/coordination") else headers(stack, "med")
+        r = await stack.http.get(path, headers=who)
+        assert r.status_code == 422, (path, r.status_code)
+        assert "L'adresse de cette page contient une valeur non valide" in html.unescape(r.text)
+    # Filters typed by hand: ignored when they make no sense, never an error.
+    r = await stack.http.get(
+        "/coordination/releves?mois=0000-13&structure=²&etat=PAYE&page=-1", headers=coord
+    )
+    assert r.status_code == 200 and f"/coordination/releves/{mine}" in r.text
+
+    validated = await stack.http.post(
+        f"/coordination/releves/{mine}/valider",
+        data={"form_id": str(uuid.uuid4()), "cheque_count": "2", "total_cents": "2000"},
+        headers=coord,
+    )
+    assert validated.status_code == 303
+    before = _state(stack)
+    payment = {
+        "form_id": str(uuid.uuid4()),
+        "paid_on": f"{paris_today():%d/%m/%Y}",
+        "payment_reference": "VIR\x00-1",
+    }
+    r = await stack.http.post(f"/coordination/releves/{mine}/paiement", data=payment, headers=coord)
+    assert r.status_code == 422
+    assert "caractères de contrôle" in html.unescape(r.text)
+    assert _state(stack) == before  # still ISSUED, no cheque reimbursed
