@@ -204,6 +204,17 @@ def require_role(user: User, *roles: Role) -> None:
         raise forbidden("Cette page est réservée à un autre rôle.")
 
 
+def may_hand_out_stock(user: User) -> bool:
+    """Booklet stock is handed to structures by the programme's coordination (a
+    coordinator of the whole programme); an EPCI's coordinators follow theirs."""
+    return user.role == Role.COORDINATOR and user.epci_id is None
+
+
+def require_stock_manager(user: User) -> None:
+    if not may_hand_out_stock(user):
+        raise forbidden("Seule la coordination du programme confie des carnets aux structures.")
+
+
 def require_admin(user: User) -> None:
     require_role(user, Role.ADMINISTRATOR)
 

@@ -3,7 +3,7 @@ documents, and a coordinator's changes (validate, record the payment, build a dr
 again), each authorised by api/access.py and made in one unit of work.
 
 Changes carry an idempotency key (the API's `Idempotency-Key`, a page form's UUID),
-claimed in the same transaction as the change (records/idempotency.py): the same request
+claimed in the same transaction as the change (`api.idempotency.claim`): the same request
 sent again changes nothing and answers the statement as it is; another request with the
 same key is refused (409). A refused change rolls back with its claim: the corrected
 request may use the key.
@@ -24,13 +24,12 @@ from api import access
 from api import programme_reads as reads
 from api.auth import User
 from api.deps import AppState
-from api.errors import ApiError, key_reused
-from api.idempotency import fingerprint
+from api.errors import ApiError
+from api.idempotency import claim, fingerprint
 from api.statement_documents import StatementDocument, render_pdf
 from domain import clock
 from domain.refusals import MSG_STATEMENT_BUSY, RefusalKind, msg_statement_not_draft
 from domain.statements import StatementsBuilt, StatementStatus
-from records import idempotency as claims
 from records import models, queries
 from records import statements as records
 
@@ -245,16 +244,9 @@ class StatementService:
                 user, records.get_statement(session, statement_id, for_update=True)
             )
             if key:
-                try:
-                    first = claims.claim(
-                        session,
-                        scope=f"statement:{statement_id}:{name}",
-                        key=key,
-                        fingerprint=print_,
-                        now=clock.now(),
-                    )
-                except claims.KeyReused:
-                    raise key_reused() from None
+                first = claim(
+                    session, scope=f"statement:{statement_id}:{name}", key=key, fingerprint=print_
+                )
                 if not first:
                     return row  # sent again: done the first time, nothing changes
             try:

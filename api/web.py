@@ -11,7 +11,7 @@ Conventions for page authors:
   `request`, `user` (the signed-in `User` or None), `csrf_token`, `role_space` (the URL of
   the user's space); `{{ csrf_input() }}` goes into every `<form method="post">`;
 - filters: `date_fr` (dd/mm/yyyy, Europe/Paris), `datetime_fr` (dd/mm/yyyy à HH:MM),
-  `euros` (cents -> "10,00 €"), `stage` (Stage value -> French label), `role` (Role value
+  `euros` (cents -> "10,00 €"), `count` (9000 -> "9 000"), `stage` (Stage value -> French label), `role` (Role value
   -> French label).
 """
 
@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup, escape
 
 from api.auth import ANON_COOKIE, CSRF_FIELD, User, anonymous_csrf, set_cookie
-from domain.money import format_euros
+from domain.money import format_count, format_euros
 from domain.stages import Action, Role, Stage
 from domain.validity import PARIS, format_date_fr
 
@@ -85,6 +85,7 @@ def make_environment() -> Environment:
         date_fr=date_fr,
         datetime_fr=datetime_fr,
         euros=format_euros,
+        count=format_count,
         stage=stage_label,
         role=role_label,
     )

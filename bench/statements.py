@@ -69,7 +69,7 @@ def _fill(url: str, journeys: int) -> tuple[int, dict[date, list[str]]]:
     redeemed = 0
     try:
         with session_factory(engine)() as session:
-            seed_default_programme(session, today=date(2026, 1, 1))
+            seed_default_programme(session)
             session.commit()
             structures = [
                 (s.id, s.epci_id)

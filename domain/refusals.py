@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from domain.money import format_count
 from domain.stages import Stage
 from domain.validity import format_date_fr
 
@@ -276,6 +277,54 @@ def msg_cheque_code(serial: str, problem: str) -> str:
 MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL = (
     "L'en-tête Idempotency-Key est obligatoire pour orienter une personne."
 )
+
+
+# ---- booklet stock and the programme's period ----
+
+MSG_STOCK_RANGE_ORDER = (
+    "La plage de carnets est invalide : le premier numéro doit être au moins 1 et ne pas "
+    "dépasser le dernier."
+)
+
+
+def msg_stock_range_too_large(most: int) -> str:
+    return f"Une plage ne peut pas dépasser {format_count(most)} carnets."
+
+
+def msg_stock_range_overlaps(first: int, last: int) -> str:
+    return (
+        f"Ces numéros recouvrent la plage de carnets n° {first} à {last} déjà confiée à une "
+        "structure."
+    )
+
+
+def msg_stock_number_in_use(number: int) -> str:
+    return f"Le carnet n° {number} de cette plage a déjà été remis."
+
+
+def msg_stock_empty(millesime: int) -> str:
+    return (
+        f"Votre structure n'a plus de carnet du millésime {millesime} en stock : "
+        "demandez-en à la coordination du programme."
+    )
+
+
+def msg_programme_not_started(name: str, starts_on: date) -> str:
+    return f"Le programme {name} commence le {format_date_fr(starts_on)}."
+
+
+def msg_programme_ended(name: str, ends_on: date) -> str:
+    return (
+        f"Le programme {name} s'est terminé le {format_date_fr(ends_on)} : il ne prend plus "
+        "de nouvelles orientations ni de remises de carnet."
+    )
+
+
+def msg_millesime_not_offered(millesime: int, offered: tuple[int, ...]) -> str:
+    if not offered:
+        return f"Aucun carnet ne peut être remis aujourd'hui (millésime {millesime} demandé)."
+    choices = " ou ".join(str(m) for m in offered)
+    return f"Le millésime {millesime} n'est pas proposé aujourd'hui : choisissez {choices}."
 
 
 # ---- reimbursement statements (records/statements.py, api/statement_service.py) ----

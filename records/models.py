@@ -89,10 +89,10 @@ class Programme(Base, table=True):
     cheque_value_cents: int
     cheques_per_booklet: int
     grace_months: int
-    current_millesime: int
     budget_total_cents: int
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: date  # first day of referrals and booklets (Europe/Paris)
+    ends_on: date | None = None  # last day; None: not decided yet
+    target_booklets: int | None = None  # booklets the programme means to hand out
 
 
 class Epci(Base, table=True):
@@ -249,6 +249,7 @@ class Journey(Base, table=True):
     stage: str = Field(max_length=20, index=True)  # domain.stages.Stage
     outcome: str | None = Field(default=None, max_length=20)  # domain.stages.Outcome
     referred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    referred_month: int | None = None  # YYYYMM of referred_at in Europe/Paris: overview filters
     assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     booklet_issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     oriented_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -351,6 +352,23 @@ class BookletAllocation(Base, table=True):
     # Booklets issued before security codes existed: their slip must be printed again
     # (with the codes) and handed to the person; cleared when the slip is shown.
     slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BookletStockRange(Base, table=True):
+    """Booklets of a millésime, numbered `first_number`..`last_number`, handed by the
+    coordination to a reception structure, which gives them out (records.booklet_stock).
+    Ranges of a programme never overlap: a booklet number is unique in the programme."""
+
+    __tablename__ = "booklet_stock_range"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_code: int = Field(index=True)
+    millesime: int
+    reception_structure_id: int = Field(foreign_key="reception_structure.id", index=True)
+    first_number: int
+    last_number: int
+    allocated_at: datetime = Field(sa_type=UTCDateTime)
+    allocated_by: int | None = None  # account id of the coordinator
 
 
 class ChequeCodeFailure(Base, table=True):
@@ -590,14 +608,21 @@ class MailboxMessage(Base, table=True):
 
 
 class OverviewCount(Base, table=True):
-    """Journeys per (programme, EPCI, stage, stalled, outcome) and the sums of their cheque
-    counters: the GROUP BY of the overview, updated with each journey event in its
-    transaction, so the overview reads a few hundred rows whatever the number of journeys."""
+    """Journeys per (programme, EPCI, reception structure, mediation structure, millésime,
+    month of referral, stage, stalled, outcome) and the sums of their cheque counters: the
+    GROUP BY of the overview and its filters, updated with each journey event in its
+    transaction, so the overview reads the rows of its filters whatever the number of
+    journeys (bounded by structures × millésimes × months × stages). 0 stands for "none"
+    (no mediation structure yet, no booklet yet)."""
 
     __tablename__ = "overview_count"
 
     programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    reception_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mediation_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     stage: str = Field(primary_key=True, max_length=20)
     stalled: bool = Field(primary_key=True)
     outcome: str = Field(primary_key=True, max_length=20)  # "" while the journey is open
@@ -607,13 +632,18 @@ class OverviewCount(Base, table=True):
 
 
 class OverviewFirstSession(Base, table=True):
-    """Journeys per (programme, EPCI, days from referral to the first session): the
-    histogram the overview takes its median from, kept like `OverviewCount`."""
+    """Journeys per (programme, EPCI, structures, millésime, month of referral, days from
+    referral to the first session): the histogram the overview takes its median from, kept
+    like `OverviewCount`."""
 
     __tablename__ = "overview_first_session"
 
     programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    reception_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mediation_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     days: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     journeys: int = 0
 

@@ -20,7 +20,7 @@ from domain.contracts import (
 from domain.needs import AssessmentKind
 from domain.serials import parse_serial
 from domain.stages import Action, ChequeStatus, OrientationStatus, Stage
-from domain.validity import paris_day
+from domain.validity import paris_day, paris_month
 from domain.validity import valid_until as millesime_valid_until
 from records import overview_counts
 from records.models import (
@@ -211,6 +211,8 @@ def _journey_values(
         values[field] = dates.get(stage) or current.get(field)
     if status.closed_at is not None:
         values["closed_at"] = status.closed_at
+    referred = values.get("referred_at")
+    values["referred_month"] = paris_month(referred) if referred else current.get("referred_month")
     return values
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -62,7 +61,7 @@ from records.queries import (
     journey_timeline,
     register_beneficiary,
 )
-from tests.fixtures.database import count
+from tests.fixtures.database import count, lock_waits
 
 JID = "6f1c0e2a-4b7d-4f4e-9d59-1f0c2b7a9e01"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -90,21 +89,17 @@ def race_a_second_worker(
         apply_journey_event(first, event)
 
     errors: list[BaseException] = []
-    started = threading.Event()
 
     def run_second() -> None:
-        started.set()
         try:
             second_worker()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    thread = threading.Thread(target=run_second)
-    thread.start()
-    # Commit only once the second worker runs and has had time to reach the lock; if it
-    # reaches it later, it finds the event recorded: one write either way.
-    assert started.wait(timeout=30)
-    time.sleep(0.2)
+    with lock_waits(sessions) as held:
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        held()  # commit only once the second worker waits on the lock the first holds
     first.commit()
     first.close()
     thread.join(timeout=30)

@@ -48,7 +48,7 @@ LATER = BUILT + timedelta(days=3)
 @pytest.fixture
 def seeded(sessions: SessionFactory) -> SessionFactory:
     with sessions() as s:
-        seed_default_programme(s, today=date(2026, 11, 27))
+        seed_default_programme(s)
         s.commit()
     return sessions
 

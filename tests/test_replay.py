@@ -10,6 +10,7 @@ code before the patches of workflows/journey.py, the `_v2` ones from the code wi
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import re
@@ -172,11 +173,29 @@ PATCHES = {
 }
 
 
+def _patched_calls() -> list[str]:
+    """The argument of every `workflow.patched(...)` call in workflows/, as written."""
+    found = []
+    for module in sorted((Path(__file__).parent.parent / "workflows").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "patched"
+            ):
+                found.append(f"{module.stem}:{ast.unparse(node.args[0])}")
+    return found
+
+
 def test_every_patch_has_a_guard_test() -> None:
     source = (Path(__file__).parent.parent / "workflows" / "journey.py").read_text()
-    declared = set(re.findall(r'^PATCH_\w+ = "([^"]+)"', source, flags=re.MULTILINE))
-    assert declared == PATCHES
+    declared = dict(re.findall(r'^(PATCH_\w+) = "([^"]+)"', source, flags=re.MULTILINE))
+    assert set(declared.values()) == PATCHES
     assert {patch_id for _, _, patch_id in PAIRS} == PATCHES
+    # Every guard in the workflows reads one of these ids (no literal, no other module's
+    # patch without histories), and every id guards something.
+    calls = _patched_calls()
+    assert {f"journey:{name}" for name in declared} == set(calls), calls
 
 
 @pytest.mark.parametrize(

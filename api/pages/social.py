@@ -17,10 +17,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from api import access, schemas
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import CurrentUser, User
 from api.barcodes import code128_svg
@@ -51,8 +52,8 @@ from domain.stages import (
     Role,
     Stage,
 )
-from domain.validity import last_day_before, paris_today, valid_from
-from records import duplicates, models, queries
+from domain.validity import last_day_before, last_valid_day, paris_today, valid_from
+from records import booklet_stock, duplicates, models, queries
 from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
@@ -126,7 +127,7 @@ class AssessmentForm(submit.AssessmentFields):
 
 
 class BookletForm(KeyedForm):
-    pass
+    millesime: int | None = Field(default=None, ge=2000, le=2100)
 
 
 class OrientForm(KeyedForm):
@@ -586,17 +587,53 @@ async def assess_submit(
 # ---- booklet ----
 
 
-def _booklet_page(
-    request: Request, view: JourneyView, form: Form[BookletForm], status: int = 200
+@dataclass(frozen=True)
+class BookletOffer:
+    """What the booklet page offers today: each millésime with its last valid day and, for
+    a stock-managed one, the booklets left in the structure's stock; or why none."""
+
+    millesimes: list[tuple[int, date, int | None]]
+    closed: str | None  # the programme is not running: why
+
+
+def _booklet_offer(session: Session, state: AppState, view: JourneyView) -> BookletOffer:
+    programme = view.programme
+    try:
+        reads.require_running(programme)
+    except ApiError as err:
+        return BookletOffer([], err.message)
+    row = view.journey
+    offered = []
+    for millesime in reads.millesimes_today(programme).offered:
+        left = (
+            booklet_stock.left_in_stock(
+                session, programme.code, millesime, row.reception_structure_id
+            )
+            if booklet_stock.is_managed(session, programme.code, millesime)
+            else None
+        )
+        offered.append((millesime, last_valid_day(millesime, programme.grace_months), left))
+    return BookletOffer(offered, None)
+
+
+async def _booklet_page(
+    request: Request,
+    state: AppState,
+    view: JourneyView,
+    form: Form[BookletForm],
+    status: int = 200,
 ) -> HTMLResponse:
     p = view.programme
+    offer = await state.db.run(lambda s: _booklet_offer(s, state, view))
+    if offer.millesimes and not form.value("millesime"):
+        form.values["millesime"] = str(offer.millesimes[0][0])  # the default, checked
     return render(
         request,
         "social/booklet.html",
         _page(
             view,
             form=form,
-            millesime=p.current_millesime,
+            offer=offer,
             count=p.cheques_per_booklet,
             value=p.cheque_value_cents,
             total=p.cheque_value_cents * p.cheques_per_booklet,
@@ -610,7 +647,7 @@ async def booklet_page(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, Form.blank(fresh_key()))
+    return await _booklet_page(request, state, view, Form.blank(fresh_key()))
 
 
 @router.post("/parcours/{journey_id}/carnet")
@@ -618,22 +655,28 @@ async def booklet_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     form = await _read(request, user, BookletForm)
-    millesime = (await JourneyService(state).programme()).current_millesime if form.ok else 0
+    chosen: list[int] = []
+
+    async def choose(data: BookletForm) -> None:
+        chosen.append(await JourneyService(state).booklet_millesime(data.millesime))
+
     sent = await submit.send(
         state,
         user,
         journey_id,
         form,
         name=c.U_ISSUE_BOOKLET,
-        request=lambda _: c.BookletRequest(actor=user.actor, millesime=millesime),
+        request=lambda _: c.BookletRequest(actor=user.actor, millesime=chosen[0]),
         change=Change.ISSUE_BOOKLET,
         done=_journey_path(journey_id, "bordereau"),
+        check=choose,
+        field="millesime",
         shown=submit.not_out_of_scope,
     )
     if isinstance(sent, RedirectResponse):
         return sent
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, form, sent)
+    return await _booklet_page(request, state, view, form, sent)
 
 
 @router.get("/parcours/{journey_id}/bordereau")

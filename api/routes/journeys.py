@@ -187,9 +187,7 @@ async def issue_booklet(
     key: IdempotencyKey = None,
     body: s.BookletIn | None = None,
 ) -> c.JourneyStatus:
-    millesime = (body.millesime if body else None) or (
-        await JourneyService(state).programme()
-    ).current_millesime
+    millesime = await JourneyService(state).booklet_millesime(body.millesime if body else None)
     request = c.BookletRequest(actor=user.actor, millesime=millesime)
     return await _change(
         state, user, journey_id, c.U_ISSUE_BOOKLET, request, key=key, change=Change.ISSUE_BOOKLET

@@ -13,7 +13,6 @@ import asyncio
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -36,7 +35,7 @@ async def main() -> None:
         engine = make_engine(url)
         sessions = session_factory(engine)
         with sessions() as s:
-            seed_default_programme(s, today=datetime.now(UTC).date())
+            seed_default_programme(s)
             s.commit()
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(time_skipping_binary()),
