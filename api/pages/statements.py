@@ -21,7 +21,7 @@ from pydantic import Field
 
 from api import access
 from api.auth import CurrentUser, User
-from api.constraints import LINE, MAX_ID, MAX_PAGE, IdPath
+from api.constraints import LINE, MAX_ID, MAX_PAGE, IdPath, parse_id
 from api.deps import AppState, State
 from api.errors import ApiError
 from api.exports import csv_download, pdf_download
@@ -70,12 +70,6 @@ def _space(user: User, role: Role) -> str:
     return "/coordination" if role == Role.COORDINATOR else "/mediation"
 
 
-def _int(text: str | None) -> int | None:
-    if not text or not (text.isascii() and text.isdigit()):
-        return None
-    return int(text) if 1 <= int(text) <= MAX_ID else None
-
-
 def _month(text: str | None) -> date | None:
     if not text or len(text) != 7 or text[4] != "-" or not text.replace("-", "").isdigit():
         return None
@@ -100,10 +94,10 @@ async def _list(
     status = etat if etat in StatementStatus.table() else None
     filters = StatementFilter(
         month=_month(mois),
-        mediation_structure_id=_int(structure) if role == Role.COORDINATOR else None,
+        mediation_structure_id=parse_id(structure) if role == Role.COORDINATOR else None,
         status=StatementStatus(status) if status else None,
     )
-    number = min(max(_int(page) or 1, 1), MAX_PAGE)
+    number = min(max(parse_id(page) or 1, 1), MAX_PAGE)
     found = await StatementService(state).list(
         user, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
     )
