@@ -18,7 +18,8 @@ from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
-from api.routes import accounts, cheques, journeys, reports
+from api.pages import statements as statement_pages
+from api.routes import accounts, cheques, journeys, reports, statements
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
+    app.include_router(statements.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         mediation,
         coordination,
         stock,
+        statement_pages,
         admin,
         mailbox,
         letters,

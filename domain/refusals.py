@@ -368,3 +368,48 @@ def msg_millesime_not_offered(millesime: int, offered: tuple[int, ...]) -> str:
         return f"Aucun carnet ne peut être remis aujourd'hui (millésime {millesime} demandé)."
     choices = " ou ".join(str(m) for m in offered)
     return f"Le millésime {millesime} n'est pas proposé aujourd'hui : choisissez {choices}."
+
+
+# ---- reimbursement statements (records/statements.py, api/statement_service.py) ----
+
+MSG_STATEMENT_NOT_FOUND = "Relevé de remboursement introuvable."
+MSG_STATEMENTS_COORDINATION_ONLY = (
+    "Seule la coordination de tout le programme valide les relevés et enregistre leur paiement."
+)
+MSG_STATEMENT_BUSY = "Le relevé est en cours de préparation : réessayez dans un instant."
+MSG_PAYMENT_REFERENCE_MISSING = "Indiquez la référence du paiement (virement, mandat…)."
+
+
+def msg_statement_not_draft(number: str, status_label: str) -> str:
+    return (
+        f"Le relevé {number} n'est plus un brouillon (état : {status_label}) : "
+        "il ne peut plus être validé ni mis à jour."
+    )
+
+
+def msg_statement_not_issued(number: str, status_label: str) -> str:
+    return (
+        f"Le paiement du relevé {number} ne peut pas être enregistré (état : {status_label}) : "
+        "un relevé se paie une fois, après sa validation."
+    )
+
+
+def msg_statement_changed(number: str) -> str:
+    return (
+        f"Le relevé {number} a été mis à jour depuis son affichage (chèques arrivés en retard) : "
+        "vérifiez-le à nouveau avant de le valider."
+    )
+
+
+def msg_payment_before_validation(validated_on: date) -> str:
+    return (
+        "La date du paiement ne peut pas précéder la validation du relevé "
+        f"({format_date_fr(validated_on)})."
+    )
+
+
+def msg_payment_in_future(today: date) -> str:
+    return (
+        "La date du paiement ne peut pas être dans le futur "
+        f"(nous sommes le {format_date_fr(today)})."
+    )

@@ -676,3 +676,59 @@ class IdempotencyClaim(Base, table=True):
     key: str = Field(primary_key=True, max_length=100)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# ---- reimbursement statements (contre-paiement, records/statements.py) ----
+
+
+class Statement(Base, table=True):
+    """One mediation structure's reimbursement for one month: built as a DRAFT by the
+    monthly Schedule, validated by a coordinator (ISSUED), then paid (PAID), when its
+    cheques become REIMBURSED. One per (structure, month); numbered per programme."""
+
+    __tablename__ = "statement"
+    __table_args__ = (
+        UniqueConstraint("mediation_structure_id", "month"),
+        UniqueConstraint("programme_code", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20)  # domain.statements.statement_number
+    programme_code: int = Field(index=True)
+    mediation_structure_id: int = Field(foreign_key="mediation_structure.id")
+    month: date = Field(index=True)  # its first day
+    status: str = Field(max_length=8, index=True)  # domain.statements.StatementStatus
+    issuer_name: str = Field(max_length=200)  # the programme's issuer when last built
+    cheque_count: int = 0
+    total_cents: int = 0
+    built_at: datetime = Field(sa_type=UTCDateTime)  # first built
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # last built or changed
+    validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    validated_by: int | None = None  # account id of the coordinator
+    paid_on: date | None = None  # the payment's date, as recorded
+    payment_reference: str | None = Field(default=None, max_length=100)
+    paid_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_recorded_by: int | None = None  # account id
+
+
+class StatementLine(Base, table=True):
+    """A cheque reimbursed by a statement. `serial` is unique: a cheque is in exactly one
+    statement, whatever builds run, retried or at once."""
+
+    __tablename__ = "statement_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="statement.id", index=True)
+    serial: str = Field(foreign_key="cheque.serial", max_length=16, unique=True)
+    session_day: date  # the cheque's redeemed_on: the session's day
+    amount_cents: int
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The monthly build: REDEEMED cheques of a programme not yet in a statement, by day.
+Index(
+    "ix_cheque_programme_code_status_redeemed_on",
+    Cheque.programme_code,  # type: ignore[arg-type]
+    Cheque.status,  # type: ignore[arg-type]
+    Cheque.redeemed_on,  # type: ignore[arg-type]
+)

@@ -260,6 +260,10 @@ def _project_cheques(
             "valid_until": until,
         }
         row = existing.get(serial.digits)
+        if row is not None and row.status == ChequeStatus.REIMBURSED and values["status"] in SPENT:
+            # Reimbursement is money state the records hold (records/statements.py): the
+            # workflow's cheque stays REDEEMED, and must not turn a paid cheque back.
+            values["status"] = ChequeStatus.REIMBURSED.value
         if row is None:
             added.append(
                 values
