@@ -2,7 +2,7 @@
 their lines (a cheque in exactly one statement); an index for the monthly build.
 
 Revision ID: 0011
-Revises: 0013
+Revises: 0010
 Create Date: 2026-12-01 10:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0013"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
