@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import temporalio.workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from config import Settings
 from domain.contracts import (
     ACTIVITY_RECORD_EVENT,
     ACTIVITY_RECORD_EVENTS,
@@ -33,6 +33,7 @@ from domain.contracts import (
     U_UNLOCK_BOOKLET,
 )
 from domain.mail import ACTIVITY_DELIVER_NOTICES
+from temporal_client import data_converter
 from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
@@ -66,7 +67,7 @@ def _load(name: str) -> WorkflowHistory:
 async def _replay(name: str) -> WorkflowReplayResult:
     replayer = Replayer(
         workflows=[JourneyWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),  # passes plain payloads through
         workflow_runner=sandbox_runner(),
     )
     return await replayer.replay_workflow(_load(name), raise_on_replay_failure=False)
