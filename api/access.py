@@ -30,6 +30,7 @@ from api.errors import ApiError, not_found
 from domain.contracts import Actor, JourneyStatus
 from domain.refusals import (
     MSG_ACCOUNT_NOT_FOUND,
+    MSG_PAYLOADS_COORDINATION_ONLY,
     MSG_STATEMENT_NOT_FOUND,
     MSG_STATEMENTS_COORDINATION_ONLY,
     MSG_TOKEN_NOT_FOUND,
@@ -299,3 +300,14 @@ def require_statement_change(user: User, row: StatementRow | None) -> StatementR
     if not may_manage_statements(user):
         raise forbidden(MSG_STATEMENTS_COORDINATION_ONLY)
     return row
+
+
+# ---- Temporal's histories, decoded (api/routes/codec.py) ----
+
+
+def require_payload_reader(user: User) -> None:
+    """Decoding Temporal payloads (the Temporal UI's codec endpoint): coordinators of the
+    whole programme only. The UI lists every journey of the namespace, so only those who
+    may see every journey read them decoded (they hold opaque ids, but still)."""
+    if user.role != Role.COORDINATOR or user.epci_id is not None:
+        raise forbidden(MSG_PAYLOADS_COORDINATION_ONLY)

@@ -19,7 +19,7 @@ from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
 from api.pages import statements as statement_pages
-from api.routes import accounts, cheques, journeys, reports, statements
+from api.routes import accounts, cheques, codec, journeys, reports, statements
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
-    app.add_middleware(BodyLimit)  # 413 past a few kilobytes
+    # 413 past a few kilobytes (the codec endpoint: a history's payloads)
+    app.add_middleware(BodyLimit, larger={codec.PREFIX: codec.MAX_BODY_BYTES})
+    app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
     app.state.clock_at = settings.clock_at
     app.add_middleware(FrozenClock)  # one "today" per request, settable in dev and tests
     openapi.install(app)  # declares the refusals every route shares
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
     app.include_router(statements.router)
+    app.include_router(codec.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,

@@ -203,7 +203,7 @@ def check_withdraw(
 ) -> None:
     if not status.stage.is_open:
         raise wrong_stage(r.WITHDRAW_STAGE, status.stage)
-    if not req.reason.strip():
+    if not (req.reason.strip() or req.reason_id):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_WITHDRAW_REASON_MISSING)
 
 
@@ -222,7 +222,7 @@ def check_reorient(
     if status.stage not in REORIENTABLE_STAGES:
         raise wrong_stage(r.REORIENT_STAGE, status.stage)
     _check_structure(req.mediation_structure_id)
-    if not (req.reason or "").strip():
+    if not ((req.reason or "").strip() or req.reason_id):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_REORIENT_REASON_MISSING)
     if (
         status.stage != Stage.BOOKLET_ISSUED

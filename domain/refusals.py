@@ -376,6 +376,14 @@ MSG_STATEMENT_NOT_FOUND = "Relevé de remboursement introuvable."
 MSG_STATEMENTS_COORDINATION_ONLY = (
     "Seule la coordination de tout le programme valide les relevés et enregistre leur paiement."
 )
+MSG_PAYLOADS_COORDINATION_ONLY = (
+    "Seule la coordination de tout le programme peut lire les historiques Temporal déchiffrés."
+)
+MSG_PAYLOAD_UNREADABLE = (
+    "Une donnée Temporal ne se déchiffre pas : clé inconnue (PASSNUM_PAYLOAD_PREVIOUS_KEYS) "
+    "ou donnée altérée."
+)
+MSG_PAYLOAD_NOT_BASE64 = "Une donnée Temporal n'est pas en base64."
 MSG_STATEMENT_BUSY = "Le relevé est en cours de préparation : réessayez dans un instant."
 MSG_PAYMENT_REFERENCE_MISSING = "Indiquez la référence du paiement (virement, mandat…)."
 

@@ -466,8 +466,9 @@ class TransitionLog(Base, table=True):
     action: str = Field(max_length=24)  # domain.stages.Action
     from_stage: str | None = Field(default=None, max_length=20)
     to_stage: str = Field(max_length=20)
-    reason: str | None = None
+    reason: str | None = None  # a fixed wording; typed text only in rows before free texts
     detail: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    free_text_id: str | None = Field(default=None, max_length=36)  # FreeText typed with it
 
 
 class NotificationOutbox(Base, table=True):
@@ -732,3 +733,25 @@ Index(
     Cheque.status,  # type: ignore[arg-type]
     Cheque.redeemed_on,  # type: ignore[arg-type]
 )
+
+
+# ---- free text typed by professionals (records/free_texts.py) ----
+
+
+class FreeText(Base, table=True):
+    """A text a professional typed with a change to a journey (a re-orientation's or a
+    withdrawal's reason, a comment on an orientation's answer, a nudge's message). Written
+    by the API before the change is sent; the workflow and its history carry only `id`, the
+    transition log row names it (`TransitionLog.free_text_id`). Erased (text None) when the
+    journey is anonymised."""
+
+    __tablename__ = "free_text"
+
+    id: str = Field(primary_key=True, max_length=36)
+    journey_id: str = Field(foreign_key="journey.id", max_length=36, index=True)
+    kind: str = Field(max_length=40)  # "<update>.<field>", e.g. "withdraw.reason"
+    text: str | None = None
+    author_role: str = Field(max_length=20)
+    author_ref: str = Field(max_length=120)
+    written_at: datetime = Field(sa_type=UTCDateTime)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -460,6 +460,7 @@ class JourneyWorkflow:
             reason=change.reason,
             detail=dict(change.detail),
             notices=built,
+            text_id=change.text_id,
         )
         if self._input.use_search_attributes:
             self._upsert_search_attributes()

@@ -289,7 +289,7 @@ def _who(role: str, ref: str, names: dict[int, str]) -> str:
     return f"{name} ({label})" if name else label
 
 
-def _why(entry: models.TransitionLog, structures: dict[int, str]) -> list[str]:
+def _why(entry: queries.TimelineRow, structures: dict[int, str]) -> list[str]:
     lines: list[str] = []
     detail = entry.detail or {}
     if entry.reason:
