@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -121,14 +122,21 @@ async def test_tampered_payloads_are_refused() -> None:
 
 
 def test_production_refuses_the_dev_or_a_short_payload_key() -> None:
-    strong = "s" * 40
-    base = {"environment": "production", "secret_key": SecretStr(strong)}
-    base["cheque_code_key"] = SecretStr(strong)
-    with pytest.raises(ValidationError, match="PASSNUM_PAYLOAD_KEY"):
-        Settings(**base)  # the dev placeholder
-    with pytest.raises(ValidationError, match="PASSNUM_PAYLOAD_KEY"):
-        Settings(**base, payload_key=SecretStr("short"))
-    assert Settings(**base, payload_key=SecretStr(KEY_1)).payload_keyring.key_id
+    def production(payload_key: str | None) -> Settings:
+        strong = SecretStr("s" * 40)
+        if payload_key is None:  # the dev placeholder
+            return Settings(environment="production", secret_key=strong, cheque_code_key=strong)
+        return Settings(
+            environment="production",
+            secret_key=strong,
+            cheque_code_key=strong,
+            payload_key=SecretStr(payload_key),
+        )
+
+    for refused in (None, "short"):
+        with pytest.raises(ValidationError, match="PASSNUM_PAYLOAD_KEY"):
+            production(refused)
+    assert production(KEY_1).payload_keyring.key_id
     assert Settings().payload_key.get_secret_value() == DEV_PAYLOAD_KEY  # dev default
 
 
@@ -162,7 +170,7 @@ async def test_a_history_written_with_the_codec_replays_after_a_rotation(
 # ---- the endpoint ----
 
 
-def as_json(payloads: list[Payload]) -> dict[str, list[dict[str, object]]]:
+def as_json(payloads: list[Payload]) -> dict[str, list[dict[str, Any]]]:
     return {
         "payloads": [
             {
@@ -183,9 +191,9 @@ async def test_codec_endpoint(api_stack, dev_server) -> None:  # type: ignore[no
     history = await dev_server.client.get_workflow_handle(f"journey-{jid}").fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
     body = as_json(list(started.input.payloads))
-    assert body["payloads"][0]["metadata"]["encoding"] == base64.b64encode(
-        ENCRYPTED_ENCODING
-    ).decode()
+    assert (
+        body["payloads"][0]["metadata"]["encoding"] == base64.b64encode(ENCRYPTED_ENCODING).decode()
+    )
 
     # Anonymous: 401 (the UI's origin may read the refusal); other roles: 403.
     r = await stack.http.post(decode, json=body, headers={"Origin": UI})
