@@ -120,9 +120,10 @@ class Settings(BaseSettings):
         description="Comma-separated former payload keys, still accepted to decrypt",
     )
     temporal_ui_origins: str = Field(
-        default="http://127.0.0.1:8233,http://localhost:8233",
+        default="",
         description="Comma-separated origins of the Temporal UI allowed to call the codec "
-        "endpoint (/api/v1/temporal-codec/decode) from the browser",
+        "endpoint (/api/v1/temporal-codec/decode) from the browser; default: the dev "
+        "server's UI (http://127.0.0.1:<ui port> and http://localhost:<ui port>)",
     )
 
     # ---- mail ----
@@ -195,7 +196,9 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_origin_list(self) -> list[str]:
-        return [o.strip().rstrip("/") for o in self.temporal_ui_origins.split(",") if o.strip()]
+        given = [o.strip().rstrip("/") for o in self.temporal_ui_origins.split(",") if o.strip()]
+        port = self.temporal_ui_port
+        return given or [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     @cached_property
     def code_vault(self) -> CodeVault:
