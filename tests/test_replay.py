@@ -7,6 +7,12 @@ code before the patches of workflows/journey.py, the `_v2` ones from the code wi
 `_notified` from `record_notified` (notice delivery), `expired_v3` and `locked` from
 `record_secured` (a change of structure told to the previous one; booklet lock/unlock);
 `lost` from `record_lost` (a booklet declared lost and replaced).
+
+All were recorded before the payload codec (plain JSON payloads) and replay with passnum's
+converter (temporal_client.data_converter), whose codec passes them through; a history
+written with the codec replays too (tests/test_temporal_codec.py). Free texts moved out of
+the requests (ids instead of text) without changing any command: no patch, and these
+histories, whose requests carried the text, replay unchanged.
 """
 
 from __future__ import annotations

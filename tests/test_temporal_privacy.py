@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from google.protobuf.message import Message
 from sqlmodel import select
 from temporalio.api.common.v1 import Payload
@@ -183,7 +184,7 @@ def decoded_data(document: Any) -> Iterator[bytes]:
 
 
 async def test_no_name_email_phone_or_free_text_reaches_temporal(  # type: ignore[no-untyped-def]
-    api_stack, dev_server
+    api_stack, dev_server, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     stack: Stack = api_stack
     ids = await scenario(stack)
@@ -244,3 +245,9 @@ async def test_no_name_email_phone_or_free_text_reaches_temporal(  # type: ignor
         data = list(decoded_data(json.loads(out)))
         assert any(jid.encode() in d for d in data)  # decoded, not ciphertext
         assert all(leaks(d) == [] for d in data)
+
+    # Nor the dev server's own database (SQLite file and its write-ahead log).
+    files = list(tmp_path_factory.getbasetemp().glob("temporal-dev*/temporal.db*"))
+    assert files
+    for path in files:
+        assert leaks(path.read_bytes()) == [], path.name
