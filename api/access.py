@@ -221,3 +221,24 @@ def programme_token(session: Session, user: User, token_id: int) -> ApiToken:
     if token is None or owner is None or owner.programme_code != user.programme_code:
         raise ApiError(404, "not_found", MSG_TOKEN_NOT_FOUND)
     return token
+
+
+# ---- the funder ledger ----
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerScope:
+    """What of the funder ledger a coordinator reads: the whole programme (`epci_id`
+    None), or the entries of their EPCI's journeys, their own EPCI's line in full and
+    only their territory's part of the State's and the Département's."""
+
+    epci_id: int | None
+
+
+def ledger_scope(user: User) -> LedgerScope:
+    """Coordinators only: the ledger is the programme's money, followed by the Département
+    and the EPCI. Administrators manage accounts and no journey (entries name cheques);
+    social workers and mediators have no part in funders' figures. 403 otherwise."""
+    if user.role != Role.COORDINATOR:
+        raise forbidden("Le suivi des financeurs est réservé aux coordinateurs du programme.")
+    return LedgerScope(epci_id=user.epci_id)

@@ -18,7 +18,9 @@ from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social
 from api.pages import auth as auth_pages
+from api.pages import ledger as ledger_pages
 from api.routes import accounts, cheques, journeys
+from api.routes import ledger as ledger_routes
 from api.web import STATIC_DIR
 from config import Settings
 from records.db import make_engine, session_factory
@@ -59,8 +61,19 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(journeys.router)
     app.include_router(cheques.router)
     app.include_router(accounts.router)
+    app.include_router(ledger_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for pages in (auth_pages, social, mediation, coordination, admin, mailbox, letters, account):
+    for pages in (
+        auth_pages,
+        social,
+        mediation,
+        coordination,
+        ledger_pages,
+        admin,
+        mailbox,
+        letters,
+        account,
+    ):
         app.include_router(pages.router)
 
     @app.get("/api/v1/health", tags=["ops"])

@@ -699,3 +699,116 @@ def totals_by_kind(session: Session, programme_code: int) -> dict[str, int]:
             .group_by(e.kind)
         )
     }
+
+
+# ---- closures as a reader sees them ----
+
+
+@dataclass(frozen=True)
+class ClosureFunder:
+    funder_id: int
+    name: str
+    kind: str
+    committed_cents: Cents
+    spent_cents: Cents
+    cancelled_cents: Cents
+    returned_cents: Cents
+
+    @property
+    def kind_label(self) -> str:
+        return FunderKind(self.kind).label
+
+
+@dataclass(frozen=True)
+class UnexpiredCheque:
+    serial: str
+    journey_id: str
+
+    @property
+    def display_serial(self) -> str:
+        return parse_serial(self.serial).display
+
+
+@dataclass(frozen=True)
+class ClosureView:
+    millesime: int
+    status: str  # ClosureStatus
+    last_valid_day: date
+    first_checked_at: datetime
+    checked_at: datetime
+    closed_at: datetime | None
+    whole: bool  # the whole programme's figures (else one EPCI's line and journeys)
+    returned_cents: Cents  # within the reader's scope
+    funders: list[ClosureFunder]
+    cheques: dict[str, int]  # by status, whole programme only (else empty)
+    reconciled: bool
+    differences_cents: dict[str, int]
+    unexpired_count: int  # whole programme
+    unexpired: list[UnexpiredCheque]  # listed (at most REPORT_UNEXPIRED_MAX), in scope
+
+    @property
+    def status_label(self) -> str:
+        return ClosureStatus(self.status).label
+
+
+def closure_views(
+    session: Session, programme_code: int, *, epci_id: int | None, millesime: int | None = None
+) -> list[ClosureView]:
+    """The closures, newest millésime first, as a reader of `epci_id` (None: the whole
+    programme) may see them: an EPCI coordinator sees their own EPCI's line and the
+    unexpired cheques of their journeys."""
+    views: list[ClosureView] = []
+    for closure in list_closures(session, programme_code):
+        if millesime is not None and closure.millesime != millesime:
+            continue
+        report = closure.report
+        funders = [
+            ClosureFunder(
+                funder_id=int(f["funder_id"]),
+                name=str(f["name"]),
+                kind=str(f["kind"]),
+                committed_cents=int(f["committed_cents"]),
+                spent_cents=int(f["spent_cents"]),
+                cancelled_cents=int(f["cancelled_cents"]),
+                returned_cents=int(f["returned_cents"]),
+            )
+            for f in report.get("funders", [])
+        ]
+        listed = [
+            UnexpiredCheque(str(u["serial"]), str(u["journey_id"]))
+            for u in report.get("unexpired", [])
+        ]
+        if epci_id is not None:
+            own = {
+                int(i)
+                for i in session.scalars(select(_FUNDER.c.id).where(_FUNDER.c.epci_id == epci_id))
+            }
+            funders = [f for f in funders if f.funder_id in own]
+            journeys = {u.journey_id for u in listed}
+            mine = set(
+                session.scalars(
+                    select(_JOURNEY.c.id).where(
+                        _JOURNEY.c.id.in_(journeys), _JOURNEY.c.epci_id == epci_id
+                    )
+                )
+            )
+            listed = [u for u in listed if u.journey_id in mine]
+        views.append(
+            ClosureView(
+                millesime=closure.millesime,
+                status=closure.status,
+                last_valid_day=date.fromisoformat(str(report["last_valid_day"])),
+                first_checked_at=closure.first_checked_at,
+                checked_at=closure.checked_at,
+                closed_at=closure.closed_at,
+                whole=epci_id is None,
+                returned_cents=sum(f.returned_cents for f in funders),
+                funders=funders,
+                cheques=dict(report.get("cheques", {})) if epci_id is None else {},
+                reconciled=bool(report.get("reconciled")),
+                differences_cents=dict(report.get("differences_cents", {})),
+                unexpired_count=int(report.get("unexpired_count", 0)),
+                unexpired=listed,
+            )
+        )
+    return views
