@@ -59,6 +59,11 @@ class Story:
     events: list[JourneyEvent] = field(default_factory=list)
     clock: datetime = T0
 
+    @staticmethod
+    def start_of(millesime: int) -> datetime:
+        """An instant well within a millésime (1 March, 09:00 UTC)."""
+        return datetime(millesime, 3, 1, 9, 0, tzinfo=UTC)
+
     @classmethod
     def start(cls, epci: int, millesime: int, cheques: int, start: datetime) -> Story:
         number = next(_numbers)
