@@ -208,14 +208,18 @@ def charge(session: Session, cheques: Sequence[ChequeCharge]) -> int:
     ):
         held.setdefault(serial, {}).setdefault(kind, {})[funder] = amount
     rows: list[dict[str, Any]] = []
+    splits: dict[tuple[int, int], dict[int, int]] = {}  # a journey's cheques share theirs
     for cheque in cheques:
         terms = _terms(session, cheque.programme_code)
         if terms is None:
             continue
         kinds = held.get(cheque.serial, {})
-        split = kinds.get(EntryKind.COMMITTED.value) or terms.rule.split(
-            terms.cheque_value_cents, cheque.epci_id
-        )
+        split = kinds.get(EntryKind.COMMITTED.value)
+        if split is None:
+            key = (cheque.programme_code, cheque.epci_id)
+            if key not in splits:
+                splits[key] = terms.rule.split(terms.cheque_value_cents, cheque.epci_id)
+            split = splits[key]
         for kind in sorted(entry_kinds(cheque.status) - {EntryKind(k) for k in kinds}):
             at = cheque.committed_at if kind == EntryKind.COMMITTED else cheque.changed_at
             month = _paris_month(at)
@@ -243,24 +247,33 @@ def charge(session: Session, cheques: Sequence[ChequeCharge]) -> int:
     return len(rows)
 
 
+def _upsert_month(dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n` on `ledger_month`, one
+    statement per dialect, run with a list of rows (compiled once, cached)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(MONTH)
+    return stmt.on_conflict_do_update(
+        index_elements=[MONTH.c[k] for k in MONTH_KEY],
+        set_={s: MONTH.c[s] + stmt.excluded[s] for s in ("amount_cents", "entries")},
+    )
+
+
+_UPSERT_MONTH = {d: _upsert_month(d) for d in ("postgresql", "sqlite")}
+
+
 def write_pending(session: Session) -> None:
-    """Write the monthly sums of the entries of this transaction (done by commit itself)."""
+    """Write the monthly sums of the entries of this transaction (done by commit itself),
+    keys in order."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
     dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(MONTH).values(
+    session.execute(
+        _UPSERT_MONTH["postgresql" if dialect == "postgresql" else "sqlite"],
         [
             dict(zip(MONTH_KEY, key, strict=True)) | {"amount_cents": a, "entries": n}
             for key, (a, n) in sorted(pending.items())
-        ]
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[MONTH.c[k] for k in MONTH_KEY],
-            set_={s: MONTH.c[s] + stmt.excluded[s] for s in ("amount_cents", "entries")},
-        )
+        ],
     )
 
 
