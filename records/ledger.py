@@ -189,6 +189,7 @@ class ChequeCharge:
     status: str  # ChequeStatus
     committed_at: datetime  # when a missing COMMITTED entry is dated
     changed_at: datetime  # when the other missing entries are dated
+    new: bool = False  # its row is being written now: the ledger cannot hold any entry of it
 
 
 def _paris_month(at: datetime) -> int:
@@ -202,11 +203,12 @@ def charge(session: Session, cheques: Sequence[ChequeCharge]) -> int:
         return 0
     e = ENTRY.c
     held: dict[str, dict[str, dict[int, int]]] = {}
-    serials = [c.serial for c in cheques]
-    for serial, kind, funder, amount in session.execute(
-        select(e.serial, e.kind, e.funder_id, e.amount_cents).where(e.serial.in_(serials))
-    ):
-        held.setdefault(serial, {}).setdefault(kind, {})[funder] = amount
+    serials = [c.serial for c in cheques if not c.new]
+    if serials:
+        for serial, kind, funder, amount in session.execute(
+            select(e.serial, e.kind, e.funder_id, e.amount_cents).where(e.serial.in_(serials))
+        ):
+            held.setdefault(serial, {}).setdefault(kind, {})[funder] = amount
     rows: list[dict[str, Any]] = []
     splits: dict[tuple[int, int], dict[int, int]] = {}  # a journey's cheques share theirs
     for cheque in cheques:

@@ -675,18 +675,27 @@ class LedgerEntry(Base, table=True):
     epci_id: int  # the EPCI of the cheque's journey
 
 
-# The entries list (per funder or per EPCI, by month) and the closure's sums per millésime.
+# The entries list, newest first (month, then id), per funder, per EPCI or all; the
+# closure's sums per millésime.
 Index(
-    "ix_ledger_entry_programme_code_funder_id_month",
+    "ix_ledger_entry_programme_code_funder_id_month_id",
     LedgerEntry.programme_code,  # type: ignore[arg-type]
     LedgerEntry.funder_id,  # type: ignore[arg-type]
     LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
 )
 Index(
-    "ix_ledger_entry_programme_code_epci_id_month",
+    "ix_ledger_entry_programme_code_epci_id_month_id",
     LedgerEntry.programme_code,  # type: ignore[arg-type]
     LedgerEntry.epci_id,  # type: ignore[arg-type]
     LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
+)
+Index(
+    "ix_ledger_entry_programme_code_month_id",
+    LedgerEntry.programme_code,  # type: ignore[arg-type]
+    LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
 )
 Index(
     "ix_ledger_entry_programme_code_millesime_kind",

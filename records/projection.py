@@ -262,6 +262,7 @@ def _project_cheques(
                     status=values["status"],
                     committed_at=at,
                     changed_at=at,
+                    new=row is None,
                 )
             )
         if row is None:

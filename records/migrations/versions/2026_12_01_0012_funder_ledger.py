@@ -22,6 +22,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The entries list, newest first (month, then id), per funder, per EPCI or all; the
+# closure's sums per millésime.
+INDEXES = (
+    ("programme_code", "funder_id", "month", "id"),
+    ("programme_code", "epci_id", "month", "id"),
+    ("programme_code", "month", "id"),
+    ("programme_code", "millesime", "kind"),
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "funding_rule_line",
@@ -65,11 +75,7 @@ def upgrade() -> None:
             "serial", "kind", "funder_id", name=op.f("uq_ledger_entry_serial_kind_funder_id")
         ),
     )
-    for columns in (
-        ("programme_code", "funder_id", "month"),
-        ("programme_code", "epci_id", "month"),
-        ("programme_code", "millesime", "kind"),
-    ):
+    for columns in INDEXES:
         op.create_index(
             "ix_ledger_entry_" + "_".join(columns), "ledger_entry", list(columns), unique=False
         )
@@ -111,11 +117,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("millesime_closure")
     op.drop_table("ledger_month")
-    for columns in (
-        ("programme_code", "millesime", "kind"),
-        ("programme_code", "epci_id", "month"),
-        ("programme_code", "funder_id", "month"),
-    ):
+    for columns in reversed(INDEXES):
         op.drop_index("ix_ledger_entry_" + "_".join(columns), table_name="ledger_entry")
     op.drop_table("ledger_entry")
     op.drop_index(op.f("ix_funding_rule_line_programme_id"), table_name="funding_rule_line")
