@@ -245,6 +245,10 @@ def whole_programme(url_for: Callable[[str], str], journeys: int, backend: str) 
             written = ledger.ensure_ledger(s)
             s.commit()
         backfill = time.perf_counter() - started
+        with sessions() as s:  # fresh statistics, as autovacuum would have them
+            for table in ("cheque", "journey", "ledger_entry", "ledger_month"):
+                s.execute(text(f"ANALYZE {table}"))
+            s.commit()
         with sessions() as s:
             programme = get_programme(s, PROGRAMME)
             assert programme is not None
@@ -282,7 +286,8 @@ def run(url_for: Callable[[str], str], backend: str, journeys: int, programme: i
 
 
 def postgres_url_for(base: str) -> Callable[[str], str]:
-    """Each database a fresh schema of the given (empty) PostgreSQL database."""
+    """Each database a fresh schema of the given (empty) PostgreSQL database, dropped at
+    exit (`drop_schemas`)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -290,6 +295,7 @@ def postgres_url_for(base: str) -> Callable[[str], str]:
         url = make_url(base)
         dsn = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
         schema = f"bench_ledger_{name}"
+        _SCHEMAS.append((dsn, schema))
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             conn.execute(f"CREATE SCHEMA {schema}")
@@ -298,6 +304,17 @@ def postgres_url_for(base: str) -> Callable[[str], str]:
         )
 
     return url_for
+
+
+_SCHEMAS: list[tuple[str, str]] = []
+
+
+def drop_schemas() -> None:
+    import psycopg
+
+    for dsn, schema in _SCHEMAS:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 if __name__ == "__main__":
@@ -320,4 +337,7 @@ if __name__ == "__main__":
             args.programme,
         )
     if args.postgres:
-        run(postgres_url_for(args.postgres), "postgresql", args.journeys, args.programme)
+        try:
+            run(postgres_url_for(args.postgres), "postgresql", args.journeys, args.programme)
+        finally:
+            drop_schemas()
