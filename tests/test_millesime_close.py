@@ -1,7 +1,8 @@
 """The end of a millésime through Temporal: a journey's unspent cheques expire by its own
 timer, then `MillesimeCloseWorkflow` closes the millésime and records each funder's
-return (time-skipping server); and its daily Schedule, created once at worker start, at
-06:00 Europe/Paris, starts it (dev server: the test server has no schedules)."""
+return (time-skipping server); its daily Schedule, created once at worker start, at
+06:00 Europe/Paris, starts it (dev server: the test server has no schedules); its recorded
+history replays (tests/histories/record_ledger.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from temporalio.client import ScheduleActionExecutionStartWorkflow
+from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.journey_records import JourneyActivities
 from domain.ledger import CLOSE_SCHEDULE_ID, CloseReport
@@ -21,8 +24,9 @@ from records import ledger
 from records.db import SessionFactory
 from records.seed import seed_default_programme
 from tests.fixtures.temporal import EPCI, PROGRAMME, Journeys, paris, session_request
+from tests.histories.record_ledger import TARGET
 from tests.test_records_ledger import check_reconciled
-from worker import build_worker, ensure_millesime_close_schedule
+from worker import build_worker, ensure_millesime_close_schedule, sandbox_runner
 from workflows.millesime_close import CloseInput, MillesimeCloseWorkflow
 
 
@@ -106,3 +110,15 @@ async def test_schedule_is_created_once_and_starts_the_closure(
         assert report.closures == []  # no cheque in a fresh database
     finally:
         await handle.delete()
+
+
+async def test_the_recorded_history_replays() -> None:
+    history = WorkflowHistory.from_json("millesime-close-recorded", TARGET.read_text())
+    assert any(e.activity_task_completed_event_attributes.result for e in history.events)
+    replayer = Replayer(
+        workflows=[MillesimeCloseWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
