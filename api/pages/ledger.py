@@ -53,7 +53,7 @@ def share_text(f: ledger.FunderLedger) -> str:
     percent = f"{f.share_bp * 100 / FULL_BP:.2f}".replace(".", ",") + " %"
     if f.epci_id is not None:
         return f"{percent} des chèques de son territoire"
-    return f"{percent} (avec les autres financeurs généraux, le reste de chaque chèque)"
+    return f"{percent} de chaque chèque"
 
 
 @router.get("/financeurs")
