@@ -302,11 +302,14 @@ def _missing_entries_query() -> Any:
     def has(kind: Any) -> Any:
         return exists().where(e.serial == c.serial, e.kind == kind)
 
+    # The kind each status adds to COMMITTED (domain.ledger.entry_kinds: one at most).
     later = case(
-        (c.status.in_([ChequeStatus.REDEEMED.value, ChequeStatus.REIMBURSED.value]), "SPENT"),
-        (c.status == ChequeStatus.CANCELLED.value, "CANCELLED"),
-        (c.status == ChequeStatus.EXPIRED.value, "EXPIRED"),
-        else_="COMMITTED",
+        *(
+            (c.status == status.value, kind.value)
+            for status in ChequeStatus
+            for kind in entry_kinds(status) - {EntryKind.COMMITTED}
+        ),
+        else_=EntryKind.COMMITTED.value,
     )
     j = _JOURNEY.c
     return (
@@ -351,26 +354,6 @@ def ensure_ledger(session: Session) -> int:
     written += charge(session, batch)
     write_pending(session)
     return written
-
-
-def rebuild_months(session: Session) -> None:
-    """Recount `ledger_month` from the entries (after entries were written in bulk)."""
-    e = ENTRY.c
-    session.execute(MONTH.delete())
-    session.execute(
-        insert(MONTH).from_select(
-            [*MONTH_KEY, "amount_cents", "entries"],
-            select(
-                e.programme_code,
-                e.funder_id,
-                e.epci_id,
-                e.kind,
-                e.month,
-                func.sum(e.amount_cents),
-                func.count(),
-            ).group_by(e.programme_code, e.funder_id, e.epci_id, e.kind, e.month),
-        )
-    )
 
 
 # ---- balances ----
