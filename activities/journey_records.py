@@ -12,7 +12,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
@@ -26,6 +25,7 @@ from domain.contracts import (
     BookletAllocation,
     JourneyEvent,
 )
+from records import booklet_stock
 from records.cheque_codes import DEV_CHEQUE_CODE_KEY, CodeVault
 from records.db import SessionFactory, begin_write
 from records.mail_erasure import erase_journey_mail
@@ -101,30 +101,37 @@ class JourneyActivities:
 
     @activity.defn(name=ACTIVITY_ALLOCATE_BOOKLET)
     def allocate_booklet_number(self, req: BookletAllocation) -> int:
-        """The journey's booklet number: the same on every call, unique in the programme."""
+        """The number of the journey's `req.sequence`-th booklet (the first, or the
+        replacement of a lost one): the same on every call, unique in the programme, from
+        its reception structure's stock when the millésime is stock-managed (a replacement
+        too: the structure hands over a new booklet; past its stock, the next free number)."""
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self._sessions() as session:
                     begin_write(session)
                     mine = session.exec(
                         select(BookletAllocationRow.booklet_number).where(
-                            BookletAllocationRow.journey_id == req.journey_id
+                            BookletAllocationRow.journey_id == req.journey_id,
+                            BookletAllocationRow.sequence == req.sequence,
                         )
                     ).first()
                     if mine is not None:
                         return mine
-                    highest = session.exec(
-                        select(func.max(BookletAllocationRow.booklet_number)).where(
-                            BookletAllocationRow.programme_code == req.programme_code
-                        )
-                    ).one()
-                    number = (highest or 0) + 1
+                    journey = session.get(Journey, req.journey_id)
+                    number = booklet_stock.next_booklet_number(
+                        session,
+                        req.programme_code,
+                        req.millesime,
+                        journey.reception_structure_id if journey is not None else None,
+                    )
                     session.add(
                         BookletAllocationRow(
                             journey_id=req.journey_id,
+                            sequence=req.sequence,
                             programme_code=req.programme_code,
                             millesime=req.millesime,
                             booklet_number=number,
+                            replaces_booklet_number=req.replaces,
                         )
                     )
                     session.commit()

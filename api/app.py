@@ -16,11 +16,13 @@ from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
-from api.pages import account, admin, coordination, letters, mailbox, mediation, social
+from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
 from api.pages import ledger as ledger_pages
-from api.routes import accounts, cheques, journeys
+from api.pages import statements as statement_pages
+from api.routes import accounts, cheques, journeys, reports, statements
 from api.routes import ledger as ledger_routes
+from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
 from records.db import make_engine, session_factory
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(journeys.router)
     app.include_router(cheques.router)
     app.include_router(accounts.router)
+    app.include_router(stock_routes.router)
+    app.include_router(reports.router)
+    app.include_router(statements.router)
     app.include_router(ledger_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
@@ -68,6 +73,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         social,
         mediation,
         coordination,
+        stock,
+        statement_pages,
         ledger_pages,
         admin,
         mailbox,

@@ -42,6 +42,17 @@ JourneyIdPath = Annotated[
     ),
 ]
 
+BookletNumber = Annotated[
+    int, Field(ge=1, le=999_999, description="Numéro de carnet (six chiffres du numéro de chèque)")
+]
+Millesime = Annotated[int, Field(ge=2000, le=2100, description="Millésime (année)")]
 ShortText = Annotated[str, Field(min_length=1, max_length=100, pattern=LINE)]
 Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT)]
 Comment = Annotated[str, Field(max_length=500, pattern=TEXT)]
+
+
+def parse_id(text: str | None) -> int | None:
+    """An id typed in a URL filter, or None (ASCII digits only: "²".isdigit() is true)."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if 1 <= int(text) <= MAX_ID else None

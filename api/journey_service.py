@@ -16,7 +16,7 @@ from sqlmodel import Session
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from api import access
+from api import access, idempotency
 from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
@@ -26,7 +26,6 @@ from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
 from domain import clock
 from domain import contracts as c
-from domain.policy import JourneyPolicy
 from domain.refusals import (
     MSG_NO_SECOND_BOOKLET_TO_ALLOW,
     ChequeRefusal,
@@ -34,10 +33,11 @@ from domain.refusals import (
     msg_not_qualified_for_orientation,
     msg_possible_duplicate,
     msg_second_booklet_not_allowed,
+    msg_stock_empty,
 )
 from domain.security_codes import ChequeLine
 from domain.stages import Stage
-from records import duplicates, models, queries
+from records import booklet_stock, duplicates, models, queries
 from records import idempotency as claims
 
 T = TypeVar("T")
@@ -51,14 +51,6 @@ _JOURNEY_NS = uuid.UUID("6b0f1c3e-5e7a-4c1d-9f2a-2f1d0c9a7b11")
 
 def journey_id_for(programme_code: int, idempotency_key: str) -> str:
     return str(uuid.uuid5(_JOURNEY_NS, f"{programme_code}:{idempotency_key}"))
-
-
-def policy_for(programme: models.Programme) -> JourneyPolicy:
-    return JourneyPolicy(
-        grace_months=programme.grace_months,
-        cheques_per_booklet=programme.cheques_per_booklet,
-        cheque_value_cents=programme.cheque_value_cents,
-    )
 
 
 def possible_duplicate(user: User, matches: list[duplicates.Match]) -> ApiError:
@@ -163,16 +155,12 @@ class JourneyService:
                     "Cette structure d'accueil n'existe pas dans le programme.",
                 )
             access.require_refer(user, reception_structure_id)
-            try:
-                claims.claim(
-                    session,
-                    scope=f"referral:{programme.code}",
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    now=clock.now(),
-                )
-            except claims.KeyReused:
-                raise key_reused() from None
+            idempotency.claim(
+                session,
+                scope=f"referral:{programme.code}",
+                key=idempotency_key,
+                fingerprint=fingerprint,
+            )
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
@@ -186,6 +174,8 @@ class JourneyService:
                 or beneficiary.first_name != person["first_name"]
             ):
                 raise key_reused()  # a referral made before keys were claimed
+            if created:  # a referral sent again is answered, even after the programme ends
+                reads.require_running(programme)
             if created and not confirm_possible_duplicate:
                 matches = duplicates.possible_duplicates(
                     session,
@@ -213,7 +203,7 @@ class JourneyService:
                 epci_id=structure.epci_id,
                 reception_structure_id=structure.id,
                 referrer=actor,
-                policy=policy_for(programme),
+                policy=reads.policy_for(programme),
                 use_search_attributes=self.settings.use_search_attributes,
             ),
             id=c.workflow_id_for(journey_id),
@@ -255,9 +245,9 @@ class JourneyService:
             )
 
         precheck: Callable[[Session], None] | None = None
-        if name == c.U_ISSUE_BOOKLET:  # one booklet per person and millésime
+        if name == c.U_ISSUE_BOOKLET:
             millesime = int(arg.millesime)
-            precheck = lambda s: self._check_second_booklet(s, journey_id, millesime, user)  # noqa: E731
+            precheck = lambda s: self._check_booklet(s, journey_id, millesime, user)  # noqa: E731
         result = await self._execute_update(
             journey_id,
             name,
@@ -298,16 +288,7 @@ class JourneyService:
                 authorise(session)
             claimed = False
             if key:
-                try:
-                    claimed = claims.claim(
-                        session,
-                        scope=scope,
-                        key=key,
-                        fingerprint=fingerprint,
-                        now=clock.now(),
-                    )
-                except claims.KeyReused:
-                    raise key_reused() from None
+                claimed = idempotency.claim(session, scope=scope, key=key, fingerprint=fingerprint)
             if precheck is not None and (claimed or not key):
                 precheck(session)
             return claimed
@@ -337,7 +318,23 @@ class JourneyService:
     def _fingerprint(self, request: Any) -> str:
         return fingerprint(self.settings.secret_key.get_secret_value(), request)
 
-    # ---- one booklet per person and millésime ----
+    # ---- booklets: the millésime, the structure's stock, one per person and millésime ----
+
+    async def booklet_millesime(self, requested: int | None) -> int:
+        """The millésime a booklet asked for now takes (409 if not offered today)."""
+        return reads.booklet_millesime(await self.programme(), requested)
+
+    def _check_booklet(self, session: Session, journey_id: str, millesime: int, user: User) -> None:
+        journey = self._journey_row(session, journey_id)
+        if journey.booklet_number is None and booklet_stock.is_managed(
+            session, journey.programme_code, millesime
+        ):
+            left = booklet_stock.left_in_stock(
+                session, journey.programme_code, millesime, journey.reception_structure_id
+            )
+            if left <= 0:
+                raise ApiError(409, "booklet_stock_empty", msg_stock_empty(millesime))
+        self._check_second_booklet(session, journey_id, millesime, user)
 
     def _check_second_booklet(
         self, session: Session, journey_id: str, millesime: int, user: User

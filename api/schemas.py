@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.constraints import LINE, TEXT, Comment, Id, Reason, ShortText
+from api.constraints import LINE, TEXT, BookletNumber, Comment, Id, Millesime, Reason, ShortText
 from domain.needs import (
     MAX_SESSION_MINUTES,
     AssessmentKind,
@@ -22,7 +22,7 @@ from domain.needs import (
     SessionPlace,
     Theme,
 )
-from domain.stages import DeclineReason, Stage
+from domain.stages import DeclineReason, LossReason, Stage
 from records.models import Channel
 
 
@@ -104,9 +104,44 @@ class AssessmentIn(Strict):
 
 
 class BookletIn(Strict):
-    millesime: int | None = Field(
-        default=None, ge=2000, le=2100, description="Default: the programme's current millésime"
+    millesime: Millesime | None = Field(
+        default=None,
+        description="Default: the millésime of the day (Europe/Paris); next year's is offered "
+        "too from early November",
     )
+
+
+class StockRangeIn(Strict):
+    reception_structure_id: Id
+    millesime: Millesime
+    first_number: BookletNumber
+    last_number: BookletNumber
+
+
+class StockRangeOut(BaseModel):
+    id: int
+    reception_structure_id: int
+    millesime: int
+    first_number: int
+    last_number: int
+    allocated_at: datetime
+
+
+class StockLineOut(BaseModel):
+    reception_structure_id: int
+    name: str
+    epci_id: int
+    received: int
+    in_stock: int
+    handed_out: int
+    started: int
+    finished: int
+
+
+class StockOut(BaseModel):
+    millesime: int
+    structures: list[StockLineOut]
+    ranges: list[StockRangeOut]
 
 
 class OrientIn(Strict):
@@ -170,6 +205,16 @@ class SessionIn(Strict):
         max_length=20,
         description="The cheques taken for the session: each its serial and its security code",
     )
+
+
+class BookletLostIn(Strict):
+    booklet_number: int = Field(
+        ge=1,
+        le=999_999,
+        description="The booklet the person holds (a booklet already replaced is refused, 409)",
+    )
+    lost_on: date = Field(description="The day it was lost, stolen or damaged (Europe/Paris)")
+    reason: LossReason
 
 
 class WithdrawIn(Strict):
@@ -278,3 +323,41 @@ class StructureOut(BaseModel):
     aptic_qualified_until: date | None = None
     themes: list[str] = []
     capacity: int | None = None
+
+
+class OverviewFiltersOut(BaseModel):
+    epci_id: int | None
+    reception_structure_id: int | None
+    mediation_structure_id: int | None
+    millesime: int | None
+    from_month: str | None = Field(description="YYYY-MM, month of referral (Europe/Paris)")
+    to_month: str | None
+
+
+class EpciOverviewOut(BaseModel):
+    epci_id: int
+    name: str
+    journeys: int
+    open: int
+    stalled: int
+    by_stage: dict[str, int]
+
+
+class OverviewOut(BaseModel):
+    scope: str
+    filters: OverviewFiltersOut
+    journeys: int
+    by_stage: dict[str, int]
+    stalled: int
+    booklets: int
+    target_booklets: int | None
+    cheque_value_cents: int
+    cheques_issued: int
+    cheques_redeemed: int
+    cheques_expired: int
+    cheques_outstanding: int
+    median_days_to_first_session: float | None
+    journeys_with_session: int
+    epci: list[EpciOverviewOut]
+    cheques_expiring_within_30_days: int
+    first_expiry_day: date | None

@@ -59,7 +59,7 @@ from domain.validity import paris_day
 url = sys.argv[1]
 migrate(url)
 with session_factory(make_engine(url))() as s:
-    seed_default_programme(s, today=paris_day(datetime.now(UTC)))
+    seed_default_programme(s)
     p = seed_people(s, 12, datetime.now(UTC))
     s.commit()
 print(json.dumps(p.__dict__))

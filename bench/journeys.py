@@ -317,7 +317,7 @@ async def main(
     migrate(db_url)
     engine = make_engine(db_url)
     with session_factory(engine)() as session:
-        seed_default_programme(session, today=paris_day(datetime.now(UTC)))
+        seed_default_programme(session)
         people = seed_people(session, Settings().programme_code, datetime.now(UTC))
         session.commit()
     env = await start_dev_server(tmp)

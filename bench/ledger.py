@@ -125,7 +125,7 @@ def fresh(url_for: Callable[[str], str], name: str) -> tuple[Any, SessionFactory
     engine = make_engine(url)
     sessions = session_factory(engine)
     with sessions() as s:
-        seed_default_programme(s, today=date(2026, 1, 5))
+        seed_default_programme(s)
         s.commit()
     return engine, sessions
 

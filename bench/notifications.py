@@ -282,7 +282,7 @@ async def main(messages: int, concurrency: int, journeys: int) -> None:
         engine = make_engine(url)
         sessions = session_factory(engine)
         with sessions() as session:
-            seed_default_programme(session, today=datetime.now(UTC).date())
+            seed_default_programme(session)
             session.commit()
         port = free_port()
         sink = start_sink(sessions, "127.0.0.1", port, serialise_writes=True)

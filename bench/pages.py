@@ -42,6 +42,7 @@ from api.deps import AppState, Database
 from config import Settings
 from domain.serials import ChequeSerial
 from domain.stages import Action, ChequeStatus, Outcome, Stage
+from domain.validity import paris_today
 from records import accounts, overview_counts
 from records.db import is_sqlite, make_engine, migrate, session_factory
 from records.models import (
@@ -101,8 +102,8 @@ LAST_NAMES = ["Bras", "Fabre", "Vidal", "Bousquet", "Roques", "Cayla", "Alric", 
 
 class Reference:
     def __init__(self, session: Session) -> None:
-        programme = session.exec(select(Programme).where(Programme.code == PROGRAMME)).one()
-        self.millesime = programme.current_millesime
+        session.exec(select(Programme).where(Programme.code == PROGRAMME)).one()  # seeded
+        self.millesime = paris_today().year
         self.epci = [e.id for e in session.exec(select(Epci).order_by(col(Epci.id))) if e.id]
         budgets = dict(
             session.execute(
@@ -418,7 +419,7 @@ def run(url: str, n: int, rounds: int) -> dict[str, float]:
     engine = make_engine(url)
     try:
         with session_factory(engine)() as s:
-            seed_default_programme(s, today=datetime.now(UTC).date())
+            seed_default_programme(s)
             s.commit()
         secrets = tokens(engine)
         t0 = time.perf_counter()

@@ -69,6 +69,12 @@ def paris_day(instant: datetime) -> date:
     return instant.astimezone(PARIS).date()
 
 
+def paris_month(instant: datetime) -> int:
+    """YYYYMM of the Europe/Paris month of an aware instant (the overview's month filter)."""
+    day = paris_day(instant)
+    return day.year * 100 + day.month
+
+
 def paris_today(now: datetime | None = None) -> date:
     """Today in Europe/Paris: at `now` (an aware instant) if given, else by `domain.clock`."""
     return paris_day(now if now is not None else clock.now())

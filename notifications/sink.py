@@ -4,6 +4,7 @@ administrators' mailbox page."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -73,14 +74,28 @@ class MailboxHandler:
         return "250 Message accepted for delivery"
 
 
+def smtp_controller(handler: Any, host: str, port: int) -> Any:
+    """An aiosmtpd Controller for `handler` on host:port, not started. Port 0 lets the system
+    pick a free port as it binds: `.port` holds the bound one once started (a plain
+    Controller would try to reach port 0 to check it answers)."""
+    from aiosmtpd.controller import Controller
+
+    class _Controller(Controller):  # type: ignore[misc]
+        def _trigger_server(self) -> None:
+            assert isinstance(self.server, asyncio.Server)  # bound before the start check
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    return _Controller(handler, hostname=host, port=port)
+
+
 def start_sink(
     sessions: SessionFactory, host: str, port: int, *, serialise_writes: bool = False
 ) -> Any:
-    """Start the sink in its own thread; returns the aiosmtpd Controller (`.stop()`)."""
-    from aiosmtpd.controller import Controller
-
+    """Start the sink in its own thread; returns the aiosmtpd Controller (`.stop()`; `.port`
+    the bound port, the one the system picked if `port` is 0)."""
     handler = MailboxHandler(sessions, serialise_writes=serialise_writes)
-    controller = Controller(handler, hostname=host, port=port)
+    controller = smtp_controller(handler, host, port)
     controller.start()
     return controller
 

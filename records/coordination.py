@@ -13,16 +13,18 @@ EXPIRED, so expired cheques are the unspent ones of those journeys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from domain.stages import Outcome, Stage
-from domain.validity import paris_today
+from domain.stages import ChequeStatus, Outcome, Stage
+from domain.validity import last_day_before, paris_today
 from records import ledger
 from records.models import (
+    Cheque,
     Epci,
     Journey,
     MediationStructure,
@@ -84,6 +86,7 @@ class Overview:
     budget_total_cents: int
     median_days_to_first_session: float | None
     journeys_with_session: int
+    booklets: int = 0  # journeys holding a booklet
     stages: list[str] = field(default_factory=lambda: [s.value for s in Stage])
 
     @property
@@ -97,6 +100,12 @@ class Overview:
     def cents(self, count: int) -> int:
         return count * self.cheque_value_cents
 
+    def percent_of(self, target: int | None) -> str | None:
+        """The booklets given out as a share of `target`, in French ("12,5 %")."""
+        if not target:
+            return None
+        return f"{100 * self.booklets / target:.1f}".replace(".", ",") + " %"
+
 
 def _scoped(programme_code: int, scope: JourneyScope) -> list[Any]:
     conditions: list[Any] = [col(Journey.programme_code) == programme_code]
@@ -105,19 +114,87 @@ def _scoped(programme_code: int, scope: JourneyScope) -> list[Any]:
     return conditions
 
 
-def programme_overview(session: Session, programme: Programme, scope: JourneyScope) -> Overview:
-    """The overview of `programme` within `scope` (the whole programme, or one EPCI), read
-    from the counters the projection keeps: a few hundred rows whatever the journeys."""
+@dataclass(frozen=True)
+class Expiring:
+    """Unspent cheques of a scope whose last valid day is within EXPIRING_DAYS."""
+
+    cheques: int
+    first_day: date | None  # the soonest of their last valid days
+
+
+EXPIRING_DAYS = 30  # APTIC's funder dashboard looked 30 days ahead
+EXPIRING_BANNER_MIN = 10  # fewer is not "many": the banner stays quiet
+
+
+def expiring_cheques(
+    session: Session, programme_code: int, scope: JourneyScope, now: datetime
+) -> Expiring:
+    """The unspent cheques of `scope` that stop being valid within EXPIRING_DAYS of `now`
+    (read from the cheque status index: the unspent ones only)."""
+    count, soonest = session.execute(
+        sa_select(func.count(), func.min(col(Cheque.valid_until)))
+        .join(Journey, col(Journey.id) == col(Cheque.journey_id))
+        .where(
+            *_scoped(programme_code, scope),
+            col(Cheque.status) == ChequeStatus.ISSUED.value,
+            col(Cheque.valid_until) > now,
+            col(Cheque.valid_until) <= now + timedelta(days=EXPIRING_DAYS),
+        )
+    ).one()
+    return Expiring(int(count), last_day_before(soonest) if soonest is not None else None)
+
+
+@dataclass(frozen=True)
+class OverviewFilter:
+    """The overview's filters (None: all): EPCI, structures, millésime (0: journeys
+    without a booklet), months of referral (YYYYMM, inclusive; Europe/Paris)."""
+
+    epci_id: int | None = None
+    reception_structure_id: int | None = None
+    mediation_structure_id: int | None = None  # trains the journey now
+    millesime: int | None = None
+    from_month: int | None = None
+    to_month: int | None = None
+
+    def conditions(self, table: type[OverviewCount] | type[OverviewFirstSession]) -> list[Any]:
+        where: list[Any] = []
+        for name in ("epci_id", "reception_structure_id", "mediation_structure_id", "millesime"):
+            value = getattr(self, name)
+            if value is not None:
+                where.append(col(getattr(table, name)) == value)
+        if self.from_month is not None:
+            where.append(col(table.referred_month) >= self.from_month)
+        if self.to_month is not None:
+            where.append(col(table.referred_month).between(1, self.to_month))
+        return where
+
+
+def programme_overview(
+    session: Session,
+    programme: Programme,
+    scope: JourneyScope,
+    filters: OverviewFilter = OverviewFilter(),
+) -> Overview:
+    """The overview of `programme` within `scope` (the whole programme, or one EPCI) and
+    `filters`, read from the counters the projection keeps: rows bounded by structures,
+    millésimes, months and stages, whatever the number of journeys."""
     if not (scope.everything or scope.epci_id is not None):
         raise ValueError("the overview covers the whole programme or one EPCI")
-    counts = [col(OverviewCount.programme_code) == programme.code]
-    histogram = [col(OverviewFirstSession.programme_code) == programme.code]
+    counts = [
+        col(OverviewCount.programme_code) == programme.code,
+        *filters.conditions(OverviewCount),
+    ]
+    histogram = [
+        col(OverviewFirstSession.programme_code) == programme.code,
+        *filters.conditions(OverviewFirstSession),
+    ]
     if not scope.everything:
         counts.append(col(OverviewCount.epci_id) == scope.epci_id)
         histogram.append(col(OverviewFirstSession.epci_id) == scope.epci_id)
     rows = session.execute(
         sa_select(
             col(OverviewCount.epci_id),
+            col(OverviewCount.millesime),
             col(OverviewCount.stage),
             col(OverviewCount.stalled),
             col(OverviewCount.outcome),
@@ -135,8 +212,9 @@ def programme_overview(session: Session, programme: Programme, scope: JourneySco
     by_stage: dict[str, int] = {}
     by_epci: dict[int, dict[str, int]] = {}
     stalled_by_epci: dict[int, int] = {}
-    issued = redeemed = expired = 0
-    for epci_id, stage, stalled, outcome, n, total, spent in rows:
+    issued = redeemed = expired = booklets = 0
+    for epci_id, millesime, stage, stalled, outcome, n, total, spent in rows:
+        booklets += n if millesime else 0
         by_stage[stage] = by_stage.get(stage, 0) + n
         stages = by_epci.setdefault(epci_id, {})
         stages[stage] = stages.get(stage, 0) + n
@@ -171,6 +249,7 @@ def programme_overview(session: Session, programme: Programme, scope: JourneySco
         budget_total_cents=programme.budget_total_cents,
         median_days_to_first_session=median,
         journeys_with_session=with_session,
+        booklets=booklets,
     )
 
 

@@ -89,10 +89,10 @@ class Programme(Base, table=True):
     cheque_value_cents: int
     cheques_per_booklet: int
     grace_months: int
-    current_millesime: int
     budget_total_cents: int
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: date  # first day of referrals and booklets (Europe/Paris)
+    ends_on: date | None = None  # last day; None: not decided yet
+    target_booklets: int | None = None  # booklets the programme means to hand out
 
 
 class Epci(Base, table=True):
@@ -249,6 +249,7 @@ class Journey(Base, table=True):
     stage: str = Field(max_length=20, index=True)  # domain.stages.Stage
     outcome: str | None = Field(default=None, max_length=20)  # domain.stages.Outcome
     referred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    referred_month: int | None = None  # YYYYMM of referred_at in Europe/Paris: overview filters
     assessed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     booklet_issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     oriented_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -338,19 +339,48 @@ class Cheque(Base, table=True):
 
 
 class BookletAllocation(Base, table=True):
-    """Booklet numbers, unique per programme: allocated once per journey."""
+    """Booklet numbers, unique per programme: one per booklet a journey received, in order
+    (`sequence` 1 for the first, then one per replacement of a booklet declared lost)."""
 
     __tablename__ = "booklet_allocation"
-    __table_args__ = (UniqueConstraint("programme_code", "booklet_number"),)
+    __table_args__ = (
+        UniqueConstraint("programme_code", "booklet_number"),
+        UniqueConstraint("journey_id", "sequence"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    journey_id: str = Field(max_length=36, unique=True)
+    journey_id: str = Field(max_length=36)
+    sequence: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     programme_code: int
     millesime: int
     booklet_number: int
+    # A replacement: the booklet number it replaces.
+    replaces_booklet_number: int | None = None
+    # Declared lost (stolen, damaged): when it was declared, the day it was lost, why
+    # (domain.stages.LossReason). Its unspent cheques are CANCELLED.
+    lost_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lost_on: date | None = None
+    lost_reason: str | None = Field(default=None, max_length=12)
     # Booklets issued before security codes existed: their slip must be printed again
     # (with the codes) and handed to the person; cleared when the slip is shown.
     slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BookletStockRange(Base, table=True):
+    """Booklets of a millésime, numbered `first_number`..`last_number`, handed by the
+    coordination to a reception structure, which gives them out (records.booklet_stock).
+    Ranges of a programme never overlap: a booklet number is unique in the programme."""
+
+    __tablename__ = "booklet_stock_range"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_code: int = Field(index=True)
+    millesime: int
+    reception_structure_id: int = Field(foreign_key="reception_structure.id", index=True)
+    first_number: int
+    last_number: int
+    allocated_at: datetime = Field(sa_type=UTCDateTime)
+    allocated_by: int | None = None  # account id of the coordinator
 
 
 class ChequeCodeFailure(Base, table=True):
@@ -590,14 +620,21 @@ class MailboxMessage(Base, table=True):
 
 
 class OverviewCount(Base, table=True):
-    """Journeys per (programme, EPCI, stage, stalled, outcome) and the sums of their cheque
-    counters: the GROUP BY of the overview, updated with each journey event in its
-    transaction, so the overview reads a few hundred rows whatever the number of journeys."""
+    """Journeys per (programme, EPCI, reception structure, mediation structure, millésime,
+    month of referral, stage, stalled, outcome) and the sums of their cheque counters: the
+    GROUP BY of the overview and its filters, updated with each journey event in its
+    transaction, so the overview reads the rows of its filters whatever the number of
+    journeys (bounded by structures × millésimes × months × stages). 0 stands for "none"
+    (no mediation structure yet, no booklet yet)."""
 
     __tablename__ = "overview_count"
 
     programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    reception_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mediation_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     stage: str = Field(primary_key=True, max_length=20)
     stalled: bool = Field(primary_key=True)
     outcome: str = Field(primary_key=True, max_length=20)  # "" while the journey is open
@@ -607,13 +644,18 @@ class OverviewCount(Base, table=True):
 
 
 class OverviewFirstSession(Base, table=True):
-    """Journeys per (programme, EPCI, days from referral to the first session): the
-    histogram the overview takes its median from, kept like `OverviewCount`."""
+    """Journeys per (programme, EPCI, structures, millésime, month of referral, days from
+    referral to the first session): the histogram the overview takes its median from, kept
+    like `OverviewCount`."""
 
     __tablename__ = "overview_first_session"
 
     programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    reception_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mediation_structure_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     days: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     journeys: int = 0
 
@@ -634,6 +676,62 @@ class IdempotencyClaim(Base, table=True):
     key: str = Field(primary_key=True, max_length=100)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# ---- reimbursement statements (contre-paiement, records/statements.py) ----
+
+
+class Statement(Base, table=True):
+    """One mediation structure's reimbursement for one month: built as a DRAFT by the
+    monthly Schedule, validated by a coordinator (ISSUED), then paid (PAID), when its
+    cheques become REIMBURSED. One per (structure, month); numbered per programme."""
+
+    __tablename__ = "statement"
+    __table_args__ = (
+        UniqueConstraint("mediation_structure_id", "month"),
+        UniqueConstraint("programme_code", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20)  # domain.statements.statement_number
+    programme_code: int = Field(index=True)
+    mediation_structure_id: int = Field(foreign_key="mediation_structure.id")
+    month: date = Field(index=True)  # its first day
+    status: str = Field(max_length=8, index=True)  # domain.statements.StatementStatus
+    issuer_name: str = Field(max_length=200)  # the programme's issuer when last built
+    cheque_count: int = 0
+    total_cents: int = 0
+    built_at: datetime = Field(sa_type=UTCDateTime)  # first built
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # last built or changed
+    validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    validated_by: int | None = None  # account id of the coordinator
+    paid_on: date | None = None  # the payment's date, as recorded
+    payment_reference: str | None = Field(default=None, max_length=100)
+    paid_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_recorded_by: int | None = None  # account id
+
+
+class StatementLine(Base, table=True):
+    """A cheque reimbursed by a statement. `serial` is unique: a cheque is in exactly one
+    statement, whatever builds run, retried or at once."""
+
+    __tablename__ = "statement_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="statement.id", index=True)
+    serial: str = Field(foreign_key="cheque.serial", max_length=16, unique=True)
+    session_day: date  # the cheque's redeemed_on: the session's day
+    amount_cents: int
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The monthly build: REDEEMED cheques of a programme not yet in a statement, by day.
+Index(
+    "ix_cheque_programme_code_status_redeemed_on",
+    Cheque.programme_code,  # type: ignore[arg-type]
+    Cheque.status,  # type: ignore[arg-type]
+    Cheque.redeemed_on,  # type: ignore[arg-type]
+)
 
 
 # ---- the funder ledger and the end of a millésime (records/ledger.py, domain/ledger.py) ----

@@ -1,8 +1,9 @@
 """Counters of the coordinators' overview, kept by the projection in each event's transaction.
 
-`OverviewCount` holds, per (programme, EPCI, stage, stalled, outcome), the number of
-journeys and the sums of their cheque counters; `OverviewFirstSession` the number of
-journeys per (programme, EPCI, days to the first session). Both are exactly the GROUP BY
+`OverviewCount` holds, per (programme, EPCI, reception structure, mediation structure,
+millésime, month of referral, stage, stalled, outcome), the number of journeys and the sums
+of their cheque counters; `OverviewFirstSession` the number of journeys per (the same
+dimensions, days to the first session). The dimensions are the overview's filters. Both are exactly the GROUP BY
 of the journey rows: `record_change` counts the difference a journey row's write makes
 (nothing when the overview's columns did not change, so a retried or late event, which
 leaves the journey row alone, counts nothing) and the session writes the sum of them when
@@ -28,20 +29,27 @@ from records.models import Journey, OverviewCount, OverviewFirstSession
 COUNT: Table = OverviewCount.__table__  # type: ignore[attr-defined]
 FIRST_SESSION: Table = OverviewFirstSession.__table__  # type: ignore[attr-defined]
 _JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
-COUNT_KEY = ("programme_code", "epci_id", "stage", "stalled", "outcome")
+# What the overview filters on; 0 stands for none (primary key columns are never null).
+DIMENSIONS = (
+    "programme_code",
+    "epci_id",
+    "reception_structure_id",
+    "mediation_structure_id",
+    "millesime",
+    "referred_month",
+)
+COUNT_KEY = (*DIMENSIONS, "stage", "stalled", "outcome")
 COUNT_SUMS = ("journeys", "cheques_total", "cheques_redeemed")
-FIRST_SESSION_KEY = ("programme_code", "epci_id", "days")
+FIRST_SESSION_KEY = (*DIMENSIONS, "days")
 _PENDING = "overview_counts.pending"  # session.info key: (counts, days) differences
 
 
+def _dimensions(row: Mapping[str, Any]) -> tuple[int, ...]:
+    return tuple(int(row[d] or 0) for d in DIMENSIONS)
+
+
 def _count_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (
-        row["programme_code"],
-        row["epci_id"],
-        row["stage"],
-        bool(row["stalled"]),
-        row["outcome"] or "",
-    )
+    return (*_dimensions(row), row["stage"], bool(row["stalled"]), row["outcome"] or "")
 
 
 def record_change(
@@ -62,7 +70,7 @@ def record_change(
         sums[1] += sign * int(row["cheques_total"] or 0)
         sums[2] += sign * int(row["cheques_redeemed"] or 0)
         if row["days_to_first_session"] is not None:
-            key = (row["programme_code"], row["epci_id"], int(row["days_to_first_session"]))
+            key = (*_dimensions(row), int(row["days_to_first_session"]))
             days[key] = days.get(key, 0) + sign
 
 
@@ -135,27 +143,24 @@ def rebuild(session: Session) -> None:
     )
 
 
+def _dimension_columns() -> list[Any]:
+    return [func.coalesce(_JOURNEY.c[d], 0) for d in DIMENSIONS]
+
+
 def recount_query() -> Any:
     """`OverviewCount`'s rows computed from the journeys (a full scan)."""
     j = _JOURNEY.c
-    outcome = func.coalesce(j.outcome, "")
+    key = [*_dimension_columns(), j.stage, j.stalled, func.coalesce(j.outcome, "")]
     return select(
-        j.programme_code,
-        j.epci_id,
-        j.stage,
-        j.stalled,
-        outcome,
+        *key,
         func.count(),
         func.coalesce(func.sum(j.cheques_total), 0),
         func.coalesce(func.sum(j.cheques_redeemed), 0),
-    ).group_by(j.programme_code, j.epci_id, j.stage, j.stalled, outcome)
+    ).group_by(*key)
 
 
 def first_session_recount_query() -> Any:
     """`OverviewFirstSession`'s rows computed from the journeys (a full scan)."""
     j = _JOURNEY.c
-    return (
-        select(j.programme_code, j.epci_id, j.days_to_first_session, func.count())
-        .where(j.days_to_first_session.is_not(None))
-        .group_by(j.programme_code, j.epci_id, j.days_to_first_session)
-    )
+    key = [*_dimension_columns(), j.days_to_first_session]
+    return select(*key, func.count()).where(j.days_to_first_session.is_not(None)).group_by(*key)

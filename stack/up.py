@@ -48,7 +48,7 @@ def prepare_database(settings: Settings) -> bool:
     engine = make_engine(settings.db_url)
     try:
         with session_factory(engine)() as session:
-            seeded = seed_default_programme(session, today=paris_today())
+            seeded = seed_default_programme(session)
             session.commit()
     finally:
         engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +50,7 @@ from records.models import (
     TrainingSession,
     TransitionLog,
 )
+from records.models import BookletAllocation as BookletAllocationRow
 from records.projection import apply_journey_event
 from records.queries import (
     find_cheque,
@@ -62,7 +62,7 @@ from records.queries import (
     journey_timeline,
     register_beneficiary,
 )
-from tests.fixtures.database import count
+from tests.fixtures.database import count, lock_waits
 
 JID = "6f1c0e2a-4b7d-4f4e-9d59-1f0c2b7a9e01"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -90,21 +90,17 @@ def race_a_second_worker(
         apply_journey_event(first, event)
 
     errors: list[BaseException] = []
-    started = threading.Event()
 
     def run_second() -> None:
-        started.set()
         try:
             second_worker()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    thread = threading.Thread(target=run_second)
-    thread.start()
-    # Commit only once the second worker runs and has had time to reach the lock; if it
-    # reaches it later, it finds the event recorded: one write either way.
-    assert started.wait(timeout=30)
-    time.sleep(0.2)
+    with lock_waits(sessions) as held:
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        held()  # commit only once the second worker waits on the lock the first holds
     first.commit()
     first.close()
     thread.join(timeout=30)
@@ -349,6 +345,31 @@ def test_booklet_numbers_are_stable_per_journey_and_unique(sessions: SessionFact
         numbers = list(pool.map(allocate, journeys))
     assert sorted(numbers) == list(range(3, 11))
     assert [allocate(j) for j in journeys] == numbers
+
+
+def test_a_replacement_booklet_gets_its_own_number_once(sessions: SessionFactory) -> None:
+    """A journey's booklets are numbered by sequence: the replacement of a lost booklet is
+    a new number (the same on a retry), recorded with the booklet it replaces."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+
+    def allocate(sequence: int, replaces: int | None = None) -> int:
+        req = BookletAllocation("j-lost", 12, 2026, sequence=sequence, replaces=replaces)
+        return env.run(activities.allocate_booklet_number, req)
+
+    first = allocate(1)
+    second = allocate(2, replaces=first)
+    assert second != first
+    assert allocate(2, replaces=first) == second  # a retry
+    assert allocate(1) == first
+    with sessions() as s:
+        rows = s.exec(
+            select(BookletAllocationRow).where(BookletAllocationRow.journey_id == "j-lost")
+        ).all()
+    assert sorted((r.sequence, r.booklet_number, r.replaces_booklet_number) for r in rows) == [
+        (1, first, None),
+        (2, second, first),
+    ]
 
 
 def test_anonymisation_erases_identity_and_keeps_statistics(sessions: SessionFactory) -> None:

@@ -56,6 +56,8 @@ ROLE_BY_PATH = (
     ("/cheques", "med"),
     ("/accounts", "admin"),
     ("/tokens", "admin"),
+    ("/booklet-stock", "coord_all"),
+    ("/reports", "coord_all"),
 )
 EXAMPLES = 8  # per operation, role and round
 CHECKS = [

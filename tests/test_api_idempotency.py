@@ -6,13 +6,12 @@ by the journey gives its key back, so that the corrected request goes through.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlmodel import func, select
 
-from domain.validity import paris_day
 from records import models
 from tests.fixtures.api import Stack
 
@@ -127,7 +126,7 @@ async def test_every_change_route_refuses_a_reused_key(api_stack: Stack) -> None
 
     # A session: another cheque under the same key is refused. Refused by the journey (a
     # day to come), a session's key is given back: the corrected session goes through.
-    today = paris_day(datetime.now(UTC))
+    today = stack.today  # the seeded day: never after the workflow's
     session = {
         "mediation_structure_id": med,
         "day": today.isoformat(),

@@ -71,10 +71,11 @@ async def accept_and_log_two_cheques(page: Page, serials: list[str], *, script: 
     await expect(accepted.filter(has_text="Accepté")).to_have_count(2)
 
 
-async def already_taken_is_refused(page: Page, serial: str) -> None:
+async def already_taken_is_refused(page: Page, stack: Stack, serial: str) -> None:
     await page.get_by_role("link", name="Enregistrer une autre séance").click()
     await scan(page, serial)
-    refusal = f"Le chèque {parse_serial(serial[:16]).display} a déjà été encaissé le {today_fr()}."
+    taken_on = today_fr(stack)  # the form's day (the frozen page clock's)
+    refusal = f"Le chèque {parse_serial(serial[:16]).display} a déjà été encaissé le {taken_on}."
     await expect(page.locator("#verdicts li")).to_contain_text("Refusé")
     await expect(page.locator("#verdicts li")).to_contain_text(refusal)
     # Submitting anyway: the refusal next to the cheques, nothing recorded.
@@ -89,11 +90,12 @@ async def already_taken_is_refused(page: Page, serial: str) -> None:
 async def test_mediator_accepts_logs_two_cheques_and_sees_a_precise_refusal(
     page: Page, api_stack: Stack
 ) -> None:
+    api_stack.freeze(api_stack.now)
     _, serials = await oriented_journey(api_stack, "Josette")
     serials = barcodes(api_stack, serials)
     await log_in(page)
     await accept_and_log_two_cheques(page, serials, script=True)
-    await already_taken_is_refused(page, serials[0])
+    await already_taken_is_refused(page, api_stack, serials[0])
     await screenshot(page, "mediation-session-refused")
 
 
@@ -114,10 +116,11 @@ async def page_without_js(browser: Browser, api_stack: Stack) -> AsyncIterator[P
 
 async def test_the_same_without_javascript(page_without_js: Page, api_stack: Stack) -> None:
     page = page_without_js
+    api_stack.freeze(api_stack.now)
     _, serials = await oriented_journey(api_stack, "Josette")
     serials = barcodes(api_stack, serials)
     await log_in(page)
     await accept_and_log_two_cheques(page, serials, script=False)
-    await already_taken_is_refused(page, serials[1])
+    await already_taken_is_refused(page, api_stack, serials[1])
     await expect(page).to_have_url(re.compile(r"/seance$"))
     await screenshot(page, "mediation-session-refused-nojs")

@@ -204,6 +204,31 @@ async def test_stall_at_referral_reminds_flags_and_an_assessment_clears(
     assert j.actions(jid)[-2:] == [Action.ASSESSED, Action.STAGE_REMINDED]
 
 
+async def test_an_assessed_journey_stalls_20_days_after_its_assessment_not_before(
+    journeys: Journeys,
+) -> None:
+    """The default ASSESSED stall (20 days, domain/policy.py), as the workflow's timers run
+    it: not flagged an hour before, flagged a minute after (19 or 21 days would fail)."""
+    j = journeys
+    await j.next_january()
+    handle, _ = await j.start()
+    status = await j.update(handle, c.U_ASSESS, entry_assessment())
+    jid = status.journey_id
+    assessed_at = status.last_activity_at
+    assert status.stage == Stage.ASSESSED and assessed_at is not None
+
+    await j.advance_to(assessed_at + timedelta(days=20) - timedelta(hours=1))
+    status = await j.settle(handle)
+    assert not status.stalled
+    assert j.actions(jid)[-2:] == [Action.ASSESSED, Action.STAGE_REMINDED]  # at 10 days
+
+    await j.advance_to(assessed_at + timedelta(days=20, minutes=1))
+    status = await j.settle(handle)
+    assert status.stalled and status.stalled_since == about(assessed_at + timedelta(days=20))
+    assert status.stalled_reason == "Aucun carnet remis 20 jours après le diagnostic"
+    assert j.actions(jid)[-1] == Action.STALLED
+
+
 async def test_coordinator_reorients_a_trainee_and_a_session_elsewhere_changes_mediator(
     journeys: Journeys,
 ) -> None:

@@ -109,3 +109,104 @@ def test_booklets_issued_before_security_codes_get_codes_and_a_slip_to_reprint(
             assert s.exec(select(BookletAllocation)).one().slip_to_reprint_since == flagged
     finally:
         engine.dispose()
+
+
+def test_journeys_recorded_before_the_overview_filters_get_their_month_and_counters(
+    empty_database_url: str,
+) -> None:
+    """Migration 0013: the month of referral in Paris (a referral at 23:30 UTC on 31 March
+    is April's), and the counters recounted along the new dimensions."""
+    url = empty_database_url
+    command.upgrade(alembic_config(url), "0009")
+    engine = make_engine(url)
+    rows = [
+        ("j-1", datetime(2026, 3, 31, 23, 30, tzinfo=UTC), 3, 2026, 4),
+        ("j-2", datetime(2026, 3, 1, 9, 0, tzinfo=UTC), None, None, 0),
+        ("j-3", None, None, None, 0),
+    ]
+    with engine.begin() as conn:
+        for jid, referred, mediation, millesime, redeemed in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO journey (id, workflow_id, programme_code, epci_id,"
+                    " reception_structure_id, mediation_structure_id, millesime,"
+                    " referrer_role, referrer_ref, stage, stalled, cheques_total,"
+                    " cheques_redeemed, sessions_count, last_seq, updated_at, referred_at)"
+                    " VALUES (:id, :wid, 12, 1, 5, :med, :mil, 'SOCIAL_WORKER', '1',"
+                    " 'IN_TRAINING', false, 10, :red, 0, 4, :at, :referred)"
+                ),
+                {
+                    "id": jid,
+                    "wid": f"journey-{jid}",
+                    "med": mediation,
+                    "mil": millesime,
+                    "red": redeemed,
+                    "at": datetime(2026, 4, 2, tzinfo=UTC),
+                    "referred": referred,
+                },
+            )
+    engine.dispose()
+    command.upgrade(alembic_config(url), "head")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            months: dict[str, int | None] = dict(
+                conn.execute(text("SELECT id, referred_month FROM journey")).all()
+            )
+            assert months == {"j-1": 202604, "j-2": 202603, "j-3": None}
+            counts = {
+                tuple(r[:6]): (r[6], r[7])
+                for r in conn.execute(
+                    text(
+                        "SELECT epci_id, reception_structure_id, mediation_structure_id,"
+                        " millesime, referred_month, stage, journeys, cheques_redeemed"
+                        " FROM overview_count"
+                    )
+                )
+            }
+            assert counts == {
+                (1, 5, 3, 2026, 202604, "IN_TRAINING"): (1, 4),
+                (1, 5, 0, 0, 202603, "IN_TRAINING"): (1, 0),
+                (1, 5, 0, 0, 0, "IN_TRAINING"): (1, 0),
+            }
+    finally:
+        engine.dispose()
+
+
+def test_lost_booklets_migration_keeps_each_journeys_booklet(empty_database_url: str) -> None:
+    """Migration 0010: a journey's booklet becomes its first (sequence 1); a second one may
+    then be allocated. Downgraded, each journey keeps its latest booklet only."""
+    url = empty_database_url
+    command.upgrade(alembic_config(url), "0010-1")  # the revision before it
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO booklet_allocation (journey_id, programme_code, millesime,"
+                    " booklet_number) VALUES ('j-1', 12, 2026, 7)"
+                )
+            )
+        command.upgrade(alembic_config(url), "0010")
+        with Session(engine) as s:
+            (first,) = s.exec(select(BookletAllocation)).all()
+            assert (first.journey_id, first.sequence, first.booklet_number) == ("j-1", 1, 7)
+            s.add(
+                BookletAllocation(
+                    journey_id="j-1",
+                    sequence=2,
+                    programme_code=12,
+                    millesime=2026,
+                    booklet_number=8,
+                    replaces_booklet_number=7,
+                )
+            )
+            s.commit()
+        command.downgrade(alembic_config(url), "0010-1")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT journey_id, booklet_number FROM booklet_allocation")
+            ).all()
+        assert [tuple(r) for r in rows] == [("j-1", 8)]
+    finally:
+        engine.dispose()

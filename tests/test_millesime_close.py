@@ -17,13 +17,21 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.journey_records import JourneyActivities
+from domain import contracts as c
 from domain.ledger import CLOSE_SCHEDULE_ID, CloseReport
-from domain.stages import ChequeStatus, Outcome
+from domain.stages import ChequeStatus, LossReason, Outcome
 from domain.validity import paris_day
 from records import ledger
 from records.db import SessionFactory
 from records.seed import seed_default_programme
-from tests.fixtures.temporal import EPCI, PROGRAMME, Journeys, paris, session_request
+from tests.fixtures.temporal import (
+    EPCI,
+    PROGRAMME,
+    REFERRER,
+    Journeys,
+    paris,
+    session_request,
+)
 from tests.histories.record_ledger import TARGET
 from tests.test_records_ledger import check_reconciled
 from worker import build_worker, ensure_millesime_close_schedule, sandbox_runner
@@ -33,7 +41,7 @@ from workflows.millesime_close import CloseInput, MillesimeCloseWorkflow
 async def test_a_millesime_closes_after_its_cheques_expired(journeys: Journeys) -> None:
     j = journeys
     with j.sessions() as s:
-        seed_default_programme(s, today=paris_day(await j.now()))
+        seed_default_programme(s)
         s.commit()
     start = await j.next_january()
     year = start.year
@@ -73,6 +81,30 @@ async def test_a_millesime_closes_after_its_cheques_expired(journeys: Journeys) 
         result_type=CloseReport,
     )
     assert again.closures == []  # closed for good: the next rounds leave it alone
+
+
+async def test_a_lost_booklet_charges_each_cheque_once(journeys: Journeys) -> None:
+    """Declared lost (the workflow's Update, sent twice): its 7 unspent cheques CANCELLED,
+    the replacement's 7 COMMITTED, the 3 spent ones untouched; 17 cheques, each once."""
+    j = journeys
+    with j.sessions() as s:
+        seed_default_programme(s)
+        s.commit()
+    await j.next_january(10)
+    handle, _ = await j.start()
+    status = await j.to_training(handle, (await j.now()).year)
+    today = paris_day(await j.now())
+    await j.log_session(handle, session_request([ch.serial for ch in status.cheques[:3]], today))
+    assert status.booklet_number is not None
+    request = c.DeclareBookletLostRequest(REFERRER, status.booklet_number, today, LossReason.LOST)
+    update_id = str(uuid.uuid4())
+    await j.update(handle, c.U_DECLARE_BOOKLET_LOST, request, id=update_id)
+    replaced = await j.update(handle, c.U_DECLARE_BOOKLET_LOST, request, id=update_id)
+    await j.settle(handle)
+    with j.sessions() as s:
+        totals = check_reconciled(s)
+    assert len(replaced.cheques) == 17
+    assert totals == {"COMMITTED": 17 * 1000, "SPENT": 3 * 1000, "CANCELLED": 7 * 1000}
 
 
 @pytest.mark.devserver

@@ -25,6 +25,7 @@ from domain.notices import NoticeKind, Recipient, notice_key
 from domain.stages import Action, Role, Stage
 from notifications.delivery import Deliveries
 from notifications.journal import deliveries_for, letters_for
+from notifications.sender import Outgoing, Sender
 from records.db import SessionFactory
 from records.models import Account, Beneficiary, MailDelivery, NotificationOutbox
 from tests.fixtures.smtp import MAIL, SmtpServer, notification_activities
@@ -218,7 +219,8 @@ async def test_ambiguous_case_is_resent_with_the_same_message_id(
     with pytest.raises(ApplicationError) as raised:
         await retry.deliver_notices(DeliverNotices(journey_id, 1))
     assert raised.value.type == "Busy"
-    await asyncio.sleep(0.35)
+    # What is tested is time itself: once the lease has run out, the delivery is free again.
+    await asyncio.sleep(mail.lease.total_seconds())
     # ...then sends it again: at least once, with the same Message-ID.
     await retry.deliver_notices(DeliverNotices(journey_id, 1))
     same = [m for m in smtp_server.mails() if m.rcpt_tos == first.rcpt_tos]
@@ -237,17 +239,33 @@ async def test_concurrent_attempts_send_once(
     sessions = seeded_sqlite_sessions
     journey_id = refer(sessions)
     a, b = (notification_activities(sessions, smtp_server) for _ in range(2))
-    results = await asyncio.gather(
-        a.deliver_notices(DeliverNotices(journey_id, 1)),
-        b.deliver_notices(DeliverNotices(journey_id, 1)),
-        return_exceptions=True,
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            assert isinstance(result, ApplicationError) and result.type == "Busy"
-    await a.deliver_notices(DeliverNotices(journey_id, 1))
+    held = _HeldSender(a.deliveries.sender)
+    a.deliveries.sender = held
+    first = asyncio.create_task(a.deliver_notices(DeliverNotices(journey_id, 1)))
+    await asyncio.wait_for(held.sending.wait(), 15)  # `a` holds the leases, mid-send
+    with pytest.raises(ApplicationError) as raised:
+        await b.deliver_notices(DeliverNotices(journey_id, 1))
+    assert raised.value.type == "Busy"
+    assert smtp_server.mails() == []
+    held.release.set()
+    await asyncio.wait_for(first, 15)
+    await b.deliver_notices(DeliverNotices(journey_id, 1))  # the retry finds them sent
     assert len(smtp_server.mails()) == 2
     assert [d.status for d in deliveries(sessions, journey_id)] == ["SENT", "SENT"]
+
+
+class _HeldSender:
+    """Sends through `inner` once `release` is set; `sending` tells an attempt got there."""
+
+    def __init__(self, inner: Sender) -> None:
+        self.inner = inner
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, mail: Outgoing) -> None:
+        self.sending.set()
+        await self.release.wait()
+        await self.inner.send(mail)
 
 
 async def test_a_person_without_email_is_told_through_the_referrer(

@@ -10,24 +10,25 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlmodel import col, select
 
 from domain.serials import parse_serial
-from domain.validity import paris_day
-from records import models
-from tests.fixtures.api import DEMO_EMAILS, Stack, csrf_from, signed_in_client
+from domain.validity import format_date_fr
+from records import models, queries
+from tests.fixtures.api import DEMO_EMAILS, PROGRAMME, Stack, csrf_from, signed_in_client
 from tests.fixtures.database import count
 
 CONSENT = {"given": True, "text": "J'accepte que mes données servent à mon parcours."}
 _FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
 
 
-def today_fr() -> str:
-    return paris_day(datetime.now(UTC)).strftime("%d/%m/%Y")
+def today_fr(stack: Stack) -> str:
+    """The stack's day (`stack.today`), as the pages show it once frozen (`stack.freeze(stack.now)`)."""
+    return stack.today.strftime("%d/%m/%Y")
 
 
 async def journey_with_booklet(
@@ -109,12 +110,12 @@ def state_of(stack: Stack, jid: str) -> dict[str, Any]:
         }
 
 
-def session_data(page: str, serials: list[str], **extra: Any) -> dict[str, Any]:
+def session_data(stack: Stack, page: str, serials: list[str], **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "csrf_token": csrf_from(page),
         "form_id": form_id(page),
         "serials": "\n".join(serials),
-        "day": today_fr(),
+        "day": today_fr(stack),
         "duration_minutes": "90",
         "kind": "INDIVIDUAL",
         "place": "ON_SITE",
@@ -138,13 +139,26 @@ def wrong_check_digit(serial: str) -> str:
 
 async def test_orientations_are_accepted_or_declined_with_a_reason(api_stack: Stack) -> None:
     stack = api_stack
+    stack.freeze(stack.now)
     first, _ = await oriented_journey(stack, "Josette", commune="Espalion")
     second, _ = await oriented_journey(stack, "Marcel", commune="Rodez")
+    mediation = stack.people["med"].mediation_structure_id
+    assert mediation is not None
+    with stack.sessions() as s:  # the day the workflow (the dev server's clock) oriented it
+        oriented_on = format_date_fr(
+            next(
+                o.since
+                for o in queries.pending_orientations(
+                    s, programme_code=PROGRAMME, mediation_structure_id=mediation
+                )
+                if o.journey_id == first
+            )
+        )
     async with signed_in(stack) as http:
         page = await http.get("/mediation/orientations")
         assert page.status_code == 200
         text = page.text
-        for expected in ("Josette", "Espalion", "Marcel", "Rodez", today_fr()):
+        for expected in ("Josette", "Espalion", "Marcel", "Rodez", oriented_on):
             assert expected in text
         assert "Messagerie électronique" in text and "moins d'un jour" in text
         assert "Vidal" not in text  # first name only
@@ -210,6 +224,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
     api_stack: Stack,
 ) -> None:
     stack = api_stack
+    stack.freeze(stack.now)  # the form's days, the refusal's date and the month's cheques: one day
     jid, serials = await oriented_journey(stack)
     r = await stack.http.post(
         f"/api/v1/journeys/{jid}/orientation/answer",
@@ -226,7 +241,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         lines = stack.lines(serials)  # serial then security code, as the slip prints them
 
         # "Ajouter" (the Enter of a scanner): each cheque gets its verdict, nothing changes.
-        add = {**session_data(page, []), "action": "ajouter", "serial": lines[0]}
+        add = {**session_data(stack, page, []), "action": "ajouter", "serial": lines[0]}
         r = await http.post(url, data=add)
         assert r.status_code == 200
         assert parse_serial(serials[0]).display in r.text and "Accepté" in r.text
@@ -235,7 +250,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         r = await http.post(
             url,
             data={
-                **session_data(page, typed[:2]),
+                **session_data(stack, page, typed[:2]),
                 "action": "ajouter",
                 "serial": typed[2],
             },
@@ -253,7 +268,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         r = await http.post(
             url,
             data={
-                **session_data(page, [serials[1], mistyped]),
+                **session_data(stack, page, [serials[1], mistyped]),
                 "action": "ajouter",
                 "serial": f"{serials[3]} {other_code}",
             },
@@ -270,26 +285,26 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         assert [(f.serial, f.cleared_at) for f in failures] == [(serials[3], None)]
 
         # Refusals next to their fields; what was typed kept; nothing changed.
-        future = (paris_day(datetime.now(UTC)) + timedelta(days=1)).strftime("%d/%m/%Y")
-        r = await http.post(url, data=session_data(page, lines[:2], day=future))
+        future = (stack.today + timedelta(days=1)).strftime("%d/%m/%Y")
+        r = await http.post(url, data=session_data(stack, page, lines[:2], day=future))
         assert r.status_code == 422
         assert field_error(r.text, "day").startswith(
             "La date de la séance ne peut pas être dans le futur"
         )
         assert f'value="{future}"' in r.text
-        r = await http.post(url, data=session_data(page, lines[:2], duration_minutes="-30"))
+        r = await http.post(url, data=session_data(stack, page, lines[:2], duration_minutes="-30"))
         assert r.status_code == 422
         assert field_error(r.text, "duration_minutes") == (
             "La durée doit être un nombre de minutes positif."
         )
         assert 'value="-30"' in r.text
-        r = await http.post(url, data=session_data(page, [lines[0], "12345"]))
+        r = await http.post(url, data=session_data(stack, page, [lines[0], "12345"]))
         assert r.status_code == 422
         assert "il faut 16 chiffres" in field_error(r.text, "serials")
-        r = await http.post(url, data=session_data(page, [wrong_check_digit(serials[0])]))
+        r = await http.post(url, data=session_data(stack, page, [wrong_check_digit(serials[0])]))
         assert r.status_code == 422
         assert "clé de contrôle invalide" in field_error(r.text, "serials")
-        r = await http.post(url, data=session_data(page, []))
+        r = await http.post(url, data=session_data(stack, page, []))
         assert r.status_code == 422
         assert field_error(r.text, "serials") == (
             "Saisissez ou scannez au moins un chèque (numéro et code)."
@@ -297,7 +312,7 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
         assert state_of(stack, jid) == before
 
         # A double submit of the same form records one session and redeems each cheque once.
-        data = session_data(page, lines[:2])
+        data = session_data(stack, page, lines[:2])
         first, second = await asyncio.gather(http.post(url, data=data), http.post(url, data=data))
         assert first.status_code == second.status_code == 303, (first.text, second.text)
         receipt_url = first.headers["location"]
@@ -317,18 +332,16 @@ async def test_a_session_shows_each_verdict_refuses_in_french_and_redeems_once(
 
         # A cheque already taken: the precise refusal, nothing changed.
         page = (await http.get(url)).text
-        r = await http.post(url, data=session_data(page, [lines[0], lines[2]]))
+        r = await http.post(url, data=session_data(stack, page, [lines[0], lines[2]]))
         assert r.status_code == 422
-        message = (
-            f"Le chèque {parse_serial(serials[0]).display} a déjà été encaissé le {today_fr()}."
-        )
+        message = f"Le chèque {parse_serial(serials[0]).display} a déjà été encaissé le {today_fr(stack)}."
         assert message in r.text and message in field_error(r.text, "serials")
         assert state_of(stack, jid) == after
 
         # The trainees, and the cheques of the month with their total.
         trainees = await http.get("/mediation/beneficiaires")
         assert "Josette" in trainees.text and "8 sur 10" in trainees.text
-        assert today_fr() in trainees.text and "31/01/" in trainees.text
+        assert today_fr(stack) in trainees.text and "31/01/" in trainees.text
         cheques = await http.get("/mediation/cheques")
         assert cheques.status_code == 200
         assert parse_serial(serials[1]).display in cheques.text
@@ -361,7 +374,9 @@ async def test_a_cheque_holder_not_oriented_here_is_trained_after_a_lookup(
         r = await http.post(
             f"/mediation/parcours/{jid}/seance",
             data={
-                **session_data(f'name="form_id" value="{uuid.uuid4()}" ' + form_page, serials[:1])
+                **session_data(
+                    stack, f'name="form_id" value="{uuid.uuid4()}" ' + form_page, serials[:1]
+                )
             },
         )
         assert r.status_code == 403
@@ -378,7 +393,7 @@ async def test_a_cheque_holder_not_oriented_here_is_trained_after_a_lookup(
         assert "Titulaire du carnet" in page.text and "Paulette" not in page.text
         assert "Accepté" in page.text
         r = await http.post(
-            f"/mediation/parcours/{jid}/seance", data=session_data(page.text, lines[:1])
+            f"/mediation/parcours/{jid}/seance", data=session_data(stack, page.text, lines[:1])
         )
         assert r.status_code == 303, r.text
         row = state_of(stack, jid)["journey"]

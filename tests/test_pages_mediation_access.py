@@ -100,8 +100,8 @@ async def test_mediation_pages_by_role_and_scope(
     async def writes(who: str, token: str) -> list[tuple[str, dict[str, Any]]]:
         form = {"csrf_token": token, "form_id": "3f0e4c52-8d0b-4f7e-9a51-2b1c9d7e6a10"}
         page = (await clients["med"][0].get(f"{base}/seance")).text
-        session = {**session_data(page, ["0000000000000000"]), "csrf_token": token}
-        serial_only = {**session_data(page, serials[1:3]), "csrf_token": token}
+        session = {**session_data(stack, page, ["0000000000000000"]), "csrf_token": token}
+        serial_only = {**session_data(stack, page, serials[1:3]), "csrf_token": token}
         return [
             (f"{base}/seance", serial_only),
             (f"{base}/seance/verifier", serial_only),
@@ -137,7 +137,9 @@ async def test_mediation_pages_by_role_and_scope(
     )
     assert r.status_code == 303
     form_page = (await http.get(f"{base}/seance")).text
-    r = await http.post(f"{base}/seance", data=session_data(form_page, stack.lines(serials[:1])))
+    r = await http.post(
+        f"{base}/seance", data=session_data(stack, form_page, stack.lines(serials[:1]))
+    )
     assert r.status_code == 303, r.text
     receipt = r.headers["location"]
     after = (totals(stack), state_of(stack, jid))

@@ -14,7 +14,6 @@ import pytest_asyncio
 from sqlmodel import col, func, select
 
 from api.pages.social import CONSENT_TEXT
-from domain.validity import paris_day
 from records import models
 from tests.fixtures.api import Stack, csrf_from, signed_in_client
 
@@ -113,6 +112,7 @@ async def to_booklet_issued(client: httpx.AsyncClient, jid: str) -> httpx.Respon
 
 async def test_refer_assess_hand_over_and_orient(api_stack: Stack, sw: httpx.AsyncClient) -> None:
     stack = api_stack
+    stack.freeze(stack.now)  # the booklet takes the millésime of the pages' day
     sw_person = stack.people["sw"]
     page = await sw.get("/accompagnement/orienter")
     assert page.status_code == 200
@@ -144,7 +144,7 @@ async def test_refer_assess_hand_over_and_orient(api_stack: Stack, sw: httpx.Asy
     assert slip.status_code == 200
     serials = SERIAL_DISPLAY.findall(slip.text)
     assert len(serials) == 10 and len(set(serials)) == 10
-    year = paris_day(datetime.now(UTC)).year
+    year = stack.today.year
     assert f"du 01/01/{year} au 31/01/{year + 1} inclus" in slip.text
     assert "Josette Vidal" in slip.text and "10,00\u00a0€" in slip.text
     assert 'media="print" href="http://' in slip.text and "/static/slip-print.css" in slip.text
@@ -196,7 +196,8 @@ async def test_referral_form_refusals_keep_input_and_change_nothing(
 ) -> None:
     stack = api_stack
     before = counts(stack)
-    next_year = str(paris_day(datetime.now(UTC)).year + 1)
+    stack.freeze(stack.now)
+    next_year = str(stack.today.year + 1)  # the form's "this year" + 1
     cases = [
         ({"consent": ""}, "consent", "Le consentement de la personne est obligatoire"),
         ({"person.first_name": "J" * 101}, "person.first_name", "Ce texte est trop long."),

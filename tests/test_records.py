@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,6 +40,7 @@ from records.queries import (
     served_epci_ids,
 )
 from records.seed import seed_default_programme
+from tests.fixtures.database import lock_waits
 
 TODAY = date(2026, 11, 27)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -52,7 +52,7 @@ def count(session, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY) is True
+        assert seed_default_programme(s) is True
         s.commit()
 
     with sessions() as s:
@@ -61,7 +61,8 @@ def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
         assert programme.name == "Pass numérique Aveyron"
         assert (programme.cheque_value_cents, programme.cheques_per_booklet) == (1000, 10)
         assert programme.grace_months == 1
-        assert programme.current_millesime == 2026
+        assert (programme.starts_on, programme.ends_on) == (date(2020, 1, 1), None)
+        assert programme.target_booklets == 9000
         assert programme.budget_total_cents == 106_492_000
         assert count(s, Epci) == 17
         assert count(s, ReceptionStructure) == 61
@@ -106,22 +107,22 @@ def test_seed_loads_the_aveyron_programme(sessions: SessionFactory) -> None:
 
 def test_seeding_twice_adds_nothing(sessions: SessionFactory) -> None:
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY)
+        assert seed_default_programme(s)
         s.commit()
     with sessions() as s:
-        assert seed_default_programme(s, today=TODAY + timedelta(days=400)) is False
+        assert seed_default_programme(s) is False
         s.commit()
     with sessions() as s:
         assert count(s, Programme) == 1
         assert count(s, Epci) == 17
         assert count(s, ReceptionStructure) == 61
         assert count(s, MediationStructureEpci) == len(s.exec(select(MediationStructureEpci)).all())
-        assert get_programme(s, 12).current_millesime == 2026  # type: ignore[union-attr]
+        assert get_programme(s, 12).target_booklets == 9000  # type: ignore[union-attr]
 
 
 def test_structure_queries(sessions: SessionFactory) -> None:
     with sessions() as s:
-        seed_default_programme(s, today=TODAY)
+        seed_default_programme(s)
         s.commit()
     with sessions() as s:
         rodez = s.exec(select(Epci).where(Epci.name == "Rodez Agglomération")).one()
@@ -268,10 +269,7 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
 
     outcome: dict[str, object] = {}
 
-    started = threading.Event()
-
     def request() -> None:
-        started.set()
         with sessions() as s:
             begin_write(s)
             s.add(_journey("mine"))
@@ -280,10 +278,10 @@ def test_register_beneficiary_race_keeps_the_callers_transaction(
             outcome.update(created=created, first_name=person.first_name)
             s.commit()
 
-    thread = threading.Thread(target=request)
-    thread.start()
-    assert started.wait(timeout=30)  # then a moment to reach the lock the other holds
-    time.sleep(0.2)
+    with lock_waits(sessions) as held:
+        thread = threading.Thread(target=request)
+        thread.start()
+        held()  # the request waits on the lock the other holds
     other.commit()
     other.close()
     thread.join(timeout=30)

@@ -5,7 +5,7 @@ figures per stage and EPCI, cheques, funders' shares, the median delay to a firs
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -55,7 +55,7 @@ def trained(sessions: int, days_to_first_session: int) -> dict[str, Any]:
 
 
 def seed(session: Session) -> tuple[int, int, int, int, dict[str, str]]:
-    programme = seed_default_programme(session, today=date(2026, 3, 1))
+    programme = seed_default_programme(session)
     e1, e2 = session.exec(select(Epci.id).order_by(col(Epci.id))).all()[:2]
     r1 = session.exec(select(ReceptionStructure.id).where(ReceptionStructure.epci_id == e1)).first()
     r2 = session.exec(select(ReceptionStructure.id).where(ReceptionStructure.epci_id == e2)).first()

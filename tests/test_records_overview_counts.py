@@ -45,21 +45,25 @@ _JOURNEY = Journey.__table__  # type: ignore[attr-defined]
 class Story:
     """One journey's events, each the status after one change, numbered from 1."""
 
-    def __init__(self, number: int, epci_id: int, booklet: int) -> None:
+    def __init__(
+        self, number: int, epci_id: int, booklet: int, start: int = 0, reception: int = 9
+    ) -> None:
+        """Referred `start` days after T0 by reception structure `reception`."""
         jid = f"00000000-0000-4000-8000-{number:012d}"
+        referred = T0 + timedelta(days=start)
         self.status = JourneyStatus(
             journey_id=jid,
             programme_code=PROGRAMME,
             epci_id=epci_id,
-            reception_structure_id=9,
+            reception_structure_id=reception,
             referrer=SW,
             stage=Stage.REFERRED,
-            stage_dates={Stage.REFERRED: T0},
-            last_activity_at=T0,
+            stage_dates={Stage.REFERRED: referred},
+            last_activity_at=referred,
         )
         self.booklet = booklet
         self.events: list[JourneyEvent] = []
-        self.day = 0
+        self.day = start
         self._event(Action.REFERRED, None)
 
     def _event(self, action: Action, from_stage: Stage | None) -> JourneyEvent:
@@ -161,11 +165,11 @@ def stories(e1: int, e2: int) -> list[Story]:
     a.closed(Outcome.COMPLETED)
     b = Story(2, e1, 102).to(Stage.ASSESSED, Action.ASSESSED).booklet_issued()
     b.session(12).session(19).stalled(True).closed(Outcome.EXPIRED)
-    c = Story(3, e2, 103).stalled(True).closed(Outcome.WITHDRAWN)
+    c = Story(3, e2, 103, start=40, reception=11).stalled(True).closed(Outcome.WITHDRAWN)
     d = Story(4, e2, 104).booklet_issued().oriented(5).session(20).closed(Outcome.WITHDRAWN)
     d.to(Stage.ANONYMISED, Action.ANONYMISED)
     e = Story(5, e2, 105).booklet_issued().session(8).stalled(True)  # left open, stalled
-    f = Story(6, e1, 106).to(Stage.ASSESSED, Action.ASSESSED)
+    f = Story(6, e1, 106, start=70).to(Stage.ASSESSED, Action.ASSESSED)
     return [a, b, c, d, e, f]
 
 
@@ -173,25 +177,41 @@ def counters(s: Session) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """The counter tables (rows counting nothing left out) and the full recount, each as
     {key: sums} for both tables."""
     t, h = overview_counts.COUNT, overview_counts.FIRST_SESSION
+    k, d = len(overview_counts.COUNT_KEY), len(overview_counts.FIRST_SESSION_KEY)
     kept = {
-        tuple(r[:5]): tuple(r[5:])
+        tuple(r[:k]): tuple(r[k:])
         for r in s.execute(select(t).order_by(*t.primary_key.columns))
-        if any(r[5:])
+        if any(r[k:])
     }
-    recount = {tuple(r[:5]): tuple(r[5:]) for r in s.execute(overview_counts.recount_query())}
-    days = {tuple(r[:3]): r[3] for r in s.execute(select(h)) if r[3]}
+    recount = {tuple(r[:k]): tuple(r[k:]) for r in s.execute(overview_counts.recount_query())}
+    days = {tuple(r[:d]): r[d] for r in s.execute(select(h)) if r[d]}
     days_recount = {
-        tuple(r[:3]): r[3] for r in s.execute(overview_counts.first_session_recount_query())
+        tuple(r[:d]): r[d] for r in s.execute(overview_counts.first_session_recount_query())
     }
     return (kept, days), (recount, days_recount)  # type: ignore[return-value]
 
 
-def scanned_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
+def _kept(r: Any, f: coordination.OverviewFilter) -> bool:
+    """Whether journey row `r` passes the overview's filter `f` (written from the rows)."""
+    month = r.referred_month or 0
+    return (
+        all(
+            getattr(f, name) is None or (getattr(r, name) or 0) == getattr(f, name)
+            for name in ("epci_id", "reception_structure_id", "mediation_structure_id", "millesime")
+        )
+        and (f.from_month is None or month >= f.from_month)
+        and (f.to_month is None or 0 < month <= f.to_month)
+    )
+
+
+def scanned_overview(
+    s: Session, epci_id: int | None, f: coordination.OverviewFilter | None = None
+) -> dict[str, Any]:
     """The overview's figures computed from the journey rows themselves."""
     rows = [
         r
         for r in s.execute(select(_JOURNEY).where(_JOURNEY.c.programme_code == PROGRAMME))
-        if epci_id is None or r.epci_id == epci_id
+        if (epci_id is None or r.epci_id == epci_id) and (f is None or _kept(r, f))
     ]
     by_stage: dict[str, int] = {}
     for r in rows:
@@ -207,14 +227,17 @@ def scanned_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
         ),
         "median": statistics.median(days) if days else None,
         "with_session": len(days),
+        "booklets": sum(1 for r in rows if r.millesime),
     }
 
 
-def read_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
+def read_overview(
+    s: Session, epci_id: int | None, f: coordination.OverviewFilter | None = None
+) -> dict[str, Any]:
     programme = queries.get_programme(s, PROGRAMME)
     assert programme is not None
     scope = JourneyScope(everything=True) if epci_id is None else JourneyScope(epci_id=epci_id)
-    o = coordination.programme_overview(s, programme, scope)
+    o = coordination.programme_overview(s, programme, scope, f or coordination.OverviewFilter())
     assert sum(e.total for e in o.epci) == o.total
     return {
         "by_stage": o.by_stage,
@@ -224,12 +247,13 @@ def read_overview(s: Session, epci_id: int | None) -> dict[str, Any]:
         "expired": o.cheques_expired,
         "median": o.median_days_to_first_session,
         "with_session": o.journeys_with_session,
+        "booklets": o.booklets,
     }
 
 
 def two_epci(sessions: SessionFactory) -> tuple[int, int]:
     with sessions() as s:
-        seed_default_programme(s, today=date(2026, 3, 1))
+        seed_default_programme(s)
         s.commit()
         e1, e2 = s.execute(text("SELECT id FROM epci ORDER BY id LIMIT 2")).scalars().all()
     return int(e1), int(e2)
@@ -278,6 +302,34 @@ def test_counters_equal_a_recount_after_every_event(sessions: SessionFactory) ->
             s.execute(text("SELECT count(*) FROM overview_count WHERE journeys = 0")).scalar_one()
             > 0
         )
+
+
+def test_every_filter_of_the_overview_agrees_with_a_scan_of_the_journeys(
+    sessions: SessionFactory,
+) -> None:
+    e1, e2 = two_epci(sessions)
+    with sessions() as s:
+        for st in stories(e1, e2):
+            for event in st.events:
+                record_journey_event(s, event)
+        s.commit()
+        rows = s.execute(select(_JOURNEY)).all()
+        assert len({r.referred_month for r in rows}) > 1 and len({r.millesime for r in rows}) > 1
+        months = sorted({r.referred_month for r in rows if r.referred_month})
+        F = coordination.OverviewFilter
+        filters = [
+            *(F(epci_id=e) for e in (e1, e2)),
+            *(F(reception_structure_id=r.reception_structure_id) for r in rows),
+            *(F(mediation_structure_id=r.mediation_structure_id or 0) for r in rows),
+            *(F(millesime=m) for m in (0, *{r.millesime for r in rows if r.millesime})),
+            *(F(from_month=m) for m in months),
+            *(F(to_month=m) for m in months),
+            F(from_month=months[0], to_month=months[0], epci_id=e1),
+        ]
+        for f in filters:
+            for epci_id in (None, e1):
+                assert read_overview(s, epci_id, f) == scanned_overview(s, epci_id, f), f
+        assert read_overview(s, None, F(millesime=1999))["by_stage"] == {}
 
 
 def test_rebuild_recounts_rows_written_in_bulk(sessions: SessionFactory) -> None:

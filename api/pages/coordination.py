@@ -21,10 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
 from sqlmodel import Session
 
-from api import access
+from api import access, reports
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import CurrentUser, User
-from api.constraints import MAX_ID, TEXT, Id, JourneyIdPath
+from api.constraints import TEXT, Id, JourneyIdPath, parse_id
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.forms import Form, KeyedForm, fresh_key, read_form
@@ -49,6 +50,10 @@ DONE_MESSAGES = {
     "sortie": "La sortie du dispositif est enregistrée : le parcours est clôturé.",
     "second-carnet": "Un second carnet est autorisé : la structure d'accueil peut le remettre.",
     "deblocage": "Le carnet est débloqué : ses chèques peuvent de nouveau être encaissés.",
+    "carnet-perdu": (
+        "Le carnet est annulé et remplacé : la structure d'accueil imprime le bordereau du "
+        "carnet de remplacement et le remet à la personne."
+    ),
 }
 
 
@@ -84,36 +89,43 @@ async def _programme(state: AppState) -> models.Programme:
 
 
 @router.get("")
-async def overview(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
+async def overview(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    epci: Annotated[str | None, Query(max_length=12)] = None,
+    structure: Annotated[str | None, Query(max_length=24)] = None,
+    millesime: Annotated[str | None, Query(max_length=6)] = None,
+    du: Annotated[str | None, Query(max_length=10)] = None,
+    au: Annotated[str | None, Query(max_length=10)] = None,
+) -> HTMLResponse:
     _coordinator(user)
-    scope = access.journey_scope(user)
-
-    def read(session: Session) -> tuple[coordination.Overview, str]:
-        programme = queries.get_programme(session, user.programme_code)
-        if programme is None:
-            raise ApiError(503, "no_programme", "Aucun programme n'est configuré.")
-        label = "tout le programme"
-        if user.epci_id is not None:
-            epci = session.get(models.Epci, user.epci_id)
-            label = epci.name if epci else "intercommunalité inconnue"
-        return coordination.programme_overview(session, programme, scope), label
-
-    figures, scope_label = await state.db.run(read)
+    filters = reports.parse_filters(
+        user, epci=epci, structure=structure, millesime=millesime, du=du, au=au
+    )
+    report = await state.db.run(lambda s: reports.overview(s, user, filters.applied))
     return render(
         request,
         "coordination/overview.html",
-        {"o": figures, "scope_label": scope_label, "whole": user.epci_id is None},
+        {
+            "r": report,
+            "o": report.figures,
+            "names": report.names,
+            "form": Form.blank(filters.typed),
+            "filtered": any(filters.typed.values()),
+            "millesime_options": [
+                ("0", "Sans carnet"),
+                *((str(y), str(y)) for y in report.millesimes),
+            ],
+            "ignored": filters.ignored,
+            "banner_min": coordination.EXPIRING_BANNER_MIN,
+            "offered": reads.millesimes_today(report.programme).offered,
+            "whole": user.epci_id is None,
+        },
     )
 
 
 # ---- stalled journeys ----
-
-
-def _int(text: str | None) -> int | None:
-    """An id typed in a filter, or None (ASCII digits only: "²".isdigit() is true)."""
-    if not text or not (text.isascii() and text.isdigit()):
-        return None
-    return int(text) if 1 <= int(text) <= MAX_ID else None
 
 
 @router.get("/bloques")
@@ -130,12 +142,12 @@ async def stalled(
     stage = etape if etape in {s.value for s in OPEN_STAGES} else None
     kind, _, structure_id = (structure or "").partition("-")
     filters = coordination.StalledFilter(
-        epci_id=_int(epci) if user.epci_id is None else None,
+        epci_id=parse_id(epci) if user.epci_id is None else None,
         stage=stage,
-        reception_structure_id=_int(structure_id) if kind == "accueil" else None,
-        mediation_structure_id=_int(structure_id) if kind == "mediation" else None,
+        reception_structure_id=parse_id(structure_id) if kind == "accueil" else None,
+        mediation_structure_id=parse_id(structure_id) if kind == "mediation" else None,
     )
-    number = max(_int(page) or 1, 1)
+    number = max(parse_id(page) or 1, 1)
     scope = access.journey_scope(user)
     programme = await _programme(state)
 
@@ -313,6 +325,18 @@ class JourneyView:
     def reorientable(self) -> bool:
         return self.stage in (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 
+    @property
+    def booklet_number(self) -> int | None:
+        return self.live.booklet_number if self.live else self.row.booklet_number
+
+    @property
+    def cheques_left(self) -> int:
+        return self.live.cheques_left if self.live else 0
+
+    @property
+    def may_declare_lost(self) -> bool:
+        return self.is_open and self.booklet_number is not None and self.cheques_left > 0
+
 
 async def _journey_view(state: AppState, user: User, journey_id: str) -> JourneyView:
     service = JourneyService(state)
@@ -366,7 +390,8 @@ class SecondBooklet:
 
 async def _second_booklet(state: AppState, user: User, view: JourneyView) -> SecondBooklet | None:
     """What the page says of a second booklet: None when there is nothing to say."""
-    programme = await _programme(state)
+    choice = reads.millesimes_today(await _programme(state))
+    millesime = view.row.millesime or choice.default or paris_today().year
     journey_id = view.row.id
 
     def read(session: Session) -> SecondBooklet | None:
@@ -374,7 +399,7 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
         if allowed is not None:
             names = queries.account_names(session, [allowed.allowed_by])
             return SecondBooklet(
-                programme.current_millesime,
+                millesime,
                 allowed.allowed_at,
                 names.get(allowed.allowed_by, "un compte supprimé"),
                 [],
@@ -382,13 +407,11 @@ async def _second_booklet(state: AppState, user: User, view: JourneyView) -> Sec
             )
         if view.stage not in (Stage.REFERRED, Stage.ASSESSED):
             return None
-        held = duplicates.other_booklets(
-            session, journey_id=journey_id, millesime=programme.current_millesime
-        )
+        held = duplicates.other_booklets(session, journey_id=journey_id, millesime=millesime)
         if not held:
             return None
         mine = [m.journey.id for m in held if access.can_see_journey(user, m.journey)]
-        return SecondBooklet(programme.current_millesime, None, None, mine, len(held) - len(mine))
+        return SecondBooklet(millesime, None, None, mine, len(held) - len(mine))
 
     return await state.db.run(read)
 
@@ -598,6 +621,49 @@ async def reorient(
         return sent
     view = await _journey_view(state, user, journey_id)
     return await _reorient_page(request, state, user, view, form, sent)
+
+
+# ---- a booklet lost, stolen or damaged ----
+
+
+def _lost_page(
+    request: Request, view: JourneyView, form: Form[submit.LostBookletForm], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "coordination/lost.html",
+        {"j": view, "form": form, "reasons": submit.LOST_BOOKLET_REASONS},
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_form(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> HTMLResponse:
+    _coordinator(user)
+    view = await _journey_view(state, user, journey_id)
+    initial = fresh_key() | {
+        "booklet_number": str(view.booklet_number or ""),
+        "lost_on": paris_today().strftime("%d/%m/%Y"),
+    }
+    return _lost_page(request, view, Form.blank(initial))
+
+
+@router.post("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
+    form = await _form(
+        request, state, user, journey_id, Change.DECLARE_BOOKLET_LOST, submit.LostBookletForm
+    )
+    sent = await submit.declare_booklet_lost(
+        state, user, journey_id, form, done=_done(journey_id, "carnet-perdu")
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
+    view = await _journey_view(state, user, journey_id)
+    return _lost_page(request, view, form, sent)
 
 
 # ---- withdraw ----

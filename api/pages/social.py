@@ -10,17 +10,18 @@ redirects (303) to the next page. Withdrawal is a coordinator's change (api/acce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from api import access, schemas
+from api import programme_reads as reads
 from api.access import Change
 from api.auth import CurrentUser, User
 from api.barcodes import code128_svg
@@ -51,8 +52,8 @@ from domain.stages import (
     Role,
     Stage,
 )
-from domain.validity import last_day_before, paris_today, valid_from
-from records import duplicates, models, queries
+from domain.validity import last_day_before, last_valid_day, paris_today, valid_from
+from records import booklet_stock, duplicates, models, queries
 from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
@@ -126,7 +127,7 @@ class AssessmentForm(submit.AssessmentFields):
 
 
 class BookletForm(KeyedForm):
-    pass
+    millesime: int | None = Field(default=None, ge=2000, le=2100)
 
 
 class OrientForm(KeyedForm):
@@ -192,8 +193,10 @@ class JourneyView:
     sessions: list[models.TrainingSession]
     orientations: list[tuple[models.Orientation, str]]
     structure_names: dict[int, str]
-    # Booklet issued before security codes existed: its slip must be printed again.
+    # The slip must be printed (again) and handed over: a booklet issued before security
+    # codes existed, or the replacement of a booklet declared lost.
     slip_to_reprint: bool = False
+    booklets: list[models.BookletAllocation] = field(default_factory=list)  # the first first
 
     @property
     def stage(self) -> Stage:
@@ -202,6 +205,38 @@ class JourneyView:
     @property
     def name(self) -> str:
         return person_name(self.person)
+
+    @property
+    def lost_booklets(self) -> list[models.BookletAllocation]:
+        return [b for b in self.booklets if b.lost_at is not None]
+
+    @property
+    def replaces(self) -> models.BookletAllocation | None:
+        """The booklet declared lost that the one held now replaces, if any."""
+        current = self.booklets[-1] if self.booklets else None
+        if current is None or current.replaces_booklet_number is None:
+            return None
+        return next(
+            (b for b in self.booklets if b.booklet_number == current.replaces_booklet_number),
+            None,
+        )
+
+    @property
+    def booklet_handed_at(self) -> datetime | None:
+        """When the booklet held now was handed over (a replacement: when the loss was
+        declared)."""
+        replaced = self.replaces
+        return replaced.lost_at if replaced else self.journey.booklet_issued_at
+
+    @property
+    def cheques_left(self) -> int:
+        return sum(1 for x in self.cheques if x.status == ChequeStatus.ISSUED)
+
+    @property
+    def may_declare_lost(self) -> bool:
+        return (
+            self.stage.is_open and self.journey.booklet_number is not None and self.cheques_left > 0
+        )
 
     @property
     def valid_to(self) -> date | None:
@@ -296,6 +331,7 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
     names = queries.account_names(
         session, sorted({int(e.actor_ref) for e in log if e.actor_ref.isdigit()})
     )
+    booklets = queries.booklet_allocations(session, journey_id)
     return JourneyView(
         journey=journey,
         person=queries.get_beneficiary(session, journey_id),
@@ -327,10 +363,8 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
             (o, structures.get(o.mediation_structure_id, "inconnue")) for o in orientations
         ],
         structure_names=structures,
-        slip_to_reprint=bool(
-            (allocation := queries.booklet_allocation(session, journey_id))
-            and allocation.slip_to_reprint_since
-        ),
+        slip_to_reprint=bool(booklets and booklets[-1].slip_to_reprint_since),
+        booklets=booklets,
     )
 
 
@@ -586,17 +620,53 @@ async def assess_submit(
 # ---- booklet ----
 
 
-def _booklet_page(
-    request: Request, view: JourneyView, form: Form[BookletForm], status: int = 200
+@dataclass(frozen=True)
+class BookletOffer:
+    """What the booklet page offers today: each millésime with its last valid day and, for
+    a stock-managed one, the booklets left in the structure's stock; or why none."""
+
+    millesimes: list[tuple[int, date, int | None]]
+    closed: str | None  # the programme is not running: why
+
+
+def _booklet_offer(session: Session, state: AppState, view: JourneyView) -> BookletOffer:
+    programme = view.programme
+    try:
+        reads.require_running(programme)
+    except ApiError as err:
+        return BookletOffer([], err.message)
+    row = view.journey
+    offered = []
+    for millesime in reads.millesimes_today(programme).offered:
+        left = (
+            booklet_stock.left_in_stock(
+                session, programme.code, millesime, row.reception_structure_id
+            )
+            if booklet_stock.is_managed(session, programme.code, millesime)
+            else None
+        )
+        offered.append((millesime, last_valid_day(millesime, programme.grace_months), left))
+    return BookletOffer(offered, None)
+
+
+async def _booklet_page(
+    request: Request,
+    state: AppState,
+    view: JourneyView,
+    form: Form[BookletForm],
+    status: int = 200,
 ) -> HTMLResponse:
     p = view.programme
+    offer = await state.db.run(lambda s: _booklet_offer(s, state, view))
+    if offer.millesimes and not form.value("millesime"):
+        form.values["millesime"] = str(offer.millesimes[0][0])  # the default, checked
     return render(
         request,
         "social/booklet.html",
         _page(
             view,
             form=form,
-            millesime=p.current_millesime,
+            offer=offer,
             count=p.cheques_per_booklet,
             value=p.cheque_value_cents,
             total=p.cheque_value_cents * p.cheques_per_booklet,
@@ -610,7 +680,7 @@ async def booklet_page(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> HTMLResponse:
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, Form.blank(fresh_key()))
+    return await _booklet_page(request, state, view, Form.blank(fresh_key()))
 
 
 @router.post("/parcours/{journey_id}/carnet")
@@ -618,22 +688,28 @@ async def booklet_submit(
     request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> Response:
     form = await _read(request, user, BookletForm)
-    millesime = (await JourneyService(state).programme()).current_millesime if form.ok else 0
+    chosen: list[int] = []
+
+    async def choose(data: BookletForm) -> None:
+        chosen.append(await JourneyService(state).booklet_millesime(data.millesime))
+
     sent = await submit.send(
         state,
         user,
         journey_id,
         form,
         name=c.U_ISSUE_BOOKLET,
-        request=lambda _: c.BookletRequest(actor=user.actor, millesime=millesime),
+        request=lambda _: c.BookletRequest(actor=user.actor, millesime=chosen[0]),
         change=Change.ISSUE_BOOKLET,
         done=_journey_path(journey_id, "bordereau"),
+        check=choose,
+        field="millesime",
         shown=submit.not_out_of_scope,
     )
     if isinstance(sent, RedirectResponse):
         return sent
     view = await journey_view(state, user, journey_id)
-    return _booklet_page(request, view, form, sent)
+    return await _booklet_page(request, state, view, form, sent)
 
 
 @router.get("/parcours/{journey_id}/bordereau")
@@ -652,9 +728,10 @@ async def slip_page(
             allocation = queries.booklet_allocation(session, journey_id)
             if allocation is not None:
                 allocation.slip_to_reprint_since = None
-        return [
+        return [  # the booklet held now (a lost one's cheques are no longer the person's)
             slip_cheque(vault, x.serial, x.security_code, ChequeStatus(x.status))
             for x in queries.journey_cheques(session, journey_id)
+            if x.booklet_number == j.booklet_number
         ]
 
     cheques = await state.db.run(read, write=reprinted)
@@ -760,3 +837,44 @@ async def orient_submit(
         return sent
     view = await journey_view(state, user, journey_id)
     return await _orient_page(request, state, view, form, sent)
+
+
+# ---- a booklet lost, stolen or damaged ----
+
+
+def _lost_page(
+    request: Request, view: JourneyView, form: Form[submit.LostBookletForm], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "social/lost.html",
+        _page(view, form=form, reasons=submit.LOST_BOOKLET_REASONS),
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_page(
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    initial = fresh_key() | {
+        "booklet_number": str(view.journey.booklet_number or ""),
+        "lost_on": paris_today().strftime("%d/%m/%Y"),
+    }
+    return _lost_page(request, view, Form.blank(initial))
+
+
+@router.post("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_submit(
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> Response:
+    """Declare the booklet lost: its replacement's slip is the next page, to print."""
+    form = await _read(request, user, submit.LostBookletForm)
+    sent = await submit.declare_booklet_lost(
+        state, user, journey_id, form, done=_journey_path(journey_id, "bordereau")
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
+    view = await journey_view(state, user, journey_id)
+    return _lost_page(request, view, form, sent)

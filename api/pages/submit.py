@@ -16,9 +16,11 @@ on the form, where `field` says; anything else goes to the error page.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi.responses import RedirectResponse
+from pydantic import Field
 from sqlmodel import Session
 
 from api import access
@@ -30,6 +32,7 @@ from api.forms import Form, KeyedForm
 from api.journey_service import JourneyService
 from domain import contracts as c
 from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
+from domain.stages import LossReason
 from records import queries
 
 K = TypeVar("K", bound=KeyedForm)
@@ -43,6 +46,19 @@ class AssessmentFields(KeyedForm):
 
 
 A = TypeVar("A", bound=AssessmentFields)
+
+
+class LostBookletForm(KeyedForm):
+    """A booklet declared lost (social workers' and coordinators' journey pages): the
+    booklet shown on the page (a hidden field: declared again from an old page, it is
+    refused rather than replaced twice), the day and the reason."""
+
+    booklet_number: int = Field(ge=1, le=999_999)
+    lost_on: date
+    reason: LossReason
+
+
+LOST_BOOKLET_REASONS = LossReason.options()
 
 
 def see(path: str) -> RedirectResponse:
@@ -142,5 +158,31 @@ async def assess(
         ),
         change=Change.ASSESS_ENTRY if kind is AssessmentKind.ENTRY else Change.ASSESS_EXIT,
         done=done,
+        shown=not_out_of_scope,
+    )
+
+
+async def declare_booklet_lost(
+    state: AppState, user: User, journey_id: str, form: Form[LostBookletForm], *, done: str
+) -> RedirectResponse | int:
+    """`send` a lost booklet's declaration from its form: the replacement is made, or the
+    refusal placed on the day (a day the workflow refuses) or above the form."""
+    if "reason" in form.errors:
+        form.errors["reason"] = "Choisissez ce qui est arrivé au carnet."
+    return await send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_DECLARE_BOOKLET_LOST,
+        request=lambda data: c.DeclareBookletLostRequest(
+            actor=user.actor,
+            booklet_number=data.booklet_number,
+            lost_on=data.lost_on,
+            reason=data.reason,
+        ),
+        change=Change.DECLARE_BOOKLET_LOST,
+        done=done,
+        field=lambda err: "lost_on" if err.status == 422 else "",
         shown=not_out_of_scope,
     )

@@ -51,7 +51,7 @@ def basis_points(amounts: list[int]) -> list[int]:
     return shares
 
 
-def seed_programme(session: Session, data: dict[str, Any], *, today: date) -> Programme:
+def seed_programme(session: Session, data: dict[str, Any]) -> Programme:
     """Insert a programme and its reference data. Flushes; the caller commits."""
     p = data["programme"]
     epci_rows = data["epci"]
@@ -76,11 +76,10 @@ def seed_programme(session: Session, data: dict[str, Any], *, today: date) -> Pr
         cheque_value_cents=p["cheque_value_cents"],
         cheques_per_booklet=p["cheques_per_booklet"],
         grace_months=p["grace_months"],
-        # The demo must be able to issue booklets valid today.
-        current_millesime=today.year,
         budget_total_cents=sum(amounts),
         starts_on=date.fromisoformat(p["starts_on"]),
         ends_on=date.fromisoformat(p["ends_on"]) if p.get("ends_on") else None,
+        target_booklets=p.get("target_booklets"),
     )
     session.add(programme)
     session.flush()
@@ -158,11 +157,11 @@ def seed_programme(session: Session, data: dict[str, Any], *, today: date) -> Pr
     return programme
 
 
-def seed_default_programme(session: Session, *, today: date) -> bool:
+def seed_default_programme(session: Session) -> bool:
     """Load the Aveyron programme if the database has no programme yet. True if it did."""
     if session.exec(select(Programme.id).limit(1)).first() is not None:
         return False
-    seed_programme(session, load_programme_file(), today=today)
+    seed_programme(session, load_programme_file())
     return True
 
 

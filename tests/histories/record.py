@@ -194,7 +194,7 @@ async def record_histories(
         sessions = session_factory(engine)
         if seeded:
             with sessions() as session:
-                seed_default_programme(session, today=(await env.get_current_time()).date())
+                seed_default_programme(session)
                 session.commit()
         task_queue = f"record-{uuid.uuid4()}"
         try:

@@ -46,7 +46,7 @@ async def main() -> None:
             engine = make_engine(url)
             sessions = session_factory(engine)
             with sessions() as s:
-                seed_default_programme(s, today=paris_day(await env.get_current_time()))
+                seed_default_programme(s)
                 s.commit()
             queue = f"record-{uuid.uuid4()}"
             with ThreadPoolExecutor(max_workers=4) as executor:
