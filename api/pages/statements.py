@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
 
 from api import access
@@ -287,32 +287,21 @@ async def validate(
 ) -> Response:
     await _may_change(state, user, statement_id)
     form = await read_form(request, ValidateForm)
-    if form.ok:
-        data = form.data
-        try:
-            await StatementService(state).validate(
-                user,
-                statement_id,
-                key=str(data.form_id),
-                expected_cheque_count=data.cheque_count,
-                expected_total_cents=data.total_cents,
-            )
-        except ApiError as err:
-            if not submit.refusal(err):
-                raise
-            form.refuse(err)
-            return await _page(
-                request,
-                state,
-                user,
-                Role.COORDINATOR,
-                statement_id,
-                validate_form=form,
-                status_code=err.status,
-            )
-        return submit.see(_done(statement_id, "valide"))
+
+    async def validate_it(data: ValidateForm) -> None:
+        await StatementService(state).validate(
+            user,
+            statement_id,
+            key=str(data.form_id),
+            expected_cheque_count=data.cheque_count,
+            expected_total_cents=data.total_cents,
+        )
+
+    sent = await submit.run(form, validate_it, done=_done(statement_id, "valide"))
+    if isinstance(sent, RedirectResponse):
+        return sent
     return await _page(
-        request, state, user, Role.COORDINATOR, statement_id, validate_form=form, status_code=422
+        request, state, user, Role.COORDINATOR, statement_id, validate_form=form, status_code=sent
     )
 
 
@@ -322,32 +311,21 @@ async def record_payment(
 ) -> Response:
     await _may_change(state, user, statement_id)
     form = await read_form(request, PaymentForm)
-    if form.ok:
-        data = form.data
-        try:
-            await StatementService(state).record_payment(
-                user,
-                statement_id,
-                key=str(data.form_id),
-                paid_on=data.paid_on,
-                reference=data.payment_reference,
-            )
-        except ApiError as err:
-            if not submit.refusal(err):
-                raise
-            form.refuse(err)
-            return await _page(
-                request,
-                state,
-                user,
-                Role.COORDINATOR,
-                statement_id,
-                payment_form=form,
-                status_code=err.status,
-            )
-        return submit.see(_done(statement_id, "paiement"))
+
+    async def pay(data: PaymentForm) -> None:
+        await StatementService(state).record_payment(
+            user,
+            statement_id,
+            key=str(data.form_id),
+            paid_on=data.paid_on,
+            reference=data.payment_reference,
+        )
+
+    sent = await submit.run(form, pay, done=_done(statement_id, "paiement"))
+    if isinstance(sent, RedirectResponse):
+        return sent
     return await _page(
-        request, state, user, Role.COORDINATOR, statement_id, payment_form=form, status_code=422
+        request, state, user, Role.COORDINATOR, statement_id, payment_form=form, status_code=sent
     )
 
 

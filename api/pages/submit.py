@@ -88,6 +88,30 @@ async def require_change(state: AppState, user: User, journey_id: str, change: C
     await state.db.run(check)
 
 
+async def run(
+    form: Form[K],
+    action: Callable[[K], Awaitable[object]],
+    *,
+    done: str | Callable[[K], str],
+    field: str | Callable[[ApiError], str] = "",
+    shown: Callable[[ApiError], bool] = refusal,
+) -> RedirectResponse | int:
+    """Any change a page form makes: `action` on the valid form's data (it claims the
+    form's UUID itself), then the redirect to `done`; else the status to answer the form
+    with (422 if the form itself is refused), the refusal placed on `field`."""
+    if not form.ok:
+        return 422
+    data = form.data
+    try:
+        await action(data)
+    except ApiError as err:
+        if not shown(err):
+            raise
+        form.refuse(err, field(err) if callable(field) else field)
+        return err.status
+    return see(done(data) if callable(done) else done)
+
+
 async def send(
     state: AppState,
     user: User,
@@ -107,10 +131,8 @@ async def send(
     chosen structure), the form's UUID as its idempotency key: the redirect to `done` once
     done; else the status to answer the form with (422 if the form itself is refused), its
     refusal placed on `field` (a name, or chosen from the error)."""
-    if not form.ok:
-        return 422
-    data = form.data
-    try:
+
+    async def change_journey(data: K) -> None:
         if check is not None:
             await check(data)
         await JourneyService(state).update(
@@ -123,12 +145,8 @@ async def send(
             change=change,
             mediation_structure_id=mediation_structure_id,
         )
-    except ApiError as err:
-        if not shown(err):
-            raise
-        form.refuse(err, field(err) if callable(field) else field)
-        return err.status
-    return see(done)
+
+    return await run(form, change_journey, done=done, field=field, shown=shown)
 
 
 async def assess(
