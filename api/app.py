@@ -18,8 +18,10 @@ from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
+from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, cheques, codec, journeys, reports, statements
+from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(reports.router)
     app.include_router(statements.router)
     app.include_router(codec.router)
+    app.include_router(ledger_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         coordination,
         stock,
         statement_pages,
+        ledger_pages,
         admin,
         mailbox,
         letters,
