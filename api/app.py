@@ -16,10 +16,20 @@ from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
-from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
+from api.pages import (
+    account,
+    admin,
+    coordination,
+    letters,
+    mailbox,
+    mediation,
+    rights,
+    social,
+    stock,
+)
 from api.pages import auth as auth_pages
 from api.pages import statements as statement_pages
-from api.routes import accounts, cheques, journeys, reports, statements
+from api.routes import accounts, audit, cheques, journeys, person, reports, statements
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -64,6 +74,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
     app.include_router(statements.router)
+    app.include_router(person.router)
+    app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -75,6 +87,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         admin,
         mailbox,
         letters,
+        rights,
         account,
     ):
         app.include_router(pages.router)

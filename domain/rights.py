@@ -84,7 +84,6 @@ class AuditAction(Labelled):
 
     ACCOUNT_CREATED = "ACCOUNT_CREATED"
     ACCOUNT_DEACTIVATED = "ACCOUNT_DEACTIVATED"
-    PASSWORD_SET = "PASSWORD_SET"
     TOKEN_ISSUED = "TOKEN_ISSUED"
     TOKEN_REVOKED = "TOKEN_REVOKED"
     QUALIFICATION_SET = "QUALIFICATION_SET"
@@ -97,7 +96,6 @@ labels(
     {
         AuditAction.ACCOUNT_CREATED: "Compte créé",
         AuditAction.ACCOUNT_DEACTIVATED: "Compte désactivé",
-        AuditAction.PASSWORD_SET: "Mot de passe défini",
         AuditAction.TOKEN_ISSUED: "Jeton d'API créé",
         AuditAction.TOKEN_REVOKED: "Jeton d'API révoqué",
         AuditAction.QUALIFICATION_SET: "Qualification APTIC modifiée",

@@ -19,8 +19,8 @@ from domain.rights import RectifiableField, RectificationReason
 from records import consent, queries
 from records.models import (
     Assessment,
-    BookletAllocation,
     Beneficiary,
+    BookletAllocation,
     Cheque,
     ConsentVersion,
     Journey,
