@@ -196,9 +196,12 @@ def require_change(
 
 
 def require_person_rights(user: User, journey: J | None, change: Change) -> J:
-    """The person's rights on `journey` (`PERSON_RIGHTS`): 404 if the user may not see the
-    journey, 403 if they see it but their role does not serve these rights (a mediator)."""
+    """The person's rights on `journey` (`PERSON_RIGHTS`). Reading: 404 if the user may
+    not see the journey, 403 if they see it but their role does not serve these rights (a
+    mediator). Correcting, erasing: as any change (404 if it does not exist, else 403)."""
     assert change in PERSON_RIGHTS
+    if change != Change.READ_PERSON_DATA:
+        return require_change(user, journey, change)
     visible = require_visible(user, journey)
     if not may_make(user, change):
         raise forbidden(
