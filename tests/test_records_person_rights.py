@@ -6,20 +6,24 @@ recomputes the duplicate keys, and the access export says everything held, field
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import select
 
+import cli
 from api.person_rights import build_export
 from domain import identity
 from domain.rights import INITIAL_CONSENT_TEXT, AuditAction, RectifiableField, RectificationReason
 from domain.serials import booklet_serials
 from records import audit, consent, person_rights, queries
-from records.db import SessionFactory
+from records.db import SessionFactory, make_engine, session_factory
 from records.models import (
+    Account,
     AdminAudit,
     Assessment,
     Beneficiary,
@@ -435,3 +439,31 @@ def test_the_access_export_says_everything_held_field_by_field(sessions: Session
         "timeline:2",
         "Merci de rappeler Mme Fabre au 05 65 00 11 22",
     )
+
+
+def test_the_command_line_administrator_is_in_the_audit_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`passnum create-admin`: the account and its entry (no administrator acted: the
+    command line), in one transaction."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("PASSNUM_DATABASE_URL", url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("un mot de passe assez long\n"))
+    assert cli.run(["create-admin", "--email", "Root@Exemple.fr", "--name", "Admin"]) == 0
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            [entry] = s.exec(select(AdminAudit)).all()
+            account = s.exec(select(Account)).one()
+    finally:
+        engine.dispose()
+    assert (entry.action, entry.account_id, entry.target) == (
+        "ACCOUNT_CREATED",
+        None,
+        f"account:{account.id}",
+    )
+    assert entry.details == {
+        "email": "root@exemple.fr",
+        "role": "ADMINISTRATOR",
+        "with_password": True,
+    }

@@ -99,6 +99,7 @@ async def _rectify_page(
     *,
     status: int = 200,
     done: bool = False,
+    anonymised: bool = False,
 ) -> HTMLResponse:
     return render(
         request,
@@ -109,6 +110,7 @@ async def _rectify_page(
             "channels": CHANNEL_OPTIONS,
             "reasons": REASON_OPTIONS,
             "done": done,
+            "anonymised": anonymised,
             "back": await _back(state, user, journey_id),
         },
         status_code=status,
@@ -121,19 +123,7 @@ async def rectify_page(
 ) -> HTMLResponse:
     person = await PersonRights(state).current_person(user, journey_id)
     if person.anonymised_at is not None:
-        return render(
-            request,
-            "rights/rectify.html",
-            {
-                "form": Form.blank(),
-                "journey_id": journey_id,
-                "anonymised": True,
-                "done": False,
-                "back": await _back(state, user, journey_id),
-                "channels": [],
-                "reasons": [],
-            },
-        )
+        return await _rectify_page(request, state, user, journey_id, Form.blank(), anonymised=True)
     values: dict[str, str | list[str]] = {
         **fresh_key(),
         "person.first_name": person.first_name or "",
