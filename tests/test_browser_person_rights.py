@@ -53,8 +53,12 @@ async def test_social_worker_serves_the_persons_rights(page: Page, api_stack: St
     await page.get_by_role("button", name="Enregistrer les corrections").click()
     await expect(page.locator(".field-error")).to_contain_text("motif")
     assert _person(stack, jid).last_name == "Cabantous"  # nothing changed
-    await expect(page.get_by_label("Nom (obligatoire)", exact=True)).to_have_value("Cabantous-Rey")  # kept
-    await page.get_by_label("Motif de la correction (obligatoire)").select_option("CIVIL_STATUS_CHANGED")
+    await expect(page.get_by_label("Nom (obligatoire)", exact=True)).to_have_value(
+        "Cabantous-Rey"
+    )  # kept
+    await page.get_by_label("Motif de la correction (obligatoire)").select_option(
+        "CIVIL_STATUS_CHANGED"
+    )
     await fits(page)
     await page.get_by_role("button", name="Enregistrer les corrections").click()
     await expect(page.locator("#done")).to_contain_text("Les corrections sont enregistrées")
