@@ -31,6 +31,7 @@ from records.db import SessionFactory, begin_write
 from records.mail_erasure import erase_journey_mail
 from records.models import Beneficiary, Journey
 from records.models import BookletAllocation as BookletAllocationRow
+from records.person_rights import erase_free_texts
 from records.projection import is_recorded
 from records.projection import record_journey_event as project_event
 
@@ -151,6 +152,7 @@ class JourneyActivities:
             ).first()
             # The mail first: it needs the address the person's row is about to lose.
             erase_journey_mail(session, req.journey_id, person.email if person else None)
+            erase_free_texts(session, req.journey_id)  # what professionals typed about them
             if person is not None and person.anonymised_at is None:
                 person.first_name = None
                 person.last_name = None

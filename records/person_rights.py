@@ -2,9 +2,11 @@
 of their identity and contact (droit de rectification); erasure goes through the journey's
 workflow (U_ERASE_ON_REQUEST, then `anonymise_beneficiary`).
 
-`free_texts` is the one place that lists free text typed by professionals about the
-person (today the reasons of the journey's log: withdrawal, re-orientation, nudges): the
-access export shows them; a later records table of free texts plugs in here.
+`free_texts` and `erase_free_texts` are the one place that lists and erases free text
+typed by professionals about the person (today the reasons they gave in the journey's log:
+withdrawal, re-orientation, nudges; passnum's own reasons, e.g. why a journey stalled, are
+not about the person): the access export shows them, anonymisation erases them. A records
+table of free texts plugs in here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.rights import RectifiableField, RectificationReason
+from domain.stages import Role
 from records import consent, queries
 from records.models import (
     Assessment,
@@ -40,14 +43,34 @@ class FreeText:
     text: str
 
 
+def _typed_reasons(session: Session, journey_id: str) -> list[TransitionLog]:
+    return list(
+        session.exec(
+            select(TransitionLog)
+            .where(
+                TransitionLog.journey_id == journey_id,
+                col(TransitionLog.reason).is_not(None),
+                TransitionLog.actor_role != Role.SYSTEM.value,
+            )
+            .order_by(col(TransitionLog.seq))
+        ).all()
+    )
+
+
 def free_texts(session: Session, journey_id: str) -> list[FreeText]:
     """Every free text typed by professionals on the journey, oldest first."""
-    rows = session.exec(
-        select(TransitionLog)
-        .where(TransitionLog.journey_id == journey_id, col(TransitionLog.reason).is_not(None))
-        .order_by(col(TransitionLog.seq))
-    ).all()
+    rows = _typed_reasons(session, journey_id)
     return [FreeText(r.at, f"timeline:{r.seq}", r.reason or "") for r in rows if r.reason]
+
+
+def erase_free_texts(session: Session, journey_id: str) -> int:
+    """Erase them (anonymisation); how many were erased. The caller commits."""
+    rows = _typed_reasons(session, journey_id)
+    for row in rows:
+        row.reason = None
+        session.add(row)
+    session.flush()
+    return len(rows)
 
 
 # ---- rectification ----

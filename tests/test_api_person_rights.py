@@ -17,8 +17,11 @@ from domain.serials import parse_serial
 from records import duplicates, models
 from tests.fixtures.access import ANON, EVERYONE, settle, snapshot
 from tests.fixtures.api import Stack
+from tests.fixtures.database import count
 from tests.test_api_journey_http import session_body
 from tests.test_pages_coordination import client_for
+from tests.test_pages_social import hidden
+from tests.test_pages_social import person as form_person
 from tests.test_web_access import refused
 
 PERSON = {
@@ -321,3 +324,41 @@ async def test_consent_versions_are_pinned_and_an_older_one_refused(api_stack: S
         1,
         INITIAL_CONSENT_TEXT,
     )
+
+
+async def test_the_referral_page_pins_the_version_it_showed(api_stack: Stack) -> None:
+    """The referral page shows the wording in force and sends its version: published
+    meanwhile, a newer one refuses the referral (nothing recorded) and the page shows the
+    new wording to read; sent again on it, the referral pins it."""
+    stack = api_stack
+    http = await client_for(stack, "sw")
+    try:
+        page = await http.get("/accompagnement/orienter")
+        assert 'name="consent_version" value="1"' in page.text
+        assert "version 1" in page.text
+        wording = "J'accepte, texte publié pendant que la page était ouverte (version deux)."
+        r = await stack.http.post(
+            "/api/v1/consent-versions", json={"wording": wording}, headers=stack.auth("admin")
+        )
+        assert r.status_code == 201
+        data = {
+            **hidden(page.text),
+            **form_person(**{"person.first_name": "Solange", "person.last_name": "Mazars"}),
+            "consent_version": "1",
+        }
+        before = count(stack.sessions, models.Beneficiary)
+        r = await http.post("/accompagnement/orienter", data=data)
+        assert r.status_code == 409
+        assert "Le texte de consentement a changé" in r.text.replace("&#39;", "'")
+        assert wording.replace("'", "&#39;") in r.text
+        assert 'name="consent_version" value="2"' in r.text
+        assert count(stack.sessions, models.Beneficiary) == before
+        r = await http.post("/accompagnement/orienter", data=data | {"consent_version": "2"})
+        assert r.status_code == 303, r.text
+        with stack.sessions() as s:
+            person = s.exec(
+                select(models.Beneficiary).where(models.Beneficiary.last_name == "Mazars")
+            ).one()
+        assert (person.consent_version, person.consent_text) == (2, wording)
+    finally:
+        await http.aclose()

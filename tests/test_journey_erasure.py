@@ -104,7 +104,9 @@ async def test_a_closed_journey_is_anonymised_before_its_retention_period(
     handle, status = await j.start()
     jid = status.journey_id
     _register(j, jid)
-    await j.update(handle, c.U_WITHDRAW, c.WithdrawRequest(COORDINATOR, "Déménagement"))
+    await j.update(handle, c.U_WITHDRAW, c.WithdrawRequest(COORDINATOR, "Déménage chez sa fille"))
+    await j.settle(handle)
+    assert next(r for r in j.log(jid) if r.action == "WITHDRAWN").reason == "Déménage chez sa fille"
     await j.advance(timedelta(days=3))
     erased = await j.update(handle, c.U_ERASE_ON_REQUEST, c.EraseRequest(COORDINATOR))
     assert erased.stage == Stage.ANONYMISED and erased.outcome == Outcome.WITHDRAWN
@@ -112,4 +114,7 @@ async def test_a_closed_journey_is_anonymised_before_its_retention_period(
     assert anonymised - closed < timedelta(days=4)  # not two years later
     await handle.result()
     assert j.actions(jid)[-3:] == ["WITHDRAWN", "ERASURE_REQUESTED", "ANONYMISED"]
+    # What the coordinator typed about the person is erased with them.
+    withdrawn = next(row for row in j.log(jid) if row.action == "WITHDRAWN")
+    assert withdrawn.reason is None
     assert _person(j, jid).last_name is None

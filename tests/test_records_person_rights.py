@@ -467,3 +467,31 @@ def test_the_command_line_administrator_is_in_the_audit_log(
         "role": "ADMINISTRATOR",
         "with_password": True,
     }
+
+
+def test_free_texts_are_erased_with_the_person_and_passnums_own_reasons_kept(
+    sessions: SessionFactory,
+) -> None:
+    _seed_journey(sessions)
+    with sessions() as s:
+        s.add(
+            TransitionLog(
+                journey_id=JID,
+                seq=3,
+                at=T0,
+                actor_role="SYSTEM",
+                actor_ref="passnum",
+                action="STALLED",
+                to_stage="IN_TRAINING",
+                reason="Aucune séance depuis 30 jours",
+            )
+        )
+        s.commit()
+    with sessions() as s:
+        assert [t.source for t in person_rights.free_texts(s, JID)] == ["timeline:2"]
+        assert person_rights.erase_free_texts(s, JID) == 1
+        s.commit()
+    with sessions() as s:
+        reasons = [r.reason for r in queries.journey_timeline(s, JID)]
+        assert reasons == [None, None, "Aucune séance depuis 30 jours"]
+        assert person_rights.free_texts(s, JID) == []
