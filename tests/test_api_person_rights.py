@@ -362,3 +362,67 @@ async def test_the_referral_page_pins_the_version_it_showed(api_stack: Stack) ->
         assert (person.consent_version, person.consent_text) == (2, wording)
     finally:
         await http.aclose()
+
+
+async def test_the_rights_pages_by_role_and_a_double_submit(api_stack: Stack) -> None:
+    stack = api_stack
+    jid, _ = await _journey_in_training(stack)
+    expected = {
+        "med": (403, 403, 403),
+        "sw_other": (404, 403, 403),
+        "coord_other": (404, 403, 403),
+        "admin": (404, 403, 403),
+        "coord_epci": (200, 200, 200),
+    }
+    for who, statuses in expected.items():
+        http = await client_for(stack, who)
+        try:
+            got = tuple(
+                [
+                    (await http.get(f"/parcours/{jid}/{page}")).status_code
+                    for page in ("donnees", "rectification", "effacement")
+                ]
+            )
+            assert got == statuses, who
+            if who == "coord_epci":
+                journey = await http.get(f"/coordination/parcours/{jid}")
+                assert f'href="/parcours/{jid}/effacement"' in journey.text
+        finally:
+            await http.aclose()
+
+    http = await client_for(stack, "sw")
+    try:
+        page = await http.get(f"/parcours/{jid}/rectification")
+        assert 'value="Honorine"' in page.text
+        data = {
+            **hidden(page.text),
+            "person.first_name": "Honorine",
+            "person.last_name": "Cabantous",
+            "person.birth_year": "1953",
+            "person.phone": "05 65 77 88 99",
+            "person.email": "honorine.cabantous@exemple.fr",
+            "person.postal_address": "12 rue Béteille, 12000 Rodez",
+            "person.commune": "Rodez",
+            "person.preferred_channel": "EMAIL",
+            "reason": "TYPING_ERROR",
+        }
+        for _ in range(2):  # a double submit
+            r = await http.post(f"/parcours/{jid}/rectification", data=data)
+            assert r.status_code == 303, r.text
+        r = await http.post(
+            f"/parcours/{jid}/rectification", data=data | {"person.birth_year": "1954"}
+        )
+        assert r.status_code == 409 and "déjà été envoyé" in r.text.replace("&#39;", "'")
+        with stack.sessions() as s:
+            logged = s.exec(
+                select(models.PersonRectification).where(
+                    models.PersonRectification.journey_id == jid
+                )
+            ).all()
+            person = s.exec(
+                select(models.Beneficiary).where(models.Beneficiary.journey_id == jid)
+            ).one()
+        assert [x.fields for x in logged] == [["birth_year"]]
+        assert person.birth_year == 1953
+    finally:
+        await http.aclose()
