@@ -327,3 +327,24 @@ def require_statement_change(user: User, row: StatementRow | None) -> StatementR
     if not may_manage_statements(user):
         raise forbidden(MSG_STATEMENTS_COORDINATION_ONLY)
     return row
+
+
+# ---- the funder ledger ----
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerScope:
+    """What of the funder ledger a coordinator reads: the whole programme (`epci_id`
+    None), or the entries of their EPCI's journeys, their own EPCI's line in full and
+    only their territory's part of the State's and the Département's."""
+
+    epci_id: int | None
+
+
+def ledger_scope(user: User) -> LedgerScope:
+    """Coordinators only: the ledger is the programme's money, followed by the Département
+    and the EPCI. Administrators manage accounts and no journey (entries name cheques);
+    social workers and mediators have no part in funders' figures. 403 otherwise."""
+    if user.role != Role.COORDINATOR:
+        raise forbidden("Le suivi des financeurs est réservé aux coordinateurs du programme.")
+    return LedgerScope(epci_id=user.epci_id)

@@ -28,8 +28,10 @@ from api.pages import (
     stock,
 )
 from api.pages import auth as auth_pages
+from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, journeys, person, reports, statements
+from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
     app.include_router(statements.router)
+    app.include_router(ledger_routes.router)
     app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         coordination,
         stock,
         statement_pages,
+        ledger_pages,
         admin,
         mailbox,
         letters,

@@ -22,7 +22,7 @@ from domain.serials import parse_serial
 from domain.stages import Action, ChequeStatus, OrientationStatus, Stage
 from domain.validity import paris_day, paris_month
 from domain.validity import valid_until as millesime_valid_until
-from records import overview_counts
+from records import ledger, overview_counts
 from records.models import (
     Assessment,
     BookletAllocation,
@@ -246,6 +246,7 @@ def _project_cheques(
     }
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    charges: list[ledger.ChequeCharge] = []
     for state in status.cheques:
         serial = parse_serial(state.serial)
         if status.millesime == serial.millesime and status.valid_until is not None:
@@ -264,6 +265,19 @@ def _project_cheques(
             # Reimbursement is money state the records hold (records/statements.py): the
             # workflow's cheque stays REDEEMED, and must not turn a paid cheque back.
             values["status"] = ChequeStatus.REIMBURSED.value
+        if row is None or row.status != values["status"]:
+            charges.append(
+                ledger.ChequeCharge(
+                    serial=serial.digits,
+                    programme_code=serial.programme_code,
+                    millesime=serial.millesime,
+                    epci_id=status.epci_id,
+                    status=values["status"],
+                    committed_at=at,
+                    changed_at=at,
+                    new=row is None,
+                )
+            )
         if row is None:
             added.append(
                 values
@@ -282,6 +296,9 @@ def _project_cheques(
             changed.append(values | {"b_serial": serial.digits, "updated_at": at})
     if added:
         session.execute(insert(_CHEQUE), added)
+    if charges:
+        # The funder ledger's entries, in the same unit of work as the cheque rows.
+        ledger.charge(session, charges)
     if changed:
         session.execute(
             update(_CHEQUE)

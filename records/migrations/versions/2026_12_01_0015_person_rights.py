@@ -4,7 +4,7 @@ identity, and `admin_audit`, append-only: triggers refuse UPDATE and DELETE (and
 PostgreSQL).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01 12:00:00+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
