@@ -26,7 +26,7 @@ from api.auth import User
 from api.deps import AppState
 from api.errors import ApiError, not_found
 from api.journey_service import JourneyService
-from api.mail_service import deliveries_for, letters_for
+from api.mail_service import deliveries_for, kind_label, letters_for
 from api.schemas import PersonIn, Strict
 from domain import clock
 from domain import contracts as c
@@ -254,24 +254,6 @@ def _person_out(p: models.Beneficiary) -> PersonOut:
     )
 
 
-_MAIL_KINDS = {
-    "REFERRAL_RECORDED": "Orientation enregistrée",
-    "ORIENTATION_REQUEST": "Demande d'orientation",
-    "ORIENTATION_REMINDER": "Rappel : orientation sans réponse",
-    "ORIENTATION_DECLINED": "Orientation refusée",
-    "ORIENTATION_EXPIRED": "Orientation expirée",
-    "STAGE_REMINDER": "Rappel : parcours sans activité",
-    "JOURNEY_STALLED": "Parcours bloqué",
-    "NUDGE": "Relance de la coordination",
-    "EXPIRY_WARNING": "Chèques bientôt expirés",
-    "JOURNEY_CLOSED": "Parcours clôturé",
-}
-
-
-def mail_kind_label(kind: str) -> str:
-    return _MAIL_KINDS.get(kind, kind)
-
-
 def build_export(session: Session, journey: models.Journey, now: datetime) -> PersonDataOut:
     """Everything held on the journey's person, with names instead of ids."""
     r = held.person_records(session, journey)
@@ -312,7 +294,7 @@ def build_export(session: Session, journey: models.Journey, now: datetime) -> Pe
     kinds = {"ENTRY": "Diagnostic initial", "EXIT": "Diagnostic de sortie"}
     mails = [
         MailOut(
-            kind=mail_kind_label(d.kind),
+            kind=kind_label(d.kind),
             to=d.address if d.address else "(adresse effacée)",
             for_the_person=d.for_beneficiary,
             subject=d.subject,
@@ -399,7 +381,7 @@ def build_export(session: Session, journey: models.Journey, now: datetime) -> Pe
         ],
         mails=mails,
         letters=[
-            LetterOut(kind=mail_kind_label(x.kind), created_at=x.created_at)
+            LetterOut(kind=kind_label(x.kind), created_at=x.created_at)
             for x in letters_for(session, journey.id)
         ],
         timeline=[
@@ -434,7 +416,9 @@ class PersonRights:
         self.state = state
         self.code = state.settings.programme_code
 
-    def _journey(self, session: Session, user: User, journey_id: str, change: Change) -> Any:
+    def _journey(
+        self, session: Session, user: User, journey_id: str, change: Change
+    ) -> models.Journey:
         row = queries.journey_access(session, journey_id)
         access.require_person_rights(
             user, row if row is not None and row.programme_code == self.code else None, change
