@@ -20,6 +20,9 @@ MSG_OUTDATED = (
     "lisez le nouveau texte à la personne et recueillez son accord sur celui-ci."
 )
 MSG_SAME_WORDING = "Ce texte est déjà celui en vigueur : il n'y a rien à publier."
+MSG_PUBLISHED_MEANWHILE = (
+    "Une autre version vient d'être publiée : relisez le texte en vigueur avant de publier."
+)
 
 
 class ConsentVersionOut(BaseModel):
@@ -70,6 +73,8 @@ def publish(session: Session, user: User, wording: str, now: datetime) -> Consen
         row = consent.publish(session, wording=wording, at=now, by=user.id)
     except consent.SameWording:
         raise ApiError(409, "same_wording", MSG_SAME_WORDING) from None
+    except consent.PublishedMeanwhile:
+        raise ApiError(409, "conflict", MSG_PUBLISHED_MEANWHILE) from None
     audit.record(
         session,
         at=now,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.rights import INITIAL_CONSENT_TEXT
@@ -44,6 +45,10 @@ class SameWording(Exception):
     """The wording published is the one in force: nothing to publish."""
 
 
+class PublishedMeanwhile(Exception):
+    """Another administrator published a version at the same moment."""
+
+
 def publish(session: Session, *, wording: str, at: datetime, by: int | None) -> ConsentVersion:
     """The next version, in force from `at` (callers take the write lock first: two
     administrators publishing at once get distinct versions, or one a conflict)."""
@@ -54,6 +59,9 @@ def publish(session: Session, *, wording: str, at: datetime, by: int | None) -> 
     row = ConsentVersion(
         version=now_in_force.version + 1, wording=wording, valid_from=at, published_by=by
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent publication took this version number
+            session.add(row)
+    except IntegrityError:
+        raise PublishedMeanwhile from None
     return row

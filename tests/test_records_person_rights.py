@@ -30,6 +30,7 @@ from records.models import (
     BookletAllocation,
     Channel,
     Cheque,
+    ConsentVersion,
     Journey,
     MailDelivery,
     MediationStructure,
@@ -495,3 +496,25 @@ def test_free_texts_are_erased_with_the_person_and_passnums_own_reasons_kept(
         reasons = [r.reason for r in queries.journey_timeline(s, JID)]
         assert reasons == [None, None, "Aucune séance depuis 30 jours"]
         assert person_rights.free_texts(s, JID) == []
+
+
+def test_two_publications_at_once_get_one_version_number(
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of two publications racing for version 2 (it read version 1 as in force)
+    is refused, and its unit of work stays usable."""
+    with sessions() as s:
+        stale = consent.current(s)
+        consent.publish(s, wording="Premier texte publié au même moment.", at=T0, by=1)
+        s.commit()
+    monkeypatch.setattr(consent, "current", lambda session: stale)
+    with sessions() as s:
+        with pytest.raises(consent.PublishedMeanwhile):
+            consent.publish(s, wording="Second texte publié au même moment.", at=T0, by=2)
+        assert s.exec(select(ConsentVersion.version)).all()  # still usable
+    monkeypatch.undo()
+    with sessions() as s:
+        assert [(v.version, v.published_by) for v in consent.all_versions(s)] == [
+            (2, 1),
+            (1, None),
+        ]
