@@ -6,6 +6,7 @@ statistics kept. Consent versions: pinned at referral, an older one refused."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -92,10 +93,32 @@ async def _journey_in_training(stack: Stack) -> tuple[str, list[str]]:
     return jid, serials
 
 
+async def _mail_to_the_person(stack: Stack, jid: str) -> models.MailDelivery:
+    """The referral's mail to the person once sent (the worker delivers it just after)."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        with stack.sessions() as s:
+            found = s.exec(
+                select(models.MailDelivery).where(
+                    models.MailDelivery.journey_id == jid,
+                    models.MailDelivery.audience == "BENEFICIARY",
+                    models.MailDelivery.status == "SENT",
+                )
+            ).first()
+        if found is not None:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, "the person's mail was not sent"
+        await asyncio.sleep(0.05)
+
+
 async def test_access_rectification_and_erasure_over_the_api(api_stack: Stack) -> None:
     stack = api_stack
     jid, serials = await _journey_in_training(stack)
     url = f"/api/v1/journeys/{jid}/person-data"
+
+    # The referral's mail to the person, sent (filed in the local mailbox).
+    delivered = await _mail_to_the_person(stack, jid)
+    assert delivered.address == PERSON["email"]
 
     # ---- droit d'accès ----
     await refused(stack, "GET", url, expected_refusals(False), jid=jid)
@@ -124,6 +147,9 @@ async def test_access_rectification_and_erasure_over_the_api(api_stack: Stack) -
     for code in stack.codes(serials):
         assert code not in r.text  # never the security codes
     assert len(d["sessions"]) == 1 and d["sessions"][0]["cheques"] == printed[:2]
+    to_person = [m for m in d["mails"] if m["to"] == PERSON["email"]]
+    assert to_person and to_person[0]["kind"] == "Orientation enregistrée"
+    assert to_person[0]["status_label"] and to_person[0]["subject"]
     labels = [t["label"] for t in d["timeline"]]
     assert labels[:2] == ["Orientation vers le Pass numérique", "Diagnostic initial"]
     assert "Séance de formation" in labels
@@ -258,7 +284,17 @@ async def test_access_rectification_and_erasure_over_the_api(api_stack: Stack) -
         mails = s.exec(
             select(models.MailDelivery).where(models.MailDelivery.journey_id == jid)
         ).all()
-        assert all(m.subject is None for m in mails)
+        assert mails and all(m.subject is None for m in mails)
+        theirs = s.get(models.MailDelivery, delivered.id)
+        assert theirs is not None and theirs.address == ""
+        copies = s.exec(
+            select(models.MailboxMessage).where(
+                models.MailboxMessage.message_id == delivered.message_id
+            )
+        ).all()
+        assert copies and all(
+            c.subject.startswith("Courriel effacé") and "Cabantous" not in c.raw for c in copies
+        )
         assert all("cabantous" not in m.address.lower() for m in mails)
         assert not s.exec(
             select(models.MailDelivery).where(col(models.MailDelivery.address).contains("rey@"))
