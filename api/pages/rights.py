@@ -27,35 +27,23 @@ from api.deps import State
 from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.pages import submit
 from api.pages.letters import journey_page_path
+from api.pages.social import CHANNEL_OPTIONS, PersonForm
 from api.person_rights import PersonRights, RectificationIn
 from api.web import render
 from domain.rights import RectificationReason
 from domain.stages import Stage
-from domain.validity import paris_today
 from records import queries
-from records.models import Channel
 
 router = APIRouter(include_in_schema=False)
 
-_CHANNEL_WORDS = {Channel.EMAIL: "Courriel (e-mail)", Channel.POST: "Courrier postal"}
-CHANNEL_OPTIONS = [(ch.value, _CHANNEL_WORDS.get(ch, ch.label)) for ch in Channel]
 REASON_OPTIONS = RectificationReason.options()
 Done = Annotated[str | None, Query(max_length=20)]
-
-
-class PersonFields(schemas.PersonIn):
-    @field_validator("birth_year")
-    @classmethod
-    def _not_future(cls, value: int | None) -> int | None:
-        if value is not None and value > paris_today().year:
-            raise ValueError("L'année de naissance ne peut pas être dans le futur.")
-        return value
 
 
 class RectificationForm(KeyedForm):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    person: PersonFields
+    person: PersonForm  # as at referral
     reason: RectificationReason
 
 
