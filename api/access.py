@@ -60,6 +60,11 @@ class Change(StrEnum):
     UNLOCK_BOOKLET = "UNLOCK_BOOKLET"
     ALLOW_SECOND_BOOKLET = "ALLOW_SECOND_BOOKLET"  # a second booklet of a millésime
     DECLARE_BOOKLET_LOST = "DECLARE_BOOKLET_LOST"  # lost, stolen, damaged: replaced
+    # The person's rights (RGPD): read everything held on them (droit d'accès), correct
+    # their identity and contact (rectification), erase them on request (effacement).
+    READ_PERSON_DATA = "READ_PERSON_DATA"
+    RECTIFY_PERSON = "RECTIFY_PERSON"
+    ERASE_ON_REQUEST = "ERASE_ON_REQUEST"
 
 
 ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
@@ -76,7 +81,14 @@ ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
     Change.UNLOCK_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.ALLOW_SECOND_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.DECLARE_BOOKLET_LOST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.READ_PERSON_DATA: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.RECTIFY_PERSON: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.ERASE_ON_REQUEST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
 }
+
+# The person's rights are served by the social workers of their reception structure and
+# the coordinators in scope (a mediator sees the journey, not the person's whole file).
+PERSON_RIGHTS = (Change.READ_PERSON_DATA, Change.RECTIFY_PERSON, Change.ERASE_ON_REQUEST)
 
 FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
 
@@ -182,6 +194,22 @@ def require_change(
     if not in_scope and not (change == Change.LOG_SESSION and holds_cheque):
         raise forbidden()
     return journey
+
+
+def require_person_rights(user: User, journey: J | None, change: Change) -> J:
+    """The person's rights on `journey` (`PERSON_RIGHTS`). Reading: 404 if the user may
+    not see the journey, 403 if they see it but their role does not serve these rights (a
+    mediator). Correcting, erasing: as any change (404 if it does not exist, else 403)."""
+    assert change in PERSON_RIGHTS
+    if change != Change.READ_PERSON_DATA:
+        return require_change(user, journey, change)
+    visible = require_visible(user, journey)
+    if not may_make(user, change):
+        raise forbidden(
+            "Les droits de la personne (accès, rectification, effacement) sont exercés par "
+            "sa structure d'accueil et la coordination."
+        )
+    return visible
 
 
 def require_refer(user: User, reception_structure_id: int) -> None:

@@ -16,11 +16,21 @@ from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
-from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
+from api.pages import (
+    account,
+    admin,
+    coordination,
+    letters,
+    mailbox,
+    mediation,
+    rights,
+    social,
+    stock,
+)
 from api.pages import auth as auth_pages
 from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
-from api.routes import accounts, cheques, codec, journeys, reports, statements
+from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
 from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
@@ -63,6 +73,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     openapi.install(app)  # declares the refusals every route shares
     app.include_router(docs.router_for(app))
     app.include_router(journeys.router)
+    # Before the accounts' routes: fuzzing them revokes tokens (tests/test_api_fuzz.py).
+    app.include_router(person.router)
     app.include_router(cheques.router)
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
@@ -70,6 +82,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(statements.router)
     app.include_router(codec.router)
     app.include_router(ledger_routes.router)
+    app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -82,6 +95,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         admin,
         mailbox,
         letters,
+        rights,
         account,
     ):
         app.include_router(pages.router)

@@ -21,6 +21,7 @@ from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
 from api.cheque_service import ChequeService, require_same_session
+from api.consent_service import version_for_referral
 from api.deps import AppState
 from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
@@ -157,23 +158,28 @@ class JourneyService:
         reception_structure_id: int,
         user: User,
         person: dict[str, Any],
-        consent_text: str,
+        consent_text: str | None,
+        consent_version: int | None = None,
         confirm_possible_duplicate: bool = False,
     ) -> c.JourneyStatus:
         """Refer a person (one journey per idempotency key). A person who may already have
         a journey in the programme (records.duplicates) is 409 `possible_duplicate` unless
         `confirm_possible_duplicate`; the key sent again with the same request answers the
-        first journey, with another request 409 `idempotency_key_reused`."""
+        first journey, with another request 409 `idempotency_key_reused`. The consent pins
+        the wording's version in force (`consent_version`, if given, must be it: 409
+        `consent_version_outdated`); `consent_text` is recorded as said, by default that
+        version's wording."""
         actor = user.actor
         # What makes the request the same one: everything but the confirmation.
-        fingerprint = self._fingerprint(
-            {
-                "actor": actor,
-                "reception_structure_id": reception_structure_id,
-                "person": person,
-                "consent_text": consent_text,
-            }
-        )
+        same: dict[str, Any] = {
+            "actor": actor,
+            "reception_structure_id": reception_structure_id,
+            "person": person,
+            "consent_text": consent_text,
+        }
+        if consent_version is not None:
+            same["consent_version"] = consent_version
+        fingerprint = self._fingerprint(same)
 
         def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
             programme = self._programme(session)
@@ -192,11 +198,13 @@ class JourneyService:
                 key=idempotency_key,
                 fingerprint=fingerprint,
             )
+            version = version_for_referral(session, consent_version)
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
                 journey_id=journey_id,
-                consent_text=consent_text,
+                consent_text=consent_text or version.wording,
+                consent_version=version.version,
                 consent_recorded_by=actor.ref,
                 **person,
             )

@@ -54,6 +54,8 @@ U_REORIENT = "reorient"
 U_LOCK_BOOKLET = "lock_booklet"
 U_UNLOCK_BOOKLET = "unlock_booklet"
 U_DECLARE_BOOKLET_LOST = "declare_booklet_lost"
+# The person asks for their data to be erased: closed (if open) and anonymised at once.
+U_ERASE_ON_REQUEST = "erase_on_request"
 Q_STATUS = "status"
 
 # Custom search attributes (opaque values only: they are never encrypted).
@@ -159,6 +161,14 @@ class WithdrawRequest:
     actor: Actor
     reason: str = ""  # histories before free texts only (FREE_TEXTS)
     reason_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EraseRequest:
+    """The person asked for their data to be erased (droit à l'effacement): unspent cheques
+    cancelled, the journey closed (outcome WITHDRAWN) and anonymised now, statistics kept."""
+
+    actor: Actor
 
 
 @dataclass(frozen=True)

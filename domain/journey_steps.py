@@ -18,6 +18,7 @@ from domain.contracts import (
     BookletRequest,
     ChequeState,
     DeclareBookletLostRequest,
+    EraseRequest,
     JourneyStatus,
     LockBookletRequest,
     LostBooklet,
@@ -318,6 +319,20 @@ def withdraw(status: JourneyStatus, req: WithdrawRequest, now: datetime) -> Chan
         reason=req.reason.strip() or closed.reason,
         text_id=req.reason_id,
     )
+
+
+def erase_on_request(status: JourneyStatus, req: EraseRequest, now: datetime) -> Change:
+    """The person asked for their data to be erased: an open journey is closed (outcome
+    WITHDRAWN, unspent cheques CANCELLED, a pending orientation cancelled); a closed one
+    stays as it was. No notice: the person is about to be anonymised (what is sent about
+    them afterwards would name no one), and the one who asked is the one acting. The
+    workflow anonymises right after recording this."""
+    from_stage = status.stage
+    if not status.stage.is_open:
+        return Change(Action.ERASURE_REQUESTED, from_stage)
+    touch(status, now)
+    closed = close(status, Outcome.WITHDRAWN, ChequeStatus.CANCELLED, now)
+    return replace(closed, action=Action.ERASURE_REQUESTED, notices=[], structure=None)
 
 
 def nudge(status: JourneyStatus, req: NudgeRequest) -> Change:

@@ -193,6 +193,7 @@ WITHDRAW_STAGE = "Ce parcours est déjà clôturé"
 NUDGE_STAGE = "Ce parcours est clôturé : il n'y a personne à relancer"
 REORIENT_STAGE = "La réorientation est possible une fois le carnet remis, parcours ouvert"
 LOST_STAGE = "Un carnet se déclare perdu une fois remis, parcours ouvert"
+ERASE_STAGE = "Les données de ce parcours sont déjà effacées"
 
 MSG_NEEDS_MISSING = "Choisissez au moins un besoin pour le diagnostic."
 MSG_UNKNOWN_MEDIATION_STRUCTURE = "Structure de médiation inconnue."
@@ -208,6 +209,10 @@ MSG_ALREADY_ORIENTED_THERE = "Le parcours est déjà orienté vers cette structu
 MSG_LOST_BY_WHOM = (
     "Seuls un travailleur social de la structure d'accueil et la coordination déclarent "
     "un carnet perdu ou volé."
+)
+MSG_ERASE_BY_WHOM = (
+    "Seuls un travailleur social de la structure d'accueil et la coordination effacent "
+    "les données d'une personne à sa demande."
 )
 MSG_NOTHING_LEFT_TO_REPLACE = (
     "Tous les chèques de ce carnet ont été utilisés ou annulés : il n'y a rien à remplacer."

@@ -376,6 +376,7 @@ def register_beneficiary(
     consent_text: str,
     consent_recorded_by: str,
     consent_given_at: datetime | None = None,
+    consent_version: int | None = None,
     birth_year: int | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -406,6 +407,7 @@ def register_beneficiary(
         preferred_channel=Channel(preferred_channel).value,
         consent_given_at=consent_given_at or now,
         consent_text=consent_text,
+        consent_version=consent_version,
         consent_recorded_by=consent_recorded_by,
         created_at=now,
     )
