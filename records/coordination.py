@@ -191,17 +191,23 @@ def programme_overview(
     if not scope.everything:
         counts.append(col(OverviewCount.epci_id) == scope.epci_id)
         histogram.append(col(OverviewFirstSession.epci_id) == scope.epci_id)
+    # Summed by the database over the filters' dimensions: a few hundred rows come back.
+    key = [
+        col(OverviewCount.epci_id),
+        col(OverviewCount.millesime) != 0,
+        col(OverviewCount.stage),
+        col(OverviewCount.stalled),
+        col(OverviewCount.outcome),
+    ]
     rows = session.execute(
         sa_select(
-            col(OverviewCount.epci_id),
-            col(OverviewCount.millesime),
-            col(OverviewCount.stage),
-            col(OverviewCount.stalled),
-            col(OverviewCount.outcome),
-            col(OverviewCount.journeys),
-            col(OverviewCount.cheques_total),
-            col(OverviewCount.cheques_redeemed),
-        ).where(*counts, col(OverviewCount.journeys) != 0)
+            *key,
+            func.sum(col(OverviewCount.journeys)),
+            func.sum(col(OverviewCount.cheques_total)),
+            func.sum(col(OverviewCount.cheques_redeemed)),
+        )
+        .where(*counts, col(OverviewCount.journeys) != 0)
+        .group_by(*key)
     ).all()
     names: dict[int, str] = {
         int(i): str(n)
@@ -213,8 +219,9 @@ def programme_overview(
     by_epci: dict[int, dict[str, int]] = {}
     stalled_by_epci: dict[int, int] = {}
     issued = redeemed = expired = booklets = 0
-    for epci_id, millesime, stage, stalled, outcome, n, total, spent in rows:
-        booklets += n if millesime else 0
+    for epci_id, has_booklet, stage, stalled, outcome, n, total, spent in rows:
+        n, total, spent = int(n), int(total), int(spent)
+        booklets += n if has_booklet else 0
         by_stage[stage] = by_stage.get(stage, 0) + n
         stages = by_epci.setdefault(epci_id, {})
         stages[stage] = stages.get(stage, 0) + n

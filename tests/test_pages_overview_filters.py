@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from html import unescape
 
 from sqlmodel import select
@@ -25,7 +26,7 @@ async def refer_other(stack: Stack) -> str:
             "person": {"first_name": "Odile", "last_name": "Serieys"},
             "consent": CONSENT,
         },
-        headers={**stack.auth("sw_other"), "Idempotency-Key": "overview-filters-other"},
+        headers={**stack.auth("sw_other"), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 201, r.text
     return str(r.json()["journey_id"])
