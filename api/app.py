@@ -18,6 +18,7 @@ from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
+from api.pages import exports as export_pages
 from api.routes import accounts, cheques, journeys, reports
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         mediation,
         coordination,
         stock,
+        export_pages,
         admin,
         mailbox,
         letters,

@@ -1,0 +1,151 @@
+"""Any export `Table` (records/exports.py) as a CSV file for French spreadsheets or as an
+XLSX workbook, both written row by row: memory stays flat whatever the number of rows.
+
+CSV: api/exports.py's format (UTF-8 with BOM, `;`, CRLF, dd/mm/yyyy, `1234,50`).
+
+XLSX: XlsxWriter in `constant_memory` mode. Chosen over openpyxl's write-only mode because
+it flushes each row to a temporary file as the next one starts (its memory does not grow
+with the rows, measured by bench/exports.py), writes about twice as fast, and has nothing
+to install but itself (pure Python); and the tests read its files back with openpyxl, an
+independent implementation. The workbook is finished on disk (a zip's directory comes last),
+then streamed: the file is unlinked as soon as it is open for reading, so nothing is left
+behind even if the download stops half-way or the process dies.
+
+Cells are typed: dates are real dates shown dd/mm/yyyy, amounts numbers in euros shown
+`# ##0,00 €` (stored as the locale-neutral `#,##0.00 "€"`, which a French Excel or
+LibreOffice shows with a space for thousands and a comma for decimals), whole numbers
+numbers; the header row is bold, frozen and carries an autofilter.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import date
+from typing import BinaryIO
+
+import anyio.to_thread
+from xlsxwriter import Workbook
+
+from api.exports import Cell, csv_chunks, fr_amount, fr_date
+from records.exports import Column, Kind, Row
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CONTENT = {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
+DATE_FORMAT = "dd/mm/yyyy"
+MONEY_FORMAT = '#,##0.00\\ "€"'
+FILE_CHUNK = 64 * 1024
+
+
+# ---- CSV ----
+
+
+def csv_cell(kind: Kind, value: object) -> Cell:
+    if value is None:
+        return None
+    match kind:
+        case Kind.DATE:
+            assert isinstance(value, date)
+            return fr_date(value)
+        case Kind.MONEY:
+            assert isinstance(value, int)
+            return fr_amount(value)
+        case Kind.YES_NO:
+            return "oui" if value else "non"
+        case Kind.INTEGER:
+            assert isinstance(value, int)
+            return value
+    return str(value)
+
+
+def csv_file(columns: Sequence[Column], rows: Iterable[Row]) -> Iterator[bytes]:
+    """The CSV file of `rows`, in chunks (api.exports.csv_chunks)."""
+    kinds = [c.kind for c in columns]
+    cells = ([csv_cell(k, v) for k, v in zip(kinds, row, strict=True)] for row in rows)
+    return csv_chunks([c.header for c in columns], cells)
+
+
+# ---- XLSX ----
+
+
+def write_xlsx(path: str, title: str, columns: Sequence[Column], rows: Iterable[Row]) -> int:
+    """Write `rows` as one sheet named `title` into the workbook `path`; the row count."""
+    workbook = Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "tmpdir": os.path.dirname(path),
+            "default_date_format": DATE_FORMAT,
+        },
+    )
+    try:
+        header = workbook.add_format({"bold": True, "bg_color": "#E8EEF4", "text_wrap": True})
+        day = workbook.add_format({"num_format": DATE_FORMAT})
+        money = workbook.add_format({"num_format": MONEY_FORMAT})
+        sheet = workbook.add_worksheet(title[:31])
+        for i, column in enumerate(columns):
+            sheet.set_column(i, i, column.width)
+        sheet.set_row(0, 30)
+        for i, column in enumerate(columns):
+            sheet.write_string(0, i, column.header, header)
+        sheet.freeze_panes(1, 0)
+        kinds = [c.kind for c in columns]
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            for i, (kind, value) in enumerate(zip(kinds, row, strict=True)):
+                if value is None:
+                    continue
+                match kind:
+                    case Kind.DATE:
+                        sheet.write_datetime(n, i, value, day)
+                    case Kind.MONEY:
+                        assert isinstance(value, int)
+                        sheet.write_number(n, i, value / 100, money)
+                    case Kind.INTEGER:
+                        assert isinstance(value, int)
+                        sheet.write_number(n, i, value)
+                    case Kind.YES_NO:
+                        sheet.write_string(n, i, "oui" if value else "non")
+                    case _:
+                        sheet.write_string(n, i, str(value))
+        sheet.autofilter(0, 0, n, len(columns) - 1)
+    finally:
+        workbook.close()
+    return n
+
+
+def xlsx_path() -> str:
+    """A fresh path in a private temporary folder, for one workbook."""
+    folder = tempfile.mkdtemp(prefix="passnum-xlsx-")
+    return os.path.join(folder, "export.xlsx")
+
+
+def open_and_forget(path: str) -> tuple[BinaryIO, int]:
+    """The finished workbook open for reading and its size; its file and folder are
+    removed at once (the open handle keeps the content until it is closed)."""
+    handle = open(path, "rb")  # noqa: SIM115 - closed by `file_chunks`
+    size = os.fstat(handle.fileno()).st_size
+    folder = os.path.dirname(path)
+    for name in os.listdir(folder):
+        os.unlink(os.path.join(folder, name))
+    os.rmdir(folder)
+    return handle, size
+
+
+def discard(path: str) -> None:
+    """Remove a workbook's folder after a failure."""
+    folder = os.path.dirname(path)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        os.unlink(os.path.join(folder, name))
+    if os.path.isdir(folder):
+        os.rmdir(folder)
+
+
+async def file_chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    """The content of `handle` in chunks, read in a worker thread; closes it."""
+    try:
+        while chunk := await anyio.to_thread.run_sync(handle.read, FILE_CHUNK):
+            yield chunk
+    finally:
+        handle.close()
