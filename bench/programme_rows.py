@@ -82,7 +82,9 @@ def write_programme(
     rng = random.Random(seed)
     sessions = session_factory(engine)
     with sessions() as s:
-        programme = s.execute(select(Programme).where(col(Programme.code) == PROGRAMME)).scalar_one()
+        programme = s.execute(
+            select(Programme).where(col(Programme.code) == PROGRAMME)
+        ).scalar_one()
         reception = [(r.id, r.epci_id) for r in s.execute(select(ReceptionStructure)).scalars()]
         mediation = [m.id for m in s.execute(select(MediationStructure)).scalars()]
     per_booklet = programme.cheques_per_booklet
