@@ -3,13 +3,15 @@ XLSX workbook, both written row by row: memory stays flat whatever the number of
 
 CSV: api/exports.py's format (UTF-8 with BOM, `;`, CRLF, dd/mm/yyyy, `1234,50`).
 
-XLSX: XlsxWriter in `constant_memory` mode. Chosen over openpyxl's write-only mode because
-it flushes each row to a temporary file as the next one starts (its memory does not grow
-with the rows, measured by bench/exports.py), writes about twice as fast, and has nothing
-to install but itself (pure Python); and the tests read its files back with openpyxl, an
-independent implementation. The workbook is finished on disk (a zip's directory comes last),
-then streamed: the file is unlinked as soon as it is open for reading, so nothing is left
-behind even if the download stops half-way or the process dies.
+XLSX: XlsxWriter in `constant_memory` mode, which flushes each row to a temporary file as
+the next one starts (memory does not grow with the rows: bench/exports.py). Chosen over
+openpyxl's write-only mode, as lean in memory, because it writes three times as fast
+(82,740 cheque rows: 3.5 s against 10.2 s, openpyxl without lxml) and needs nothing but
+itself (pure Python); the tests read its files back with openpyxl, an independent
+implementation. The workbook is finished on disk (a zip's directory comes last), then
+streamed: the file is unlinked as soon as it is open for reading, so nothing is left behind
+even if the download stops half-way (a process killed while it writes the workbook leaves
+its private folder in the system's temporary directory, as any temporary file).
 
 Cells are typed: dates are real dates shown dd/mm/yyyy, amounts numbers in euros shown
 `# ##0,00 €` (stored as the locale-neutral `#,##0.00 "€"`, which a French Excel or
