@@ -34,15 +34,27 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.journey_records import JourneyActivities
+from activities.ledger import LedgerActivities
 from activities.notifications import NotificationActivities
+from activities.statements import StatementActivities
 from config import Settings
+from domain.ledger import CLOSE_HOUR, CLOSE_SCHEDULE_ID, CLOSE_WORKFLOW_NAME
 from domain.mail import DIGEST_HOUR, DIGEST_SCHEDULE_ID, DIGEST_WORKFLOW_NAME
+from domain.statements import (
+    STATEMENTS_DAY,
+    STATEMENTS_HOUR,
+    STATEMENTS_SCHEDULE_ID,
+    STATEMENTS_WORKFLOW_NAME,
+    StatementsInput,
+)
 from notifications.delivery import MailSettings
 from notifications.sender import MailboxSender, SmtpSender
 from records.db import is_sqlite, make_engine, session_factory
 from temporal_client import connect, worker_client
 from workflows.digest import CoordinatorDigestWorkflow, DigestInput
 from workflows.journey import JourneyWorkflow
+from workflows.millesime_close import CloseInput, MillesimeCloseWorkflow
+from workflows.statements import MonthlyStatementsWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +97,37 @@ def build_worker(
     executor: ThreadPoolExecutor,
     *,
     notifications: NotificationActivities | None = None,
+    statements: StatementActivities | None = None,
+    ledger: LedgerActivities | None = None,
     max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
 ) -> Worker:
     """Without `notifications`, mails are filed in the local mailbox table (MailboxSender):
-    for tests of journey logic and benchmarks; `run_worker` always passes an SMTP sender."""
+    for tests of journey logic and benchmarks; `run_worker` always passes an SMTP sender.
+    Without `statements`, the monthly statements are built in the records' database."""
     precompile_workflows()
+    sessions = activities._sessions  # the same database as the records
     if notifications is None:
-        sessions = activities._sessions  # the same database as the records
         notifications = NotificationActivities(
             sessions, MailboxSender(sessions), MailSettings.local()
         )
+    if statements is None:
+        statements = StatementActivities(sessions)
+    ledger = ledger or LedgerActivities(activities._sessions)
     return Worker(
         worker_client(client),
         task_queue=task_queue,
-        workflows=[JourneyWorkflow, CoordinatorDigestWorkflow],
-        activities=[*activities.all(), *notifications.all()],
+        workflows=[
+            JourneyWorkflow,
+            CoordinatorDigestWorkflow,
+            MonthlyStatementsWorkflow,
+            MillesimeCloseWorkflow,
+        ],
+        activities=[
+            *activities.all(),
+            *notifications.all(),
+            *statements.all(),
+            *ledger.all(),
+        ],
         activity_executor=executor,
         workflow_runner=sandbox_runner(),
         max_cached_workflows=max_cached_workflows,
@@ -138,6 +166,69 @@ async def ensure_digest_schedule(client: Client, task_queue: str) -> bool:
     return True
 
 
+async def ensure_statements_schedule(client: Client, task_queue: str) -> bool:
+    """The monthly statements' Schedule (the 1st, 06:00 Europe/Paris, for the month
+    before); True if created now. Idempotent like the digest's."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            STATEMENTS_WORKFLOW_NAME,
+            StatementsInput(),
+            id="passnum-statements",  # the Schedule appends the scheduled time
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    day_of_month=[ScheduleRange(STATEMENTS_DAY)],
+                    hour=[ScheduleRange(STATEMENTS_HOUR)],
+                    minute=[ScheduleRange(0)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name="Europe/Paris",
+        ),
+        # A worker down on the 1st still builds the month's statements when it is back
+        # (within a week: the month before is still the one the run computes).
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
+    )
+    try:
+        await client.create_schedule(STATEMENTS_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
+
+
+async def ensure_millesime_close_schedule(client: Client, task_queue: str) -> bool:
+    """The end-of-millésime Schedule (every day at 06:00 Europe/Paris: closes the
+    millésimes whose validity ended, checks again those waiting for late expiries); True
+    if created now. Idempotent: an existing schedule is left as an operator set it."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            CLOSE_WORKFLOW_NAME,
+            CloseInput(),
+            id="passnum-millesime-close",  # the Schedule appends the scheduled time
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(CLOSE_HOUR)],
+                    minute=[ScheduleRange(0)],
+                    second=[ScheduleRange(0)],
+                )
+            ],
+            time_zone_name="Europe/Paris",
+        ),
+        # A worker down at 06:00 still runs the day's round when it is back.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    )
+    try:
+        await client.create_schedule(CLOSE_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
+
+
 async def run_worker(settings: Settings, client: Client | None = None) -> None:
     client = client or await connect(settings)
     engine = make_engine(settings.db_url)
@@ -151,7 +242,10 @@ async def run_worker(settings: Settings, client: Client | None = None) -> None:
         MailSettings.from_settings(settings),
         serialise_writes=is_sqlite(settings.db_url),
     )
+    statements = StatementActivities(sessions, serialise_writes=is_sqlite(settings.db_url))
     await ensure_digest_schedule(client, settings.temporal_task_queue)
+    await ensure_statements_schedule(client, settings.temporal_task_queue)
+    await ensure_millesime_close_schedule(client, settings.temporal_task_queue)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
             client,
@@ -159,6 +253,7 @@ async def run_worker(settings: Settings, client: Client | None = None) -> None:
             activities,
             executor,
             notifications=notifications,
+            statements=statements,
         )
         await worker.run()
 

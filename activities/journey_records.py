@@ -101,15 +101,18 @@ class JourneyActivities:
 
     @activity.defn(name=ACTIVITY_ALLOCATE_BOOKLET)
     def allocate_booklet_number(self, req: BookletAllocation) -> int:
-        """The journey's booklet number: the same on every call, unique in the programme,
-        from its reception structure's stock when the millésime is stock-managed."""
+        """The number of the journey's `req.sequence`-th booklet (the first, or the
+        replacement of a lost one): the same on every call, unique in the programme, from
+        its reception structure's stock when the millésime is stock-managed (a replacement
+        too: the structure hands over a new booklet; past its stock, the next free number)."""
         for _ in range(ALLOCATION_ATTEMPTS):
             try:
                 with self._sessions() as session:
                     begin_write(session)
                     mine = session.exec(
                         select(BookletAllocationRow.booklet_number).where(
-                            BookletAllocationRow.journey_id == req.journey_id
+                            BookletAllocationRow.journey_id == req.journey_id,
+                            BookletAllocationRow.sequence == req.sequence,
                         )
                     ).first()
                     if mine is not None:
@@ -124,9 +127,11 @@ class JourneyActivities:
                     session.add(
                         BookletAllocationRow(
                             journey_id=req.journey_id,
+                            sequence=req.sequence,
                             programme_code=req.programme_code,
                             millesime=req.millesime,
                             booklet_number=number,
+                            replaces_booklet_number=req.replaces,
                         )
                     )
                     session.commit()

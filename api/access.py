@@ -28,11 +28,17 @@ from sqlmodel import Session
 from api.auth import User
 from api.errors import ApiError, not_found
 from domain.contracts import Actor, JourneyStatus
-from domain.refusals import MSG_ACCOUNT_NOT_FOUND, MSG_TOKEN_NOT_FOUND
+from domain.refusals import (
+    MSG_ACCOUNT_NOT_FOUND,
+    MSG_STATEMENT_NOT_FOUND,
+    MSG_STATEMENTS_COORDINATION_ONLY,
+    MSG_TOKEN_NOT_FOUND,
+)
 from domain.stages import Role
 from records import accounts
 from records.models import Account, ApiToken, Cheque, Journey
 from records.queries import JourneyAccess, JourneyScope
+from records.statements import StatementRow, StatementScope
 
 J = TypeVar("J", JourneyAccess, Journey)  # a light access read or a whole journey row
 
@@ -52,6 +58,7 @@ class Change(StrEnum):
     WITHDRAW = "WITHDRAW"
     UNLOCK_BOOKLET = "UNLOCK_BOOKLET"
     ALLOW_SECOND_BOOKLET = "ALLOW_SECOND_BOOKLET"  # a second booklet of a millésime
+    DECLARE_BOOKLET_LOST = "DECLARE_BOOKLET_LOST"  # lost, stolen, damaged: replaced
 
 
 ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
@@ -67,6 +74,7 @@ ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
     Change.WITHDRAW: frozenset({Role.COORDINATOR}),
     Change.UNLOCK_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.ALLOW_SECOND_BOOKLET: frozenset({Role.COORDINATOR}),
+    Change.DECLARE_BOOKLET_LOST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
 }
 
 FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
@@ -135,6 +143,7 @@ def visible_status(user: User, status: JourneyStatus) -> JourneyStatus:
         sessions=[],
         stalled_reason=None,
         booklet_number=None,
+        lost_booklets=[],
     )
 
 
@@ -232,3 +241,82 @@ def programme_token(session: Session, user: User, token_id: int) -> ApiToken:
     if token is None or owner is None or owner.programme_code != user.programme_code:
         raise ApiError(404, "not_found", MSG_TOKEN_NOT_FOUND)
     return token
+
+
+# ---- reimbursement statements (api/statement_service.py) ----
+#
+# Mediators read their structure's statements; coordinators those of the mediation
+# structures of their EPCI, or every one with the whole programme in scope. Validating a
+# statement and recording its payment is the programme's (the coordination of the whole
+# programme pays the structures back): EPCI coordinators read them. Others see none.
+
+
+def statement_scope(user: User) -> StatementScope:
+    match user.role:
+        case Role.MEDIATOR if user.mediation_structure_id is not None:
+            return StatementScope(mediation_structure_id=user.mediation_structure_id)
+        case Role.COORDINATOR:
+            if user.epci_id is None:
+                return StatementScope(everything=True)
+            return StatementScope(epci_id=user.epci_id)
+    return StatementScope()
+
+
+def may_read_statements(user: User) -> bool:
+    return user.role in (Role.MEDIATOR, Role.COORDINATOR)
+
+
+def may_manage_statements(user: User) -> bool:
+    """Whether the user validates statements and records payments (to show the buttons)."""
+    return user.role == Role.COORDINATOR and user.epci_id is None
+
+
+def statement_not_found() -> ApiError:
+    return ApiError(404, "not_found", MSG_STATEMENT_NOT_FOUND)
+
+
+def require_statement_visible(user: User, row: StatementRow | None) -> StatementRow:
+    """The statement if `user` may read it; else 404, as for one that does not exist (403
+    for a role that reads no statement at all)."""
+    if not may_read_statements(user):
+        raise forbidden(
+            "Les relevés de remboursement sont réservés à la médiation et à la coordination."
+        )
+    if (
+        row is None
+        or row.statement.programme_code != user.programme_code
+        or not statement_scope(user).contains(row.statement, row.structure_epci_id)
+    ):
+        raise statement_not_found()
+    return row
+
+
+def require_statement_change(user: User, row: StatementRow | None) -> StatementRow:
+    """Allow validating `row` or recording its payment: 404 if it does not exist in the
+    programme, 403 unless the user coordinates the whole programme."""
+    if row is None or row.statement.programme_code != user.programme_code:
+        raise statement_not_found()
+    if not may_manage_statements(user):
+        raise forbidden(MSG_STATEMENTS_COORDINATION_ONLY)
+    return row
+
+
+# ---- the funder ledger ----
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerScope:
+    """What of the funder ledger a coordinator reads: the whole programme (`epci_id`
+    None), or the entries of their EPCI's journeys, their own EPCI's line in full and
+    only their territory's part of the State's and the Département's."""
+
+    epci_id: int | None
+
+
+def ledger_scope(user: User) -> LedgerScope:
+    """Coordinators only: the ledger is the programme's money, followed by the Département
+    and the EPCI. Administrators manage accounts and no journey (entries name cheques);
+    social workers and mediators have no part in funders' figures. 403 otherwise."""
+    if user.role != Role.COORDINATOR:
+        raise forbidden("Le suivi des financeurs est réservé aux coordinateurs du programme.")
+    return LedgerScope(epci_id=user.epci_id)

@@ -19,7 +19,10 @@ from api.error_handlers import install_error_handlers
 from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
 from api.pages import auth as auth_pages
 from api.pages import exports as export_pages
-from api.routes import accounts, cheques, journeys, reports
+from api.pages import ledger as ledger_pages
+from api.pages import statements as statement_pages
+from api.routes import accounts, cheques, journeys, reports, statements
+from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
+    app.include_router(statements.router)
+    app.include_router(ledger_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -70,6 +75,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         mediation,
         coordination,
         stock,
+        statement_pages,
+        ledger_pages,
         export_pages,
         admin,
         mailbox,

@@ -47,6 +47,7 @@ from domain.refusals import (
     msg_cheque_code,
     msg_code_wrong,
     msg_code_wrong_locked,
+    msg_declared_lost,
     msg_not_qualified,
     msg_other_beneficiary,
     msg_other_programme,
@@ -55,7 +56,7 @@ from domain.refusals import (
 )
 from domain.security_codes import ChequeLine, CodeError, parse_code, split_line
 from domain.serials import ChequeSerial, SerialError, parse_serial
-from domain.stages import ChequeStatus, Stage
+from domain.stages import ChequeStatus, LossReason, Stage
 from domain.validity import last_valid_day, paris_day, paris_today
 from records import models, queries
 
@@ -187,7 +188,9 @@ class ChequeService:
             return answer
         code_verdict = None
         if line is not None:
-            code_verdict = self._code_verdict(cheque, journey, line.code, serial.display)
+            code_verdict = _lost_verdict(session, cheque, serial.display) or self._code_verdict(
+                cheque, journey, line.code, serial.display
+            )
         visible = access.can_see_journey(user, journey)
         proven = code_verdict is not None and code_verdict.accepted
         return Lookup(
@@ -364,7 +367,10 @@ class ChequeService:
                     refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
                 )
             else:
-                verdicts.append(self._code_verdict(cheque, journey, line.code, shown))
+                verdicts.append(
+                    _lost_verdict(session, cheque, shown)
+                    or self._code_verdict(cheque, journey, line.code, shown)
+                )
         return verdicts
 
     def _code_verdict(
@@ -454,6 +460,20 @@ class ChequeService:
             return await handle.query(c.Q_STATUS, result_type=c.JourneyStatus)
         except Exception as exc:
             raise from_temporal(exc) or exc from exc
+
+
+def _lost_verdict(session: Session, cheque: models.Cheque, shown: str) -> ChequeVerdict | None:
+    """A cheque of a booklet declared lost: refused with the day, before its code is even
+    looked at (a wrong code typed for it never counts towards locking the replacement)."""
+    if cheque.status != ChequeStatus.CANCELLED:
+        return None
+    lost = queries.lost_booklet(session, cheque.programme_code, cheque.booklet_number)
+    if lost is None or lost.lost_on is None:
+        return None
+    reason = LossReason(lost.lost_reason or LossReason.LOST)
+    return refuse(
+        cheque.serial, ChequeRefusal.DECLARED_LOST, msg_declared_lost(shown, lost.lost_on, reason)
+    )
 
 
 def _shown(verdict: ChequeVerdict) -> str:

@@ -47,7 +47,7 @@ from api.spreadsheets import (
 from domain import clock
 from domain.stages import Role
 from domain.validity import paris_today
-from records import exports, programme_report
+from records import exports, ledger, programme_report
 from records.coordination import OverviewFilter, ReferenceNames
 
 
@@ -174,6 +174,12 @@ async def programme_report_pdf(db: Database, user: User, filters: OverviewFilter
             filters=describe_filters(filters, report.names),
             overview=report.figures,
             figures=programme_report.report_figures(session, ctx),
+            ledger=ledger.ledger_view(
+                session,
+                report.programme,
+                epci_id=None if scope.everything else scope.epci_id,
+                today=paris_today(),
+            ),
             target_booklets=report.programme.target_booklets if whole else None,
             printed_at=clock.now(),
         )

@@ -20,6 +20,11 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.errors import key_reused
+from domain import clock
+from records import idempotency as claims
 
 _CONTEXT = b"passnum idempotency fingerprint v1"
 
@@ -50,3 +55,13 @@ def fingerprint(secret: str, request: Any) -> str:
     """64 hex characters naming `request` (see the module docstring)."""
     key = hmac.new(secret.encode(), _CONTEXT, hashlib.sha256).digest()
     return hmac.new(key, canonical_json(request).encode(), hashlib.sha256).hexdigest()
+
+
+def claim(session: Session, *, scope: str, key: str, fingerprint: str) -> bool:
+    """Claim `key` for the request named `fingerprint` (records/idempotency.py): True for
+    its first use, False for the same request sent again; 409 `idempotency_key_reused` if
+    another request used it."""
+    try:
+        return claims.claim(session, scope=scope, key=key, fingerprint=fingerprint, now=clock.now())
+    except claims.KeyReused:
+        raise key_reused() from None

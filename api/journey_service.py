@@ -16,7 +16,7 @@ from sqlmodel import Session
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from api import access
+from api import access, idempotency
 from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
@@ -155,16 +155,12 @@ class JourneyService:
                     "Cette structure d'accueil n'existe pas dans le programme.",
                 )
             access.require_refer(user, reception_structure_id)
-            try:
-                claims.claim(
-                    session,
-                    scope=f"referral:{programme.code}",
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    now=clock.now(),
-                )
-            except claims.KeyReused:
-                raise key_reused() from None
+            idempotency.claim(
+                session,
+                scope=f"referral:{programme.code}",
+                key=idempotency_key,
+                fingerprint=fingerprint,
+            )
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
@@ -292,16 +288,7 @@ class JourneyService:
                 authorise(session)
             claimed = False
             if key:
-                try:
-                    claimed = claims.claim(
-                        session,
-                        scope=scope,
-                        key=key,
-                        fingerprint=fingerprint,
-                        now=clock.now(),
-                    )
-                except claims.KeyReused:
-                    raise key_reused() from None
+                claimed = idempotency.claim(session, scope=scope, key=key, fingerprint=fingerprint)
             if precheck is not None and (claimed or not key):
                 precheck(session)
             return claimed

@@ -10,8 +10,8 @@ no-break space (U+202F) that `domain.money` puts between thousands: `pdf_text` s
 a no-break space (U+00A0), which Helvetica has, rather than embedding a TrueType font
 (DejaVu) that every server would need installed.
 
-Funders: the overview's figures for now (each funder's share of the cheques issued and
-spent); the funder ledger will replace them.
+Funders: the funder ledger (records/ledger.py) of the reader's scope: spent, engaged,
+returned, remaining, and the month each budget runs out at the current pace.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
@@ -43,6 +44,7 @@ from domain.money import NBSP, format_count, format_euros
 from domain.needs import AutonomyLevel
 from domain.validity import format_date_fr
 from records.coordination import Overview
+from records.ledger import LedgerView
 from records.programme_report import ReportFigures
 
 WIDTH = A4[0] - 36 * mm  # the frame's width
@@ -82,6 +84,7 @@ class ReportInput:
     filters: list[str]  # French, one per filter applied; empty: none
     overview: Overview
     figures: ReportFigures
+    ledger: LedgerView
     target_booklets: int | None  # shown for the whole programme without filters only
     printed_at: datetime
 
@@ -364,29 +367,71 @@ def render_report(r: ReportInput) -> bytes:
     )
 
     # ---- funders ----
-    funder_rows = [["Financeur", "Part", "Budget", "Engagé", "Dépensé", "Reste"]]
-    for x in o.funders:
+    ledger = r.ledger
+    funder_rows: list[list[Any]] = [
+        ["Financeur", "Part", "Budget", "Dépensé", "Engagé", "Rendu", "Reste"]
+    ]
+    for x in ledger.funders:
+        b = x.balance
         funder_rows.append(
             [
-                Paragraph(  # type: ignore[list-item]
-                    escape(pdf_text(f"{x.name} ({x.kind_label})")), styles["cell"]
-                ),
-                pdf_text(x.share_percent),
-                euros(x.budget_cents),
-                euros(x.issued_cents),
-                euros(x.redeemed_cents),
-                euros(x.left_cents),
+                Paragraph(escape(pdf_text(f"{x.name} ({x.kind_label})")), styles["cell"]),
+                "—" if x.share_bp is None else decimal(x.share_bp / 100, 2) + "\u00a0%",
+                euros(b.budget) if x.budget_known else "—",
+                euros(b.spent),
+                euros(b.engaged),
+                euros(b.returned),
+                euros(b.remaining) if x.budget_known else "—",
             ]
         )
+    t = ledger.total
+    funder_rows.append(
+        [
+            "Total",
+            "",
+            euros(t.budget),
+            euros(t.spent),
+            euros(t.engaged),
+            euros(t.returned),
+            euros(t.budget - t.engaged - t.spent) if ledger.epci_id is None else "—",
+        ]
+    )
+    runs_out = [
+        f"{escape(x.name)} : {x.runs_out_on.month:02d}/{x.runs_out_on.year}"
+        for x in ledger.funders
+        if x.runs_out_on is not None
+    ]
     story += section(
         "Dépense par financeur",
         para(
-            "Part de chaque financeur dans la valeur des chèques remis (engagé) et utilisés "
-            "(dépensé), selon sa part du budget ; reste : budget moins engagé."
+            "Grand livre des financeurs : part de chaque financeur dans chaque chèque, selon "
+            "la règle de financement. Dépensé : chèques utilisés ; engagé : chèques remis "
+            "encore utilisables ; rendu : chèques expirés sans être utilisés, qui reviennent "
+            "au financeur ; reste : budget moins dépensé et engagé."
+            + (
+                " Dans le périmètre d'une intercommunalité, les autres financeurs n'y figurent "
+                "que pour la part des chèques de son territoire."
+                if ledger.epci_id is not None
+                else ""
+            )
+            + (
+                " Les filtres ne s'appliquent pas à ce tableau : il couvre tout le périmètre."
+                if r.filters
+                else ""
+            )
         ),
-        _table(funder_rows, [56 * mm, 16 * mm, 25 * mm, 25 * mm, 25 * mm, WIDTH - 147 * mm])
-        if o.funders
+        _table(
+            funder_rows,
+            [48 * mm, 14 * mm, 23 * mm, 23 * mm, 22 * mm, 20 * mm, WIDTH - 150 * mm],
+            total=True,
+        )
+        if ledger.funders
         else para("Aucun financeur n'est déclaré."),
+        para(
+            "Au rythme actuel, budget épuisé en : " + " ; ".join(runs_out) + "."
+            if runs_out
+            else "Au rythme actuel, aucun budget ne s'épuise avant la fin des chèques en cours."
+        ),
     )
 
     # ---- impact ----

@@ -22,7 +22,7 @@ from domain.needs import (
     SessionPlace,
     Theme,
 )
-from domain.stages import DeclineReason, Stage
+from domain.stages import DeclineReason, LossReason, Stage
 from records.models import Channel
 
 
@@ -205,6 +205,16 @@ class SessionIn(Strict):
         max_length=20,
         description="The cheques taken for the session: each its serial and its security code",
     )
+
+
+class BookletLostIn(Strict):
+    booklet_number: int = Field(
+        ge=1,
+        le=999_999,
+        description="The booklet the person holds (a booklet already replaced is refused, 409)",
+    )
+    lost_on: date = Field(description="The day it was lost, stolen or damaged (Europe/Paris)")
+    reason: LossReason
 
 
 class WithdrawIn(Strict):

@@ -12,17 +12,16 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from api import access
+from api import access, idempotency
 from api import programme_reads as reads
 from api.auth import User
 from api.deps import AppState
-from api.errors import ApiError, key_reused
+from api.errors import ApiError
 from api.idempotency import fingerprint
 from domain import clock
 from domain.stages import Role
 from domain.validity import paris_today
 from records import booklet_stock, models
-from records import idempotency as claims
 
 
 @dataclass(frozen=True)
@@ -117,16 +116,9 @@ async def hand_out(
                 "Cette structure d'accueil n'existe pas dans le programme.",
             )
         if key is not None:
-            try:
-                first = claims.claim(
-                    session,
-                    scope=f"stock:{programme.code}",
-                    key=key,
-                    fingerprint=request_print,
-                    now=clock.now(),
-                )
-            except claims.KeyReused:
-                raise key_reused() from None
+            first = idempotency.claim(
+                session, scope=f"stock:{programme.code}", key=key, fingerprint=request_print
+            )
             if not first:  # the same request again: the range it handed out
                 return session.exec(
                     select(models.BookletStockRange).where(

@@ -31,7 +31,8 @@ from markupsafe import Markup, escape
 
 from api.auth import ANON_COOKIE, CSRF_FIELD, User, anonymous_csrf, set_cookie
 from domain.money import format_count, format_euros
-from domain.stages import Action, Role, Stage
+from domain.refusals import LOSS_PARTICIPLES
+from domain.stages import Action, LossReason, Role, Stage
 from domain.validity import PARIS, format_date_fr
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -65,6 +66,13 @@ def role_label(value: str | Role) -> str:
     return Role(value).label
 
 
+def lost_how(reason: str | None) -> str:
+    """ "perdu", "volé", "abîmé": a lost booklet's reason (domain.stages.LossReason)."""
+    if reason is None or reason not in LossReason.__members__:
+        return "perdu"
+    return LOSS_PARTICIPLES[LossReason(reason)]
+
+
 @pass_context
 def csrf_input(context: Mapping[str, Any]) -> Markup:
     """The hidden CSRF field every POST form carries."""
@@ -88,6 +96,7 @@ def make_environment() -> Environment:
         count=format_count,
         stage=stage_label,
         role=role_label,
+        lost_how=lost_how,
     )
     env.globals.update(csrf_input=csrf_input)
     return env
@@ -207,7 +216,27 @@ def timeline_notes(
             f"{detail['failures']} codes de sécurité erronés saisis : aucun chèque du carnet "
             "ne peut être encaissé avant son déblocage par la coordination."
         )
+    if action == Action.BOOKLET_LOST.value:
+        notes.append(lost_booklet_note(detail))
     return tuple(notes)
+
+
+def lost_booklet_note(detail: Mapping[str, Any]) -> str:
+    """What a BOOKLET_LOST entry says: which booklet, lost how and when, and its
+    replacement."""
+    how = lost_how(str(detail.get("loss_reason", "")))
+    lost_on = str(detail.get("lost_on", ""))
+    try:
+        when = f" le {format_date_fr(date.fromisoformat(lost_on))}"
+    except ValueError:
+        when = ""
+    count = str(detail.get("cheques", "?"))
+    return (
+        f"Carnet n° {detail.get('lost_booklet_number', '?')} déclaré {how}{when} : ses "
+        f"{count} chèques non utilisés sont annulés. Carnet de remplacement "
+        f"n° {detail.get('booklet_number', '?')} remis avec {count} chèques "
+        f"(millésime {detail.get('millesime', '?')}), bordereau à imprimer."
+    )
 
 
 def timeline_entries(

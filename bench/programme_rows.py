@@ -7,7 +7,8 @@ Plausible, deterministic for a seed: referrals from January 2025 to November 202
 booklet takes the millésime of its day; one cheque per session; a 2025 booklet is closed
 (every cheque spent: COMPLETED; else EXPIRED at the end of 31 January 2026, unspent cheques
 EXPIRED; or WITHDRAWN, unspent cheques CANCELLED); a 2026 booklet is in training, or
-completed, or withdrawn. The rows follow the projection's rules (`cheques_total` counts the
+completed, or withdrawn. The funder ledger's entries are back-filled
+(`records.ledger.ensure_ledger`). The rows follow the projection's rules (`cheques_total` counts the
 live cheques, `days_to_first_session` in Paris days, `referred_month` YYYYMM in Paris).
 """
 
@@ -26,7 +27,7 @@ from domain.needs import AutonomyLevel, SessionKind, SessionPlace, Theme
 from domain.serials import booklet_serials
 from domain.stages import ChequeStatus, Outcome, Stage
 from domain.validity import PARIS, paris_day, paris_month, valid_until
-from records import overview_counts
+from records import ledger, overview_counts
 from records.db import session_factory
 from records.models import (
     Assessment,
@@ -290,6 +291,7 @@ def write_programme(
         _insert(engine, model, rows[model])
     with sessions() as s:
         overview_counts.rebuild(s)
+        ledger.ensure_ledger(s)  # the funder ledger's entries of the cheques written
         if engine.dialect.name == "postgresql":
             # Statistics as autovacuum would soon gather them: without them the planner
             # takes 90,000 rows for a hundred (cursor plans of the exports 10x slower).

@@ -26,6 +26,7 @@ from domain.stages import (
     Action,
     ChequeStatus,
     DeclineReason,
+    LossReason,
     OrientationStatus,
     Outcome,
     Role,
@@ -47,6 +48,7 @@ U_NUDGE = "nudge"
 U_REORIENT = "reorient"
 U_LOCK_BOOKLET = "lock_booklet"
 U_UNLOCK_BOOKLET = "unlock_booklet"
+U_DECLARE_BOOKLET_LOST = "declare_booklet_lost"
 Q_STATUS = "status"
 
 # Custom search attributes (opaque values only: they are never encrypted).
@@ -171,6 +173,20 @@ class UnlockBookletRequest:
     actor: Actor
 
 
+@dataclass(frozen=True)
+class DeclareBookletLostRequest:
+    """Booklet `booklet_number` (the one the person holds) was lost, stolen or damaged on
+    `lost_on`: its unspent cheques are cancelled and a replacement booklet carries as many.
+    Naming the booklet makes a second declaration of it (another tab, a retry with another
+    key) a refusal rather than a second replacement. A reason from a fixed list only: free
+    text is personal data and stays out of the workflow's history."""
+
+    actor: Actor
+    booklet_number: int
+    lost_on: date
+    reason: LossReason
+
+
 # ---- live state (Query result and Update answers) ----
 
 
@@ -220,6 +236,18 @@ class SessionState:
 
 
 @dataclass
+class LostBooklet:
+    """A booklet declared lost (or stolen, damaged) and replaced."""
+
+    booklet_number: int
+    lost_on: date  # the day the person lost it (Europe/Paris), as declared
+    reason: LossReason
+    declared_at: datetime
+    cheques_cancelled: int
+    replaced_by: int  # the replacement's booklet number
+
+
+@dataclass
 class JourneyStatus:
     journey_id: str
     programme_code: int
@@ -246,6 +274,9 @@ class JourneyStatus:
     expiry_warnings_sent: list[int] = field(default_factory=list)
     closed_at: datetime | None = None
     booklet_locked_at: datetime | None = None  # too many wrong security codes
+    # When the booklet the person holds now was handed over (the first, or a replacement).
+    booklet_issued_at: datetime | None = None
+    lost_booklets: list[LostBooklet] = field(default_factory=list)  # replaced, in order
     seq: int = 0  # number of recorded events
 
     @property
@@ -301,9 +332,14 @@ class JourneyEvent:
 
 @dataclass(frozen=True)
 class BookletAllocation:
+    """A booklet number for the journey's `sequence`-th booklet (1: the first; then one per
+    replacement of a lost booklet, `replaces` naming the lost one)."""
+
     journey_id: str
     programme_code: int
     millesime: int
+    sequence: int = 1
+    replaces: int | None = None
 
 
 @dataclass(frozen=True)

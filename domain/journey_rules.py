@@ -18,6 +18,7 @@ from domain.contracts import (
     AssessmentRequest,
     BookletRequest,
     ChequeRefusalDetails,
+    DeclareBookletLostRequest,
     JourneyStatus,
     LockBookletRequest,
     NudgeRequest,
@@ -39,9 +40,10 @@ from domain.validity import paris_day, valid_until
 # A check: (status, policy, request, now) -> None, or `Refused`.
 Check = Callable[[JourneyStatus, JourneyPolicy, Any, datetime], None]
 
-# Who may nudge, re-orient, unlock; the stages where cheques are spent, a booklet locked,
+# Who may nudge, re-orient, unlock; who may declare a booklet lost; the stages where cheques are spent, a booklet locked,
 # a journey re-oriented.
 COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
+LOSS_DECLARERS = (Role.SOCIAL_WORKER, *COORDINATION)
 REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 LOCKABLE_STAGES = REDEEMING_STAGES
 REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
@@ -227,3 +229,37 @@ def check_reorient(
         and acting_structure(status) == req.mediation_structure_id
     ):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_ALREADY_ORIENTED_THERE)
+
+
+def booklet_issued_on(status: JourneyStatus) -> datetime | None:
+    """When the booklet the person holds was handed over (journeys recorded before
+    `booklet_issued_at` existed: the stage's date)."""
+    return status.booklet_issued_at or status.stage_dates.get(Stage.BOOKLET_ISSUED)
+
+
+def check_declare_lost(
+    status: JourneyStatus, policy: JourneyPolicy, req: DeclareBookletLostRequest, now: datetime
+) -> None:
+    """A booklet is declared lost, stolen or damaged: by a social worker or the
+    coordination, for the booklet the person holds, while the journey is open and some of
+    its cheques are unspent, on a day between its issue and today. A locked booklet may be
+    declared lost: its replacement has new codes, and the lock goes with it."""
+    if req.actor.role not in LOSS_DECLARERS:
+        raise Refused(RefusalKind.FORBIDDEN, r.MSG_LOST_BY_WHOM)
+    if status.booklet_number is None or status.stage not in REDEEMING_STAGES:
+        raise wrong_stage(r.LOST_STAGE, status.stage)
+    if req.booklet_number != status.booklet_number:
+        raise Refused(
+            RefusalKind.CONFLICT,
+            r.msg_not_the_current_booklet(req.booklet_number, status.booklet_number),
+        )
+    if status.cheques_left == 0:
+        raise Refused(RefusalKind.CONFLICT, r.MSG_NOTHING_LEFT_TO_REPLACE)
+    if req.lost_on > paris_day(now):
+        raise Refused(RefusalKind.INVALID_INPUT, r.msg_lost_in_future(req.lost_on))
+    issued = booklet_issued_on(status)
+    if issued is not None and req.lost_on < paris_day(issued):
+        raise Refused(
+            RefusalKind.INVALID_INPUT,
+            r.msg_lost_before_issue(status.booklet_number, paris_day(issued)),
+        )

@@ -17,8 +17,10 @@ from domain.contracts import (
     AssessmentState,
     BookletRequest,
     ChequeState,
+    DeclareBookletLostRequest,
     JourneyStatus,
     LockBookletRequest,
+    LostBooklet,
     NudgeRequest,
     OrientationAnswer,
     OrientationState,
@@ -155,6 +157,7 @@ def issue_booklet(
     status.millesime, status.booklet_number = req.millesime, number
     status.valid_until = valid_until(req.millesime, policy.grace_months)
     status.cheques = [ChequeState(x.digits, x.cheque_number, ChequeStatus.ISSUED) for x in serials]
+    status.booklet_issued_at = now
     move(status, Stage.BOOKLET_ISSUED, now)
     touch(status, now)
     detail = {
@@ -341,6 +344,58 @@ def lock_booklet(status: JourneyStatus, req: LockBookletRequest, now: datetime) 
 def unlock_booklet(status: JourneyStatus) -> Change:
     status.booklet_locked_at = None
     return Change(Action.BOOKLET_UNLOCKED, status.stage)
+
+
+def declare_booklet_lost(
+    status: JourneyStatus, req: DeclareBookletLostRequest, number: int, now: datetime
+) -> Change:
+    """The booklet the person holds is lost: its unspent cheques are cancelled (each once:
+    they leave ISSUED here and never return to it), and booklet `number` (allocated by the
+    records) replaces it with as many new cheques, of the same millésime (their validity
+    and the journey's timers do not move). The stage stays; the lock, if any, goes with
+    the lost booklet; the person, the referrer and the training structure are told."""
+    assert status.millesime is not None and status.booklet_number is not None  # checked
+    lost_number = status.booklet_number
+    unspent = [x for x in status.cheques if x.status == ChequeStatus.ISSUED]
+    for cheque in unspent:
+        cheque.status = ChequeStatus.CANCELLED
+    serials = booklet_serials(status.programme_code, status.millesime, number, len(unspent))
+    status.cheques.extend(
+        ChequeState(x.digits, x.cheque_number, ChequeStatus.ISSUED) for x in serials
+    )
+    status.lost_booklets.append(
+        LostBooklet(
+            booklet_number=lost_number,
+            lost_on=req.lost_on,
+            reason=req.reason,
+            declared_at=now,
+            cheques_cancelled=len(unspent),
+            replaced_by=number,
+        )
+    )
+    status.booklet_number = number
+    status.booklet_issued_at = now
+    status.booklet_locked_at = None
+    touch(status, now)
+    detail = {
+        "lost_booklet_number": str(lost_number),
+        "lost_on": req.lost_on.isoformat(),
+        "loss_reason": req.reason.value,
+        "booklet_number": str(number),
+        "millesime": str(status.millesime),
+        "cheques": str(len(serials)),
+    }
+    return Change(
+        Action.BOOKLET_LOST,
+        status.stage,
+        detail=detail,
+        notices=[
+            (NoticeKind.BOOKLET_LOST, Recipient.BENEFICIARY),
+            (NoticeKind.BOOKLET_LOST, Recipient.REFERRER),
+            (NoticeKind.BOOKLET_LOST, Recipient.MEDIATION_STRUCTURE),
+        ],
+        notice_detail=detail,
+    )
 
 
 # ---- the calendar's jobs ----

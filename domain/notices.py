@@ -25,6 +25,7 @@ class NoticeKind(StrEnum):
     JOURNEY_CLOSED = "JOURNEY_CLOSED"
     BOOKLET_LOCKED = "BOOKLET_LOCKED"
     MEDIATOR_CHANGED = "MEDIATOR_CHANGED"
+    BOOKLET_LOST = "BOOKLET_LOST"
 
 
 def notice_key(journey_id: str, seq: int, kind: NoticeKind, recipient: Recipient) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from domain.contracts import ChequeState, JourneyStatus
+from domain.contracts import ChequeState, JourneyStatus, LostBooklet
 from domain.refusals import (
     ChequeRefusal,
     ChequeVerdict,
@@ -18,6 +18,7 @@ from domain.refusals import (
     msg_already_redeemed,
     msg_booklet_locked,
     msg_cancelled,
+    msg_declared_lost,
     msg_duplicate,
     msg_expired,
     msg_journey_closed,
@@ -36,13 +37,18 @@ def last_valid_day_of(status: JourneyStatus) -> date | None:
     return last_day_before(status.valid_until) if status.valid_until else None
 
 
+def lost_booklet_of(status: JourneyStatus, booklet_number: int) -> LostBooklet | None:
+    """The journey's booklet `booklet_number` if it was declared lost and replaced."""
+    return next((b for b in status.lost_booklets if b.booklet_number == booklet_number), None)
+
+
 def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> list[ChequeVerdict]:
     """One verdict per typed serial, in the order typed, for a session held on `day`.
 
     A verdict's `serial` is the canonical digits when the text parses, else the text as
     typed. Refusals, first match wins: malformed / check digit, another programme,
-    typed twice, not in this journey's booklet, booklet locked (wrong security codes),
-    already redeemed, expired, journey closed, cancelled, after the last valid day, before
+    typed twice, not in this journey's booklet, its booklet declared lost ("déclaré perdu
+    le …"), booklet locked (wrong security codes), already redeemed, expired, journey closed, cancelled, after the last valid day, before
     the millésime. Security codes are checked before this, where they are kept (the API,
     against the records): the workflow never sees them.
     """
@@ -64,6 +70,14 @@ def check_cheques(status: JourneyStatus, serials: Sequence[str], day: date) -> l
             verdict = refuse(digits, ChequeRefusal.DUPLICATE_IN_REQUEST, msg_duplicate(shown))
         elif cheque is None:
             verdict = refuse(digits, ChequeRefusal.OTHER_BENEFICIARY, msg_other_beneficiary(shown))
+        elif cheque.status == ChequeStatus.CANCELLED and (
+            lost := lost_booklet_of(status, parsed.booklet_number)
+        ):
+            verdict = refuse(
+                digits,
+                ChequeRefusal.DECLARED_LOST,
+                msg_declared_lost(shown, lost.lost_on, lost.reason),
+            )
         elif status.booklet_locked_at is not None:
             verdict = refuse(
                 digits,

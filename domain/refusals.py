@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from domain.money import format_count
-from domain.stages import Stage
+from domain.stages import LossReason, Stage
 from domain.validity import format_date_fr
 
 
@@ -64,6 +64,7 @@ class ChequeRefusal(StrEnum):
     CODE_MISTYPED = "code_mistyped"
     CODE_WRONG = "code_wrong"
     BOOKLET_LOCKED = "booklet_locked"
+    DECLARED_LOST = "declared_lost"
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,21 @@ def msg_not_yet_valid(serial: str, millesime: int) -> str:
 
 def msg_cancelled(serial: str) -> str:
     return f"Le chèque {serial} a été annulé (carnet perdu ou remplacé)."
+
+
+# "Chèque déclaré perdu le …": the participle of each reason a booklet is replaced for.
+LOSS_PARTICIPLES: dict[LossReason, str] = {
+    LossReason.LOST: "perdu",
+    LossReason.STOLEN: "volé",
+    LossReason.DAMAGED: "abîmé",
+}
+
+
+def msg_declared_lost(serial: str, lost_on: date, reason: LossReason) -> str:
+    return (
+        f"Chèque {serial} déclaré {LOSS_PARTICIPLES[reason]} le {format_date_fr(lost_on)} : "
+        "son carnet a été annulé et remplacé, il ne peut plus être encaissé."
+    )
 
 
 def msg_duplicate(serial: str) -> str:
@@ -176,6 +192,7 @@ LOCK_STAGE = "Aucun carnet en cours d'utilisation à bloquer"
 WITHDRAW_STAGE = "Ce parcours est déjà clôturé"
 NUDGE_STAGE = "Ce parcours est clôturé : il n'y a personne à relancer"
 REORIENT_STAGE = "La réorientation est possible une fois le carnet remis, parcours ouvert"
+LOST_STAGE = "Un carnet se déclare perdu une fois remis, parcours ouvert"
 
 MSG_NEEDS_MISSING = "Choisissez au moins un besoin pour le diagnostic."
 MSG_UNKNOWN_MEDIATION_STRUCTURE = "Structure de médiation inconnue."
@@ -188,11 +205,37 @@ MSG_BOOKLET_NOT_LOCKED = "Le carnet de ce parcours n'est pas bloqué."
 MSG_WITHDRAW_REASON_MISSING = "Indiquez le motif de la sortie du dispositif."
 MSG_REORIENT_REASON_MISSING = "Indiquez le motif de la réorientation."
 MSG_ALREADY_ORIENTED_THERE = "Le parcours est déjà orienté vers cette structure de médiation."
+MSG_LOST_BY_WHOM = (
+    "Seuls un travailleur social de la structure d'accueil et la coordination déclarent "
+    "un carnet perdu ou volé."
+)
+MSG_NOTHING_LEFT_TO_REPLACE = (
+    "Tous les chèques de ce carnet ont été utilisés ou annulés : il n'y a rien à remplacer."
+)
 
 # What only the coordination may do (completed by `msg_coordination_only`).
 UNLOCK_BOOKLET = "débloquer un carnet"
 NUDGE_JOURNEY = "relancer un parcours"
 REORIENT_JOURNEY = "réorienter un parcours"
+
+
+def msg_lost_in_future(day: date) -> str:
+    return f"La date de la perte ({format_date_fr(day)}) ne peut pas être dans le futur."
+
+
+def msg_lost_before_issue(booklet_number: int, issued_on: date) -> str:
+    return (
+        f"Le carnet n° {booklet_number} n'a été remis que le {format_date_fr(issued_on)} : "
+        "la perte ne peut pas être antérieure."
+    )
+
+
+def msg_not_the_current_booklet(booklet_number: int, current: int) -> str:
+    return (
+        f"Le carnet n° {booklet_number} n'est pas celui que la personne détient "
+        f"(carnet n° {current}) : il a déjà été déclaré perdu et remplacé, ou n'est pas le "
+        "sien. Rechargez la page du parcours."
+    )
 
 
 def msg_coordination_only(what: str) -> str:
@@ -325,3 +368,48 @@ def msg_millesime_not_offered(millesime: int, offered: tuple[int, ...]) -> str:
         return f"Aucun carnet ne peut être remis aujourd'hui (millésime {millesime} demandé)."
     choices = " ou ".join(str(m) for m in offered)
     return f"Le millésime {millesime} n'est pas proposé aujourd'hui : choisissez {choices}."
+
+
+# ---- reimbursement statements (records/statements.py, api/statement_service.py) ----
+
+MSG_STATEMENT_NOT_FOUND = "Relevé de remboursement introuvable."
+MSG_STATEMENTS_COORDINATION_ONLY = (
+    "Seule la coordination de tout le programme valide les relevés et enregistre leur paiement."
+)
+MSG_STATEMENT_BUSY = "Le relevé est en cours de préparation : réessayez dans un instant."
+MSG_PAYMENT_REFERENCE_MISSING = "Indiquez la référence du paiement (virement, mandat…)."
+
+
+def msg_statement_not_draft(number: str, status_label: str) -> str:
+    return (
+        f"Le relevé {number} n'est plus un brouillon (état : {status_label}) : "
+        "il ne peut plus être validé ni mis à jour."
+    )
+
+
+def msg_statement_not_issued(number: str, status_label: str) -> str:
+    return (
+        f"Le paiement du relevé {number} ne peut pas être enregistré (état : {status_label}) : "
+        "un relevé se paie une fois, après sa validation."
+    )
+
+
+def msg_statement_changed(number: str) -> str:
+    return (
+        f"Le relevé {number} a été mis à jour depuis son affichage (chèques arrivés en retard) : "
+        "vérifiez-le à nouveau avant de le valider."
+    )
+
+
+def msg_payment_before_validation(validated_on: date) -> str:
+    return (
+        "La date du paiement ne peut pas précéder la validation du relevé "
+        f"({format_date_fr(validated_on)})."
+    )
+
+
+def msg_payment_in_future(today: date) -> str:
+    return (
+        "La date du paiement ne peut pas être dans le futur "
+        f"(nous sommes le {format_date_fr(today)})."
+    )

@@ -134,6 +134,25 @@ CHEQUE_STATUS_LABELS = labels(
 )
 
 
+class LossReason(Labelled):
+    """Why a booklet in the person's hands is replaced: a fixed list (free text would be
+    personal data in the workflow's history)."""
+
+    LOST = "LOST"
+    STOLEN = "STOLEN"
+    DAMAGED = "DAMAGED"
+
+
+LOSS_REASON_LABELS = labels(
+    LossReason,
+    {
+        LossReason.LOST: "Perdu",
+        LossReason.STOLEN: "Volé",
+        LossReason.DAMAGED: "Abîmé ou détruit",
+    },
+)
+
+
 class Role(Labelled):
     SOCIAL_WORKER = "SOCIAL_WORKER"
     MEDIATOR = "MEDIATOR"
@@ -178,6 +197,7 @@ class Action(Labelled):
     ANONYMISED = "ANONYMISED"
     BOOKLET_LOCKED = "BOOKLET_LOCKED"
     BOOKLET_UNLOCKED = "BOOKLET_UNLOCKED"
+    BOOKLET_LOST = "BOOKLET_LOST"
 
 
 ACTION_LABELS = labels(
@@ -204,5 +224,6 @@ ACTION_LABELS = labels(
         Action.ANONYMISED: "Anonymisation",
         Action.BOOKLET_LOCKED: "Carnet bloqué (codes de sécurité erronés)",
         Action.BOOKLET_UNLOCKED: "Carnet débloqué par la coordination",
+        Action.BOOKLET_LOST: "Carnet déclaré perdu ou volé, carnet de remplacement remis",
     },
 )

@@ -34,7 +34,7 @@ CATEGORY_LABELS = labels(
         Category.EXPIRY: "Alertes d'expiration des chèques",
         Category.CLOSURE: "Parcours clôturés",
         Category.DIGEST: "Récapitulatif quotidien",
-        Category.SECURITY: "Sécurité des chèques (carnet bloqué après des codes erronés)",
+        Category.SECURITY: "Sécurité des chèques (carnet bloqué, perdu ou volé)",
     },
 )
 

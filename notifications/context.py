@@ -8,12 +8,14 @@ so snapshot tests build them directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlmodel import Session, func, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, func, select
 
 from domain.needs import AutonomyLevel
-from domain.stages import DeclineReason, Outcome, Stage
+from domain.refusals import LOSS_PARTICIPLES
+from domain.stages import ChequeStatus, DeclineReason, LossReason, Outcome, Stage
 from records.models import (
     Account,
     Beneficiary,
@@ -147,6 +149,33 @@ class MailContext:
         raw = self.detail.get("cheques_left")
         return int(raw) if raw else self.journey.cheques_left
 
+    # ---- a booklet declared lost and replaced (NoticeKind.BOOKLET_LOST) ----
+
+    @property
+    def lost_booklet_number(self) -> str:
+        return self.detail.get("lost_booklet_number", "")
+
+    @property
+    def booklet_number(self) -> str:
+        """The replacement's number."""
+        return self.detail.get("booklet_number", "")
+
+    @property
+    def lost_on(self) -> date | None:
+        raw = self.detail.get("lost_on")
+        return date.fromisoformat(raw) if raw else None
+
+    @property
+    def lost_how(self) -> str:
+        """ "perdu", "volé", "abîmé"."""
+        raw = self.detail.get("loss_reason", "")
+        return LOSS_PARTICIPLES[LossReason(raw)] if raw in LossReason.__members__ else "perdu"
+
+    @property
+    def replacement_cheques(self) -> int:
+        raw = self.detail.get("cheques")
+        return int(raw) if raw else 0
+
 
 def _structure(row: ReceptionStructure | MediationStructure | None) -> Structure | None:
     if row is None or row.id is None:
@@ -165,11 +194,20 @@ def journey_facts(session: Session, journey: Journey) -> JourneyFacts:
         referred_at=journey.referred_at,
         millesime=journey.millesime,
         valid_until=journey.valid_until,
-        # The whole booklet: the journey row stops counting cancelled cheques.
+        # The whole booklet: the journey row stops counting cancelled cheques. Those of a
+        # booklet declared lost are not the person's any more (its replacement carries them).
         cheques_total=max(
             journey.cheques_total,
             session.exec(
-                select(func.count()).select_from(Cheque).where(Cheque.journey_id == journey.id)
+                select(func.count())
+                .select_from(Cheque)
+                .where(
+                    Cheque.journey_id == journey.id,
+                    or_(
+                        col(Cheque.status) != ChequeStatus.CANCELLED.value,
+                        col(Cheque.booklet_number) == journey.booklet_number,
+                    ),
+                )
             ).one(),
         ),
         cheques_redeemed=journey.cheques_redeemed,

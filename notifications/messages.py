@@ -117,6 +117,27 @@ class MediatorChanged(Message):
     category, template = Category.ORIENTATION, "mediator_changed"
 
 
+class BookletLostForBeneficiary(Message):
+    """The person's new booklet: the old cheques no longer count, the new ones do."""
+
+    kind, audience = NoticeKind.BOOKLET_LOST, Recipient.BENEFICIARY
+    category, template = Category.BENEFICIARY, "booklet_lost_beneficiary"
+
+
+class BookletLostForReferrer(Message):
+    """The referrer hands over the replacement's slip (whoever declared the loss)."""
+
+    kind, audience = NoticeKind.BOOKLET_LOST, Recipient.REFERRER
+    category, template = Category.SECURITY, "booklet_lost_referrer"
+
+
+class BookletLostForMediation(Message):
+    """The structure training the person: the lost booklet's cheques will be refused."""
+
+    kind, audience = NoticeKind.BOOKLET_LOST, Recipient.MEDIATION_STRUCTURE
+    category, template = Category.SECURITY, "booklet_lost_mediation"
+
+
 class JourneyStalled(Message):
     kind, audience = NoticeKind.JOURNEY_STALLED, Recipient.COORDINATORS
     category, template = Category.DIGEST, "digest"

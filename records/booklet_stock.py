@@ -199,15 +199,19 @@ def stock_lines(
         used[owner] = used.get(owner, 0) + (
             bisect_right(numbers, row.last_number) - bisect_left(numbers, row.first_number)
         )
+    # Every booklet given out counts as handed out (a lost one and its replacement: two);
+    # started and finished say how the booklet the person holds is used.
+    held = col(BookletAllocation.lost_at).is_(None)
     given = session.exec(
         select(
             Journey.reception_structure_id,
             func.count(),
-            func.sum(case((col(Journey.cheques_redeemed) > 0, 1), else_=0)),
+            func.sum(case((and_(held, col(Journey.cheques_redeemed) > 0), 1), else_=0)),
             func.sum(
                 case(
                     (
                         and_(
+                            held,
                             col(Journey.cheques_total) > 0,
                             col(Journey.cheques_redeemed) >= col(Journey.cheques_total),
                         ),

@@ -21,13 +21,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from domain.stages import ChequeStatus, Outcome, Stage
-from domain.validity import last_day_before
+from domain.validity import last_day_before, paris_today
+from records import ledger
 from records.models import (
-    BudgetLine,
     Cheque,
     Epci,
-    Funder,
-    FunderKind,
     Journey,
     MediationStructure,
     OverviewCount,
@@ -56,20 +54,23 @@ class EpciFigures:
 
 @dataclass(frozen=True)
 class FunderFigures:
+    """A funder's line as the overview shows it, read from the funder ledger
+    (records/ledger.py): within an EPCI's scope, that EPCI's line in full and the part of
+    the others charged to its territory's cheques (no budget: not the EPCI's)."""
+
     name: str
     kind_label: str
-    share_bp: int  # share of the cost in basis points
-    budget_cents: int
-    issued_cents: int  # the funder's share of the cheques issued (within the scope)
-    redeemed_cents: int
+    share_bp: int | None  # its share of each cheque in the funding rule
+    budget_cents: int | None
+    issued_cents: int  # committed by every cheque issued (within the scope)
+    redeemed_cents: int  # spent
+    left_cents: int | None  # remaining: budget less engaged and spent
 
     @property
     def share_percent(self) -> str:
+        if self.share_bp is None:
+            return "—"
         return f"{self.share_bp / 100:.2f}".replace(".", ",") + " %"
-
-    @property
-    def left_cents(self) -> int:
-        return self.budget_cents - self.issued_cents
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def programme_overview(
         cheques_issued=issued,
         cheques_redeemed=redeemed,
         cheques_expired=expired,
-        funders=_funders(session, programme, issued * value, redeemed * value),
+        funders=_funders(session, programme, scope),
         budget_total_cents=programme.budget_total_cents,
         median_days_to_first_session=median,
         journeys_with_session=with_session,
@@ -252,31 +253,24 @@ def programme_overview(
     )
 
 
-def _funders(
-    session: Session, programme: Programme, issued_cents: int, redeemed_cents: int
-) -> list[FunderFigures]:
-    rows = session.execute(
-        sa_select(
-            col(Funder.name),
-            col(Funder.kind),
-            col(Funder.share_bp),
-            func.sum(col(BudgetLine.amount_cents)),
-        )
-        .join(BudgetLine, col(BudgetLine.funder_id) == col(Funder.id), isouter=True)
-        .where(col(Funder.programme_id) == programme.id)
-        .group_by(col(Funder.id), col(Funder.name), col(Funder.kind), col(Funder.share_bp))
-        .order_by(col(Funder.share_bp).desc(), col(Funder.name))
-    ).all()
+def _funders(session: Session, programme: Programme, scope: JourneyScope) -> list[FunderFigures]:
+    view = ledger.ledger_view(
+        session,
+        programme,
+        epci_id=None if scope.everything else scope.epci_id,
+        today=paris_today(),
+    )
     return [
         FunderFigures(
-            name=name,
-            kind_label=FunderKind(kind).label,
-            share_bp=share,
-            budget_cents=int(budget or 0),
-            issued_cents=issued_cents * share // 10_000,
-            redeemed_cents=redeemed_cents * share // 10_000,
+            name=f.name,
+            kind_label=f.kind_label,
+            share_bp=f.share_bp,
+            budget_cents=f.balance.budget if f.budget_known else None,
+            issued_cents=f.balance.committed,
+            redeemed_cents=f.balance.spent,
+            left_cents=f.balance.remaining if f.budget_known else None,
         )
-        for name, kind, share, budget in rows
+        for f in view.funders
     ]
 
 

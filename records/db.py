@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from records.cheque_codes import CodeVault, ensure_codes
+from records.ledger import ensure_ledger
 
 RECORDS_DIR = Path(__file__).resolve().parent
 ALEMBIC_INI = RECORDS_DIR / "alembic.ini"
@@ -91,16 +92,18 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def migrate(url: str, codes: CodeVault | None = None) -> None:
-    """`alembic upgrade head` on the database at `url`; with `codes`, then give a security
-    code to every cheque still without one (issued before migration 0007)."""
+    """`alembic upgrade head` on the database at `url`; then write the funder ledger's
+    default rule and missing entries (`records.ledger.ensure_ledger`: cheques issued
+    before migration 0012); with `codes`, give a security code to every cheque still
+    without one (issued before migration 0007)."""
     command.upgrade(alembic_config(url), "head")
-    if codes is None:
-        return
     engine = make_engine(url)
     try:
         with Session(engine) as session:
             begin_write(session)
-            if ensure_codes(session, codes, datetime.now(UTC)):
-                session.commit()
+            ensure_ledger(session)
+            if codes is not None:
+                ensure_codes(session, codes, datetime.now(UTC))
+            session.commit()
     finally:
         engine.dispose()

@@ -339,16 +339,28 @@ class Cheque(Base, table=True):
 
 
 class BookletAllocation(Base, table=True):
-    """Booklet numbers, unique per programme: allocated once per journey."""
+    """Booklet numbers, unique per programme: one per booklet a journey received, in order
+    (`sequence` 1 for the first, then one per replacement of a booklet declared lost)."""
 
     __tablename__ = "booklet_allocation"
-    __table_args__ = (UniqueConstraint("programme_code", "booklet_number"),)
+    __table_args__ = (
+        UniqueConstraint("programme_code", "booklet_number"),
+        UniqueConstraint("journey_id", "sequence"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    journey_id: str = Field(max_length=36, unique=True)
+    journey_id: str = Field(max_length=36)
+    sequence: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     programme_code: int
     millesime: int
     booklet_number: int
+    # A replacement: the booklet number it replaces.
+    replaces_booklet_number: int | None = None
+    # Declared lost (stolen, damaged): when it was declared, the day it was lost, why
+    # (domain.stages.LossReason). Its unspent cheques are CANCELLED.
+    lost_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lost_on: date | None = None
+    lost_reason: str | None = Field(default=None, max_length=12)
     # Booklets issued before security codes existed: their slip must be printed again
     # (with the codes) and handed to the person; cleared when the slip is shown.
     slip_to_reprint_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -664,3 +676,167 @@ class IdempotencyClaim(Base, table=True):
     key: str = Field(primary_key=True, max_length=100)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# ---- reimbursement statements (contre-paiement, records/statements.py) ----
+
+
+class Statement(Base, table=True):
+    """One mediation structure's reimbursement for one month: built as a DRAFT by the
+    monthly Schedule, validated by a coordinator (ISSUED), then paid (PAID), when its
+    cheques become REIMBURSED. One per (structure, month); numbered per programme."""
+
+    __tablename__ = "statement"
+    __table_args__ = (
+        UniqueConstraint("mediation_structure_id", "month"),
+        UniqueConstraint("programme_code", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20)  # domain.statements.statement_number
+    programme_code: int = Field(index=True)
+    mediation_structure_id: int = Field(foreign_key="mediation_structure.id")
+    month: date = Field(index=True)  # its first day
+    status: str = Field(max_length=8, index=True)  # domain.statements.StatementStatus
+    issuer_name: str = Field(max_length=200)  # the programme's issuer when last built
+    cheque_count: int = 0
+    total_cents: int = 0
+    built_at: datetime = Field(sa_type=UTCDateTime)  # first built
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # last built or changed
+    validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    validated_by: int | None = None  # account id of the coordinator
+    paid_on: date | None = None  # the payment's date, as recorded
+    payment_reference: str | None = Field(default=None, max_length=100)
+    paid_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paid_recorded_by: int | None = None  # account id
+
+
+class StatementLine(Base, table=True):
+    """A cheque reimbursed by a statement. `serial` is unique: a cheque is in exactly one
+    statement, whatever builds run, retried or at once."""
+
+    __tablename__ = "statement_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="statement.id", index=True)
+    serial: str = Field(foreign_key="cheque.serial", max_length=16, unique=True)
+    session_day: date  # the cheque's redeemed_on: the session's day
+    amount_cents: int
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The monthly build: REDEEMED cheques of a programme not yet in a statement, by day.
+Index(
+    "ix_cheque_programme_code_status_redeemed_on",
+    Cheque.programme_code,  # type: ignore[arg-type]
+    Cheque.status,  # type: ignore[arg-type]
+    Cheque.redeemed_on,  # type: ignore[arg-type]
+)
+
+
+# ---- the funder ledger and the end of a millésime (records/ledger.py, domain/ledger.py) ----
+
+
+class FundingRuleLine(Base, table=True):
+    """One line of a programme's funding rule (domain.ledger.FundingRule): the share of each
+    cheque a funder pays. With an EPCI, the line applies only to cheques of journeys of
+    that EPCI; without, the general lines share what is left in proportion to their
+    shares. Defaults derive from the budget lines (`records.ledger.ensure_rule`)."""
+
+    __tablename__ = "funding_rule_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="programme.id", index=True)
+    funder_id: int = Field(foreign_key="funder.id", unique=True)
+    share_bp: int  # basis points (1/100 %) of each cheque
+    epci_id: int | None = Field(default=None, foreign_key="epci.id")
+
+
+class LedgerEntry(Base, table=True):
+    """A funder line's part of one cheque's event (domain.ledger.EntryKind): written by the
+    projection in the transaction that changes the cheque's row. Amounts are positive; the
+    kind gives the direction. (serial, kind, funder) is unique: a replayed or retried event
+    never counts twice. Like the journey projection, no foreign key to reference data."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (UniqueConstraint("serial", "kind", "funder_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_code: int
+    funder_id: int
+    serial: str = Field(max_length=16)
+    kind: str = Field(max_length=12)  # domain.ledger.EntryKind
+    amount_cents: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    month: int  # yyyymm of `at` in Europe/Paris
+    millesime: int
+    epci_id: int  # the EPCI of the cheque's journey
+
+
+# The entries list, newest first (month, then id), per funder, per EPCI or all; the
+# closure's sums per millésime.
+Index(
+    "ix_ledger_entry_programme_code_funder_id_month_id",
+    LedgerEntry.programme_code,  # type: ignore[arg-type]
+    LedgerEntry.funder_id,  # type: ignore[arg-type]
+    LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
+)
+Index(
+    "ix_ledger_entry_programme_code_epci_id_month_id",
+    LedgerEntry.programme_code,  # type: ignore[arg-type]
+    LedgerEntry.epci_id,  # type: ignore[arg-type]
+    LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
+)
+Index(
+    "ix_ledger_entry_programme_code_month_id",
+    LedgerEntry.programme_code,  # type: ignore[arg-type]
+    LedgerEntry.month,  # type: ignore[arg-type]
+    LedgerEntry.id,  # type: ignore[arg-type]
+)
+Index(
+    "ix_ledger_entry_programme_code_millesime_kind",
+    LedgerEntry.programme_code,  # type: ignore[arg-type]
+    LedgerEntry.millesime,  # type: ignore[arg-type]
+    LedgerEntry.kind,  # type: ignore[arg-type]
+)
+
+
+class LedgerMonth(Base, table=True):
+    """The ledger's entries summed per (programme, funder, EPCI, kind, Paris month), kept
+    with each entry in its transaction (like `OverviewCount`): balances and the pace read
+    a few thousand rows whatever the number of cheques."""
+
+    __tablename__ = "ledger_month"
+
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    funder_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = Field(primary_key=True, max_length=12)
+    month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    amount_cents: int = 0
+    entries: int = 0
+
+
+class MillesimeClosure(Base, table=True):
+    """The end of a millésime: once its validity (grace included) ended, the closure
+    checks that every unspent cheque of it expired and records what returns to each
+    funder, with its report. PENDING while some unspent cheques are not expired (checked
+    again every day), then CLOSED for good. One per programme and millésime."""
+
+    __tablename__ = "millesime_closure"
+    __table_args__ = (UniqueConstraint("programme_code", "millesime"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_code: int
+    millesime: int
+    status: str = Field(max_length=12)  # domain.ledger.ClosureStatus
+    first_checked_at: datetime = Field(sa_type=UTCDateTime)
+    checked_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    returned_cents: int = 0
+    # {funder id: cents returned}, as text keys (JSON)
+    returned: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    unexpired: int = 0
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

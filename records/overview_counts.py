@@ -108,6 +108,27 @@ def _after_transaction_end(session: OrmSession, transaction: SessionTransaction)
         session.info.pop(_PENDING, None)
 
 
+def _upsert(table: Table, key: tuple[str, ...], sums: tuple[str, ...], dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT (key) DO UPDATE SET s = s + excluded.s`, run with a list of
+    rows: built once per table and dialect (building it per commit cost ~1.5 ms)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in key],
+        set_={s: table.c[s] + stmt.excluded[s] for s in sums},
+    )
+
+
+_UPSERTS = {
+    (table.name, dialect): _upsert(table, key, sums, dialect)
+    for table, key, sums in (
+        (COUNT, COUNT_KEY, COUNT_SUMS),
+        (FIRST_SESSION, FIRST_SESSION_KEY, ("journeys",)),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 def _add(
     session: Session,
     table: Table,
@@ -117,16 +138,10 @@ def _add(
 ) -> None:
     if not deltas:
         return
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(table).values(
-        [dict(zip(key, k, strict=True)) | dict(zip(sums, v, strict=True)) for k, v in deltas]
-    )
+    dialect = "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
     session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[table.c[k] for k in key],
-            set_={s: table.c[s] + stmt.excluded[s] for s in sums},
-        )
+        _UPSERTS[(table.name, dialect)],
+        [dict(zip(key, k, strict=True)) | dict(zip(sums, v, strict=True)) for k, v in deltas],
     )
 
 

@@ -22,9 +22,10 @@ from domain.serials import parse_serial
 from domain.stages import Action, ChequeStatus, OrientationStatus, Stage
 from domain.validity import paris_day, paris_month
 from domain.validity import valid_until as millesime_valid_until
-from records import overview_counts
+from records import ledger, overview_counts
 from records.models import (
     Assessment,
+    BookletAllocation,
     Cheque,
     ChequeCodeFailure,
     Journey,
@@ -102,9 +103,13 @@ _ORIENTATION = Orientation.__table__  # type: ignore[attr-defined]
 _LOG = TransitionLog.__table__  # type: ignore[attr-defined]
 _OUTBOX = NotificationOutbox.__table__  # type: ignore[attr-defined]
 _CODE_FAILURE = ChequeCodeFailure.__table__  # type: ignore[attr-defined]
+_ALLOCATION = BookletAllocation.__table__  # type: ignore[attr-defined]
 # Events that prove the holder is present (a session paid with the right codes) or that a
 # coordinator checked: wrong codes counted before them no longer count towards a lock.
-_CLEARS_CODE_FAILURES = frozenset({Action.SESSION_LOGGED, Action.BOOKLET_UNLOCKED})
+# A booklet declared lost takes its wrong codes (and its lock) with it.
+_CLEARS_CODE_FAILURES = frozenset(
+    {Action.SESSION_LOGGED, Action.BOOKLET_UNLOCKED, Action.BOOKLET_LOST}
+)
 _CHEQUE_FIELDS = ("status", "session_id", "redeemed_on", "mediation_structure_id", "valid_until")
 
 
@@ -145,6 +150,8 @@ def _apply(
             _project_assessments(session, jid, assessments)
         if status.orientation is not None:
             _project_orientation(session, jid, status.orientation)
+        if event.action == Action.BOOKLET_LOST:
+            _project_lost_booklets(session, status, event.at)
 
     session.execute(
         insert(_LOG).values(
@@ -239,6 +246,7 @@ def _project_cheques(
     }
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    charges: list[ledger.ChequeCharge] = []
     for state in status.cheques:
         serial = parse_serial(state.serial)
         if status.millesime == serial.millesime and status.valid_until is not None:
@@ -253,6 +261,23 @@ def _project_cheques(
             "valid_until": until,
         }
         row = existing.get(serial.digits)
+        if row is not None and row.status == ChequeStatus.REIMBURSED and values["status"] in SPENT:
+            # Reimbursement is money state the records hold (records/statements.py): the
+            # workflow's cheque stays REDEEMED, and must not turn a paid cheque back.
+            values["status"] = ChequeStatus.REIMBURSED.value
+        if row is None or row.status != values["status"]:
+            charges.append(
+                ledger.ChequeCharge(
+                    serial=serial.digits,
+                    programme_code=serial.programme_code,
+                    millesime=serial.millesime,
+                    epci_id=status.epci_id,
+                    status=values["status"],
+                    committed_at=at,
+                    changed_at=at,
+                    new=row is None,
+                )
+            )
         if row is None:
             added.append(
                 values
@@ -271,12 +296,42 @@ def _project_cheques(
             changed.append(values | {"b_serial": serial.digits, "updated_at": at})
     if added:
         session.execute(insert(_CHEQUE), added)
+    if charges:
+        # The funder ledger's entries, in the same unit of work as the cheque rows.
+        ledger.charge(session, charges)
     if changed:
         session.execute(
             update(_CHEQUE)
             .where(c.serial == bindparam("b_serial"))
             .values({k: bindparam(k) for k in (*_CHEQUE_FIELDS, "updated_at")}),
             changed,
+        )
+
+
+def _project_lost_booklets(session: Session, status: JourneyStatus, at: datetime) -> None:
+    """Booklets declared lost: their allocation rows say when, the day and why; the
+    replacement's slip is to be printed and handed over (`slip_to_reprint_since`, cleared
+    when the social worker shows it)."""
+    a = _ALLOCATION.c
+    for lost in status.lost_booklets:
+        session.execute(
+            update(_ALLOCATION)
+            .where(
+                a.programme_code == status.programme_code,
+                a.booklet_number == lost.booklet_number,
+                a.lost_at.is_(None),
+            )
+            .values(lost_at=lost.declared_at, lost_on=lost.lost_on, lost_reason=str(lost.reason))
+        )
+    if status.booklet_number is not None:
+        session.execute(
+            update(_ALLOCATION)
+            .where(
+                a.programme_code == status.programme_code,
+                a.booklet_number == status.booklet_number,
+                a.journey_id == status.journey_id,
+            )
+            .values(slip_to_reprint_since=at)
         )
 
 

@@ -195,8 +195,35 @@ def journey_cheques(session: Session, journey_id: str) -> list[Cheque]:
 
 
 def booklet_allocation(session: Session, journey_id: str) -> BookletAllocation | None:
+    """The allocation of the booklet the person holds (the latest: a lost one is replaced)."""
     return session.exec(
-        select(BookletAllocation).where(BookletAllocation.journey_id == journey_id)
+        select(BookletAllocation)
+        .where(BookletAllocation.journey_id == journey_id)
+        .order_by(col(BookletAllocation.sequence).desc())
+    ).first()
+
+
+def booklet_allocations(session: Session, journey_id: str) -> list[BookletAllocation]:
+    """Every booklet the journey received, the first first."""
+    return list(
+        session.exec(
+            select(BookletAllocation)
+            .where(BookletAllocation.journey_id == journey_id)
+            .order_by(col(BookletAllocation.sequence))
+        ).all()
+    )
+
+
+def lost_booklet(
+    session: Session, programme_code: int, booklet_number: int
+) -> BookletAllocation | None:
+    """Booklet `booklet_number` of the programme if it was declared lost."""
+    return session.exec(
+        select(BookletAllocation).where(
+            BookletAllocation.programme_code == programme_code,
+            BookletAllocation.booklet_number == booklet_number,
+            col(BookletAllocation.lost_at).is_not(None),
+        )
     ).first()
 
 

@@ -50,6 +50,7 @@ from records.models import (
     TrainingSession,
     TransitionLog,
 )
+from records.models import BookletAllocation as BookletAllocationRow
 from records.projection import apply_journey_event
 from records.queries import (
     find_cheque,
@@ -344,6 +345,31 @@ def test_booklet_numbers_are_stable_per_journey_and_unique(sessions: SessionFact
         numbers = list(pool.map(allocate, journeys))
     assert sorted(numbers) == list(range(3, 11))
     assert [allocate(j) for j in journeys] == numbers
+
+
+def test_a_replacement_booklet_gets_its_own_number_once(sessions: SessionFactory) -> None:
+    """A journey's booklets are numbered by sequence: the replacement of a lost booklet is
+    a new number (the same on a retry), recorded with the booklet it replaces."""
+    activities = JourneyActivities(sessions)
+    env = ActivityEnvironment()
+
+    def allocate(sequence: int, replaces: int | None = None) -> int:
+        req = BookletAllocation("j-lost", 12, 2026, sequence=sequence, replaces=replaces)
+        return env.run(activities.allocate_booklet_number, req)
+
+    first = allocate(1)
+    second = allocate(2, replaces=first)
+    assert second != first
+    assert allocate(2, replaces=first) == second  # a retry
+    assert allocate(1) == first
+    with sessions() as s:
+        rows = s.exec(
+            select(BookletAllocationRow).where(BookletAllocationRow.journey_id == "j-lost")
+        ).all()
+    assert sorted((r.sequence, r.booklet_number, r.replaces_booklet_number) for r in rows) == [
+        (1, first, None),
+        (2, second, first),
+    ]
 
 
 def test_anonymisation_erases_identity_and_keeps_statistics(sessions: SessionFactory) -> None:

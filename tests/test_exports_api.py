@@ -282,6 +282,9 @@ async def test_programme_report_pdf(api_stack: Stack, programme: dict[str, Any])
 
     n = overview["cheques_redeemed"]
     assert f"Chèques utilisés {spaced(n)} ({spaced(n * 10)},00 €)" in text
+    # The funders' table (the ledger) adds up to the budget and the cheques spent.
+    spent = spaced(n * 10)
+    assert f"Total 1 064 920,00 € {spent},00 €" in text
     n = overview["cheques_issued"]
     assert f"Chèques remis {spaced(n)} ({spaced(n * 10)},00 €)" in text
     for heading in (

@@ -171,3 +171,42 @@ def test_journeys_recorded_before_the_overview_filters_get_their_month_and_count
             }
     finally:
         engine.dispose()
+
+
+def test_lost_booklets_migration_keeps_each_journeys_booklet(empty_database_url: str) -> None:
+    """Migration 0010: a journey's booklet becomes its first (sequence 1); a second one may
+    then be allocated. Downgraded, each journey keeps its latest booklet only."""
+    url = empty_database_url
+    command.upgrade(alembic_config(url), "0010-1")  # the revision before it
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO booklet_allocation (journey_id, programme_code, millesime,"
+                    " booklet_number) VALUES ('j-1', 12, 2026, 7)"
+                )
+            )
+        command.upgrade(alembic_config(url), "0010")
+        with Session(engine) as s:
+            (first,) = s.exec(select(BookletAllocation)).all()
+            assert (first.journey_id, first.sequence, first.booklet_number) == ("j-1", 1, 7)
+            s.add(
+                BookletAllocation(
+                    journey_id="j-1",
+                    sequence=2,
+                    programme_code=12,
+                    millesime=2026,
+                    booklet_number=8,
+                    replaces_booklet_number=7,
+                )
+            )
+            s.commit()
+        command.downgrade(alembic_config(url), "0010-1")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT journey_id, booklet_number FROM booklet_allocation")
+            ).all()
+        assert [tuple(r) for r in rows] == [("j-1", 8)]
+    finally:
+        engine.dispose()

@@ -77,6 +77,15 @@ def _case(message: type[Message]) -> MailContext:
         ctx = replace(ctx, detail=ctx.detail | {"days": "30"})
     if message.kind.value == "BOOKLET_LOCKED":
         ctx = replace(ctx, detail=ctx.detail | {"failures": "5"})
+    if message.kind.value == "BOOKLET_LOST":
+        lost = {
+            "lost_booklet_number": "123",
+            "lost_on": "2026-03-02",
+            "loss_reason": "STOLEN",
+            "booklet_number": "456",
+            "cheques": "6",
+        }
+        ctx = replace(ctx, detail=ctx.detail | lost)
     if message.kind.value == "MEDIATOR_CHANGED":
         chosen = Structure(9, "France services de Decazeville", "Decazeville", None)
         ctx = replace(ctx, new_mediation=chosen)
@@ -89,7 +98,11 @@ CASES: dict[str, tuple[str, MailContext]] = {
     m.template: (m.template, _case(m)) for m in MESSAGES.values() if not m.digest_only
 }
 # A person without e-mail: the referrer receives the person's message, to pass on.
-for name in ("referral_recorded_beneficiary", "expiry_warning_beneficiary"):
+for name in (
+    "referral_recorded_beneficiary",
+    "expiry_warning_beneficiary",
+    "booklet_lost_beneficiary",
+):
     template, ctx = CASES[name]
     CASES[f"{name}__to_pass_on"] = (
         template,
@@ -173,7 +186,7 @@ def test_rendered_message_matches_snapshot(name: str) -> None:
 def test_every_message_has_a_snapshot_case() -> None:
     templates = {template for template, _ in CASES.values()}
     assert templates == {m.template for m in MESSAGES.values() if not m.digest_only}
-    assert len(MESSAGES) == 20  # 19 mails and the digest-only stall notice
+    assert len(MESSAGES) == 23  # 22 mails and the digest-only stall notice
 
 
 def test_html_escapes_what_people_typed_and_text_keeps_it() -> None:

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from domain.validity import PARIS, paris_today
 from records import models
+from records.db import begin_write
 from tests.fixtures.api import Stack, csrf_from, refer_over_api, signed_in_client
 from tests.test_pages_social import fill, hidden
 
@@ -86,6 +87,7 @@ async def test_the_programme_period_bounds_referrals_and_booklets(
     stack = api_stack
     jid = await assessed(stack, "Marty")
     with stack.sessions() as s:
+        begin_write(s)  # reads then writes while the worker records
         programme = s.exec(select(models.Programme)).one()
         programme.ends_on = date(2026, 12, 31)
         s.add(programme)

@@ -66,7 +66,13 @@ async def test_coordination_pages_by_role_and_scope(
         out = {who: 403 for who in NOT_COORDINATORS}
         return {**out, ANON: 303, "coord_epci": own, "coord_all": own, "coord_other": other}
 
-    for path in ("/coordination", "/coordination/bloques", "/coordination/cheques"):
+    for path in (
+        "/coordination",
+        "/coordination/bloques",
+        "/coordination/cheques",
+        "/coordination/financeurs",
+        "/coordination/millesimes",
+    ):
         await answers(stack, "GET", path, expect(200, 200))
     await answers(stack, "GET", f"/coordination/cheques?numero={serial}", expect(200, 404))
     for path in (base, f"{base}/reorienter", f"{base}/sortie"):

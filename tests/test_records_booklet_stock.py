@@ -139,3 +139,56 @@ def test_stock_lines_per_structure(sessions) -> None:  # type: ignore[no-untyped
         assert len(lines) == 61
         # Another millésime: nothing.
         assert booklet_stock.stock_lines(s, programme.id, CODE, 2027)[0].received == 0
+
+
+def test_a_replaced_booklet_counts_as_handed_out_and_only_the_held_one_as_started(  # type: ignore[no-untyped-def]
+    sessions,
+) -> None:
+    """A lost booklet and its replacement are two booklets out of the structure's stock;
+    whether it is started or finished is said of the one the person holds."""
+    from records.models import Journey
+
+    with sessions() as s:
+        programme, (a, *_) = seeded(s)
+        assert programme.id is not None
+        hand(s, a, 1, 10)
+        structure = s.get(ReceptionStructure, a)
+        assert structure is not None
+        s.add(
+            Journey(
+                id="j1",
+                workflow_id="w1",
+                programme_code=CODE,
+                epci_id=structure.epci_id,
+                reception_structure_id=a,
+                referrer_role="SOCIAL_WORKER",
+                referrer_ref="x",
+                stage="IN_TRAINING",
+                millesime=2026,
+                booklet_number=2,
+                cheques_total=10,
+                cheques_redeemed=4,
+                updated_at=NOW,
+            )
+        )
+        give(s, "j1", 1)
+        lost = s.exec(select(BookletAllocation)).one()
+        lost.lost_at = NOW
+        s.add(
+            BookletAllocation(
+                journey_id="j1",
+                sequence=2,
+                programme_code=CODE,
+                millesime=2026,
+                booklet_number=booklet_stock.next_booklet_number(s, CODE, 2026, a),
+                replaces_booklet_number=1,
+            )
+        )
+        s.flush()
+        (line,) = [
+            x
+            for x in booklet_stock.stock_lines(s, programme.id, CODE, 2026)
+            if x.reception_structure_id == a
+        ]
+        assert (line.received, line.in_stock, line.handed_out) == (10, 8, 2)
+        assert (line.started, line.finished) == (1, 0)

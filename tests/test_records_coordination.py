@@ -108,9 +108,17 @@ def test_overview_figures_and_stalled_list(sessions: SessionFactory) -> None:
         assert everything.cents(everything.cheques_issued) == 40_000
         assert everything.median_days_to_first_session == 20  # 10, 20, 40
         assert everything.journeys_with_session == 3
+        # Funders' figures come from the ledger (records/ledger.py): these journey rows,
+        # written without their cheques, charged nothing.
         state = next(f for f in everything.funders if f.kind_label == "État")
-        assert state.issued_cents == 40_000 * state.share_bp // 10_000
-        assert sum(f.budget_cents for f in everything.funders) == programme.budget_total_cents
+        assert state.share_bp == 5900 and state.issued_cents == 0
+        assert state.left_cents == state.budget_cents == 62_830_000
+        assert sum(f.budget_cents or 0 for f in everything.funders) == (
+            programme.budget_total_cents
+        )
+        own_funders = coordination.programme_overview(s, programme, JourneyScope(epci_id=e1))
+        # The Département, their own EPCI (its budget: theirs), the State.
+        assert [f.budget_cents is not None for f in own_funders.funders] == [False, True, False]
 
         own = coordination.programme_overview(s, programme, JourneyScope(epci_id=e1))
         assert own.total == 3 and own.stalled == 2 and [e.epci_id for e in own.epci] == [e1]

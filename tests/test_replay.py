@@ -5,7 +5,8 @@ Journeys run for more than a year: a change to `workflows/` that is not patched
 tests/histories/ come from `python -m tests.histories.record`: the plain ones from the
 code before the patches of workflows/journey.py, the `_v2` ones from the code with them;
 `_notified` from `record_notified` (notice delivery), `expired_v3` and `locked` from
-`record_secured` (a change of structure told to the previous one; booklet lock/unlock).
+`record_secured` (a change of structure told to the previous one; booklet lock/unlock);
+`lost` from `record_lost` (a booklet declared lost and replaced).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from domain.contracts import (
     ACTIVITY_RECORD_EVENT,
     ACTIVITY_RECORD_EVENTS,
     SEARCH_ATTRIBUTES,
+    U_DECLARE_BOOKLET_LOST,
     U_LOCK_BOOKLET,
     U_UNLOCK_BOOKLET,
 )
@@ -35,6 +37,7 @@ from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
     PATCH_DELIVER_NOTICES,
+    PATCH_LOST_BOOKLET,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_RECORD_TOGETHER,
     JourneyWorkflow,
@@ -151,6 +154,15 @@ def test_the_locked_history_holds_a_lock_and_an_unlock() -> None:
     assert _commands("locked")[f"patch:{PATCH_NOTIFY_STRUCTURE_CHANGE}"] == 1
 
 
+def test_the_lost_history_replaces_a_booklet_once() -> None:
+    assert _updates("lost")[U_DECLARE_BOOKLET_LOST] == 1
+    commands = _commands("lost")
+    assert commands[f"patch:{PATCH_LOST_BOOKLET}"] == 1
+    assert commands["allocate_booklet_number"] == 2  # the booklet, then its replacement
+    for name in ("completed_notified", "expired_v3", "locked"):  # recorded before it
+        assert f"patch:{PATCH_LOST_BOOKLET}" not in _commands(name)
+
+
 GUARDS = [
     ("completed", PATCH_RECORD_TOGETHER),
     ("calendar", PATCH_RECORD_TOGETHER),
@@ -164,12 +176,16 @@ PAIRS = [
     ("expired_v2", "expired_notified", PATCH_DELIVER_NOTICES),
     ("expired_notified", "expired_v3", PATCH_NOTIFY_STRUCTURE_CHANGE),
 ]
+# Patches of a new Update only: no older history runs it, so only the new history guards
+# them (taking the old branch there fails). The older ones replay as they are (above).
+NEW_ONLY = [("lost", PATCH_LOST_BOOKLET)]
 # Every patch of the workflow is guarded by at least one pair above.
 PATCHES = {
     PATCH_RECORD_TOGETHER,
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
     PATCH_DELIVER_NOTICES,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
+    PATCH_LOST_BOOKLET,
 }
 
 
@@ -191,7 +207,8 @@ def test_every_patch_has_a_guard_test() -> None:
     source = (Path(__file__).parent.parent / "workflows" / "journey.py").read_text()
     declared = dict(re.findall(r'^(PATCH_\w+) = "([^"]+)"', source, flags=re.MULTILINE))
     assert set(declared.values()) == PATCHES
-    assert {patch_id for _, _, patch_id in PAIRS} == PATCHES
+    guarded = {patch_id for _, _, patch_id in PAIRS} | {patch_id for _, patch_id in NEW_ONLY}
+    assert guarded == PATCHES
     # Every guard in the workflows reads one of these ids (no literal, no other module's
     # patch without histories), and every id guards something.
     calls = _patched_calls()
@@ -203,6 +220,7 @@ def test_every_patch_has_a_guard_test() -> None:
     [
         *((old, patch_id, True) for old, _, patch_id in PAIRS),
         *((new, patch_id, False) for _, new, patch_id in PAIRS),
+        *((new, patch_id, False) for new, patch_id in NEW_ONLY),
     ],
 )
 async def test_each_patch_guards_the_histories(

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         U_ANSWER_ORIENTATION,
         U_ASSESS,
         U_CONFIRM_REFERRAL,
+        U_DECLARE_BOOKLET_LOST,
         U_ISSUE_BOOKLET,
         U_LOCK_BOOKLET,
         U_LOG_SESSION,
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         BookletAllocation,
         BookletRequest,
         ConfirmReferral,
+        DeclareBookletLostRequest,
         JourneyEvent,
         JourneyInput,
         JourneyStatus,
@@ -99,6 +101,10 @@ PATCH_DELIVER_NOTICES = "deliver-notices"
 # A session logged by another structure than the one training the person (or awaiting
 # their answer) is the person's change of structure: the previous structure is told.
 PATCH_NOTIFY_STRUCTURE_CHANGE = "notify-structure-change"
+# A booklet declared lost is replaced (U_DECLARE_BOOKLET_LOST: cancel its unspent cheques,
+# allocate and record the replacement). No history before it runs the update; the marker
+# sets apart the journeys that did, for any later change of this path.
+PATCH_LOST_BOOKLET = "lost-booklet"
 _DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
@@ -314,6 +320,34 @@ class JourneyWorkflow:
     @unlock_booklet.validator
     def _validate_unlock_booklet(self, req: UnlockBookletRequest) -> None:
         self._check(rules.check_unlock, req)
+
+    @workflow.update(name=U_DECLARE_BOOKLET_LOST)
+    async def declare_booklet_lost(self, req: DeclareBookletLostRequest) -> JourneyStatus:
+        async with self._turn(rules.check_declare_lost, req):
+            if not workflow.patched(PATCH_LOST_BOOKLET):  # unreachable: see the patch
+                raise _failure(Refused(RefusalKind.CONFLICT, "Remplacement indisponible."))
+            s = self._status
+            assert s.millesime is not None  # checked: a booklet was issued
+            number = await workflow.execute_activity(
+                ACTIVITY_ALLOCATE_BOOKLET,
+                BookletAllocation(
+                    s.journey_id,
+                    s.programme_code,
+                    s.millesime,
+                    sequence=len(s.lost_booklets) + 2,
+                    replaces=s.booklet_number,
+                ),
+                result_type=int,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY_FOREVER,
+            )
+            change = self._step(steps.declare_booklet_lost, req, number, self._now())
+            await self._record(req.actor, change)
+        return copy.deepcopy(self._status)
+
+    @declare_booklet_lost.validator
+    def _validate_declare_booklet_lost(self, req: DeclareBookletLostRequest) -> None:
+        self._check(rules.check_declare_lost, req)
 
     # ---- checks and steps (domain/journey_rules.py, domain/journey_steps.py) ----
 

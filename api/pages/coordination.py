@@ -50,6 +50,10 @@ DONE_MESSAGES = {
     "sortie": "La sortie du dispositif est enregistrée : le parcours est clôturé.",
     "second-carnet": "Un second carnet est autorisé : la structure d'accueil peut le remettre.",
     "deblocage": "Le carnet est débloqué : ses chèques peuvent de nouveau être encaissés.",
+    "carnet-perdu": (
+        "Le carnet est annulé et remplacé : la structure d'accueil imprime le bordereau du "
+        "carnet de remplacement et le remet à la personne."
+    ),
 }
 
 
@@ -329,6 +333,18 @@ class JourneyView:
     @property
     def reorientable(self) -> bool:
         return self.stage in (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
+
+    @property
+    def booklet_number(self) -> int | None:
+        return self.live.booklet_number if self.live else self.row.booklet_number
+
+    @property
+    def cheques_left(self) -> int:
+        return self.live.cheques_left if self.live else 0
+
+    @property
+    def may_declare_lost(self) -> bool:
+        return self.is_open and self.booklet_number is not None and self.cheques_left > 0
 
 
 async def _journey_view(state: AppState, user: User, journey_id: str) -> JourneyView:
@@ -614,6 +630,49 @@ async def reorient(
         return sent
     view = await _journey_view(state, user, journey_id)
     return await _reorient_page(request, state, user, view, form, sent)
+
+
+# ---- a booklet lost, stolen or damaged ----
+
+
+def _lost_page(
+    request: Request, view: JourneyView, form: Form[submit.LostBookletForm], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "coordination/lost.html",
+        {"j": view, "form": form, "reasons": submit.LOST_BOOKLET_REASONS},
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_form(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> HTMLResponse:
+    _coordinator(user)
+    view = await _journey_view(state, user, journey_id)
+    initial = fresh_key() | {
+        "booklet_number": str(view.booklet_number or ""),
+        "lost_on": paris_today().strftime("%d/%m/%Y"),
+    }
+    return _lost_page(request, view, Form.blank(initial))
+
+
+@router.post("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet(
+    request: Request, state: State, user: CurrentUser, journey_id: JourneyIdPath
+) -> Response:
+    form = await _form(
+        request, state, user, journey_id, Change.DECLARE_BOOKLET_LOST, submit.LostBookletForm
+    )
+    sent = await submit.declare_booklet_lost(
+        state, user, journey_id, form, done=_done(journey_id, "carnet-perdu")
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
+    view = await _journey_view(state, user, journey_id)
+    return _lost_page(request, view, form, sent)
 
 
 # ---- withdraw ----

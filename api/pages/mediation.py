@@ -46,6 +46,7 @@ from api.pages import describe_scope, shown_serial, submit
 from api.web import render
 from domain import contracts as c
 from domain.money import format_euros
+from domain.months import MONTHS_FR as MONTHS
 from domain.needs import (
     MAX_SESSION_MINUTES,
     AssessmentKind,
@@ -77,20 +78,6 @@ EQUIPMENT_OPTIONS = Equipment.options()
 KIND_OPTIONS = SessionKind.options()
 PLACE_OPTIONS = SessionPlace.options()
 REASON_OPTIONS = DeclineReason.options()
-MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 
 def _structure(user: User) -> int:

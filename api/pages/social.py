@@ -10,7 +10,7 @@ redirects (303) to the next page. Withdrawal is a coordinator's change (api/acce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -193,8 +193,10 @@ class JourneyView:
     sessions: list[models.TrainingSession]
     orientations: list[tuple[models.Orientation, str]]
     structure_names: dict[int, str]
-    # Booklet issued before security codes existed: its slip must be printed again.
+    # The slip must be printed (again) and handed over: a booklet issued before security
+    # codes existed, or the replacement of a booklet declared lost.
     slip_to_reprint: bool = False
+    booklets: list[models.BookletAllocation] = field(default_factory=list)  # the first first
 
     @property
     def stage(self) -> Stage:
@@ -203,6 +205,38 @@ class JourneyView:
     @property
     def name(self) -> str:
         return person_name(self.person)
+
+    @property
+    def lost_booklets(self) -> list[models.BookletAllocation]:
+        return [b for b in self.booklets if b.lost_at is not None]
+
+    @property
+    def replaces(self) -> models.BookletAllocation | None:
+        """The booklet declared lost that the one held now replaces, if any."""
+        current = self.booklets[-1] if self.booklets else None
+        if current is None or current.replaces_booklet_number is None:
+            return None
+        return next(
+            (b for b in self.booklets if b.booklet_number == current.replaces_booklet_number),
+            None,
+        )
+
+    @property
+    def booklet_handed_at(self) -> datetime | None:
+        """When the booklet held now was handed over (a replacement: when the loss was
+        declared)."""
+        replaced = self.replaces
+        return replaced.lost_at if replaced else self.journey.booklet_issued_at
+
+    @property
+    def cheques_left(self) -> int:
+        return sum(1 for x in self.cheques if x.status == ChequeStatus.ISSUED)
+
+    @property
+    def may_declare_lost(self) -> bool:
+        return (
+            self.stage.is_open and self.journey.booklet_number is not None and self.cheques_left > 0
+        )
 
     @property
     def valid_to(self) -> date | None:
@@ -297,6 +331,7 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
     names = queries.account_names(
         session, sorted({int(e.actor_ref) for e in log if e.actor_ref.isdigit()})
     )
+    booklets = queries.booklet_allocations(session, journey_id)
     return JourneyView(
         journey=journey,
         person=queries.get_beneficiary(session, journey_id),
@@ -328,10 +363,8 @@ def _read_journey(session: Session, state: AppState, user: User, journey_id: str
             (o, structures.get(o.mediation_structure_id, "inconnue")) for o in orientations
         ],
         structure_names=structures,
-        slip_to_reprint=bool(
-            (allocation := queries.booklet_allocation(session, journey_id))
-            and allocation.slip_to_reprint_since
-        ),
+        slip_to_reprint=bool(booklets and booklets[-1].slip_to_reprint_since),
+        booklets=booklets,
     )
 
 
@@ -695,9 +728,10 @@ async def slip_page(
             allocation = queries.booklet_allocation(session, journey_id)
             if allocation is not None:
                 allocation.slip_to_reprint_since = None
-        return [
+        return [  # the booklet held now (a lost one's cheques are no longer the person's)
             slip_cheque(vault, x.serial, x.security_code, ChequeStatus(x.status))
             for x in queries.journey_cheques(session, journey_id)
+            if x.booklet_number == j.booklet_number
         ]
 
     cheques = await state.db.run(read, write=reprinted)
@@ -803,3 +837,44 @@ async def orient_submit(
         return sent
     view = await journey_view(state, user, journey_id)
     return await _orient_page(request, state, view, form, sent)
+
+
+# ---- a booklet lost, stolen or damaged ----
+
+
+def _lost_page(
+    request: Request, view: JourneyView, form: Form[submit.LostBookletForm], status: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "social/lost.html",
+        _page(view, form=form, reasons=submit.LOST_BOOKLET_REASONS),
+        status_code=status,
+    )
+
+
+@router.get("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_page(
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> HTMLResponse:
+    view = await journey_view(state, user, journey_id)
+    initial = fresh_key() | {
+        "booklet_number": str(view.journey.booklet_number or ""),
+        "lost_on": paris_today().strftime("%d/%m/%Y"),
+    }
+    return _lost_page(request, view, Form.blank(initial))
+
+
+@router.post("/parcours/{journey_id}/carnet-perdu")
+async def lost_booklet_submit(
+    request: Request, journey_id: JourneyIdPath, state: State, user: CurrentUser
+) -> Response:
+    """Declare the booklet lost: its replacement's slip is the next page, to print."""
+    form = await _read(request, user, submit.LostBookletForm)
+    sent = await submit.declare_booklet_lost(
+        state, user, journey_id, form, done=_journey_path(journey_id, "bordereau")
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
+    view = await journey_view(state, user, journey_id)
+    return _lost_page(request, view, form, sent)

@@ -11,15 +11,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import access, stock_service
 from api.auth import CurrentUser, User
 from api.constraints import BookletNumber, Id, Millesime
 from api.deps import State
-from api.errors import ApiError
 from api.forms import Form, KeyedForm, fresh_key, read_form
-from api.pages.submit import see
+from api.pages import submit
 from api.web import render
 
 router = APIRouter(prefix="/coordination/carnets", include_in_schema=False)
@@ -74,10 +73,8 @@ async def stock(
 async def hand_out(request: Request, state: State, user: CurrentUser) -> Response:
     access.require_stock_manager(user)
     form = await read_form(request, RangeForm)
-    if not form.ok:
-        return await _page(request, state, user, None, form, 422)
-    data = form.data
-    try:
+
+    async def hand(data: RangeForm) -> None:
         await stock_service.hand_out(
             state,
             user,
@@ -87,9 +84,14 @@ async def hand_out(request: Request, state: State, user: CurrentUser) -> Respons
             last_number=data.last_number,
             key=str(data.form_id),
         )
-    except ApiError as err:
-        if err.status not in (409, 422):
-            raise
-        form.refuse(err, "first_number")
-        return await _page(request, state, user, data.millesime, form, err.status)
-    return see(f"/coordination/carnets?millesime={data.millesime}&fait=plage")
+
+    sent = await submit.run(
+        form,
+        hand,
+        done=lambda data: f"/coordination/carnets?millesime={data.millesime}&fait=plage",
+        field="first_number",
+    )
+    if isinstance(sent, RedirectResponse):
+        return sent
+    millesime = form.data.millesime if form.ok else None
+    return await _page(request, state, user, millesime, form, sent)

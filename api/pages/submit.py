@@ -16,9 +16,11 @@ on the form, where `field` says; anything else goes to the error page.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from fastapi.responses import RedirectResponse
+from pydantic import Field
 from sqlmodel import Session
 
 from api import access
@@ -30,6 +32,7 @@ from api.forms import Form, KeyedForm
 from api.journey_service import JourneyService
 from domain import contracts as c
 from domain.needs import AssessmentKind, AssessmentTool, AutonomyLevel, Theme
+from domain.stages import LossReason
 from records import queries
 
 K = TypeVar("K", bound=KeyedForm)
@@ -43,6 +46,19 @@ class AssessmentFields(KeyedForm):
 
 
 A = TypeVar("A", bound=AssessmentFields)
+
+
+class LostBookletForm(KeyedForm):
+    """A booklet declared lost (social workers' and coordinators' journey pages): the
+    booklet shown on the page (a hidden field: declared again from an old page, it is
+    refused rather than replaced twice), the day and the reason."""
+
+    booklet_number: int = Field(ge=1, le=999_999)
+    lost_on: date
+    reason: LossReason
+
+
+LOST_BOOKLET_REASONS = LossReason.options()
 
 
 def see(path: str) -> RedirectResponse:
@@ -72,6 +88,30 @@ async def require_change(state: AppState, user: User, journey_id: str, change: C
     await state.db.run(check)
 
 
+async def run(
+    form: Form[K],
+    action: Callable[[K], Awaitable[object]],
+    *,
+    done: str | Callable[[K], str],
+    field: str | Callable[[ApiError], str] = "",
+    shown: Callable[[ApiError], bool] = refusal,
+) -> RedirectResponse | int:
+    """Any change a page form makes: `action` on the valid form's data (it claims the
+    form's UUID itself), then the redirect to `done`; else the status to answer the form
+    with (422 if the form itself is refused), the refusal placed on `field`."""
+    if not form.ok:
+        return 422
+    data = form.data
+    try:
+        await action(data)
+    except ApiError as err:
+        if not shown(err):
+            raise
+        form.refuse(err, field(err) if callable(field) else field)
+        return err.status
+    return see(done(data) if callable(done) else done)
+
+
 async def send(
     state: AppState,
     user: User,
@@ -91,10 +131,8 @@ async def send(
     chosen structure), the form's UUID as its idempotency key: the redirect to `done` once
     done; else the status to answer the form with (422 if the form itself is refused), its
     refusal placed on `field` (a name, or chosen from the error)."""
-    if not form.ok:
-        return 422
-    data = form.data
-    try:
+
+    async def change_journey(data: K) -> None:
         if check is not None:
             await check(data)
         await JourneyService(state).update(
@@ -107,12 +145,8 @@ async def send(
             change=change,
             mediation_structure_id=mediation_structure_id,
         )
-    except ApiError as err:
-        if not shown(err):
-            raise
-        form.refuse(err, field(err) if callable(field) else field)
-        return err.status
-    return see(done)
+
+    return await run(form, change_journey, done=done, field=field, shown=shown)
 
 
 async def assess(
@@ -142,5 +176,31 @@ async def assess(
         ),
         change=Change.ASSESS_ENTRY if kind is AssessmentKind.ENTRY else Change.ASSESS_EXIT,
         done=done,
+        shown=not_out_of_scope,
+    )
+
+
+async def declare_booklet_lost(
+    state: AppState, user: User, journey_id: str, form: Form[LostBookletForm], *, done: str
+) -> RedirectResponse | int:
+    """`send` a lost booklet's declaration from its form: the replacement is made, or the
+    refusal placed on the day (a day the workflow refuses) or above the form."""
+    if "reason" in form.errors:
+        form.errors["reason"] = "Choisissez ce qui est arrivé au carnet."
+    return await send(
+        state,
+        user,
+        journey_id,
+        form,
+        name=c.U_DECLARE_BOOKLET_LOST,
+        request=lambda data: c.DeclareBookletLostRequest(
+            actor=user.actor,
+            booklet_number=data.booklet_number,
+            lost_on=data.lost_on,
+            reason=data.reason,
+        ),
+        change=Change.DECLARE_BOOKLET_LOST,
+        done=done,
+        field=lambda err: "lost_on" if err.status == 422 else "",
         shown=not_out_of_scope,
     )

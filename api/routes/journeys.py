@@ -310,6 +310,37 @@ async def unlock_booklet(
     )
 
 
+@router.post("/journeys/{journey_id}/booklet/lost", responses=ERRORS)
+async def declare_booklet_lost(
+    journey_id: JourneyIdPath,
+    body: s.BookletLostIn,
+    state: State,
+    user: CurrentUser,
+    key: IdempotencyKey = None,
+) -> c.JourneyStatus:
+    """Declare the booklet the person holds lost, stolen or damaged (social workers of the
+    journey's reception structure, coordinators in scope): its unspent cheques are cancelled
+    at once (refused at redemption, "déclaré perdu le …") and a replacement booklet of the
+    same millésime carries as many; its slip is printed from the journey page. Sent again
+    with the same Idempotency-Key: the first answer; the same booklet declared again under
+    another key: 409 (it is no longer the one held)."""
+    request = c.DeclareBookletLostRequest(
+        actor=user.actor,
+        booklet_number=body.booklet_number,
+        lost_on=body.lost_on,
+        reason=body.reason,
+    )
+    return await _change(
+        state,
+        user,
+        journey_id,
+        c.U_DECLARE_BOOKLET_LOST,
+        request,
+        key=key,
+        change=Change.DECLARE_BOOKLET_LOST,
+    )
+
+
 @router.post("/journeys/{journey_id}/withdraw", responses=ERRORS)
 async def withdraw(
     journey_id: JourneyIdPath,

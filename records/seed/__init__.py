@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.stages import Role
+from records.ledger import ensure_rule
 from records.models import (
     BudgetLine,
     Epci,
@@ -152,6 +153,7 @@ def seed_programme(session: Session, data: dict[str, Any]) -> Programme:
                 MediationStructureEpci(mediation_structure_id=structure.id, epci_id=served_id)
             )
     session.flush()
+    ensure_rule(session, programme)  # the funding rule derived from the budget lines
     return programme
 
 
