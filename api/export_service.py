@@ -5,13 +5,10 @@ Coordinators only (403 otherwise), within their scope (their EPCI or the whole p
 and the overview's filters (api/reports.py parses them). No name or contact is exported
 (records/exports.py): the files are meant for funders and the State.
 
-An export is a `records.exports.Table` registered in `EXPORTS`; adding one (the statements'
-and the ledger's lists) is a `Table` (columns and a row generator over
-`(session, ExportContext)`) and a line here:
-
-    EXPORTS = _registry(exports.TABLES + (statements.STATEMENTS_TABLE,))
-
-The route, the page's links, CSV and XLSX follow from it.
+An export is a `records.exports.Table` registered in `EXPORTS` (records.exports.TABLES:
+journeys, cheques, sessions, statements, ledger entries); adding one is a `Table` (columns
+and a row generator over `(session, ExportContext)`, as `records.exports.statement_rows`)
+and its name in that tuple: the route, the page's links, CSV and XLSX follow.
 
 CSV is streamed as the rows are read (one query fetched in batches, `Database.stream`);
 XLSX is written row by row to a temporary file, then streamed (api/spreadsheets.py); the

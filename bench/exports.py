@@ -7,7 +7,9 @@ Writes `--journeys` journeys straight as rows (bench/programme_rows.py: about te
 per booklet, one session per spent cheque, assessments) into a fresh SQLite file (with
 --postgres, into that empty database as well), then, for each database:
 
-- streams each export (journeys, cheques, sessions) as CSV and as XLSX through the service
+- builds every month's reimbursement statements (records.statements.build_statements);
+- streams each export (journeys, cheques, sessions, statements, ledger entries) as CSV and
+  as XLSX through the service
   the API uses (api/export_service.py), as the programme's coordination (whole programme)
   and as one EPCI's, and builds the PDF programme report; prints for each the time, the
   rows and bytes, the peak of Python allocations during the run (tracemalloc, a second run)
@@ -41,13 +43,15 @@ from api import export_service
 from api.auth import User
 from api.deps import Database
 from api.spreadsheets import file_chunks
-from bench.programme_rows import fill, write_programme
+from bench.programme_rows import FIRST_DAY, NOW, fill, write_programme
+from domain.months import next_month
 from domain.stages import Role
 from records.coordination import OverviewFilter, programme_overview
-from records.db import SessionFactory, make_engine, migrate, session_factory
+from records.db import SessionFactory, begin_write, make_engine, migrate, session_factory
 from records.exports import ExportContext, Table
 from records.models import Cheque, Journey, Programme, TrainingSession
 from records.queries import JourneyScope
+from records.statements import build_statements
 
 MIB = 1024 * 1024
 
@@ -255,6 +259,23 @@ def _overview(url: str, journeys: int, scale: int, label: str) -> None:
     print(f"worst ratio: {max(ratios):.2f} (aim < 2)")
 
 
+def _build_statements(url: str) -> int:
+    """Every month's reimbursement statements, as the monthly Schedule would have."""
+    engine = make_engine(url)
+    built = 0
+    try:
+        month = FIRST_DAY.replace(day=1)
+        while month <= NOW.date():
+            with session_factory(engine)() as s:
+                begin_write(s)
+                built += build_statements(s, month=month, at=NOW).created
+                s.commit()
+            month = next_month(month)
+    finally:
+        engine.dispose()
+    return built
+
+
 def _run(url: str, journeys: int, scale: int, label: str) -> None:
     t0 = time.perf_counter()
     written = fill(url, journeys)
@@ -263,6 +284,9 @@ def _run(url: str, journeys: int, scale: int, label: str) -> None:
         f"({written.by_status}), {written.sessions:,} sessions, {written.assessments:,} "
         f"assessments in {time.perf_counter() - t0:.1f} s"
     )
+    t0 = time.perf_counter()
+    statements = _build_statements(url)
+    print(f"built {statements:,} monthly statements in {time.perf_counter() - t0:.1f} s")
     asyncio.run(_exports(url, label))
     _overview(url, journeys, scale, label)
 

@@ -1,23 +1,26 @@
-"""The rows of the coordinators' exports (journeys, cheques, sessions), streamed.
+"""The rows of the coordinators' exports (journeys, cheques, sessions, reimbursement
+statements, the funder ledger's entries), streamed.
 
 An export is a `Table`: its columns (French header, kind of cell) and a function yielding
 its rows as typed values (text, whole numbers, Paris days, cents, yes/no). Each runs ONE
 query, fetched `FETCH_ROWS` rows at a time (`yield_per`: a server-side cursor on
 PostgreSQL; SQLite's cursor steps through the result as it is read): memory stays flat
 whatever the number of rows, and the rows are one snapshot of the records. How they are
-written, CSV or XLSX, is the API's business (api/spreadsheets.py), for any `Table`: the
-statements' and the ledger's exports are each a `Table` more (see api/export_service.py).
+written, CSV or XLSX, is the API's business (api/spreadsheets.py), for any `Table`
+registered in api/export_service.py.
 
 **No name, contact or free text.** Coordinators hand these files to funders and the State:
-a journey appears as its opaque id (to match rows across the three files), its territory,
-structures, dates and figures; never the person, the referrer or anything typed by hand
+a journey appears as its opaque id (to match rows across the files), its territory,
+structures, dates and figures; never the person, the referrer or anything typed about them
 (comments, reasons).
 
 **Scope and filters choose journeys.** The coordinator's scope (`JourneyScope`: their EPCI
 or the whole programme) and the overview's filters (`OverviewFilter`: EPCI, reception
 structure, mediation structure training the journey, millésime, months of referral) select
-journeys exactly as the overview counts them; the cheques and sessions exported are those
-of the selected journeys.
+journeys exactly as the overview counts them; the cheques, sessions and ledger entries
+exported are those of the selected journeys. Statements belong to mediation structures,
+not journeys: the scope's EPCI, the EPCI and mediation structure filters choose their
+structures and the period their months (`statement_rows`).
 """
 
 from __future__ import annotations
@@ -32,12 +35,25 @@ from sqlalchemy import and_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from domain.ledger import EntryKind
+from domain.months import month_label
 from domain.needs import AssessmentKind, AutonomyLevel, Equipment, SessionKind, SessionPlace, Theme
 from domain.serials import display_stored
 from domain.stages import ChequeStatus, Outcome, Stage
+from domain.statements import StatementStatus
 from domain.validity import last_day_before, paris_day
 from records.coordination import OverviewFilter, ReferenceNames, reference_names
-from records.models import Assessment, Cheque, Journey, Programme, TrainingSession
+from records.models import (
+    Assessment,
+    Cheque,
+    Funder,
+    Journey,
+    LedgerEntry,
+    MediationStructure,
+    Programme,
+    Statement,
+    TrainingSession,
+)
 from records.queries import JourneyScope
 
 FETCH_ROWS = 1000  # rows fetched from the database at a time
@@ -378,4 +394,151 @@ SESSIONS = Table(
     session_rows,
 )
 
-TABLES: tuple[Table, ...] = (JOURNEYS, CHEQUES, SESSIONS)
+
+# ---- reimbursement statements ----
+
+STATEMENT_COLUMNS = (
+    Column("Relevé", width=18),
+    Column("Structure de médiation", width=30),
+    Column("Intercommunalité", width=30),
+    Column("Mois", width=16),
+    Column("État", width=16),
+    Column("Chèques", Kind.INTEGER, 8),
+    Column("Montant (€)", Kind.MONEY, 12),
+    Column("Validé le", Kind.DATE, 12),
+    Column("Payé le", Kind.DATE, 12),
+    Column("Référence du paiement", width=20),
+)
+
+
+def statement_rows(session: Session, ctx: ExportContext) -> Iterator[Row]:
+    """One row per reimbursement statement of the scope's mediation structures (an EPCI's:
+    its structures', as `records.statements.StatementScope`), by month then number. Of
+    the filters, the EPCI and the mediation structure choose structures and the period
+    the statements' months; the others concern journeys and do not apply."""
+    st, f = Statement, ctx.filters
+    where: list[Any] = [col(st.programme_code) == ctx.programme.code]
+    epci = ctx.scope.epci_id if not ctx.scope.everything else None
+    if not ctx.scope.everything and epci is None:
+        return
+    for value in (epci, f.epci_id):
+        if value is not None:
+            where.append(col(MediationStructure.epci_id) == value)
+    if f.mediation_structure_id is not None:
+        where.append(col(st.mediation_structure_id) == f.mediation_structure_id)
+    if f.from_month is not None:
+        where.append(col(st.month) >= date(f.from_month // 100, f.from_month % 100, 1))
+    if f.to_month is not None:
+        where.append(col(st.month) <= date(f.to_month // 100, f.to_month % 100, 1))
+    query = (
+        sa_select(
+            col(st.number),
+            col(st.mediation_structure_id),
+            col(MediationStructure.epci_id),
+            col(st.month),
+            col(st.status),
+            col(st.cheque_count),
+            col(st.total_cents),
+            col(st.validated_at),
+            col(st.paid_on),
+            col(st.payment_reference),
+        )
+        .join(MediationStructure, col(MediationStructure.id) == col(st.mediation_structure_id))
+        .where(*where)
+        .order_by(col(st.month), col(st.number))
+    )
+    names = ctx.names
+    for r in _streamed(session, query):
+        yield (
+            r[0],
+            names.mediation.get(r[1]),
+            names.epci.get(r[2]),
+            month_label(r[3]),
+            _label(StatementStatus, r[4]),
+            r[5],
+            r[6],
+            _day(r[7]),
+            r[8],
+            r[9],
+        )
+
+
+STATEMENTS = Table(
+    "statements",
+    "releves",
+    "Relevés de remboursement",
+    "Une ligne par relevé mensuel d'une structure de médiation : numéro, mois, état, "
+    "chèques, montant, validation et paiement. Filtres appliqués : intercommunalité, "
+    "structure de médiation, période (mois des relevés).",
+    STATEMENT_COLUMNS,
+    statement_rows,
+)
+
+
+# ---- the funder ledger ----
+
+LEDGER_COLUMNS = (
+    Column("Date", Kind.DATE, 12),
+    Column("Financeur", width=36),
+    Column("Écriture", width=30),
+    Column("Chèque", width=22),
+    Column("Millésime", Kind.INTEGER, 10),
+    Column("Montant (€)", Kind.MONEY, 12),
+    Column("Intercommunalité", width=30),
+    Column("Parcours", width=38),
+)
+
+
+def ledger_rows(session: Session, ctx: ExportContext) -> Iterator[Row]:
+    """One row per entry of the funder ledger (records/ledger.py) on the cheques of the
+    chosen journeys, by date: each funder's part of each cheque issued, spent, cancelled
+    or expired."""
+    e = LedgerEntry
+    funders = {
+        int(i): str(n)
+        for i, n in session.execute(
+            sa_select(col(Funder.id), col(Funder.name)).where(
+                col(Funder.programme_id) == ctx.programme.id
+            )
+        )
+    }
+    query = (
+        sa_select(
+            col(e.at),
+            col(e.funder_id),
+            col(e.kind),
+            col(e.serial),
+            col(e.millesime),
+            col(e.amount_cents),
+            col(e.epci_id),
+            col(Cheque.journey_id),
+        )
+        .join(Cheque, col(Cheque.serial) == col(e.serial))
+        .join(Journey, col(Journey.id) == col(Cheque.journey_id))
+        .where(col(e.programme_code) == ctx.programme.code, *journey_conditions(ctx))
+        .order_by(col(e.at), col(e.id))
+    )
+    for r in _streamed(session, query):
+        yield (
+            _day(r[0]),
+            funders.get(r[1]),
+            _label(EntryKind, r[2]),
+            display_stored(r[3]),
+            r[4],
+            r[5],
+            ctx.names.epci.get(r[6]),
+            r[7],
+        )
+
+
+LEDGER = Table(
+    "ledger",
+    "grand-livre",
+    "Grand livre des financeurs",
+    "Une ligne par écriture : la part de chaque financeur dans chaque chèque remis, "
+    "utilisé, annulé ou expiré des parcours choisis, datée, avec son montant.",
+    LEDGER_COLUMNS,
+    ledger_rows,
+)
+
+TABLES: tuple[Table, ...] = (JOURNEYS, CHEQUES, SESSIONS, STATEMENTS, LEDGER)

@@ -27,7 +27,8 @@ from sqlmodel import col, select
 from bench.programme_rows import write_programme
 from domain.validity import paris_day
 from records import models
-from records.db import make_engine
+from records.db import begin_write, make_engine
+from records.statements import build_statements
 from tests.fixtures.api import Stack, refer_over_api, signed_in_client, train_over_api
 from tests.test_pages_booklet_year import CONSENT
 
@@ -114,6 +115,11 @@ async def programme(api_stack: Stack) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.text
     other = str(r.json()["journey_id"])
+    with stack.sessions() as s:  # this month's statements (before the rows written below: late
+        # entries would join them), as the monthly Schedule would
+        begin_write(s)
+        build_statements(s, month=stack.today.replace(day=1), at=stack.now)
+        s.commit()
     engine = make_engine(str(stack.settings.database_url))
     try:
         write_programme(engine, VOLUME, seed=7, first_booklet=500_000)
@@ -166,7 +172,7 @@ async def test_csv_exports_read_back(api_stack: Stack, programme: dict[str, Any]
     )
     assert trained["Début de la formation"] == fr(stack.today)
     # No name, phone or other personal data: the files go to funders.
-    for path in ("journeys.csv", "cheques.csv", "sessions.csv"):
+    for path in ("journeys.csv", "cheques.csv", "sessions.csv", "statements.csv", "ledger.csv"):
         body = (await get(stack, "coord_all", f"/api/v1/reports/exports/{path}")).content
         text = body.decode("utf-8")
         for value in PERSON.values():
@@ -211,6 +217,8 @@ async def test_xlsx_exports_read_back(api_stack: Stack, programme: dict[str, Any
         ("journeys", "Parcours"),
         ("cheques", "Chèques"),
         ("sessions", "Séances"),
+        ("statements", "Relevés de remboursement"),
+        ("ledger", "Grand livre des financeurs"),
     ):
         csv_rows = parse_csv(
             (await get(stack, "coord_all", f"/api/v1/reports/exports/{name}.csv")).content
@@ -444,13 +452,13 @@ async def test_exports_page(api_stack: Stack, programme: dict[str, Any]) -> None
         assert "Filtre ignoré, illisible : la période (fin)" in html
         assert "Filtres appliqués : carnets du millésime 2025" in html
         links = re.findall(r'href="(/api/v1/reports/[^"]+)"', html)
+        names = ("journeys", "cheques", "sessions", "statements", "ledger")
         assert links == [
-            "/api/v1/reports/exports/journeys.csv?millesime=2025",
-            "/api/v1/reports/exports/journeys.xlsx?millesime=2025",
-            "/api/v1/reports/exports/cheques.csv?millesime=2025",
-            "/api/v1/reports/exports/cheques.xlsx?millesime=2025",
-            "/api/v1/reports/exports/sessions.csv?millesime=2025",
-            "/api/v1/reports/exports/sessions.xlsx?millesime=2025",
+            *(
+                f"/api/v1/reports/exports/{n}.{f}?millesime=2025"
+                for n in names
+                for f in ("csv", "xlsx")
+            ),
             "/api/v1/reports/programme.pdf?millesime=2025",
         ]
         # The links work with the page's session cookie.
@@ -468,3 +476,43 @@ async def test_exports_page(api_stack: Stack, programme: dict[str, Any]) -> None
     finally:
         await coord.aclose()
         await sw.aclose()
+
+
+async def test_statement_and_ledger_exports(api_stack: Stack, programme: dict[str, Any]) -> None:
+    stack, jid = api_stack, programme["trained"]
+    med = stack.people["med"].mediation_structure_id
+    with stack.sessions() as s:
+        statements = s.exec(select(models.Statement)).all()
+        structure = s.get(models.MediationStructure, med)
+        entries = s.exec(select(models.LedgerEntry)).all()
+        funders = {f.id: f.name for f in s.exec(select(models.Funder)).all()}
+        epci_id = stack.people["coord_epci"].epci_id
+        epci = s.get(models.Epci, epci_id)
+    assert structure is not None and epci is not None and statements
+
+    rows = parse_csv(
+        (await get(stack, "coord_all", "/api/v1/reports/exports/statements.csv")).content
+    )
+    assert sorted(row["Relevé"] for row in rows) == sorted(st.number for st in statements)
+    (mine,) = [row for row in rows if row["Structure de médiation"] == structure.name]
+    assert mine["Chèques"] == "2" and mine["Montant (€)"] == "20,00"
+    assert mine["État"] == "Brouillon" and mine["Validé le"] == "" and mine["Payé le"] == ""
+    theirs = parse_csv(
+        (await get(stack, "coord_epci", "/api/v1/reports/exports/statements.csv")).content
+    )
+    assert {row["Intercommunalité"] for row in theirs} <= {epci.name}
+    assert mine in theirs  # the demo mediator's structure is in the demo EPCI
+
+    rows = parse_csv((await get(stack, "coord_all", "/api/v1/reports/exports/ledger.csv")).content)
+    assert len(rows) == len(entries)
+    trained = [row for row in rows if row["Parcours"] == jid]
+    spent = [row for row in trained if row["Écriture"] == "Dépense (chèque encaissé)"]
+    committed = [row for row in trained if row["Écriture"] == "Engagement (chèque émis)"]
+    euros = [int(row["Montant (€)"].replace(",", "")) for row in spent]
+    assert sum(euros) == 2000  # two cheques spent, shared among the funders to the cent
+    assert sum(int(row["Montant (€)"].replace(",", "")) for row in committed) == 10_000
+    assert {row["Financeur"] for row in trained} <= set(funders.values())
+    assert all(SERIAL.match(row["Chèque"]) and FR_DATE.match(row["Date"]) for row in rows)
+    rows = parse_csv((await get(stack, "coord_epci", "/api/v1/reports/exports/ledger.csv")).content)
+    assert rows and {row["Intercommunalité"] for row in rows} == {epci.name}
+    assert len(rows) == sum(1 for e in entries if e.epci_id == epci_id)

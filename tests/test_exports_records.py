@@ -1,4 +1,5 @@
-"""The exports' rows and the programme report's figures (records/exports.py,
+"""The exports' rows (journeys, cheques, sessions, statements, ledger entries) and the
+programme report's figures (records/exports.py,
 records/programme_report.py) on SQLite and PostgreSQL, over a few hundred journeys
 written as rows (bench/programme_rows.py): each filter and scope selects the journeys an
 independent reading of the rows selects, and the overview counts; the report's figures add
@@ -14,16 +15,26 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bench.programme_rows import write_programme
+from bench.programme_rows import NOW, write_programme
+from domain.months import next_month
 from domain.serials import parse_serial
 from domain.stages import ChequeStatus
 from domain.validity import paris_day
 from records import exports, programme_report
 from records.coordination import OverviewFilter, programme_overview
-from records.db import SessionFactory
-from records.models import Cheque, Journey, Programme, TrainingSession
+from records.db import SessionFactory, begin_write
+from records.models import (
+    Cheque,
+    Journey,
+    LedgerEntry,
+    MediationStructure,
+    Programme,
+    Statement,
+    TrainingSession,
+)
 from records.queries import JourneyScope
 from records.seed import seed_default_programme
+from records.statements import build_statements
 
 JOURNEYS = 240
 EVERYTHING = JourneyScope(everything=True)
@@ -184,3 +195,75 @@ def test_report_figures_add_up_to_the_overview(programme_rows: SessionFactory) -
                 assert (
                     impact.sessions_per_person_median == (values[(n - 1) // 2] + values[n // 2]) / 2
                 )
+
+
+def test_statement_and_ledger_rows(programme_rows: SessionFactory) -> None:
+    with programme_rows() as s:
+        begin_write(s)
+        month = date(2025, 1, 1)
+        while month <= date(2026, 11, 1):
+            build_statements(s, month=month, at=NOW)
+            month = next_month(month)
+        s.commit()
+        statements = list(s.exec(select(Statement)).all())
+        structures = {m.id: m.epci_id for m in s.exec(select(MediationStructure)).all()}
+        entries = list(s.exec(select(LedgerEntry)).all())
+        cheques = {c.serial: c for c in s.exec(select(Cheque)).all()}
+        journeys = {j.id: j for j in s.exec(select(Journey)).all()}
+        spent = sum(1 for c in cheques.values() if c.status == ChequeStatus.REDEEMED)
+        assert statements and entries
+
+        ctx = _ctx(s, EVERYTHING, OverviewFilter())
+        rows = list(exports.statement_rows(s, ctx))
+        assert sorted(str(r[0]) for r in rows) == sorted(st.number for st in statements)
+        assert sum(r[6] for r in rows if isinstance(r[6], int)) == spent * 1000  # each once
+        assert {r[4] for r in rows} == {"Brouillon"}
+        epci = Counter(structures[st.mediation_structure_id] for st in statements).most_common(1)[
+            0
+        ][0]
+        for scope, f, keep in (
+            (
+                JourneyScope(epci_id=epci),
+                OverviewFilter(),
+                lambda st: structures[st.mediation_structure_id] == epci,
+            ),
+            (
+                EVERYTHING,
+                OverviewFilter(epci_id=epci),
+                lambda st: structures[st.mediation_structure_id] == epci,
+            ),
+            (
+                EVERYTHING,
+                OverviewFilter(mediation_structure_id=statements[0].mediation_structure_id),
+                lambda st: st.mediation_structure_id == statements[0].mediation_structure_id,
+            ),
+            (
+                EVERYTHING,
+                OverviewFilter(from_month=202603, to_month=202605),
+                lambda st: date(2026, 3, 1) <= st.month <= date(2026, 5, 1),
+            ),
+            # Journey filters do not choose statements.
+            (EVERYTHING, OverviewFilter(millesime=0), lambda st: True),
+        ):
+            rows = list(exports.statement_rows(s, _ctx(s, scope, f)))
+            assert sorted(str(r[0]) for r in rows) == sorted(
+                st.number for st in statements if keep(st)
+            ), (scope, f)
+
+        rows = list(exports.ledger_rows(s, ctx))
+        assert len(rows) == len(entries)
+        by_kind: Counter[str] = Counter()
+        for r in rows:
+            by_kind[str(r[2])] += r[5] if isinstance(r[5], int) else 0
+        assert by_kind["Dépense (chèque encaissé)"] == spent * 1000  # to the cent
+        assert by_kind["Engagement (chèque émis)"] == len(cheques) * 1000
+        dates = [r[0] for r in rows]
+        assert dates == sorted(d for d in dates if isinstance(d, date))
+        for scope, f in _cases(list(journeys.values())):
+            wanted = _selected(list(journeys.values()), scope, f)
+            rows = list(exports.ledger_rows(s, _ctx(s, scope, f)))
+            assert len(rows) == sum(1 for e in entries if cheques[e.serial].journey_id in wanted), (
+                scope,
+                f,
+            )
+            assert {str(r[7]) for r in rows} <= wanted

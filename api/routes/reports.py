@@ -131,9 +131,11 @@ async def export(
     ],
     fmt: Annotated[export_service.Format, Path(description="csv or xlsx")],
 ) -> StreamingResponse:
-    """Coordinators: one row per journey, cheque or training session of their scope under
-    the overview's filters (which choose journeys; cheques and sessions are those of the
-    chosen journeys). No name or contact: the files are meant for funders. Streamed."""
+    """Coordinators: one row per journey, cheque, training session, reimbursement
+    statement or funder ledger entry of their scope, under the overview's filters (which
+    choose journeys: cheques, sessions and entries are those of the chosen journeys;
+    statements follow the EPCI, the mediation structure and the period). No name or
+    contact: the files are meant for funders. Streamed."""
     return await export_service.download(state.db, user, export, fmt, filters.applied)
 
 
