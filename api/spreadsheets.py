@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 from xlsxwriter import Workbook
@@ -71,8 +71,12 @@ def csv_file(columns: Sequence[Column], rows: Iterable[Row]) -> Iterator[bytes]:
 # ---- XLSX ----
 
 
+MAX_SHEET_ROWS = 1_048_575  # rows of data a sheet holds under its header (Excel's limit)
+
+
 def write_xlsx(path: str, title: str, columns: Sequence[Column], rows: Iterable[Row]) -> int:
-    """Write `rows` as one sheet named `title` into the workbook `path`; the row count."""
+    """Write `rows` into the workbook `path`, in a sheet named `title` (then `title (2)`,
+    `title (3)`... past MAX_SHEET_ROWS rows: never a row silently dropped); the row count."""
     workbook = Workbook(
         path,
         {
@@ -85,36 +89,51 @@ def write_xlsx(path: str, title: str, columns: Sequence[Column], rows: Iterable[
         header = workbook.add_format({"bold": True, "bg_color": "#E8EEF4", "text_wrap": True})
         day = workbook.add_format({"num_format": DATE_FORMAT})
         money = workbook.add_format({"num_format": MONEY_FORMAT})
-        sheet = workbook.add_worksheet(title[:31])
-        for i, column in enumerate(columns):
-            sheet.set_column(i, i, column.width)
-        sheet.set_row(0, 30)
-        for i, column in enumerate(columns):
-            sheet.write_string(0, i, column.header, header)
-        sheet.freeze_panes(1, 0)
         kinds = [c.kind for c in columns]
-        n = 0
-        for n, row in enumerate(rows, start=1):
+        sheets: list[tuple[Any, int]] = []  # each sheet and its rows
+
+        def new_sheet() -> Any:
+            number = len(sheets) + 1
+            name = title[:31] if number == 1 else f"{title[:24]} ({number})"
+            sheet = workbook.add_worksheet(name)
+            for i, column in enumerate(columns):
+                sheet.set_column(i, i, column.width)
+            sheet.set_row(0, 30)
+            for i, column in enumerate(columns):
+                sheet.write_string(0, i, column.header, header)
+            sheet.freeze_panes(1, 0)
+            sheets.append((sheet, 0))
+            return sheet
+
+        sheet, r, total = new_sheet(), 0, 0
+        for row in rows:
+            if r == MAX_SHEET_ROWS:
+                sheets[-1] = (sheet, r)
+                sheet, r = new_sheet(), 0
+            r += 1
+            total += 1
             for i, (kind, value) in enumerate(zip(kinds, row, strict=True)):
                 if value is None:
                     continue
                 match kind:
                     case Kind.DATE:
-                        sheet.write_datetime(n, i, value, day)
+                        sheet.write_datetime(r, i, value, day)
                     case Kind.MONEY:
                         assert isinstance(value, int)
-                        sheet.write_number(n, i, value / 100, money)
+                        sheet.write_number(r, i, value / 100, money)
                     case Kind.INTEGER:
                         assert isinstance(value, int)
-                        sheet.write_number(n, i, value)
+                        sheet.write_number(r, i, value)
                     case Kind.YES_NO:
-                        sheet.write_string(n, i, "oui" if value else "non")
+                        sheet.write_string(r, i, "oui" if value else "non")
                     case _:
-                        sheet.write_string(n, i, str(value))
-        sheet.autofilter(0, 0, n, len(columns) - 1)
+                        sheet.write_string(r, i, str(value))
+        sheets[-1] = (sheet, r)
+        for each, count in sheets:
+            each.autofilter(0, 0, count, len(columns) - 1)
     finally:
         workbook.close()
-    return n
+    return total
 
 
 def xlsx_path() -> str:
