@@ -332,11 +332,13 @@ def render_report(r: ReportInput) -> bytes:
     )
 
     # ---- spending per EPCI ----
-    epci_rows = [["Intercommunalité", "Parcours", "Chèques remis", "Chèques utilisés", "Dépense"]]
+    epci_rows: list[list[Any]] = [
+        ["Intercommunalité", "Parcours", "Chèques remis", "Chèques utilisés", "Dépense"]
+    ]
     for e in f.epci:
         epci_rows.append(
             [
-                Paragraph(escape(pdf_text(e.name)), styles["cell"]),  # type: ignore[list-item]
+                Paragraph(escape(pdf_text(e.name)), styles["cell"]),
                 count(e.journeys),
                 count(e.cheques_issued),
                 count(e.cheques_spent),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import case, func
@@ -290,7 +289,3 @@ def report_figures(session: Session, ctx: ExportContext) -> ReportFigures:
         epci=epci_spending(session, ctx),
         impact=impact(session, ctx),
     )
-
-
-def month_start(month: int) -> date:
-    return date(month // 100, month % 100, 1)
