@@ -112,7 +112,9 @@ def _create_admin(settings: Settings, email: str, name: str) -> int:
     import getpass
     from datetime import UTC, datetime
 
+    from domain.rights import AuditAction
     from domain.stages import Role
+    from records import audit
     from records.accounts import AccountError, create_account
     from records.db import make_engine, session_factory
 
@@ -127,14 +129,24 @@ def _create_admin(settings: Settings, email: str, name: str) -> int:
     engine = make_engine(settings.db_url)
     try:
         with session_factory(engine)() as session:
-            create_account(
+            now = datetime.now(UTC)
+            account = create_account(
                 session,
                 email=email,
                 full_name=name,
                 role=Role.ADMINISTRATOR,
                 programme_code=settings.programme_code,
-                now=datetime.now(UTC),
+                now=now,
                 password=password,
+            )
+            audit.record(  # the command line: no administrator account acted
+                session,
+                at=now,
+                programme_code=settings.programme_code,
+                account_id=None,
+                action=AuditAction.ACCOUNT_CREATED,
+                target=f"account:{account.id}",
+                details={"email": account.email, "role": account.role, "with_password": True},
             )
             session.commit()
     except AccountError as err:

@@ -15,10 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.contracts import TASK_QUEUE
 from records.cheque_codes import DEV_CHEQUE_CODE_KEY, CodeVault
+from records.keyring import Keyring, parse_secrets
 
 # Accepted only in dev mode, and only while the API listens on this machine alone.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-passnum"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Encrypts every Temporal payload (temporal_client.EncryptionCodec); dev mode only.
+DEV_PAYLOAD_KEY = "dev-only-temporal-payload-key-not-for-production-use-passnum"
+PAYLOAD_KEY_INFO = b"passnum temporal payloads"
 
 
 class Settings(BaseSettings):
@@ -104,6 +108,24 @@ class Settings(BaseSettings):
         description="Wrong security codes on one booklet before it is locked",
     )
 
+    # ---- Temporal payloads: encrypted (temporal_client.EncryptionCodec) ----
+    payload_key: SecretStr = Field(
+        default=SecretStr(DEV_PAYLOAD_KEY),
+        description="Encrypts every Temporal payload (AES-256-GCM); at least 32 characters "
+        "outside dev mode; the same for the API, the workers and every client; never lose "
+        "it while histories it encrypted are kept",
+    )
+    payload_previous_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated former payload keys, still accepted to decrypt",
+    )
+    temporal_ui_origins: str = Field(
+        default="",
+        description="Comma-separated origins of the Temporal UI allowed to call the codec "
+        "endpoint (/api/v1/temporal-codec/decode) from the browser; default: the dev "
+        "server's UI (http://127.0.0.1:<ui port> and http://localhost:<ui port>)",
+    )
+
     # ---- mail ----
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay (embedded: the local sink)")
     smtp_port: int = Field(default=8025, description="SMTP port (embedded sink: 8025)")
@@ -153,15 +175,38 @@ class Settings(BaseSettings):
                 "production, conservé avec soin : sans lui, les codes de sécurité imprimés "
                 "sur les bordereaux ne peuvent plus être vérifiés."
             )
+        payload_key = self.payload_key.get_secret_value()
+        if self.environment != "dev" and (payload_key == DEV_PAYLOAD_KEY or len(payload_key) < 32):
+            raise ValueError(
+                "PASSNUM_PAYLOAD_KEY doit être un secret d'au moins 32 caractères en "
+                "production, le même pour l'API et les workers, conservé avec soin : sans "
+                "lui, les historiques Temporal qu'il a chiffrés ne se relisent plus."
+            )
         return self
+
+    @cached_property
+    def payload_keyring(self) -> Keyring:
+        """Encrypts Temporal payloads with the current key; decrypts with it or a former one."""
+        previous = self.payload_previous_keys
+        return Keyring(
+            self.payload_key.get_secret_value(),
+            parse_secrets(previous.get_secret_value() if previous else None),
+            info=PAYLOAD_KEY_INFO,
+        )
+
+    @property
+    def temporal_ui_origin_list(self) -> list[str]:
+        given = [o.strip().rstrip("/") for o in self.temporal_ui_origins.split(",") if o.strip()]
+        port = self.temporal_ui_port
+        return given or [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     @cached_property
     def code_vault(self) -> CodeVault:
         """Seals and opens cheques' security codes (records.cheque_codes)."""
         previous = self.cheque_code_previous_keys
-        olds = previous.get_secret_value().split(",") if previous else []
         return CodeVault(
-            self.cheque_code_key.get_secret_value(), [k.strip() for k in olds if k.strip()]
+            self.cheque_code_key.get_secret_value(),
+            parse_secrets(previous.get_secret_value() if previous else None),
         )
 
     @cached_property

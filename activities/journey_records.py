@@ -25,7 +25,7 @@ from domain.contracts import (
     BookletAllocation,
     JourneyEvent,
 )
-from records import booklet_stock
+from records import booklet_stock, free_texts
 from records.cheque_codes import DEV_CHEQUE_CODE_KEY, CodeVault
 from records.db import SessionFactory, begin_write
 from records.mail_erasure import erase_journey_mail
@@ -142,8 +142,9 @@ class JourneyActivities:
 
     @activity.defn(name=ACTIVITY_ANONYMISE)
     def anonymise_beneficiary(self, req: AnonymiseRequest) -> None:
-        """Erase who the person is and how to reach them, in the records and in the mail sent
-        about them (records.mail_erasure); keep what statistics need."""
+        """Erase who the person is and how to reach them, in the records, in the mail sent
+        about them (records.mail_erasure) and in what professionals typed about them
+        (records.free_texts); keep what statistics need."""
         with self._sessions() as session:
             begin_write(session)
             person = session.exec(
@@ -160,6 +161,7 @@ class JourneyActivities:
                 if person.birth_year is not None:
                     person.birth_year = person.birth_year // 10 * 10  # age band only
                 person.anonymised_at = req.at
+            free_texts.erase_journey(session, req.journey_id, req.at)
             journey = session.get(Journey, req.journey_id)
             if journey is not None and journey.anonymised_at is None:
                 journey.anonymised_at = req.at

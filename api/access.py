@@ -30,6 +30,7 @@ from api.errors import ApiError, not_found
 from domain.contracts import Actor, JourneyStatus
 from domain.refusals import (
     MSG_ACCOUNT_NOT_FOUND,
+    MSG_PAYLOADS_COORDINATION_ONLY,
     MSG_STATEMENT_NOT_FOUND,
     MSG_STATEMENTS_COORDINATION_ONLY,
     MSG_TOKEN_NOT_FOUND,
@@ -59,6 +60,11 @@ class Change(StrEnum):
     UNLOCK_BOOKLET = "UNLOCK_BOOKLET"
     ALLOW_SECOND_BOOKLET = "ALLOW_SECOND_BOOKLET"  # a second booklet of a millésime
     DECLARE_BOOKLET_LOST = "DECLARE_BOOKLET_LOST"  # lost, stolen, damaged: replaced
+    # The person's rights (RGPD): read everything held on them (droit d'accès), correct
+    # their identity and contact (rectification), erase them on request (effacement).
+    READ_PERSON_DATA = "READ_PERSON_DATA"
+    RECTIFY_PERSON = "RECTIFY_PERSON"
+    ERASE_ON_REQUEST = "ERASE_ON_REQUEST"
 
 
 ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
@@ -75,7 +81,14 @@ ROLES_BY_CHANGE: dict[Change, frozenset[Role]] = {
     Change.UNLOCK_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.ALLOW_SECOND_BOOKLET: frozenset({Role.COORDINATOR}),
     Change.DECLARE_BOOKLET_LOST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.READ_PERSON_DATA: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.RECTIFY_PERSON: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
+    Change.ERASE_ON_REQUEST: frozenset({Role.SOCIAL_WORKER, Role.COORDINATOR}),
 }
+
+# The person's rights are served by the social workers of their reception structure and
+# the coordinators in scope (a mediator sees the journey, not the person's whole file).
+PERSON_RIGHTS = (Change.READ_PERSON_DATA, Change.RECTIFY_PERSON, Change.ERASE_ON_REQUEST)
 
 FORBIDDEN_MESSAGE = "Vous n'avez pas accès à cette action pour ce parcours."
 
@@ -181,6 +194,22 @@ def require_change(
     if not in_scope and not (change == Change.LOG_SESSION and holds_cheque):
         raise forbidden()
     return journey
+
+
+def require_person_rights(user: User, journey: J | None, change: Change) -> J:
+    """The person's rights on `journey` (`PERSON_RIGHTS`). Reading: 404 if the user may
+    not see the journey, 403 if they see it but their role does not serve these rights (a
+    mediator). Correcting, erasing: as any change (404 if it does not exist, else 403)."""
+    assert change in PERSON_RIGHTS
+    if change != Change.READ_PERSON_DATA:
+        return require_change(user, journey, change)
+    visible = require_visible(user, journey)
+    if not may_make(user, change):
+        raise forbidden(
+            "Les droits de la personne (accès, rectification, effacement) sont exercés par "
+            "sa structure d'accueil et la coordination."
+        )
+    return visible
 
 
 def require_refer(user: User, reception_structure_id: int) -> None:
@@ -320,3 +349,14 @@ def ledger_scope(user: User) -> LedgerScope:
     if user.role != Role.COORDINATOR:
         raise forbidden("Le suivi des financeurs est réservé aux coordinateurs du programme.")
     return LedgerScope(epci_id=user.epci_id)
+
+
+# ---- Temporal's histories, decoded (api/routes/codec.py) ----
+
+
+def require_payload_reader(user: User) -> None:
+    """Decoding Temporal payloads (the Temporal UI's codec endpoint): coordinators of the
+    whole programme only. The UI lists every journey of the namespace, so only those who
+    may see every journey read them decoded (they hold opaque ids, but still)."""
+    if user.role != Role.COORDINATOR or user.epci_id is not None:
+        raise forbidden(MSG_PAYLOADS_COORDINATION_ONLY)

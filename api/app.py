@@ -16,12 +16,22 @@ from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
 from api.error_handlers import install_error_handlers
-from api.pages import account, admin, coordination, letters, mailbox, mediation, social, stock
+from api.pages import (
+    account,
+    admin,
+    coordination,
+    letters,
+    mailbox,
+    mediation,
+    rights,
+    social,
+    stock,
+)
 from api.pages import auth as auth_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
-from api.routes import accounts, cheques, journeys, reports, statements
+from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
 from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
@@ -56,18 +66,24 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
-    app.add_middleware(BodyLimit)  # 413 past a few kilobytes
+    # 413 past a few kilobytes (the codec endpoint: a history's payloads)
+    app.add_middleware(BodyLimit, larger={codec.PREFIX: codec.MAX_BODY_BYTES})
+    app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
     app.state.clock_at = settings.clock_at
     app.add_middleware(FrozenClock)  # one "today" per request, settable in dev and tests
     openapi.install(app)  # declares the refusals every route shares
     app.include_router(docs.router_for(app))
     app.include_router(journeys.router)
+    # Before the accounts' routes: fuzzing them revokes tokens (tests/test_api_fuzz.py).
+    app.include_router(person.router)
     app.include_router(cheques.router)
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
     app.include_router(statements.router)
+    app.include_router(codec.router)
     app.include_router(ledger_routes.router)
+    app.include_router(audit.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -81,6 +97,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         admin,
         mailbox,
         letters,
+        rights,
         account,
     ):
         app.include_router(pages.router)

@@ -233,8 +233,24 @@ async def require_user(
     return user
 
 
+async def require_reader(
+    request: Request,
+    state: State,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(TOKEN_SCHEME)] = None,
+    _session: Annotated[str | None, Security(SESSION_SCHEME)] = None,
+) -> User:
+    """Like `require_user` without the CSRF check, for a POST that changes nothing and
+    whose answer only allowed origins may read (CORS): the Temporal UI's codec endpoint,
+    which the UI calls with the session cookie and no CSRF token."""
+    user = await authenticate(request, state)
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(require_user)]
+ReadingUser = Annotated[User, Depends(require_reader)]
 
 
 # ---- login and logout ----

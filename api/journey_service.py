@@ -21,6 +21,7 @@ from api import programme_reads as reads
 from api.access import Change
 from api.auth import User
 from api.cheque_service import ChequeService, require_same_session
+from api.consent_service import version_for_referral
 from api.deps import AppState
 from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
@@ -37,7 +38,7 @@ from domain.refusals import (
 )
 from domain.security_codes import ChequeLine
 from domain.stages import Stage
-from records import booklet_stock, duplicates, models, queries
+from records import booklet_stock, duplicates, free_texts, models, queries
 from records import idempotency as claims
 
 T = TypeVar("T")
@@ -47,10 +48,41 @@ _UPDATE_ID_FINGERPRINT = 16  # hex characters of the request's fingerprint in an
 # Journey ids derive from the caller's idempotency key: a retried referral maps to the
 # same workflow id whatever happened to the first attempt.
 _JOURNEY_NS = uuid.UUID("6b0f1c3e-5e7a-4c1d-9f2a-2f1d0c9a7b11")
+# Free texts' ids derive from the request (key and fingerprint) when it has a key: a
+# retried request writes and sends the same id.
+_TEXT_NS = uuid.UUID("0d4b7a52-93e1-4f0c-8a57-5c2f8e6b1d3a")
 
 
 def journey_id_for(programme_code: int, idempotency_key: str) -> str:
     return str(uuid.uuid5(_JOURNEY_NS, f"{programme_code}:{idempotency_key}"))
+
+
+def without_free_texts(
+    journey_id: str, name: str, request: Any, *, key: str | None, fingerprint: str
+) -> tuple[Any, list[free_texts.NewText]]:
+    """The request to send the workflow, its free texts (domain.contracts.FREE_TEXTS)
+    replaced by the ids of the records' rows that will hold them; and those rows. A blank
+    text is no text (the workflow's rules refuse what needs one)."""
+    fields = c.FREE_TEXTS.get(type(request))
+    if fields is None:
+        return request, []
+    text_field, id_field = fields
+    typed = (getattr(request, text_field) or "").strip()
+    blank = "" if text_field == "reason" and isinstance(request, c.WithdrawRequest) else None
+    if not typed:
+        return dataclasses.replace(request, **{text_field: blank}), []
+    seed = f"{journey_id}:{name}:{key}:{fingerprint}:{text_field}" if key else None
+    text_id = str(uuid.uuid5(_TEXT_NS, seed) if seed else uuid.uuid4())
+    actor: c.Actor = request.actor
+    row = free_texts.NewText(
+        id=text_id,
+        journey_id=journey_id,
+        kind=f"{name}.{text_field}",
+        text=typed,
+        author_role=str(actor.role),
+        author_ref=actor.ref,
+    )
+    return dataclasses.replace(request, **{text_field: blank, id_field: text_id}), [row]
 
 
 def possible_duplicate(user: User, matches: list[duplicates.Match]) -> ApiError:
@@ -126,23 +158,28 @@ class JourneyService:
         reception_structure_id: int,
         user: User,
         person: dict[str, Any],
-        consent_text: str,
+        consent_text: str | None,
+        consent_version: int | None = None,
         confirm_possible_duplicate: bool = False,
     ) -> c.JourneyStatus:
         """Refer a person (one journey per idempotency key). A person who may already have
         a journey in the programme (records.duplicates) is 409 `possible_duplicate` unless
         `confirm_possible_duplicate`; the key sent again with the same request answers the
-        first journey, with another request 409 `idempotency_key_reused`."""
+        first journey, with another request 409 `idempotency_key_reused`. The consent pins
+        the wording's version in force (`consent_version`, if given, must be it: 409
+        `consent_version_outdated`); `consent_text` is recorded as said, by default that
+        version's wording."""
         actor = user.actor
         # What makes the request the same one: everything but the confirmation.
-        fingerprint = self._fingerprint(
-            {
-                "actor": actor,
-                "reception_structure_id": reception_structure_id,
-                "person": person,
-                "consent_text": consent_text,
-            }
-        )
+        same: dict[str, Any] = {
+            "actor": actor,
+            "reception_structure_id": reception_structure_id,
+            "person": person,
+            "consent_text": consent_text,
+        }
+        if consent_version is not None:
+            same["consent_version"] = consent_version
+        fingerprint = self._fingerprint(same)
 
         def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
             programme = self._programme(session)
@@ -161,11 +198,13 @@ class JourneyService:
                 key=idempotency_key,
                 fingerprint=fingerprint,
             )
+            version = version_for_referral(session, consent_version)
             beneficiary, created = queries.register_beneficiary(
                 session,
                 idempotency_key=idempotency_key,
                 journey_id=journey_id,
-                consent_text=consent_text,
+                consent_text=consent_text or version.wording,
+                consent_version=version.version,
                 consent_recorded_by=actor.ref,
                 **person,
             )
@@ -279,9 +318,15 @@ class JourneyService:
         refused Update gives the key back, so that a corrected request may use it.
 
         The Update id carries the request's fingerprint: a corrected request (same key,
-        after a refusal) is a new Update, never answered with the refusal Temporal keeps."""
+        after a refusal) is a new Update, never answered with the refusal Temporal keeps.
+
+        Free text in the request (a reason, a comment, a message) is written to the records
+        in the same unit of work, and the Update carries its id instead (nothing a
+        professional types reaches Temporal); a refused Update takes it back."""
         scope = f"{journey_id}:{name}"
         fingerprint = self._fingerprint(arg) if key else ""
+        arg, texts = without_free_texts(journey_id, name, arg, key=key, fingerprint=fingerprint)
+        now = clock.now()
 
         def prepare(session: Session) -> bool:
             if authorise is not None:
@@ -291,11 +336,12 @@ class JourneyService:
                 claimed = idempotency.claim(session, scope=scope, key=key, fingerprint=fingerprint)
             if precheck is not None and (claimed or not key):
                 precheck(session)
+            free_texts.write(session, texts, now)
             return claimed
 
         claimed = False
-        if key or authorise is not None or precheck is not None:
-            claimed = await self.state.db.run(prepare, write=bool(key))
+        if key or texts or authorise is not None or precheck is not None:
+            claimed = await self.state.db.run(prepare, write=bool(key or texts))
         update_id = (
             f"{name}:{key}:{fingerprint[:_UPDATE_ID_FINGERPRINT]}"
             if key
@@ -308,11 +354,14 @@ class JourneyService:
             return result
         except Exception as exc:
             refusal = from_temporal(exc)
-            if refusal is not None and claimed and key:
-                await self.state.db.run(
-                    lambda s: claims.release(s, scope=scope, key=key, fingerprint=fingerprint),
-                    write=True,
-                )
+            if refusal is not None and ((claimed and key) or texts):
+
+                def take_back(session: Session) -> None:
+                    if claimed and key:
+                        claims.release(session, scope=scope, key=key, fingerprint=fingerprint)
+                    free_texts.discard(session, [t.id for t in texts])
+
+                await self.state.db.run(take_back, write=True)
             raise refusal or exc from exc
 
     def _fingerprint(self, request: Any) -> str:

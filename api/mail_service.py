@@ -9,6 +9,7 @@ professional's notification preferences and the categories they choose among
 
 from __future__ import annotations
 
+from domain.notices import NoticeKind
 from notifications.categories import Category
 from notifications.journal import DeliveryLine, LetterLine, deliveries_for, letters_for
 from notifications.letters import NoLetter, render_letter
@@ -21,7 +22,29 @@ from notifications.preferences import (
 )
 from notifications.sink import MailView, count_mails, list_mails, read_mail
 
+# What each kind of mail is, as the journey pages and the person's access export name it.
+KIND_LABELS: dict[str, str] = {
+    NoticeKind.REFERRAL_RECORDED.value: "Orientation enregistrée",
+    NoticeKind.ORIENTATION_REQUEST.value: "Demande d'orientation",
+    NoticeKind.ORIENTATION_REMINDER.value: "Rappel : orientation sans réponse",
+    NoticeKind.ORIENTATION_DECLINED.value: "Orientation refusée",
+    NoticeKind.ORIENTATION_EXPIRED.value: "Orientation expirée",
+    NoticeKind.STAGE_REMINDER.value: "Rappel : parcours sans activité",
+    NoticeKind.JOURNEY_STALLED.value: "Parcours bloqué",
+    NoticeKind.NUDGE.value: "Relance de la coordination",
+    NoticeKind.EXPIRY_WARNING.value: "Chèques bientôt expirés",
+    NoticeKind.JOURNEY_CLOSED.value: "Parcours clôturé",
+    "DIGEST": "Récapitulatif quotidien",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
 __all__ = [
+    "KIND_LABELS",
+    "kind_label",
     "Category",
     "DeliveryLine",
     "EssentialCategory",

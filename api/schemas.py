@@ -58,8 +58,21 @@ class PersonIn(Strict):
 
 class ConsentIn(Strict):
     given: bool
-    text: str = Field(
-        min_length=1, max_length=2000, pattern=TEXT, description="The wording shown to the person"
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The consent wording's version read to the person (GET "
+        "/api/v1/consent-versions); must be the one in force (else 409 "
+        "consent_version_outdated). Absent: the version in force is pinned",
+    )
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        pattern=TEXT,
+        description="The wording shown to the person, recorded as said; default: the "
+        "wording of the version in force",
     )
 
     @field_validator("given")

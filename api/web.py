@@ -242,7 +242,7 @@ def lost_booklet_note(detail: Mapping[str, Any]) -> str:
 def timeline_entries(
     rows: Iterable[Any], names: Mapping[str, str], structures: Mapping[int, str]
 ) -> list[TimelineEntry]:
-    """TimelineEntry per `records.models.TransitionLog` row. `names`: account names by
+    """TimelineEntry per `records.queries.TimelineRow`. `names`: account names by
     actor ref (`records.accounts.names_by_ref`); `structures`: mediation structure names."""
     out = []
     for row in rows:

@@ -55,7 +55,7 @@ from records.db import make_engine, migrate, session_factory
 from records.models import Cheque
 from records.seed import seed_default_programme, seed_demo_accounts
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys
-from temporal_client import DATA_CONVERTER
+from temporal_client import data_converter
 from worker import MAX_CACHED_WORKFLOWS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ async def start_dev_server(folder: Path) -> WorkflowEnvironment:
         dev_server_database_filename=str(folder / "temporal.db"),
         dev_server_extra_args=list(WAL_PRAGMAS),
         search_attributes=search_attribute_keys(),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(Settings()),
     )
 
 

@@ -38,6 +38,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.journey_records import JourneyActivities
 from activities.notifications import NotificationActivities
+from config import Settings
 from domain import contracts as c
 from domain.notices import NoticeKind, Recipient, notice_key
 from domain.stages import Action, Role, Stage
@@ -47,7 +48,7 @@ from notifications.sink import count_mails, start_sink
 from records.db import SessionFactory, make_engine, migrate, session_factory
 from records.models import Beneficiary, MailboxMessage, MailDelivery, TransitionLog
 from records.seed import seed_default_programme
-from temporal_client import DATA_CONVERTER
+from temporal_client import data_converter
 from worker import build_worker
 from workflows.journey import JourneyWorkflow
 
@@ -191,7 +192,7 @@ async def throughput(sessions: SessionFactory, port: int, messages: int, concurr
 async def latency(sessions: SessionFactory, port: int, journeys: int, concurrency: int) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(Settings()),
         dev_server_extra_args=[
             "--sqlite-pragma",
             "journal_mode=wal",

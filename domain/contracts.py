@@ -2,7 +2,12 @@
 
 Plain dataclasses of opaque identifiers and domain values: no personal data ever goes in
 here, because all of it lands in Temporal's history. They travel with
-`temporalio.contrib.pydantic.pydantic_data_converter`.
+`temporalio.contrib.pydantic.pydantic_data_converter` (encrypted on top: temporal_client).
+
+Free text typed by professionals (a re-orientation's or a withdrawal's reason, a comment on
+an orientation's answer, a nudge's message) is personal data too: the API writes it to the
+records (`free_text`) and the request carries its id (`FREE_TEXTS`). The text fields stay,
+empty, for the histories recorded before: their requests carried the text itself.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ U_REORIENT = "reorient"
 U_LOCK_BOOKLET = "lock_booklet"
 U_UNLOCK_BOOKLET = "unlock_booklet"
 U_DECLARE_BOOKLET_LOST = "declare_booklet_lost"
+# The person asks for their data to be erased: closed (if open) and anonymised at once.
+U_ERASE_ON_REQUEST = "erase_on_request"
 Q_STATUS = "status"
 
 # Custom search attributes (opaque values only: they are never encrypted).
@@ -118,7 +125,8 @@ class BookletRequest:
 class OrientRequest:
     actor: Actor
     mediation_structure_id: int
-    reason: str | None = None  # for a coordinator's re-orientation
+    reason: str | None = None  # histories before free texts only (FREE_TEXTS)
+    reason_id: str | None = None  # a coordinator's re-orientation: why (records.free_texts)
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,8 @@ class OrientationAnswer:
     mediation_structure_id: int
     accept: bool
     decline_reason: DeclineReason | None = None
-    comment: str | None = None
+    comment: str | None = None  # histories before free texts only (FREE_TEXTS)
+    comment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,13 +159,33 @@ class SessionRequest:
 @dataclass(frozen=True)
 class WithdrawRequest:
     actor: Actor
-    reason: str
+    reason: str = ""  # histories before free texts only (FREE_TEXTS)
+    reason_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EraseRequest:
+    """The person asked for their data to be erased (droit à l'effacement): unspent cheques
+    cancelled, the journey closed (outcome WITHDRAWN) and anonymised now, statistics kept."""
+
+    actor: Actor
 
 
 @dataclass(frozen=True)
 class NudgeRequest:
     actor: Actor
-    message: str | None = None
+    message: str | None = None  # histories before free texts only (FREE_TEXTS)
+    message_id: str | None = None
+
+
+# Free text of each request: (text field, id field). The API writes the text to the
+# records and sends the id in its place; the workflow and its events carry only ids.
+FREE_TEXTS: dict[type, tuple[str, str]] = {
+    OrientRequest: ("reason", "reason_id"),
+    OrientationAnswer: ("comment", "comment_id"),
+    WithdrawRequest: ("reason", "reason_id"),
+    NudgeRequest: ("message", "message_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -325,9 +354,12 @@ class JourneyEvent:
     from_stage: Stage | None
     to_stage: Stage
     status: JourneyStatus
+    # A fixed wording (a stall, an outcome, a decline's label); typed text only in events
+    # recorded before free texts.
     reason: str | None = None
     detail: dict[str, str] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    text_id: str | None = None  # the free text typed with the request (records.free_texts)
 
 
 @dataclass(frozen=True)

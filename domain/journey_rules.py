@@ -19,6 +19,7 @@ from domain.contracts import (
     BookletRequest,
     ChequeRefusalDetails,
     DeclareBookletLostRequest,
+    EraseRequest,
     JourneyStatus,
     LockBookletRequest,
     NudgeRequest,
@@ -44,6 +45,7 @@ Check = Callable[[JourneyStatus, JourneyPolicy, Any, datetime], None]
 # a journey re-oriented.
 COORDINATION = (Role.COORDINATOR, Role.ADMINISTRATOR)
 LOSS_DECLARERS = (Role.SOCIAL_WORKER, *COORDINATION)
+ERASERS = LOSS_DECLARERS
 REDEEMING_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
 LOCKABLE_STAGES = REDEEMING_STAGES
 REORIENTABLE_STAGES = (Stage.BOOKLET_ISSUED, Stage.ORIENTED, Stage.IN_TRAINING)
@@ -203,7 +205,7 @@ def check_withdraw(
 ) -> None:
     if not status.stage.is_open:
         raise wrong_stage(r.WITHDRAW_STAGE, status.stage)
-    if not req.reason.strip():
+    if not (req.reason.strip() or req.reason_id):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_WITHDRAW_REASON_MISSING)
 
 
@@ -222,7 +224,7 @@ def check_reorient(
     if status.stage not in REORIENTABLE_STAGES:
         raise wrong_stage(r.REORIENT_STAGE, status.stage)
     _check_structure(req.mediation_structure_id)
-    if not (req.reason or "").strip():
+    if not ((req.reason or "").strip() or req.reason_id):
         raise Refused(RefusalKind.INVALID_INPUT, r.MSG_REORIENT_REASON_MISSING)
     if (
         status.stage != Stage.BOOKLET_ISSUED
@@ -263,3 +265,15 @@ def check_declare_lost(
             RefusalKind.INVALID_INPUT,
             r.msg_lost_before_issue(status.booklet_number, paris_day(issued)),
         )
+
+
+def check_erase(
+    status: JourneyStatus, policy: JourneyPolicy, req: EraseRequest, now: datetime
+) -> None:
+    """Erasure on request: by a social worker or the coordination, at any stage before
+    anonymisation (an open journey is closed first, a closed one anonymised before its
+    retention period ends)."""
+    if req.actor.role not in ERASERS:
+        raise Refused(RefusalKind.FORBIDDEN, r.MSG_ERASE_BY_WHOM)
+    if status.stage == Stage.ANONYMISED:
+        raise wrong_stage(r.ERASE_STAGE, status.stage)

@@ -18,6 +18,7 @@ from domain.contracts import (
     BookletRequest,
     ChequeState,
     DeclareBookletLostRequest,
+    EraseRequest,
     JourneyStatus,
     LockBookletRequest,
     LostBooklet,
@@ -64,6 +65,7 @@ class Change:
     notices: list[NoticeSpec] = field(default_factory=list)
     notice_detail: dict[str, str] | None = None
     structure: int | None = None
+    text_id: str | None = None  # the request's free text (records.free_texts)
 
 
 # ---- small transitions ----
@@ -202,6 +204,7 @@ def orient(
         notices=[(NoticeKind.ORIENTATION_REQUEST, Recipient.MEDIATION_STRUCTURE)],
         notice_detail=detail,
         structure=req.mediation_structure_id,
+        text_id=req.reason_id,
     )
 
 
@@ -218,7 +221,9 @@ def answer_orientation(status: JourneyStatus, req: OrientationAnswer, now: datet
         orientation.status = OrientationStatus.ACCEPTED
         status.mediation_structure_id = orientation.mediation_structure_id
         move(status, Stage.IN_TRAINING, now)
-        return Change(Action.ORIENTATION_ACCEPTED, Stage.ORIENTED, req.comment, detail)
+        return Change(
+            Action.ORIENTATION_ACCEPTED, Stage.ORIENTED, req.comment, detail, text_id=req.comment_id
+        )
     assert req.decline_reason is not None  # checked
     orientation.status = OrientationStatus.DECLINED
     orientation.decline_reason = req.decline_reason
@@ -231,6 +236,7 @@ def answer_orientation(status: JourneyStatus, req: OrientationAnswer, now: datet
         detail=detail,
         notices=[(NoticeKind.ORIENTATION_DECLINED, Recipient.REFERRER)],
         notice_detail=detail,
+        text_id=req.comment_id,
     )
 
 
@@ -307,19 +313,43 @@ def withdraw(status: JourneyStatus, req: WithdrawRequest, now: datetime) -> Chan
     touch(status, now)  # retention counts from the withdrawal
     closed = close(status, Outcome.WITHDRAWN, ChequeStatus.CANCELLED, now)
     return replace(
-        closed, action=Action.WITHDRAWN, from_stage=from_stage, reason=req.reason.strip()
+        closed,
+        action=Action.WITHDRAWN,
+        from_stage=from_stage,
+        reason=req.reason.strip() or closed.reason,
+        text_id=req.reason_id,
     )
 
 
+def erase_on_request(status: JourneyStatus, req: EraseRequest, now: datetime) -> Change:
+    """The person asked for their data to be erased: an open journey is closed (outcome
+    WITHDRAWN, unspent cheques CANCELLED, a pending orientation cancelled); a closed one
+    stays as it was. No notice: the person is about to be anonymised (what is sent about
+    them afterwards would name no one), and the one who asked is the one acting. The
+    workflow anonymises right after recording this."""
+    from_stage = status.stage
+    if not status.stage.is_open:
+        return Change(Action.ERASURE_REQUESTED, from_stage)
+    touch(status, now)
+    closed = close(status, Outcome.WITHDRAWN, ChequeStatus.CANCELLED, now)
+    return replace(closed, action=Action.ERASURE_REQUESTED, notices=[], structure=None)
+
+
 def nudge(status: JourneyStatus, req: NudgeRequest) -> Change:
-    """A nudge is not activity of the journey: the stalled flag stays until someone acts."""
+    """A nudge is not activity of the journey: the stalled flag stays until someone acts.
+    Its message goes to the mail by id (`message_id`); histories before free texts carried
+    the text (`message`)."""
     stage = status.stage
+    notice_detail = {"message": req.message} if req.message else {}
+    if req.message_id:
+        notice_detail["message_id"] = req.message_id
     return Change(
         Action.NUDGED,
         stage,
         reason=req.message,
         notices=[(NoticeKind.NUDGE, Recipient(WHO_MUST_ACT[stage]))],
-        notice_detail={"message": req.message} if req.message else {},
+        notice_detail=notice_detail,
+        text_id=req.message_id,
     )
 
 

@@ -39,6 +39,7 @@ from fractions import Fraction
 
 from domain.labels import Labelled, labels
 from domain.money import Cents
+from domain.months import month_label
 from domain.stages import ChequeStatus
 
 FULL_BP = 10_000  # 100 % in basis points
@@ -299,25 +300,9 @@ def exhaustion_month(remaining: Cents, monthly: Mapping[Month, Cents], today: da
     return None if day is None else month_of(day)
 
 
-MONTH_NAMES_FR = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-
-
 def format_month_fr(month: Month) -> str:
-    """'mars 2027'."""
-    return f"{MONTH_NAMES_FR[month[1] - 1]} {month[0]}"
+    """'mars 2027' (domain.months' French names)."""
+    return month_label(date(month[0], month[1], 1))
 
 
 # ---- end of a millésime (Temporal contracts) ----

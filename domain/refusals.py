@@ -193,6 +193,7 @@ WITHDRAW_STAGE = "Ce parcours est déjà clôturé"
 NUDGE_STAGE = "Ce parcours est clôturé : il n'y a personne à relancer"
 REORIENT_STAGE = "La réorientation est possible une fois le carnet remis, parcours ouvert"
 LOST_STAGE = "Un carnet se déclare perdu une fois remis, parcours ouvert"
+ERASE_STAGE = "Les données de ce parcours sont déjà effacées"
 
 MSG_NEEDS_MISSING = "Choisissez au moins un besoin pour le diagnostic."
 MSG_UNKNOWN_MEDIATION_STRUCTURE = "Structure de médiation inconnue."
@@ -208,6 +209,10 @@ MSG_ALREADY_ORIENTED_THERE = "Le parcours est déjà orienté vers cette structu
 MSG_LOST_BY_WHOM = (
     "Seuls un travailleur social de la structure d'accueil et la coordination déclarent "
     "un carnet perdu ou volé."
+)
+MSG_ERASE_BY_WHOM = (
+    "Seuls un travailleur social de la structure d'accueil et la coordination effacent "
+    "les données d'une personne à sa demande."
 )
 MSG_NOTHING_LEFT_TO_REPLACE = (
     "Tous les chèques de ce carnet ont été utilisés ou annulés : il n'y a rien à remplacer."
@@ -376,6 +381,14 @@ MSG_STATEMENT_NOT_FOUND = "Relevé de remboursement introuvable."
 MSG_STATEMENTS_COORDINATION_ONLY = (
     "Seule la coordination de tout le programme valide les relevés et enregistre leur paiement."
 )
+MSG_PAYLOADS_COORDINATION_ONLY = (
+    "Seule la coordination de tout le programme peut lire les historiques Temporal déchiffrés."
+)
+MSG_PAYLOAD_UNREADABLE = (
+    "Une donnée Temporal ne se déchiffre pas : clé inconnue (PASSNUM_PAYLOAD_PREVIOUS_KEYS) "
+    "ou donnée altérée."
+)
+MSG_PAYLOAD_NOT_BASE64 = "Une donnée Temporal n'est pas en base64."
 MSG_STATEMENT_BUSY = "Le relevé est en cours de préparation : réessayez dans un instant."
 MSG_PAYMENT_REFERENCE_MISSING = "Indiquez la référence du paiement (virement, mandat…)."
 

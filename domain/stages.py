@@ -198,6 +198,7 @@ class Action(Labelled):
     BOOKLET_LOCKED = "BOOKLET_LOCKED"
     BOOKLET_UNLOCKED = "BOOKLET_UNLOCKED"
     BOOKLET_LOST = "BOOKLET_LOST"
+    ERASURE_REQUESTED = "ERASURE_REQUESTED"
 
 
 ACTION_LABELS = labels(
@@ -225,5 +226,6 @@ ACTION_LABELS = labels(
         Action.BOOKLET_LOCKED: "Carnet bloqué (codes de sécurité erronés)",
         Action.BOOKLET_UNLOCKED: "Carnet débloqué par la coordination",
         Action.BOOKLET_LOST: "Carnet déclaré perdu ou volé, carnet de remplacement remis",
+        Action.ERASURE_REQUESTED: "Effacement des données demandé par la personne",
     },
 )

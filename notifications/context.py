@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from domain.needs import AutonomyLevel
 from domain.refusals import LOSS_PARTICIPLES
 from domain.stages import ChequeStatus, DeclineReason, LossReason, Outcome, Stage
+from records import free_texts
 from records.models import (
     Account,
     Beneficiary,
@@ -95,6 +96,9 @@ class MailContext:
     recipient_name: str | None = None  # the account's name, or the structure's
     for_beneficiary: bool = False  # the person has no e-mail: their referrer gets it
     outbox_id: int | None = None
+    # A nudge's message, read from the records by the notice's `message_id`
+    # (records.free_texts); notices recorded before free texts carry it as `message`.
+    message_text: str | None = None
 
     @property
     def reception_name(self) -> str:
@@ -137,7 +141,7 @@ class MailContext:
 
     @property
     def message(self) -> str | None:
-        return self.detail.get("message") or None
+        return self.message_text or self.detail.get("message") or None
 
     @property
     def failures(self) -> int | None:
@@ -273,4 +277,5 @@ def load_context(
         recipient_name=recipient_name,
         for_beneficiary=for_beneficiary,
         outbox_id=notice.id,
+        message_text=free_texts.text(session, notice.detail.get("message_id")),
     )

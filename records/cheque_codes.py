@@ -20,61 +20,38 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from domain.security_codes import new_code
+from records.keyring import Keyring, derive
 from records.models import BookletAllocation, Cheque
 
 # Accepted only in dev mode (config.py refuses it in production), like the secret key.
 DEV_CHEQUE_CODE_KEY = "dev-only-cheque-code-key-not-for-production-use-passnum"
+_INFO = b"passnum cheque security codes"
 _VERSION = "v1"
-_NONCE_BYTES = 12
-
-
-def _derive(secret: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"passnum cheque security codes"
-    ).derive(secret.encode())
-
-
-@dataclass(frozen=True)
-class _Key:
-    id: str
-    aead: AESGCM
-
-
-def _key(secret: str) -> _Key:
-    raw = _derive(secret)
-    return _Key(id=hashlib.sha256(raw).hexdigest()[:8], aead=AESGCM(raw))
 
 
 class CodeVault:
-    """Seals new codes with the current key; opens codes sealed by it or a previous key."""
+    """Seals new codes with the current key; opens codes sealed by it or a previous key
+    (records.keyring)."""
 
     def __init__(self, secret: str, previous: Iterable[str] = ()) -> None:
-        self._current = _key(secret)
-        self._attempts = hashlib.sha256(b"passnum code attempts" + _derive(secret)).digest()
-        self._keys = {k.id: k for k in (_key(s) for s in previous)}
-        self._keys[self._current.id] = self._current
+        self._keys = Keyring(secret, previous, info=_INFO)
+        self._attempts = hashlib.sha256(b"passnum code attempts" + derive(secret, _INFO)).digest()
 
     @property
     def key_id(self) -> str:
-        return self._current.id
+        return self._keys.key_id
 
     def seal(self, serial: str, code: str) -> str:
-        nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._current.aead.encrypt(nonce, code.encode(), serial.encode())
-        blob = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-        return f"{_VERSION}.{self._current.id}.{blob}"
+        sealed = self._keys.seal(code.encode(), serial.encode())
+        blob = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return f"{_VERSION}.{self._keys.key_id}.{blob}"
 
     def new_sealed_code(self, serial: str) -> str:
         """A fresh CSPRNG code for `serial`, sealed."""
@@ -85,15 +62,14 @@ class CodeVault:
         sealed for another cheque)."""
         try:
             version, key_id, blob = sealed.split(".", 2)
-            key = self._keys[key_id]
             raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             raise ValueError("unknown sealed code format or key") from exc
         if version != _VERSION:
             raise ValueError(f"unknown sealed code version {version}")
         try:
-            plain = key.aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], serial.encode())
-        except Exception as exc:  # cryptography's InvalidTag: tampered or another cheque's
+            plain = self._keys.open(key_id, raw, serial.encode())
+        except ValueError as exc:  # unknown key, tampered or another cheque's
             raise ValueError("sealed code does not open for this cheque") from exc
         return plain.decode()
 

@@ -194,6 +194,9 @@ class Beneficiary(Base, table=True):
     consent_given_at: datetime = Field(sa_type=UTCDateTime)
     consent_text: str  # the wording shown to the person
     consent_recorded_by: str = Field(max_length=120)  # account reference of the worker
+    # The consent wording's version in force when it was given (`ConsentVersion`); None
+    # for referrals recorded before versions whose text is not a known version's wording.
+    consent_version: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The identity folded for the duplicate check (domain.identity, records.duplicates):
@@ -466,8 +469,9 @@ class TransitionLog(Base, table=True):
     action: str = Field(max_length=24)  # domain.stages.Action
     from_stage: str | None = Field(default=None, max_length=20)
     to_stage: str = Field(max_length=20)
-    reason: str | None = None
+    reason: str | None = None  # a fixed wording; typed text only in rows before free texts
     detail: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    free_text_id: str | None = Field(default=None, max_length=36)  # FreeText typed with it
 
 
 class NotificationOutbox(Base, table=True):
@@ -840,3 +844,73 @@ class MillesimeClosure(Base, table=True):
     returned: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
     unexpired: int = 0
     report: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# ---- free text typed by professionals (records/free_texts.py) ----
+
+
+class FreeText(Base, table=True):
+    """A text a professional typed with a change to a journey (a re-orientation's or a
+    withdrawal's reason, a comment on an orientation's answer, a nudge's message). Written
+    by the API before the change is sent; the workflow and its history carry only `id`, the
+    transition log row names it (`TransitionLog.free_text_id`). Erased (text None) when the
+    journey is anonymised."""
+
+    __tablename__ = "free_text"
+
+    id: str = Field(primary_key=True, max_length=36)
+    journey_id: str = Field(foreign_key="journey.id", max_length=36, index=True)
+    kind: str = Field(max_length=40)  # "<update>.<field>", e.g. "withdraw.reason"
+    text: str | None = None
+    author_role: str = Field(max_length=20)
+    author_ref: str = Field(max_length=120)
+    written_at: datetime = Field(sa_type=UTCDateTime)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# ---- the person's rights and the administrators' audit log (domain/rights.py) ----
+
+
+class ConsentVersion(Base, table=True):
+    """A published wording of the consent read to the person at referral. The highest
+    version is in force; each referral pins the version it was given on
+    (`Beneficiary.consent_version`). Versions are never changed, only superseded."""
+
+    __tablename__ = "consent_version"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    wording: str
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    published_by: int | None = None  # account id of the administrator; None: passnum
+
+
+class PersonRectification(Base, table=True):
+    """A correction of a person's identity or contact details (droit de rectification):
+    who, when, which fields (domain.rights.RectifiableField values) and why. The old values
+    are not kept: that is the point of correcting them."""
+
+    __tablename__ = "person_rectification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(max_length=36, index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    account_id: int
+    actor_role: str = Field(max_length=20)  # domain.stages.Role
+    fields: list[str] = Field(default_factory=list, sa_type=JSON)
+    reason: str = Field(max_length=24)  # domain.rights.RectificationReason
+
+
+class AdminAudit(Base, table=True):
+    """One administrator's action (domain.rights.AuditAction), written in the same unit of
+    work as the action. Append-only: database triggers (migration 0015) refuse any UPDATE
+    or DELETE. `details` never holds a secret (no password, no token)."""
+
+    __tablename__ = "admin_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    programme_code: int = Field(index=True)
+    account_id: int | None = None  # None: the command line (`passnum create-admin`)
+    action: str = Field(max_length=40)  # domain.rights.AuditAction
+    target: str = Field(max_length=120)  # e.g. "account:12", "token:3", "consent:2"
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

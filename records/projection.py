@@ -165,6 +165,7 @@ def _apply(
             to_stage=str(event.to_stage),
             reason=event.reason,
             detail=dict(event.detail),
+            free_text_id=event.text_id,
         )
     )
     _add_notices(session, event)

@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from domain import clock
 from domain.stages import OPEN_STAGES
+from records import free_texts
 from records.models import (
     Account,
     Assessment,
@@ -185,8 +186,39 @@ def _of_journey(session: Session, model: type[_J], journey_id: str, *order: Any)
     )
 
 
-def journey_timeline(session: Session, journey_id: str) -> list[TransitionLog]:
-    return _of_journey(session, TransitionLog, journey_id, col(TransitionLog.seq))
+@dataclass(frozen=True)
+class TimelineRow:
+    """A transition log row as the timelines show it: `reason` is the text typed with the
+    change (records.free_texts) while it is held, else the row's own wording."""
+
+    seq: int
+    at: datetime
+    actor_role: str
+    actor_ref: str
+    action: str
+    from_stage: str | None
+    to_stage: str
+    reason: str | None
+    detail: dict[str, str]
+
+
+def journey_timeline(session: Session, journey_id: str) -> list[TimelineRow]:
+    rows = _of_journey(session, TransitionLog, journey_id, col(TransitionLog.seq))
+    typed = free_texts.texts(session, (r.free_text_id for r in rows))
+    return [
+        TimelineRow(
+            seq=r.seq,
+            at=r.at,
+            actor_role=r.actor_role,
+            actor_ref=r.actor_ref,
+            action=r.action,
+            from_stage=r.from_stage,
+            to_stage=r.to_stage,
+            reason=typed.get(r.free_text_id or "") or r.reason,
+            detail=dict(r.detail or {}),
+        )
+        for r in rows
+    ]
 
 
 def journey_cheques(session: Session, journey_id: str) -> list[Cheque]:
@@ -344,6 +376,7 @@ def register_beneficiary(
     consent_text: str,
     consent_recorded_by: str,
     consent_given_at: datetime | None = None,
+    consent_version: int | None = None,
     birth_year: int | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -374,6 +407,7 @@ def register_beneficiary(
         preferred_channel=Channel(preferred_channel).value,
         consent_given_at=consent_given_at or now,
         consent_text=consent_text,
+        consent_version=consent_version,
         consent_recorded_by=consent_recorded_by,
         created_at=now,
     )

@@ -111,6 +111,8 @@ class DevServer:
     ui_port: int
     namespace: str
     process: subprocess.Popen[bytes] | None = None
+    # passnum's codec endpoint (api/routes/codec.py): the UI decodes histories through it.
+    codec_endpoint: str | None = None
 
     @property
     def db_file(self) -> Path:
@@ -145,6 +147,7 @@ class DevServer:
             "--namespace",
             self.namespace,
             *search_attribute_args(),
+            *(["--ui-codec-endpoint", self.codec_endpoint] if self.codec_endpoint else []),
             "--log-level",
             "warn",
         ]

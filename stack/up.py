@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from api.routes.codec import PREFIX as CODEC_PREFIX
 from config import LOOPBACK_HOSTS, Settings
 from domain.contracts import SEARCH_ATTRIBUTES
 from domain.validity import paris_day
@@ -134,6 +135,12 @@ async def missing_search_attributes(client: Client, namespace: str) -> list[str]
     return [name for name in SEARCH_ATTRIBUTES if name not in resp.custom_attributes]
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """Where the dev server's UI decodes payloads: passnum's codec endpoint, at the URL the
+    browser reaches the app by (api/routes/codec.py)."""
+    return settings.public_base_url.rstrip("/") + CODEC_PREFIX
+
+
 def _check_api_port(settings: Settings) -> None:
     if port_in_use(settings.api_host, settings.api_port):
         raise StackError(
@@ -203,6 +210,7 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
             port=port,
             ui_port=settings.temporal_ui_port,
             namespace=settings.temporal_namespace,
+            codec_endpoint=codec_endpoint(settings),
         )
         print(f"Démarrage du serveur Temporal ({dev.db_file})…", flush=True)
         dev.start()

@@ -97,7 +97,8 @@ def test_bounds_are_declared(document: dict[str, Any]) -> None:
         assert schemas[body]["properties"]["mediation_structure_id"]["maximum"] == MAX_ID, body
     person = schemas["PersonIn"]["properties"]
     assert person["first_name"]["maxLength"] == 100 and person["first_name"]["pattern"]
-    consent = schemas["ConsentIn"]["properties"]["text"]
+    consent = schemas["ConsentIn"]["properties"]["text"]  # optional: string or null
+    consent = next(x for x in consent["anyOf"] if x.get("type") == "string")
     assert consent["maxLength"] == 2000 and consent["pattern"]
     assert schemas["TokenIn"]["properties"]["label"]["maxLength"] == 100
     assert schemas["TokenIn"]["additionalProperties"] is False

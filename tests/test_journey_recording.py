@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from config import Settings
 from domain import contracts as c
 from domain.policy import JourneyPolicy, StageDeadline
 from domain.stages import Action, Stage
 from domain.validity import paris_day
+from temporal_client import data_converter
 from tests.fixtures.temporal import (
     MEDIATION,
     MEDIATOR,
@@ -26,17 +27,17 @@ from tests.fixtures.temporal import (
 async def _record_calls(handle: WorkflowHandle[Any, Any]) -> list[list[tuple[int, Action]]]:
     """(seq, action) of the events each record activity call carried, in order."""
     calls: list[list[tuple[int, Action]]] = []
-    converter = pydantic_data_converter.payload_converter
+    converter = data_converter(Settings())  # the payloads are encrypted: its codec decodes
     for event in (await handle.fetch_history()).events:
         if not event.HasField("activity_task_scheduled_event_attributes"):
             continue
         attrs = event.activity_task_scheduled_event_attributes
         name = attrs.activity_type.name
         if name == c.ACTIVITY_RECORD_EVENT:
-            (one,) = converter.from_payloads(attrs.input.payloads, [c.JourneyEvent])
+            (one,) = await converter.decode(attrs.input.payloads, [c.JourneyEvent])
             calls.append([(one.seq, one.action)])
         elif name == c.ACTIVITY_RECORD_EVENTS:
-            (many,) = converter.from_payloads(attrs.input.payloads, [list[c.JourneyEvent]])
+            (many,) = await converter.decode(attrs.input.payloads, [list[c.JourneyEvent]])
             calls.append([(e.seq, e.action) for e in many])
     return calls
 

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.journey_records import JourneyActivities
+from config import Settings
 from domain import contracts as c
 from domain.ledger import CLOSE_SCHEDULE_ID, CloseReport
 from domain.stages import ChequeStatus, LossReason, Outcome
@@ -24,6 +24,7 @@ from domain.validity import paris_day
 from records import ledger
 from records.db import SessionFactory
 from records.seed import seed_default_programme
+from temporal_client import data_converter
 from tests.fixtures.temporal import (
     EPCI,
     PROGRAMME,
@@ -149,7 +150,7 @@ async def test_the_recorded_history_replays() -> None:
     assert any(e.activity_task_completed_event_attributes.result for e in history.events)
     replayer = Replayer(
         workflows=[MillesimeCloseWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),  # plain payloads pass through
         workflow_runner=sandbox_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

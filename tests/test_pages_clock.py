@@ -72,7 +72,11 @@ async def test_the_session_form_proposes_the_paris_day(api_stack: Stack) -> None
 
 def production(**settings: Any) -> Settings:
     return Settings(
-        environment="production", secret_key="k" * 40, cheque_code_key="c" * 40, **settings
+        environment="production",
+        secret_key="k" * 40,
+        cheque_code_key="c" * 40,
+        payload_key="p" * 40,
+        **settings,
     )
 
 

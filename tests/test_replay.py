@@ -6,7 +6,14 @@ tests/histories/ come from `python -m tests.histories.record`: the plain ones fr
 code before the patches of workflows/journey.py, the `_v2` ones from the code with them;
 `_notified` from `record_notified` (notice delivery), `expired_v3` and `locked` from
 `record_secured` (a change of structure told to the previous one; booklet lock/unlock);
-`lost` from `record_lost` (a booklet declared lost and replaced).
+`lost` from `record_lost` (a booklet declared lost and replaced); `erased` from
+`record_erased` (the person's data erased on request).
+
+All were recorded before the payload codec (plain JSON payloads) and replay with passnum's
+converter (temporal_client.data_converter), whose codec passes them through; a history
+written with the codec replays too (tests/test_temporal_codec.py). Free texts moved out of
+the requests (ids instead of text) without changing any command: no patch, and these
+histories, whose requests carried the text, replay unchanged.
 """
 
 from __future__ import annotations
@@ -21,22 +28,25 @@ from pathlib import Path
 import pytest
 import temporalio.workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from config import Settings
 from domain.contracts import (
     ACTIVITY_RECORD_EVENT,
     ACTIVITY_RECORD_EVENTS,
     SEARCH_ATTRIBUTES,
     U_DECLARE_BOOKLET_LOST,
+    U_ERASE_ON_REQUEST,
     U_LOCK_BOOKLET,
     U_UNLOCK_BOOKLET,
 )
 from domain.mail import ACTIVITY_DELIVER_NOTICES
+from temporal_client import data_converter
 from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
     PATCH_DELIVER_NOTICES,
+    PATCH_ERASE_ON_REQUEST,
     PATCH_LOST_BOOKLET,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_RECORD_TOGETHER,
@@ -66,7 +76,7 @@ def _load(name: str) -> WorkflowHistory:
 async def _replay(name: str) -> WorkflowReplayResult:
     replayer = Replayer(
         workflows=[JourneyWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),  # passes plain payloads through
         workflow_runner=sandbox_runner(),
     )
     return await replayer.replay_workflow(_load(name), raise_on_replay_failure=False)
@@ -163,6 +173,17 @@ def test_the_lost_history_replaces_a_booklet_once() -> None:
         assert f"patch:{PATCH_LOST_BOOKLET}" not in _commands(name)
 
 
+def test_the_erased_history_erases_once_and_anonymises_without_waiting() -> None:
+    assert _updates("erased")[U_ERASE_ON_REQUEST] == 1
+    commands = _commands("erased")
+    assert commands[f"patch:{PATCH_ERASE_ON_REQUEST}"] == 1
+    assert commands["anonymise_beneficiary"] == 1
+    events = json.loads((HERE / "erased.json").read_text())["events"]
+    assert not any(e["eventType"] == "EVENT_TYPE_TIMER_FIRED" for e in events)  # no retention wait
+    for name in ("completed_notified", "expired_v3", "locked", "lost"):  # recorded before it
+        assert f"patch:{PATCH_ERASE_ON_REQUEST}" not in _commands(name)
+
+
 GUARDS = [
     ("completed", PATCH_RECORD_TOGETHER),
     ("calendar", PATCH_RECORD_TOGETHER),
@@ -178,7 +199,7 @@ PAIRS = [
 ]
 # Patches of a new Update only: no older history runs it, so only the new history guards
 # them (taking the old branch there fails). The older ones replay as they are (above).
-NEW_ONLY = [("lost", PATCH_LOST_BOOKLET)]
+NEW_ONLY = [("lost", PATCH_LOST_BOOKLET), ("erased", PATCH_ERASE_ON_REQUEST)]
 # Every patch of the workflow is guarded by at least one pair above.
 PATCHES = {
     PATCH_RECORD_TOGETHER,
@@ -186,6 +207,7 @@ PATCHES = {
     PATCH_DELIVER_NOTICES,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_LOST_BOOKLET,
+    PATCH_ERASE_ON_REQUEST,
 }
 
 

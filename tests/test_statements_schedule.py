@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.journey_records import JourneyActivities
 from activities.statements import StatementActivities
+from config import Settings
 from domain.months import next_month, previous_month
 from domain.statements import (
     STATEMENTS_SCHEDULE_ID,
@@ -32,6 +32,7 @@ from domain.statements import (
 from domain.validity import PARIS, paris_day
 from records.db import SessionFactory
 from records.models import Statement, StatementLine
+from temporal_client import data_converter
 from tests.fixtures.statements import add_redeemed, qualified_structures
 from worker import build_worker, ensure_statements_schedule, sandbox_runner
 from workflows.statements import MonthlyStatementsWorkflow
@@ -95,7 +96,7 @@ async def test_the_recorded_history_replays() -> None:
     )  # a whole run, not a stub
     replayer = Replayer(
         workflows=[MonthlyStatementsWorkflow],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         workflow_runner=sandbox_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -328,11 +328,16 @@ def test_production_refuses_placeholder_secrets() -> None:
         Settings(environment="production", secret_key="k" * 40)
     with pytest.raises(ValidationError, match="PASSNUM_CHEQUE_CODE_KEY"):
         Settings(environment="production", secret_key="k" * 40, cheque_code_key="short")
+    # And the Temporal payload key (temporal_client.EncryptionCodec).
+    with pytest.raises(ValidationError, match="PASSNUM_PAYLOAD_KEY"):
+        Settings(environment="production", secret_key="k" * 40, cheque_code_key="c" * 40)
     ok = Settings(
         environment="production",
         secret_key="k" * 40,
         cheque_code_key="c" * 40,
+        payload_key="p" * 40,
         api_host="0.0.0.0",
     )
     assert ok.secret_key.get_secret_value() != DEV_SECRET_KEY
     assert "k" * 40 not in repr(ok) and "c" * 40 not in repr(ok)  # SecretStr: never printed
+    assert "p" * 40 not in repr(ok)

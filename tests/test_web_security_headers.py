@@ -130,6 +130,7 @@ async def test_production_adds_strict_transport_security() -> None:
         environment="production",
         secret_key="s" * 40,  # type: ignore[arg-type]
         cheque_code_key="c" * 40,  # ignored by Settings that do not know it
+        payload_key="p" * 40,  # likewise
     )
     app = create_app(settings, client=None)
     transport = httpx.ASGITransport(app=app)

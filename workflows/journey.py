@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         U_ASSESS,
         U_CONFIRM_REFERRAL,
         U_DECLARE_BOOKLET_LOST,
+        U_ERASE_ON_REQUEST,
         U_ISSUE_BOOKLET,
         U_LOCK_BOOKLET,
         U_LOG_SESSION,
@@ -65,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         BookletRequest,
         ConfirmReferral,
         DeclareBookletLostRequest,
+        EraseRequest,
         JourneyEvent,
         JourneyInput,
         JourneyStatus,
@@ -105,6 +107,9 @@ PATCH_NOTIFY_STRUCTURE_CHANGE = "notify-structure-change"
 # allocate and record the replacement). No history before it runs the update; the marker
 # sets apart the journeys that did, for any later change of this path.
 PATCH_LOST_BOOKLET = "lost-booklet"
+# The person's data erased on request (U_ERASE_ON_REQUEST: close if open, then anonymise at
+# once instead of after the retention period). A new Update, guarded like the lost booklet.
+PATCH_ERASE_ON_REQUEST = "erase-on-request"
 _DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
@@ -349,6 +354,19 @@ class JourneyWorkflow:
     def _validate_declare_booklet_lost(self, req: DeclareBookletLostRequest) -> None:
         self._check(rules.check_declare_lost, req)
 
+    @workflow.update(name=U_ERASE_ON_REQUEST)
+    async def erase_on_request(self, req: EraseRequest) -> JourneyStatus:
+        async with self._turn(rules.check_erase, req):
+            if not workflow.patched(PATCH_ERASE_ON_REQUEST):  # unreachable: see the patch
+                raise _failure(Refused(RefusalKind.CONFLICT, "Effacement indisponible."))
+            await self._record(req.actor, self._step(steps.erase_on_request, req, self._now()))
+            await self._anonymise({"on_request": "true"})
+        return copy.deepcopy(self._status)
+
+    @erase_on_request.validator
+    def _validate_erase_on_request(self, req: EraseRequest) -> None:
+        self._check(rules.check_erase, req)
+
     # ---- checks and steps (domain/journey_rules.py, domain/journey_steps.py) ----
 
     @asynccontextmanager
@@ -401,6 +419,11 @@ class JourneyWorkflow:
             change = self._step(steps.run_job, self._policy, due, self._now())
             await self._record(SYSTEM, change)
             return
+        await self._anonymise({"days": str(due.days)})
+
+    async def _anonymise(self, detail: dict[str, str]) -> None:
+        """Erase the person (records and mail) and record the journey ANONYMISED: the
+        retention period's end, or the person's request."""
         await self._flush()  # events held before it are recorded before the erasure
         await workflow.execute_activity(
             ACTIVITY_ANONYMISE,
@@ -409,7 +432,6 @@ class JourneyWorkflow:
             retry_policy=_RETRY_FOREVER,
         )
         self._step(steps.move, Stage.ANONYMISED, self._now())
-        detail = {"days": str(due.days)}
         await self._record(SYSTEM, Change(Action.ANONYMISED, Stage.CLOSED, detail=detail))
 
     # ---- recording ----
@@ -460,6 +482,7 @@ class JourneyWorkflow:
             reason=change.reason,
             detail=dict(change.detail),
             notices=built,
+            text_id=change.text_id,
         )
         if self._input.use_search_attributes:
             self._upsert_search_attributes()

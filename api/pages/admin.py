@@ -18,16 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api import access
+from api import access, consent_service
+from api.audit_log import account_details, audit_token, read_page
 from api.auth import CurrentUser, User, cookie_secure, now_utc
-from api.constraints import LINE, Id, IdPath, ShortText
+from api.constraints import LINE, MAX_PAGE, Id, IdPath, ShortText
 from api.deps import AppState, State
 from api.errors import ApiError
 from api.forms import Form, read_form
 from api.web import render
+from domain.rights import CONSENT_TEXT_MAX, AuditAction
 from domain.stages import Role
 from domain.validity import paris_today
-from records import accounts, coordination, models, queries
+from records import accounts, audit, coordination, models, queries
 from records.structures import StructureError, set_aptic_qualification
 
 router = APIRouter(prefix="/administration", include_in_schema=False)
@@ -77,6 +79,10 @@ def _done_message(fait: str | None) -> str | None:
 
 
 Done = Annotated[str | None, Query(max_length=20)]
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @router.get("")
@@ -162,11 +168,27 @@ async def qualify(
         def write(session: Session) -> None:
             row = session.get(models.MediationStructure, structure_id)
             assert row is not None
+            before = (row.aptic_qualified_from, row.aptic_qualified_until)
             set_aptic_qualification(
                 session,
                 row,
                 qualified_from=data.qualified_from,
                 qualified_until=data.qualified_until,
+            )
+            audit.record(
+                session,
+                at=now_utc(),
+                programme_code=user.programme_code,
+                account_id=user.id,
+                action=AuditAction.QUALIFICATION_SET,
+                target=f"mediation_structure:{structure_id}",
+                details={
+                    "structure": row.name,
+                    "qualified_from": data.qualified_from.isoformat(),
+                    "qualified_until": _iso(data.qualified_until),
+                    "previous_from": before[0].isoformat(),
+                    "previous_until": _iso(before[1]),
+                },
             )
 
         try:
@@ -278,6 +300,15 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
                 text = str(err)
                 raise _Refused("email" if "e-mail" in text else "password", text) from err
             assert account.id is not None
+            audit.record(
+                session,
+                at=now,
+                programme_code=user.programme_code,
+                account_id=user.id,
+                action=AuditAction.ACCOUNT_CREATED,
+                target=f"account:{account.id}",
+                details=account_details(account) | {"with_password": True},
+            )
             return account.id
 
         try:
@@ -378,7 +409,17 @@ async def account_deactivate(
                 "Vous ne pouvez pas désactiver votre propre compte : demandez-le à un autre "
                 "administrateur.",
             )
+        live = [t for t in accounts.list_api_tokens(session, account_id) if not t.revoked_at]
         accounts.deactivate(session, account, now=now)
+        audit.record(
+            session,
+            at=now,
+            programme_code=user.programme_code,
+            account_id=user.id,
+            action=AuditAction.ACCOUNT_DEACTIVATED,
+            target=f"account:{account_id}",
+            details={"email": account.email, "tokens_revoked": len(live)},
+        )
 
     await state.db.run(write, write=True)
     return _done(f"/administration/comptes/{account_id}", "desactive")
@@ -405,11 +446,12 @@ async def token_issue(
                     "ou révoquez l'ancien.",
                 )
             try:
-                _, secret = accounts.issue_api_token(
+                row, secret = accounts.issue_api_token(
                     session, account, label=label, now=now, created_by=user.id
                 )
             except accounts.AccountError as err:
                 raise _Refused("label", str(err)) from err
+            audit_token(session, user, row, AuditAction.TOKEN_ISSUED, now)
             return secret
 
         try:
@@ -441,8 +483,88 @@ async def token_revoke(
 
     def write(session: Session) -> int:
         token = access.programme_token(session, user, token_id)
-        accounts.revoke_api_token(session, token, now=now)
+        if token.revoked_at is None:
+            accounts.revoke_api_token(session, token, now=now)
+            audit_token(session, user, token, AuditAction.TOKEN_REVOKED, now)
         return token.account_id
 
     account_id = await state.db.run(write, write=True)
     return _done(f"/administration/comptes/{account_id}", "revoque")
+
+
+# ---- the audit log and the consent wording ----
+
+JOURNAL_PAGE = 50
+
+
+@router.get("/journal")
+async def journal(
+    request: Request,
+    state: State,
+    user: CurrentUser,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> HTMLResponse:
+    """Every administrator's action, most recent first (append-only: nothing here can be
+    changed or deleted)."""
+    access.require_admin(user)
+    offset = (page - 1) * JOURNAL_PAGE
+    found = await state.db.run(lambda s: read_page(s, user, limit=JOURNAL_PAGE, offset=offset))
+    return render(
+        request,
+        "admin/journal.html",
+        {
+            "entries": found.items,
+            "total": found.total,
+            "page": page,
+            "has_next": offset + JOURNAL_PAGE < found.total,
+        },
+    )
+
+
+class ConsentForm(BaseModel):
+    wording: str = Field(min_length=20, max_length=CONSENT_TEXT_MAX)
+
+
+async def _consent_page(
+    request: Request,
+    state: AppState,
+    form: Form[Any],
+    *,
+    status: int = 200,
+    done: str | None = None,
+) -> HTMLResponse:
+    found = await state.db.run(consent_service.versions)
+    return render(
+        request,
+        "admin/consent.html",
+        {"form": form, "versions": found, "done": done},
+        status_code=status,
+    )
+
+
+@router.get("/consentement")
+async def consent_page(
+    request: Request, state: State, user: CurrentUser, fait: Done = None
+) -> HTMLResponse:
+    access.require_admin(user)
+    done = "La nouvelle version du texte est en vigueur." if fait == "publie" else None
+    return await _consent_page(request, state, Form.blank(), done=done)
+
+
+@router.post("/consentement")
+async def consent_publish(request: Request, state: State, user: CurrentUser) -> Response:
+    """Publish a new wording (a double submit: the second finds it in force, 409 on the
+    form, nothing more published)."""
+    access.require_admin(user)
+    form = await read_form(request, ConsentForm)
+    if form.ok:
+        wording = form.data.wording
+        now = now_utc()
+        try:
+            await state.db.run(lambda s: consent_service.publish(s, user, wording, now), write=True)
+            return _done("/administration/consentement", "publie")
+        except ApiError as err:
+            if err.status != 409:
+                raise
+            form.refuse(err, "wording")
+    return await _consent_page(request, state, form, status=422)

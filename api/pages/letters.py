@@ -21,6 +21,7 @@ from api.constraints import IdPath, JourneyIdPath
 from api.deps import AppState, State
 from api.errors import ApiError, not_found
 from api.mail_service import (
+    KIND_LABELS,
     DeliveryLine,
     LetterLine,
     NoLetter,
@@ -35,19 +36,6 @@ from records import models, queries
 
 router = APIRouter(include_in_schema=False)
 
-KIND_LABELS: dict[str, str] = {
-    NoticeKind.REFERRAL_RECORDED.value: "Orientation enregistrée",
-    NoticeKind.ORIENTATION_REQUEST.value: "Demande d'orientation",
-    NoticeKind.ORIENTATION_REMINDER.value: "Rappel : orientation sans réponse",
-    NoticeKind.ORIENTATION_DECLINED.value: "Orientation refusée",
-    NoticeKind.ORIENTATION_EXPIRED.value: "Orientation expirée",
-    NoticeKind.STAGE_REMINDER.value: "Rappel : parcours sans activité",
-    NoticeKind.JOURNEY_STALLED.value: "Parcours bloqué",
-    NoticeKind.NUDGE.value: "Relance de la coordination",
-    NoticeKind.EXPIRY_WARNING.value: "Chèques bientôt expirés",
-    NoticeKind.JOURNEY_CLOSED.value: "Parcours clôturé",
-    "DIGEST": "Récapitulatif quotidien",
-}
 # The messages written for the person, as their letters are named.
 LETTER_LABELS: dict[str, str] = {
     NoticeKind.REFERRAL_RECORDED.value: "Inscription au Pass numérique",

@@ -22,7 +22,10 @@ from api.errors import ApiError
 from api.mail_service import MailView, count_mails, list_mails, read_mail
 from api.security_headers import MAIL_POLICY
 from api.web import render
+from domain import clock
+from domain.rights import AuditAction
 from domain.stages import Role
+from records import audit
 
 router = APIRouter(prefix="/administration/courriels", include_in_schema=False)
 PAGE_SIZE = 50
@@ -53,13 +56,25 @@ async def mailbox(
     )
 
 
-async def _read(state: State, user: CurrentUser, mail_id: int) -> MailView:
+async def _read(state: State, user: CurrentUser, mail_id: int, *, logged: bool) -> MailView:
+    """The mail; `logged`: its reading goes to the audit log (mails name people)."""
     access.require_role(user, Role.ADMINISTRATOR)
+    now = clock.now()
 
     def read(session: Session) -> MailView | None:
-        return read_mail(session, mail_id)
+        view = read_mail(session, mail_id)
+        if view is not None and logged:
+            audit.record(
+                session,
+                at=now,
+                programme_code=user.programme_code,
+                account_id=user.id,
+                action=AuditAction.MAIL_READ,
+                target=f"mail:{mail_id}",
+            )
+        return view
 
-    view = await state.db.run(read)
+    view = await state.db.run(read, write=logged)
     if view is None:
         raise ApiError(404, "not_found", "Ce courriel n'existe pas dans la boîte locale.")
     return view
@@ -67,13 +82,15 @@ async def _read(state: State, user: CurrentUser, mail_id: int) -> MailView:
 
 @router.get("/{mail_id}")
 async def mail(request: Request, state: State, user: CurrentUser, mail_id: IdPath) -> HTMLResponse:
-    return render(request, "admin/mail.html", {"mail": await _read(state, user, mail_id)})
+    return render(
+        request, "admin/mail.html", {"mail": await _read(state, user, mail_id, logged=True)}
+    )
 
 
 @router.get("/{mail_id}/html")
 async def mail_html(state: State, user: CurrentUser, mail_id: IdPath) -> HTMLResponse:
     """The mail's HTML part as its own document, for the mail page's sandboxed frame."""
-    view = await _read(state, user, mail_id)
+    view = await _read(state, user, mail_id, logged=False)  # the page above logged it
     if view.html is None:
         raise ApiError(404, "not_found", "Ce courriel n'a pas de version mise en forme.")
     return HTMLResponse(

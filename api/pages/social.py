@@ -42,6 +42,7 @@ from domain.needs import (
     Theme,
 )
 from domain.refusals import ChequeRefusal
+from domain.rights import INITIAL_CONSENT_TEXT
 from domain.security_codes import display_code, scan_text
 from domain.serials import parse_serial
 from domain.stages import (
@@ -53,7 +54,7 @@ from domain.stages import (
     Stage,
 )
 from domain.validity import last_day_before, last_valid_day, paris_today, valid_from
-from records import booklet_stock, duplicates, models, queries
+from records import booklet_stock, consent, duplicates, models, queries
 from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
@@ -61,16 +62,9 @@ router = APIRouter(prefix="/accompagnement", include_in_schema=False)
 SPACE = "/accompagnement"
 K = TypeVar("K", bound=KeyedForm)
 
-# The wording shown to the person and stored with the referral (Beneficiary.consent_text).
-# Changing it changes what future referrals record; past ones keep the text they showed.
-CONSENT_TEXT = (
-    "J'accepte que ma structure d'accueil et les structures du Pass numérique enregistrent "
-    "mon identité et mes coordonnées pour organiser mon accompagnement au numérique : "
-    "diagnostic de mes besoins, remise d'un carnet de chèques APTIC, orientation vers un "
-    "médiateur numérique et suivi de mes séances. Ces informations ne servent qu'à ce "
-    "parcours et sont effacées deux ans après ma dernière activité. Je peux demander à les "
-    "consulter, les corriger ou les effacer auprès de ma structure d'accueil."
-)
+# The consent wording's first version (records.consent: administrators publish the next
+# ones; the referral page shows the one in force and the referral pins it).
+CONSENT_TEXT = INITIAL_CONSENT_TEXT
 
 # "Courriel" and "Courrier" differ by one letter: the form spells out which is which.
 _CHANNEL_WORDS = {models.Channel.EMAIL: "Courriel (e-mail)", models.Channel.POST: "Courrier postal"}
@@ -105,6 +99,7 @@ class ReferralForm(KeyedForm):
 
     person: PersonForm
     consent: bool = False
+    consent_version: int | None = Field(default=None, ge=1, le=2**31 - 1)  # the one shown
     confirm_possible_duplicate: bool = False
 
     @field_validator("consent")
@@ -289,7 +284,7 @@ def _who(role: str, ref: str, names: dict[int, str]) -> str:
     return f"{name} ({label})" if name else label
 
 
-def _why(entry: models.TransitionLog, structures: dict[int, str]) -> list[str]:
+def _why(entry: queries.TimelineRow, structures: dict[int, str]) -> list[str]:
     lines: list[str] = []
     detail = entry.detail or {}
     if entry.reason:
@@ -493,18 +488,21 @@ async def _duplicate_view(state: AppState, user: User, exc: ApiError) -> Duplica
     return DuplicateView(mine=mine, others=others, criteria=criteria)
 
 
-def _refer_page(
+async def _refer_page(
     request: Request,
+    state: AppState,
     form: Form[ReferralForm],
     status: int = 200,
     duplicate: DuplicateView | None = None,
 ) -> HTMLResponse:
+    in_force = await state.db.run(consent.current)
     return render(
         request,
         "social/refer.html",
         {
             "form": form,
-            "consent_text": CONSENT_TEXT,
+            "consent_text": in_force.wording,
+            "consent_version": in_force.version,
             "channels": CHANNEL_OPTIONS,
             "duplicate": duplicate,
             "labels": LABELS,
@@ -515,17 +513,17 @@ def _refer_page(
 
 
 @router.get("/orienter")
-async def refer_page(request: Request, user: CurrentUser) -> HTMLResponse:
+async def refer_page(request: Request, state: State, user: CurrentUser) -> HTMLResponse:
     access.require_role(user, Role.SOCIAL_WORKER)
     blank: Form[ReferralForm] = Form.blank({**fresh_key(), "person.preferred_channel": "POST"})
-    return _refer_page(request, blank)
+    return await _refer_page(request, state, blank)
 
 
 @router.post("/orienter")
 async def refer_submit(request: Request, state: State, user: CurrentUser) -> Response:
     form = await _read(request, user, ReferralForm)
     if not form.ok:
-        return _refer_page(request, form, 422)
+        return await _refer_page(request, state, form, 422)
     data = form.data
     if user.reception_structure_id is None:
         raise access.forbidden("Votre compte n'est rattaché à aucune structure d'accueil.")
@@ -535,7 +533,8 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
             reception_structure_id=user.reception_structure_id,
             user=user,
             person=data.person.model_dump(),
-            consent_text=CONSENT_TEXT,
+            consent_text=None,  # the wording of the version shown
+            consent_version=data.consent_version,
             confirm_possible_duplicate=data.confirm_possible_duplicate,
         )
     except ApiError as exc:
@@ -544,9 +543,9 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
         if exc.code == "possible_duplicate":  # shown with its journeys, to confirm
             duplicate = await _duplicate_view(state, user, exc)
             form.add_error("confirm_possible_duplicate", DUPLICATE_TO_CONFIRM)
-            return _refer_page(request, form, exc.status, duplicate)
-        form.refuse(exc)
-        return _refer_page(request, form, exc.status)
+            return await _refer_page(request, state, form, exc.status, duplicate)
+        form.refuse(exc, "consent" if exc.code == "consent_version_outdated" else "")
+        return await _refer_page(request, state, form, exc.status)
     return submit.see(_journey_path(status.journey_id, "diagnostic"))
 
 

@@ -9,11 +9,13 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api import access
+from api.audit_log import audit_token
 from api.auth import CurrentUser, now_utc
 from api.constraints import IdPath, ShortText
 from api.deps import State
 from api.errors import ApiError, error_responses
 from api.schemas import Strict
+from domain.rights import AuditAction
 from domain.stages import Role
 from records import accounts
 from records.models import ApiToken
@@ -149,6 +151,7 @@ async def issue_token(
             )
         except accounts.AccountError as err:
             raise ApiError(409, "account_inactive", str(err)) from err
+        audit_token(session, user, row, AuditAction.TOKEN_ISSUED, now)
         return IssuedToken(**TokenOut.of(row).model_dump(), token=secret)
 
     return await state.db.run(write, write=True)
@@ -166,7 +169,9 @@ async def revoke_token(token_id: IdPath, state: State, user: CurrentUser) -> Res
 
     def write(session: Session) -> None:
         token = access.programme_token(session, user, token_id)
-        accounts.revoke_api_token(session, token, now=now)
+        if token.revoked_at is None:
+            accounts.revoke_api_token(session, token, now=now)
+            audit_token(session, user, token, AuditAction.TOKEN_REVOKED, now)
 
     await state.db.run(write, write=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -78,6 +78,7 @@ async def create_referral(
         user=user,
         person=body.person.model_dump(),
         consent_text=body.consent.text,
+        consent_version=body.consent.version,
         confirm_possible_duplicate=body.confirm_possible_duplicate,
     )
 
