@@ -28,6 +28,7 @@ from api.pages import (
     stock,
 )
 from api.pages import auth as auth_pages
+from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         stock,
         statement_pages,
         ledger_pages,
+        export_pages,
         admin,
         mailbox,
         letters,

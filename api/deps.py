@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -37,6 +37,37 @@ class Database:
 
     async def run(self, fn: Callable[[Session], T], *, write: bool = False) -> T:
         return await anyio.to_thread.run_sync(self._run, fn, write)
+
+    async def stream(self, produce: Callable[[Session], Iterator[T]]) -> AsyncIterator[T]:
+        """The items of `produce(session)` as they come, each pulled in a worker thread,
+        from one read-only session held for the whole iteration (one query fetched in
+        batches: a download of any size in flat memory) and rolled back at its end, or
+        as soon as the consumer stops (a client that went away)."""
+        session = self._sessions()
+        items: Iterator[T] | None = None
+        try:
+            items = await anyio.to_thread.run_sync(produce, session)
+            while True:
+                item = await anyio.to_thread.run_sync(next, items, _END)
+                if item is _END:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close, items, session)
+
+
+_END = object()
+
+
+def _close(items: Iterator[object] | None, session: Session) -> None:
+    try:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a generator's `finally` (and its cursor) runs now, not at GC
+    finally:
+        session.rollback()
+        session.close()
 
 
 @dataclass(frozen=True)

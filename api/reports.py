@@ -110,3 +110,21 @@ def overview(session: Session, user: User, filters: coordination.OverviewFilter)
         names=coordination.reference_names(session, programme.id),
         millesimes=list(range(programme.starts_on.year, max(end, last_year) + 1)),
     )
+
+
+def query_of(filters: coordination.OverviewFilter) -> dict[str, str]:
+    """The URL parameters that `parse_filters` reads back as `filters` (links that carry
+    the filters applied: the exports', the report's)."""
+    params: dict[str, str] = {}
+    if filters.epci_id is not None:
+        params["epci"] = str(filters.epci_id)
+    if filters.reception_structure_id is not None:
+        params["structure"] = f"accueil-{filters.reception_structure_id}"
+    elif filters.mediation_structure_id is not None:
+        params["structure"] = f"mediation-{filters.mediation_structure_id}"
+    if filters.millesime is not None:
+        params["millesime"] = str(filters.millesime)
+    for name, month in (("du", filters.from_month), ("au", filters.to_month)):
+        if month is not None:
+            params[name] = f"{month // 100:04d}-{month % 100:02d}"
+    return params

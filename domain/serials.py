@@ -104,6 +104,12 @@ def _grouped(digits: str) -> str:
     return f"{digits[0:3]}-{digits[3:7]}-{digits[7:13]}-{digits[13:15]}-{digits[15]}"
 
 
+def display_stored(digits: str) -> str:
+    """A stored (canonical, already checked) serial as printed on the booklet slip,
+    012-2026-000123-04-7, without parsing it again: for long lists (exports)."""
+    return _grouped(digits) if len(digits) == SERIAL_LENGTH else digits
+
+
 def parse_serial(text: str) -> ChequeSerial:
     """Parse a typed serial or raise SerialError with a French message."""
     digits = normalise(text)

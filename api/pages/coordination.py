@@ -108,21 +108,30 @@ async def overview(
         request,
         "coordination/overview.html",
         {
+            **filter_context(user, filters, report),
             "r": report,
             "o": report.figures,
-            "names": report.names,
-            "form": Form.blank(filters.typed),
-            "filtered": any(filters.typed.values()),
-            "millesime_options": [
-                ("0", "Sans carnet"),
-                *((str(y), str(y)) for y in report.millesimes),
-            ],
-            "ignored": filters.ignored,
             "banner_min": coordination.EXPIRING_BANNER_MIN,
             "offered": reads.millesimes_today(report.programme).offered,
-            "whole": user.epci_id is None,
         },
     )
+
+
+def filter_context(
+    user: User, filters: reports.Filters, report: reports.OverviewReport
+) -> dict[str, Any]:
+    """What the filters' form (coordination/_filters.html) shows."""
+    return {
+        "names": report.names,
+        "form": Form.blank(filters.typed),
+        "filtered": any(filters.typed.values()),
+        "millesime_options": [
+            ("0", "Sans carnet"),
+            *((str(y), str(y)) for y in report.millesimes),
+        ],
+        "ignored": filters.ignored,
+        "whole": user.epci_id is None,
+    }
 
 
 # ---- stalled journeys ----

@@ -1,17 +1,22 @@
-"""JSON API: coordinators' reports, the figures of the pages (api/reports.py)."""
+"""JSON API: coordinators' reports, the figures of the pages (api/reports.py), their
+exports (CSV, XLSX) and the programme report (PDF) (api/export_service.py), all under the
+same filters."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
 
-from api import reports
+from api import export_service, reports
 from api import schemas as s
 from api.auth import CurrentUser
 from api.constraints import IdQuery
 from api.deps import State
 from api.errors import error_responses
+from api.exports import CSV_CONTENT, PDF_CONTENT, PdfResponse
+from api.spreadsheets import XLSX_CONTENT
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
@@ -21,9 +26,7 @@ def _month(value: int | None) -> str | None:
     return f"{value // 100:04d}-{value % 100:02d}" if value else None
 
 
-@router.get("/overview", responses=error_responses(401, 403, 422))
-async def overview(
-    state: State,
+def report_filters(
     user: CurrentUser,
     epci: IdQuery = None,
     structure: Annotated[
@@ -42,11 +45,10 @@ async def overview(
     au: Annotated[
         str | None, Query(pattern=MONTH, description="To this month of referral, YYYY-MM")
     ] = None,
-) -> s.OverviewOut:
-    """Coordinators: the overview of their scope (EPCI or whole programme) under filters on
-    the month of referral, the booklet's millésime, the EPCI (ignored for an EPCI's
-    coordinators: their scope wins) and a structure."""
-    filters = reports.parse_filters(
+) -> reports.Filters:
+    """The reports' filters: the month of referral, the booklet's millésime, the EPCI
+    (ignored for an EPCI's coordinators: their scope wins) and a structure."""
+    return reports.parse_filters(
         user,
         epci=str(epci) if epci is not None else None,
         structure=structure,
@@ -54,6 +56,16 @@ async def overview(
         du=du,
         au=au,
     )
+
+
+ReportFilters = Annotated[reports.Filters, Depends(report_filters)]
+
+
+@router.get("/overview", responses=error_responses(401, 403, 422))
+async def overview(state: State, user: CurrentUser, filters: ReportFilters) -> s.OverviewOut:
+    """Coordinators: the overview of their scope (EPCI or whole programme) under filters on
+    the month of referral, the booklet's millésime, the EPCI (ignored for an EPCI's
+    coordinators: their scope wins) and a structure."""
     r = await state.db.run(lambda db: reports.overview(db, user, filters.applied))
     o, a = r.figures, filters.applied
     return s.OverviewOut(
@@ -92,3 +104,51 @@ async def overview(
         cheques_expiring_within_30_days=r.expiring.cheques,
         first_expiry_day=r.expiring.first_day,
     )
+
+
+@router.get(
+    "/exports/{export}.{fmt}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {**CSV_CONTENT, **XLSX_CONTENT},
+            "description": "Le fichier : CSV pour tableur français (UTF-8 avec BOM, « ; », "
+            "dates jj/mm/aaaa, montants 10,00) ou classeur XLSX",
+        },
+        **error_responses(401, 403, 422),
+    },
+)
+async def export(
+    state: State,
+    user: CurrentUser,
+    filters: ReportFilters,
+    export: Annotated[
+        str,
+        Path(
+            pattern=export_service.EXPORT_PATTERN,
+            description="What to export: " + ", ".join(export_service.EXPORTS),
+        ),
+    ],
+    fmt: Annotated[export_service.Format, Path(description="csv or xlsx")],
+) -> StreamingResponse:
+    """Coordinators: one row per journey, cheque, training session, reimbursement
+    statement or funder ledger entry of their scope, under the overview's filters (which
+    choose journeys: cheques, sessions and entries are those of the chosen journeys;
+    statements follow the EPCI, the mediation structure and the period). No name or
+    contact: the files are meant for funders. Streamed."""
+    return await export_service.download(state.db, user, export, fmt, filters.applied)
+
+
+@router.get(
+    "/programme.pdf",
+    response_class=PdfResponse,
+    responses={
+        200: {"content": PDF_CONTENT, "description": "Le rapport du programme en PDF"},
+        **error_responses(401, 403, 422),
+    },
+)
+async def programme_report(state: State, user: CurrentUser, filters: ReportFilters) -> PdfResponse:
+    """Coordinators: the programme report for funders and the State (key figures, funnel,
+    cheques per month, spending per EPCI and funder, impact), with charts, of their scope
+    under the overview's filters."""
+    return await export_service.programme_report_download(state.db, user, filters.applied)
