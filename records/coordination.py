@@ -30,6 +30,8 @@ from records.models import (
     MediationStructure,
     OverviewCount,
     OverviewFirstSession,
+    OverviewTotal,
+    OverviewTotalFirstSession,
     Programme,
     ReceptionStructure,
 )
@@ -156,7 +158,17 @@ class OverviewFilter:
     from_month: int | None = None
     to_month: int | None = None
 
-    def conditions(self, table: type[OverviewCount] | type[OverviewFirstSession]) -> list[Any]:
+    @property
+    def rolled_up(self) -> bool:
+        """Whether the rolled-up counters answer (no structure or month filtered)."""
+        return (
+            self.reception_structure_id is None
+            and self.mediation_structure_id is None
+            and self.from_month is None
+            and self.to_month is None
+        )
+
+    def conditions(self, table: Any) -> list[Any]:
         where: list[Any] = []
         for name in ("epci_id", "reception_structure_id", "mediation_structure_id", "millesime"):
             value = getattr(self, name)
@@ -180,33 +192,36 @@ def programme_overview(
     millésimes, months and stages, whatever the number of journeys."""
     if not (scope.everything or scope.epci_id is not None):
         raise ValueError("the overview covers the whole programme or one EPCI")
-    counts = [
-        col(OverviewCount.programme_code) == programme.code,
-        *filters.conditions(OverviewCount),
-    ]
+    # The rolled-up counters when they answer: their size does not grow with the journeys.
+    Count, FirstSession = (
+        (OverviewTotal, OverviewTotalFirstSession)
+        if filters.rolled_up
+        else (OverviewCount, OverviewFirstSession)
+    )
+    counts = [col(Count.programme_code) == programme.code, *filters.conditions(Count)]
     histogram = [
-        col(OverviewFirstSession.programme_code) == programme.code,
-        *filters.conditions(OverviewFirstSession),
+        col(FirstSession.programme_code) == programme.code,
+        *filters.conditions(FirstSession),
     ]
     if not scope.everything:
-        counts.append(col(OverviewCount.epci_id) == scope.epci_id)
-        histogram.append(col(OverviewFirstSession.epci_id) == scope.epci_id)
-    # Summed by the database over the filters' dimensions: a few hundred rows come back.
+        counts.append(col(Count.epci_id) == scope.epci_id)
+        histogram.append(col(FirstSession.epci_id) == scope.epci_id)
+    # Summed by the database over the dimensions shown: a few hundred rows come back.
     key = [
-        col(OverviewCount.epci_id),
-        col(OverviewCount.millesime) != 0,
-        col(OverviewCount.stage),
-        col(OverviewCount.stalled),
-        col(OverviewCount.outcome),
+        col(Count.epci_id),
+        col(Count.millesime) != 0,
+        col(Count.stage),
+        col(Count.stalled),
+        col(Count.outcome),
     ]
     rows = session.execute(
         sa_select(
             *key,
-            func.sum(col(OverviewCount.journeys)),
-            func.sum(col(OverviewCount.cheques_total)),
-            func.sum(col(OverviewCount.cheques_redeemed)),
+            func.sum(col(Count.journeys)),
+            func.sum(col(Count.cheques_total)),
+            func.sum(col(Count.cheques_redeemed)),
         )
-        .where(*counts, col(OverviewCount.journeys) != 0)
+        .where(*counts, col(Count.journeys) != 0)
         .group_by(*key)
     ).all()
     names: dict[int, str] = {
@@ -243,7 +258,7 @@ def programme_overview(
         key=lambda f: f.name,
     )
     value = programme.cheque_value_cents
-    median, with_session = _median_days_to_first_session(session, histogram)
+    median, with_session = _median_days_to_first_session(session, FirstSession, histogram)
     return Overview(
         cheque_value_cents=value,
         by_stage=by_stage,
@@ -281,16 +296,15 @@ def _funders(session: Session, programme: Programme, scope: JourneyScope) -> lis
     ]
 
 
-def _median_days_to_first_session(session: Session, where: list[Any]) -> tuple[float | None, int]:
+def _median_days_to_first_session(
+    session: Session, table: Any, where: list[Any]
+) -> tuple[float | None, int]:
     """Median days from referral to the first training session over the journeys of the
     scope that had one, and how many they are, from the histogram of those days (one row
     per day and EPCI: bounded by how long journeys last, not by how many there are)."""
-    days = col(OverviewFirstSession.days)
+    days = col(table.days)
     histogram = session.execute(
-        sa_select(days, func.sum(col(OverviewFirstSession.journeys)))
-        .where(*where)
-        .group_by(days)
-        .order_by(days)
+        sa_select(days, func.sum(col(table.journeys))).where(*where).group_by(days).order_by(days)
     ).all()
     n = sum(int(k) for _, k in histogram)
     if n <= 0:

@@ -3,8 +3,11 @@
 `OverviewCount` holds, per (programme, EPCI, reception structure, mediation structure,
 millésime, month of referral, stage, stalled, outcome), the number of journeys and the sums
 of their cheque counters; `OverviewFirstSession` the number of journeys per (the same
-dimensions, days to the first session). The dimensions are the overview's filters. Both are exactly the GROUP BY
-of the journey rows: `record_change` counts the difference a journey row's write makes
+dimensions, days to the first session). The dimensions are the overview's filters.
+`OverviewTotal` and `OverviewTotalFirstSession` hold the same rolled up to (programme, EPCI,
+millésime): the overview reads them when no structure or month is filtered, a number of rows
+that does not grow with the journeys. Each table is exactly the GROUP BY of the journey
+rows: `record_change` counts the difference a journey row's write makes
 (nothing when the overview's columns did not change, so a retried or late event, which
 leaves the journey row alone, counts nothing) and the session writes the sum of them when
 it commits (a rollback drops them). Rows whose count falls to zero stay.
@@ -16,6 +19,7 @@ PostgreSQL), in key order so that two transactions never wait on each other cros
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, event, func, insert, select
@@ -24,10 +28,18 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
-from records.models import Journey, OverviewCount, OverviewFirstSession
+from records.models import (
+    Journey,
+    OverviewCount,
+    OverviewFirstSession,
+    OverviewTotal,
+    OverviewTotalFirstSession,
+)
 
 COUNT: Table = OverviewCount.__table__  # type: ignore[attr-defined]
 FIRST_SESSION: Table = OverviewFirstSession.__table__  # type: ignore[attr-defined]
+TOTAL: Table = OverviewTotal.__table__  # type: ignore[attr-defined]
+TOTAL_FIRST_SESSION: Table = OverviewTotalFirstSession.__table__  # type: ignore[attr-defined]
 _JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 # What the overview filters on; 0 stands for none (primary key columns are never null).
 DIMENSIONS = (
@@ -38,18 +50,37 @@ DIMENSIONS = (
     "millesime",
     "referred_month",
 )
+TOTAL_DIMENSIONS = ("programme_code", "epci_id", "millesime")
 COUNT_KEY = (*DIMENSIONS, "stage", "stalled", "outcome")
 COUNT_SUMS = ("journeys", "cheques_total", "cheques_redeemed")
 FIRST_SESSION_KEY = (*DIMENSIONS, "days")
-_PENDING = "overview_counts.pending"  # session.info key: (counts, days) differences
+_PENDING = "overview_counts.pending"  # session.info key: {table name: {key: differences}}
 
 
-def _dimensions(row: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(int(row[d] or 0) for d in DIMENSIONS)
+@dataclass(frozen=True)
+class Level:
+    """A pair of counter tables and the dimensions they keep."""
+
+    counts: Table
+    first_sessions: Table
+    dimensions: tuple[str, ...]
+
+    @property
+    def count_key(self) -> tuple[str, ...]:
+        return (*self.dimensions, "stage", "stalled", "outcome")
+
+    @property
+    def first_session_key(self) -> tuple[str, ...]:
+        return (*self.dimensions, "days")
 
 
-def _count_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (*_dimensions(row), row["stage"], bool(row["stalled"]), row["outcome"] or "")
+FINE = Level(COUNT, FIRST_SESSION, DIMENSIONS)
+ROLLED_UP = Level(TOTAL, TOTAL_FIRST_SESSION, TOTAL_DIMENSIONS)
+LEVELS = (FINE, ROLLED_UP)
+
+
+def _dimensions(row: Mapping[str, Any], dimensions: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(int(row[d] or 0) for d in dimensions)
 
 
 def record_change(
@@ -61,17 +92,20 @@ def record_change(
     The differences add up in the session and are written just before it commits, all
     keys in order: a transaction recording several events (or journeys) locks the shared
     counter rows once, in the same order as any other, and only for its last moment."""
-    counts, days = session.info.setdefault(_PENDING, ({}, {}))
+    pending = session.info.setdefault(_PENDING, {})
     for row, sign in ((before, -1), (after, 1)):
         if row is None:
             continue
-        sums = counts.setdefault(_count_key(row), [0, 0, 0])
-        sums[0] += sign
-        sums[1] += sign * int(row["cheques_total"] or 0)
-        sums[2] += sign * int(row["cheques_redeemed"] or 0)
-        if row["days_to_first_session"] is not None:
-            key = (*_dimensions(row), int(row["days_to_first_session"]))
-            days[key] = days.get(key, 0) + sign
+        for level in LEVELS:
+            dims = _dimensions(row, level.dimensions)
+            key = (*dims, row["stage"], bool(row["stalled"]), row["outcome"] or "")
+            sums = pending.setdefault(level.counts.name, {}).setdefault(key, [0, 0, 0])
+            sums[0] += sign
+            sums[1] += sign * int(row["cheques_total"] or 0)
+            sums[2] += sign * int(row["cheques_redeemed"] or 0)
+            if row["days_to_first_session"] is not None:
+                days = pending.setdefault(level.first_sessions.name, {})
+                days.setdefault((*dims, int(row["days_to_first_session"])), [0])[0] += sign
 
 
 def write_pending(session: Session) -> None:
@@ -79,21 +113,19 @@ def write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None:
         return
-    counts, days = pending
-    _add(
-        session,
-        COUNT,
-        COUNT_KEY,
-        COUNT_SUMS,
-        [(k, tuple(v)) for k, v in sorted(counts.items()) if any(v)],
-    )
-    _add(
-        session,
-        FIRST_SESSION,
-        FIRST_SESSION_KEY,
-        ("journeys",),
-        [(k, (n,)) for k, n in sorted(days.items()) if n],
-    )
+    for level in LEVELS:
+        for table, key, sums in (
+            (level.counts, level.count_key, COUNT_SUMS),
+            (level.first_sessions, level.first_session_key, ("journeys",)),
+        ):
+            deltas = pending.get(table.name, {})
+            _add(
+                session,
+                table,
+                key,
+                sums,
+                [(k, tuple(v)) for k, v in sorted(deltas.items()) if any(v)],
+            )
 
 
 @event.listens_for(OrmSession, "before_commit")
@@ -121,9 +153,10 @@ def _upsert(table: Table, key: tuple[str, ...], sums: tuple[str, ...], dialect: 
 
 _UPSERTS = {
     (table.name, dialect): _upsert(table, key, sums, dialect)
+    for level in LEVELS
     for table, key, sums in (
-        (COUNT, COUNT_KEY, COUNT_SUMS),
-        (FIRST_SESSION, FIRST_SESSION_KEY, ("journeys",)),
+        (level.counts, level.count_key, COUNT_SUMS),
+        (level.first_sessions, level.first_session_key, ("journeys",)),
     )
     for dialect in ("postgresql", "sqlite")
 }
@@ -148,24 +181,27 @@ def _add(
 def rebuild(session: Session) -> None:
     """Recount everything from the journey rows (after rows were written in bulk, outside
     the projection). The caller commits."""
-    session.execute(delete(COUNT))
-    session.execute(delete(FIRST_SESSION))
-    session.execute(insert(COUNT).from_select([*COUNT_KEY, *COUNT_SUMS], recount_query()))
-    session.execute(
-        insert(FIRST_SESSION).from_select(
-            [*FIRST_SESSION_KEY, "journeys"], first_session_recount_query()
+    for level in LEVELS:
+        session.execute(delete(level.counts))
+        session.execute(delete(level.first_sessions))
+        session.execute(
+            insert(level.counts).from_select([*level.count_key, *COUNT_SUMS], recount_query(level))
         )
-    )
+        session.execute(
+            insert(level.first_sessions).from_select(
+                [*level.first_session_key, "journeys"], first_session_recount_query(level)
+            )
+        )
 
 
-def _dimension_columns() -> list[Any]:
-    return [func.coalesce(_JOURNEY.c[d], 0) for d in DIMENSIONS]
+def _dimension_columns(level: Level) -> list[Any]:
+    return [func.coalesce(_JOURNEY.c[d], 0) for d in level.dimensions]
 
 
-def recount_query() -> Any:
-    """`OverviewCount`'s rows computed from the journeys (a full scan)."""
+def recount_query(level: Level = FINE) -> Any:
+    """The counts of `level` computed from the journeys (a full scan)."""
     j = _JOURNEY.c
-    key = [*_dimension_columns(), j.stage, j.stalled, func.coalesce(j.outcome, "")]
+    key = [*_dimension_columns(level), j.stage, j.stalled, func.coalesce(j.outcome, "")]
     return select(
         *key,
         func.count(),
@@ -174,8 +210,8 @@ def recount_query() -> Any:
     ).group_by(*key)
 
 
-def first_session_recount_query() -> Any:
-    """`OverviewFirstSession`'s rows computed from the journeys (a full scan)."""
+def first_session_recount_query(level: Level = FINE) -> Any:
+    """The first-session histogram of `level` computed from the journeys (a full scan)."""
     j = _JOURNEY.c
-    key = [*_dimension_columns(), j.days_to_first_session]
+    key = [*_dimension_columns(level), j.days_to_first_session]
     return select(*key, func.count()).where(j.days_to_first_session.is_not(None)).group_by(*key)
