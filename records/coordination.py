@@ -30,6 +30,8 @@ from records.models import (
     MediationStructure,
     OverviewCount,
     OverviewFirstSession,
+    OverviewMonthly,
+    OverviewMonthlyFirstSession,
     OverviewTotal,
     OverviewTotalFirstSession,
     Programme,
@@ -158,15 +160,15 @@ class OverviewFilter:
     from_month: int | None = None
     to_month: int | None = None
 
-    @property
-    def rolled_up(self) -> bool:
-        """Whether the rolled-up counters answer (no structure or month filtered)."""
-        return (
-            self.reception_structure_id is None
-            and self.mediation_structure_id is None
-            and self.from_month is None
-            and self.to_month is None
-        )
+    def counters(self) -> tuple[Any, Any]:
+        """The counter tables that answer these filters, the smallest first: the rolled-up
+        ones without structure (and month) filters, whose size does not grow with the
+        journeys."""
+        if self.reception_structure_id is not None or self.mediation_structure_id is not None:
+            return OverviewCount, OverviewFirstSession
+        if self.from_month is not None or self.to_month is not None:
+            return OverviewMonthly, OverviewMonthlyFirstSession
+        return OverviewTotal, OverviewTotalFirstSession
 
     def conditions(self, table: Any) -> list[Any]:
         where: list[Any] = []
@@ -192,12 +194,7 @@ def programme_overview(
     millésimes, months and stages, whatever the number of journeys."""
     if not (scope.everything or scope.epci_id is not None):
         raise ValueError("the overview covers the whole programme or one EPCI")
-    # The rolled-up counters when they answer: their size does not grow with the journeys.
-    Count, FirstSession = (
-        (OverviewTotal, OverviewTotalFirstSession)
-        if filters.rolled_up
-        else (OverviewCount, OverviewFirstSession)
-    )
+    Count, FirstSession = filters.counters()
     counts = [col(Count.programme_code) == programme.code, *filters.conditions(Count)]
     histogram = [
         col(FirstSession.programme_code) == programme.code,

@@ -664,6 +664,37 @@ class OverviewFirstSession(Base, table=True):
     journeys: int = 0
 
 
+class OverviewMonthly(Base, table=True):
+    """`OverviewCount` rolled up to (programme, EPCI, millésime, month of referral): what
+    the overview reads when months are filtered but no structure (rows bounded by months)."""
+
+    __tablename__ = "overview_monthly"
+
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    stage: str = Field(primary_key=True, max_length=20)
+    stalled: bool = Field(primary_key=True)
+    outcome: str = Field(primary_key=True, max_length=20)
+    journeys: int = 0
+    cheques_total: int = 0
+    cheques_redeemed: int = 0
+
+
+class OverviewMonthlyFirstSession(Base, table=True):
+    """`OverviewFirstSession` rolled up like `OverviewMonthly`."""
+
+    __tablename__ = "overview_monthly_first_session"
+
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    epci_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    millesime: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    referred_month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    days: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    journeys: int = 0
+
+
 class OverviewTotal(Base, table=True):
     """`OverviewCount` rolled up to (programme, EPCI, millésime, stage, stalled, outcome):
     what the overview reads when no structure or month is filtered, a few hundred rows

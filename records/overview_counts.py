@@ -4,9 +4,9 @@
 millésime, month of referral, stage, stalled, outcome), the number of journeys and the sums
 of their cheque counters; `OverviewFirstSession` the number of journeys per (the same
 dimensions, days to the first session). The dimensions are the overview's filters.
-`OverviewTotal` and `OverviewTotalFirstSession` hold the same rolled up to (programme, EPCI,
-millésime): the overview reads them when no structure or month is filtered, a number of rows
-that does not grow with the journeys. Each table is exactly the GROUP BY of the journey
+The same rolled up to (programme, EPCI, millésime, month) (`OverviewMonthly`) and to
+(programme, EPCI, millésime) (`OverviewTotal`) serve the overview when no structure (and no
+month) is filtered: numbers of rows that do not grow with the journeys. Each table is exactly the GROUP BY of the journey
 rows: `record_change` counts the difference a journey row's write makes
 (nothing when the overview's columns did not change, so a retried or late event, which
 leaves the journey row alone, counts nothing) and the session writes the sum of them when
@@ -32,12 +32,16 @@ from records.models import (
     Journey,
     OverviewCount,
     OverviewFirstSession,
+    OverviewMonthly,
+    OverviewMonthlyFirstSession,
     OverviewTotal,
     OverviewTotalFirstSession,
 )
 
 COUNT: Table = OverviewCount.__table__  # type: ignore[attr-defined]
 FIRST_SESSION: Table = OverviewFirstSession.__table__  # type: ignore[attr-defined]
+MONTHLY: Table = OverviewMonthly.__table__  # type: ignore[attr-defined]
+MONTHLY_FIRST_SESSION: Table = OverviewMonthlyFirstSession.__table__  # type: ignore[attr-defined]
 TOTAL: Table = OverviewTotal.__table__  # type: ignore[attr-defined]
 TOTAL_FIRST_SESSION: Table = OverviewTotalFirstSession.__table__  # type: ignore[attr-defined]
 _JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
@@ -51,6 +55,7 @@ DIMENSIONS = (
     "referred_month",
 )
 TOTAL_DIMENSIONS = ("programme_code", "epci_id", "millesime")
+MONTHLY_DIMENSIONS = (*TOTAL_DIMENSIONS, "referred_month")
 COUNT_KEY = (*DIMENSIONS, "stage", "stalled", "outcome")
 COUNT_SUMS = ("journeys", "cheques_total", "cheques_redeemed")
 FIRST_SESSION_KEY = (*DIMENSIONS, "days")
@@ -75,8 +80,9 @@ class Level:
 
 
 FINE = Level(COUNT, FIRST_SESSION, DIMENSIONS)
+MONTHLY_LEVEL = Level(MONTHLY, MONTHLY_FIRST_SESSION, MONTHLY_DIMENSIONS)
 ROLLED_UP = Level(TOTAL, TOTAL_FIRST_SESSION, TOTAL_DIMENSIONS)
-LEVELS = (FINE, ROLLED_UP)
+LEVELS = (FINE, MONTHLY_LEVEL, ROLLED_UP)
 
 
 def _dimensions(row: Mapping[str, Any], dimensions: tuple[str, ...]) -> tuple[int, ...]:
