@@ -664,6 +664,16 @@ class OverviewFirstSession(Base, table=True):
     journeys: int = 0
 
 
+# The overview filtered on one structure over the whole programme reads that structure's rows.
+for _table in (OverviewCount, OverviewFirstSession):
+    for _column in ("reception_structure_id", "mediation_structure_id"):
+        Index(
+            f"ix_{_table.__tablename__}_programme_code_{_column}",
+            _table.programme_code,  # type: ignore[arg-type]
+            getattr(_table, _column),
+        )
+
+
 class OverviewMonthly(Base, table=True):
     """`OverviewCount` rolled up to (programme, EPCI, millésime, month of referral): what
     the overview reads when months are filtered but no structure (rows bounded by months)."""

@@ -57,6 +57,14 @@ BACKFILL = (
 )
 
 
+# The overview filtered on one structure over the whole programme reads that structure's rows.
+INDEXED = [
+    (table, column)
+    for table in ("overview_count", "overview_first_session")
+    for column in ("reception_structure_id", "mediation_structure_id")
+]
+
+
 def _key(*more: str) -> list[sa.Column]:
     return [
         sa.Column(name, sa.Integer(), autoincrement=False, nullable=False)
@@ -129,9 +137,13 @@ def upgrade() -> None:
     )
     for statement in BACKFILL:
         op.execute(statement)
+    for table, column in INDEXED:
+        op.create_index(f"ix_{table}_programme_code_{column}", table, ["programme_code", column])
 
 
 def downgrade() -> None:
+    for table, column in INDEXED:
+        op.drop_index(f"ix_{table}_programme_code_{column}", table_name=table)
     op.drop_table("overview_total_first_session")
     op.drop_table("overview_total")
     op.drop_table("overview_monthly_first_session")
