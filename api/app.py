@@ -30,9 +30,11 @@ from api.pages import (
 from api.pages import auth as auth_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
+from api.pages import policy as policy_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
 from api.routes import ledger as ledger_routes
+from api.routes import policy as policy_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(codec.router)
     app.include_router(ledger_routes.router)
     app.include_router(audit.router)
+    app.include_router(policy_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         ledger_pages,
         export_pages,
         admin,
+        policy_pages,
         mailbox,
         letters,
         rights,

@@ -27,6 +27,7 @@ from api.errors import ApiError, from_temporal, key_reused
 from api.idempotency import fingerprint
 from domain import clock
 from domain import contracts as c
+from domain.policy import JourneyPolicy
 from domain.refusals import (
     MSG_NO_SECOND_BOOKLET_TO_ALLOW,
     ChequeRefusal,
@@ -181,7 +182,9 @@ class JourneyService:
             same["consent_version"] = consent_version
         fingerprint = self._fingerprint(same)
 
-        def register(session: Session) -> tuple[models.Programme, models.ReceptionStructure]:
+        def register(
+            session: Session,
+        ) -> tuple[models.Programme, models.ReceptionStructure, JourneyPolicy]:
             programme = self._programme(session)
             journey_id = journey_id_for(programme.code, idempotency_key)
             structure = queries.get_reception_structure(session, reception_structure_id)
@@ -228,10 +231,10 @@ class JourneyService:
                 )
                 if matches:  # the rollback takes the person and the claim back
                     raise possible_duplicate(user, matches)
-            return programme, structure
+            return programme, structure, reads.policy_for(session, programme)
 
         # One unit of work (one database round trip) from the programme to the person.
-        programme, structure = await self.state.db.run(register, write=True)
+        programme, structure, policy = await self.state.db.run(register, write=True)
         journey_id = journey_id_for(programme.code, idempotency_key)
         assert structure.id is not None  # read from the database
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
@@ -242,7 +245,7 @@ class JourneyService:
                 epci_id=structure.epci_id,
                 reception_structure_id=structure.id,
                 referrer=actor,
-                policy=reads.policy_for(programme),
+                policy=policy,
                 use_search_attributes=self.settings.use_search_attributes,
             ),
             id=c.workflow_id_for(journey_id),

@@ -12,7 +12,7 @@ from domain import refusals as r
 from domain.millesimes import MillesimeChoice, ProgrammePeriod, millesimes_offered
 from domain.policy import JourneyPolicy
 from domain.validity import paris_today
-from records import models, queries
+from records import models, policy, queries
 
 
 def programme(session: Session, code: int) -> models.Programme:
@@ -24,12 +24,10 @@ def programme(session: Session, code: int) -> models.Programme:
     return found
 
 
-def policy_for(programme: models.Programme) -> JourneyPolicy:
-    return JourneyPolicy(
-        grace_months=programme.grace_months,
-        cheques_per_booklet=programme.cheques_per_booklet,
-        cheque_value_cents=programme.cheque_value_cents,
-    )
+def policy_for(session: Session, programme: models.Programme) -> JourneyPolicy:
+    """The policy a journey referred now starts with (records.policy): it travels in the
+    workflow's input, so a later change reaches new journeys only."""
+    return policy.load(session, programme)
 
 
 def period(programme: models.Programme) -> ProgrammePeriod:
@@ -53,12 +51,11 @@ def require_running(programme: models.Programme) -> None:
 
 def millesimes_today(programme: models.Programme) -> MillesimeChoice:
     """The millésimes a new booklet may take today, the default first."""
-    policy = policy_for(programme)
     return millesimes_offered(
         paris_today(),
         period(programme),
-        policy.grace_months,
-        policy.stop_issuing_days_before_expiry,
+        programme.grace_months,
+        JourneyPolicy().stop_issuing_days_before_expiry,
     )
 
 

@@ -426,3 +426,28 @@ def msg_payment_in_future(today: date) -> str:
         "La date du paiement ne peut pas être dans le futur "
         f"(nous sommes le {format_date_fr(today)})."
     )
+
+
+def msg_policy_missing(label: str) -> str:
+    return f"{label} : indiquez une valeur."
+
+
+def msg_policy_out_of_bounds(label: str, low: int, high: int, unit: str, value: int) -> str:
+    return f"{label} : entre {low} et {high} {unit}, pas {value}."
+
+
+def msg_policy_reminder_too_late(label: str, reminder: int, deadline: int) -> str:
+    return (
+        f"{label} : la relance doit venir avant l'échéance ({deadline} jours), "
+        f"pas à {reminder} jours."
+    )
+
+
+def msg_policy_frozen(label: str) -> str:
+    return (
+        f"{label} : ne peut plus changer, des chèques ont déjà été émis avec la valeur "
+        "actuelle (ils la portent, et les relevés et le grand livre s'en servent)."
+    )
+
+
+MSG_POLICY_REFUSED = "Ces règles ne peuvent pas être enregistrées : corrigez les valeurs signalées."

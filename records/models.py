@@ -985,3 +985,29 @@ class AdminAudit(Base, table=True):
     action: str = Field(max_length=40)  # domain.rights.AuditAction
     target: str = Field(max_length=120)  # e.g. "account:12", "token:3", "consent:2"
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# ---- programme policy (issue 11: policy per programme) ----
+
+
+class ProgrammePolicy(Base, table=True):
+    """A programme's calendar (domain.policy.JourneyPolicy): stall reminder and deadline
+    per open stage, orientation reminder and expiry, retention before anonymisation. The
+    cheques per booklet, cheque value and grace stay on `programme`. A new journey takes
+    the policy in force at its referral (it travels in the workflow's input): a running
+    journey keeps the one it started with. No row: domain defaults."""
+
+    __tablename__ = "programme_policy"
+
+    programme_id: int = Field(foreign_key="programme.id", primary_key=True)
+    referred_reminder_days: int
+    referred_stalled_days: int
+    assessed_reminder_days: int
+    assessed_stalled_days: int
+    booklet_issued_reminder_days: int
+    booklet_issued_stalled_days: int
+    in_training_reminder_days: int
+    in_training_stalled_days: int
+    orientation_reminder_days: int
+    orientation_expiry_days: int
+    retention_days: int

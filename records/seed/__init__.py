@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.stages import Role
+from records import policy
 from records.ledger import ensure_rule
 from records.models import (
     BudgetLine,
@@ -84,6 +85,7 @@ def seed_programme(session: Session, data: dict[str, Any]) -> Programme:
     session.add(programme)
     session.flush()
     assert programme.id is not None
+    session.add(policy.default_row(programme.id))
 
     epci_by_key: dict[str, Epci] = {}
     for e in epci_rows:
