@@ -41,6 +41,7 @@ from domain.security_codes import ChequeLine
 from domain.stages import Stage
 from records import booklet_stock, duplicates, free_texts, models, queries
 from records import idempotency as claims
+from records import policy as stored_policy
 
 T = TypeVar("T")
 
@@ -231,7 +232,10 @@ class JourneyService:
                 )
                 if matches:  # the rollback takes the person and the claim back
                     raise possible_duplicate(user, matches)
-            return programme, structure, reads.policy_for(session, programme)
+            policy = reads.policy_for(session, programme)
+            if created:  # what its workflow starts with, for the pages
+                stored_policy.remember(session, journey_id, policy)
+            return programme, structure, policy
 
         # One unit of work (one database round trip) from the programme to the person.
         programme, structure, policy = await self.state.db.run(register, write=True)

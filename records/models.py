@@ -1011,3 +1011,14 @@ class ProgrammePolicy(Base, table=True):
     orientation_reminder_days: int
     orientation_expiry_days: int
     retention_days: int
+
+
+class JourneyPolicySnapshot(Base, table=True):
+    """The policy a journey was referred with (domain.policy.as_values), written with the
+    referral: what its workflow holds in its input, for the pages (e.g. how many cheques
+    its booklet will have) after the programme's policy changed."""
+
+    __tablename__ = "journey_policy"
+
+    journey_id: str = Field(primary_key=True, max_length=36)
+    values: dict[str, int] = Field(default_factory=dict, sa_type=JSON)

@@ -4,9 +4,9 @@ new referral starts its workflow with; `save` writes checked values (flushed, no
 committed: the caller's unit of work holds the audit entry too).
 
 Cheque value and grace are read from the programme by the ledger, statements, exports and
-pages for cheques already issued: `frozen_fields` says they can no longer change once the
-programme has issued a cheque (records.ledger/statements would otherwise value past cheques
-at the new amount).
+pages for cheques already issued: `frozen_fields` says when they can no longer change (the
+ledger and statements would otherwise value past cheques at the new amount, and pages show
+another validity than the one a journey's workflow enforces).
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from domain.policy import JourneyPolicy, as_values, from_values
-from records.models import Cheque, Programme, ProgrammePolicy
+from records.models import Cheque, Journey, JourneyPolicySnapshot, Programme, ProgrammePolicy
 
 # The fields kept on `programme`, not on `programme_policy`.
 ON_PROGRAMME = ("grace_months", "cheques_per_booklet", "cheque_value_cents")
-# Fixed once the programme has issued a cheque.
-FROZEN_ONCE_ISSUED = ("grace_months", "cheque_value_cents")
 
 
 def _calendar_fields() -> list[str]:
@@ -44,16 +42,31 @@ def default_row(programme_id: int) -> ProgrammePolicy:
     )
 
 
-def has_issued_cheques(session: Session, programme_code: int) -> bool:
-    return (
-        session.exec(select(Cheque.serial).where(Cheque.programme_code == programme_code)).first()
-        is not None
-    )
-
-
 def frozen_fields(session: Session, programme: Programme) -> tuple[str, ...]:
-    """The values that can no longer change (see the module docstring)."""
-    return FROZEN_ONCE_ISSUED if has_issued_cheques(session, programme.code) else ()
+    """The values that can no longer change (see the module docstring): the grace once a
+    journey exists, the cheque value once a cheque is issued."""
+    code = programme.code
+    frozen: list[str] = []
+    if session.exec(select(Journey.id).where(Journey.programme_code == code)).first():
+        frozen.append("grace_months")
+    if session.exec(select(Cheque.serial).where(Cheque.programme_code == code)).first():
+        frozen.append("cheque_value_cents")
+    return tuple(frozen)
+
+
+def remember(session: Session, journey_id: str, policy: JourneyPolicy) -> None:
+    """Keep the policy a journey is referred with (its workflow holds it in its input)."""
+    session.add(JourneyPolicySnapshot(journey_id=journey_id, values=as_values(policy)))
+    session.flush()
+
+
+def cheques_per_booklet(session: Session, journey_id: str, programme: Programme) -> int:
+    """How many cheques the journey's booklet has (or will have): its referral's policy,
+    else (journeys referred before policies were kept) the programme's."""
+    row = session.get(JourneyPolicySnapshot, journey_id)
+    if row is not None and "cheques_per_booklet" in row.values:
+        return int(row.values["cheques_per_booklet"])
+    return programme.cheques_per_booklet
 
 
 def save(session: Session, programme: Programme, values: dict[str, int]) -> None:

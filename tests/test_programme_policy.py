@@ -257,6 +257,20 @@ async def test_policy_change_applies_to_new_journeys_only(api_stack: Stack) -> N
     assert new.stage_deadlines[Stage.REFERRED].stalled_days == 7
     assert new.cheques_per_booklet == 6
 
+    # The booklet page says what each journey's booklet will hold.
+    sw = await client_for(stack, "sw")
+    try:
+        for jid, count in ((before, 10), (after, 6)):
+            page = await sw.get(f"/accompagnement/parcours/{jid}/carnet")
+            assert page.status_code == 200
+            assert f"<dd>{count} chèques APTIC de " in page.text
+    finally:
+        await sw.aclose()
+    # Journeys exist: the grace after the millésime can no longer change.
+    r = await stack.http.put(URL, json={**changed, "grace_months": 2}, headers=stack.auth("admin"))
+    assert r.status_code == 422
+    assert [d["field"] for d in r.json()["error"]["details"]] == ["grace_months"]
+
     # Both booklets are issued after the change: each takes its journey's policy.
     _, booklet_before, _, _ = await train_over_api(stack, before, mediation, ASSESSMENT)
     _, booklet_after, _, _ = await train_over_api(stack, after, mediation, ASSESSMENT)

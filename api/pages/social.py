@@ -55,6 +55,7 @@ from domain.stages import (
 )
 from domain.validity import last_day_before, last_valid_day, paris_today, valid_from
 from records import booklet_stock, consent, duplicates, models, queries
+from records import policy as stored_policy
 from records.cheque_codes import CodeVault
 
 router = APIRouter(prefix="/accompagnement", include_in_schema=False)
@@ -656,7 +657,12 @@ async def _booklet_page(
     status: int = 200,
 ) -> HTMLResponse:
     p = view.programme
-    offer = await state.db.run(lambda s: _booklet_offer(s, state, view))
+    offer, count = await state.db.run(
+        lambda s: (
+            _booklet_offer(s, state, view),
+            stored_policy.cheques_per_booklet(s, view.journey.id, p),
+        )
+    )
     if offer.millesimes and not form.value("millesime"):
         form.values["millesime"] = str(offer.millesimes[0][0])  # the default, checked
     return render(
@@ -666,9 +672,9 @@ async def _booklet_page(
             view,
             form=form,
             offer=offer,
-            count=p.cheques_per_booklet,
+            count=count,
             value=p.cheque_value_cents,
-            total=p.cheque_value_cents * p.cheques_per_booklet,
+            total=p.cheque_value_cents * count,
         ),
         status_code=status,
     )

@@ -1,5 +1,6 @@
 """A programme's calendar policy (issue 11): stall reminder and deadline per open stage,
-orientation reminder and expiry, retention before anonymisation, edited by administrators.
+orientation reminder and expiry, retention before anonymisation, edited by administrators;
+and the policy each journey was referred with (`journey_policy`, for the pages).
 Existing programmes get today's defaults (domain.policy, frozen here).
 
 Revision ID: 0019
@@ -45,6 +46,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("programme_id", name=op.f("pk_programme_policy")),
     )
+    op.create_table(
+        "journey_policy",
+        sa.Column("journey_id", sa.String(length=36), nullable=False),
+        sa.Column("values", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("journey_id", name=op.f("pk_journey_policy")),
+    )
     columns = ", ".join(DEFAULTS)
     values = ", ".join(str(v) for v in DEFAULTS.values())
     op.execute(
@@ -53,4 +60,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("journey_policy")
     op.drop_table("programme_policy")
