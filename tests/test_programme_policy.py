@@ -7,6 +7,7 @@ referred after takes the new ones."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given
@@ -18,7 +19,10 @@ from domain.policy import BOUNDS, PAIRS, JourneyPolicy, as_values, from_values, 
 from domain.rights import AuditAction
 from domain.stages import Stage
 from records import models
+from records import policy as stored
+from records.seed import seed_default_programme
 from tests.fixtures.api import Stack, csrf_from, refer_over_api, train_over_api
+from tests.fixtures.temporal import REFERRER, Journeys
 from tests.test_pages_coordination import client_for, field_error, form_id
 
 DEFAULTS = as_values(JourneyPolicy())
@@ -298,3 +302,33 @@ async def test_policy_change_applies_to_new_journeys_only(api_stack: Stack) -> N
             for jid in (before, after)
         }
     assert per_journey == {before: 10, after: 6}
+
+
+async def test_stall_timer_follows_the_policy_at_referral(journeys: Journeys) -> None:
+    """On the time-skipping server: after a change of the referred stage's stall days, a
+    journey started with the stored policy stalls at the new day; one started before
+    (the old policy, in its input) has not stalled yet."""
+    j = journeys
+    with j.sessions() as s:
+        seed_default_programme(s)
+        programme = s.exec(select(models.Programme)).one()
+        old_policy = stored.load(s, programme)
+        stored.save(
+            s, programme, {**DEFAULTS, "referred_reminder_days": 2, "referred_stalled_days": 4}
+        )
+        s.commit()
+    old, _ = await j.start(policy=old_policy)
+    with j.sessions() as s:
+        new_policy = stored.load(s, s.exec(select(models.Programme)).one())
+    assert new_policy.stage_deadlines[Stage.REFERRED].stalled_days == 4
+    new, _ = await j.start(policy=new_policy)
+
+    await j.advance(timedelta(days=5))
+    assert (await j.settle(new)).stalled
+    assert not (await j.settle(old)).stalled  # its deadline stays at day 20
+    await j.advance(timedelta(days=16))
+    assert (await j.settle(old)).stalled
+    for handle in (old, new):
+        await j.update(handle, c.U_WITHDRAW, c.WithdrawRequest(REFERRER, "Déménagement"))
+    for handle in (old, new):
+        assert (await j.finish(handle)).stage == Stage.ANONYMISED
