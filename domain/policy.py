@@ -1,7 +1,9 @@
 """Calendar policy of a programme: stall deadlines per stage, orientation, retention.
 
 Defaults follow French inclusion services: an orientation is reminded after 10 days
-and expires unanswered after 30 days. Every value is overridable per programme.
+and expires unanswered after 30 days. Administrators set a programme's values within
+`BOUNDS` (records.policy stores them, api.policy_service changes them); a journey keeps
+the policy it was referred with (it travels in its workflow's input).
 """
 
 from __future__ import annotations
