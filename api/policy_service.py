@@ -78,9 +78,8 @@ async def change(
                 [{"field": name, "message": message} for name, message in problems.items()],
             )
         after = {name: values[name] for name in BOUNDS}
-        changed = {
-            name: [before[name], after[name]] for name in BOUNDS if before[name] != after[name]
-        }
+        # "10 → 8" per changed value: what the journal page shows
+        changed = {n: f"{before[n]} → {after[n]}" for n in BOUNDS if before[n] != after[n]}
         if changed:
             stored.save(session, programme, after)
             audit.record(
@@ -90,7 +89,7 @@ async def change(
                 account_id=user.id,
                 action=AuditAction.POLICY_CHANGED,
                 target=f"programme:{programme.code}",
-                details={"changed": changed},
+                details=changed,
             )
         return read(session, user)
 
