@@ -29,6 +29,8 @@ from domain import clock
 from domain import contracts as c
 from domain.refusals import (
     MSG_NO_SECOND_BOOKLET_TO_ALLOW,
+    MSG_STRUCTURE_INACTIVE,
+    STRUCTURE_INACTIVE,
     ChequeRefusal,
     ChequeVerdict,
     msg_not_qualified_for_orientation,
@@ -436,7 +438,9 @@ class JourneyService:
         self, structure_id: int, *, on: date | None = None
     ) -> models.MediationStructure:
         structure = await self.state.db.run(lambda s: self._mediation_structure(s, structure_id))
-        # `on`: the day an orientation is made; the structure must be qualified that day.
+        # `on`: the day an orientation is made; the structure must be active and qualified.
+        if on is not None and not structure.active:
+            raise ApiError(422, STRUCTURE_INACTIVE, MSG_STRUCTURE_INACTIVE)
         if on is not None and not structure.is_qualified_on(on):
             raise ApiError(
                 422,

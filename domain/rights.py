@@ -89,6 +89,10 @@ class AuditAction(Labelled):
     QUALIFICATION_SET = "QUALIFICATION_SET"
     CONSENT_PUBLISHED = "CONSENT_PUBLISHED"
     MAIL_READ = "MAIL_READ"
+    STRUCTURE_CREATED = "STRUCTURE_CREATED"
+    STRUCTURE_UPDATED = "STRUCTURE_UPDATED"
+    STRUCTURE_DEACTIVATED = "STRUCTURE_DEACTIVATED"
+    STRUCTURES_IMPORTED = "STRUCTURES_IMPORTED"
 
 
 labels(
@@ -101,5 +105,9 @@ labels(
         AuditAction.QUALIFICATION_SET: "Qualification APTIC modifiée",
         AuditAction.CONSENT_PUBLISHED: "Nouveau texte de consentement publié",
         AuditAction.MAIL_READ: "Courriel consulté",
+        AuditAction.STRUCTURE_CREATED: "Structure ajoutée à l'annuaire",
+        AuditAction.STRUCTURE_UPDATED: "Structure modifiée dans l'annuaire",
+        AuditAction.STRUCTURE_DEACTIVATED: "Structure désactivée",
+        AuditAction.STRUCTURES_IMPORTED: "Annuaire des lieux importé",
     },
 )

@@ -174,6 +174,9 @@ async def qualify(
                 row,
                 qualified_from=data.qualified_from,
                 qualified_until=data.qualified_until,
+                account_id=user.id,
+                source="page",
+                at=now_utc(),
             )
             audit.record(
                 session,
