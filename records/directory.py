@@ -133,6 +133,28 @@ class ImportPlan:
         }
 
 
+def report_lines(plan: ImportPlan, *, dry_run: bool) -> list[str]:
+    """The plan in French, as the command line and the administrators' page show it."""
+    if plan.errors:
+        return [
+            f"Fichier refusé : {len(plan.errors)} erreur(s), rien n'a été importé.",
+            *(str(e) for e in plan.errors),
+        ]
+    lines = [
+        f"{len(plan.created)} lieu(x) {'à créer' if dry_run else 'créé(s)'}, "
+        f"{len(plan.updated)} {'à modifier' if dry_run else 'modifié(s)'}, "
+        f"{len(plan.unchanged)} inchangé(s)."
+    ]
+    lines += [f"Création : {p.place.external_id} ({p.place.name})" for p in plan.created]
+    lines += [
+        f"Modification : {p.place.external_id} ({', '.join(sorted(map(_column_of, p.changes)))})"
+        for p in plan.updated
+    ]
+    if dry_run:
+        lines.append("Essai à blanc : rien n'a été écrit.")
+    return lines
+
+
 def _column_of(attribute: str) -> str:
     return next(c for c, a in ATTRIBUTES.items() if a == attribute)
 
