@@ -32,6 +32,7 @@ from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
+from api.routes import directory as directory_routes
 from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
@@ -67,7 +68,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
     # 413 past a few kilobytes (the codec endpoint: a history's payloads)
-    app.add_middleware(BodyLimit, larger={codec.PREFIX: codec.MAX_BODY_BYTES})
+    app.add_middleware(
+        BodyLimit,
+        larger={
+            codec.PREFIX: codec.MAX_BODY_BYTES,
+            directory_routes.IMPORT_PATH: directory_routes.MAX_IMPORT_BYTES,
+        },
+    )
     app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
     app.state.clock_at = settings.clock_at
     app.add_middleware(FrozenClock)  # one "today" per request, settable in dev and tests
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # Before the accounts' routes: fuzzing them revokes tokens (tests/test_api_fuzz.py).
     app.include_router(person.router)
     app.include_router(cheques.router)
+    app.include_router(directory_routes.router)
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
     app.include_router(reports.router)

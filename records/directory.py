@@ -21,6 +21,7 @@ from domain.needs import Theme
 from domain.rights import AuditAction
 from records import audit
 from records.models import (
+    AdminAudit,
     Epci,
     MediationQualification,
     MediationStructure,
@@ -98,6 +99,191 @@ def apply_changes(
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
+
+
+# ---- administrators' changes ----
+
+# Attributes an administrator may set, per kind (the structure's own id and programme aside).
+COMMON_FIELDS = (
+    "name",
+    "epci_id",
+    "commune",
+    "email",
+    "siret",
+    "address",
+    "postal_code",
+    "insee_code",
+    "phone",
+    "opening_hours",
+    "active",
+)
+RECEPTION_FIELDS = (*COMMON_FIELDS, "kind")
+MEDIATION_FIELDS = (
+    *COMMON_FIELDS,
+    "external_id",
+    "themes",
+    "capacity",
+    "aptic_qualified_from",
+    "aptic_qualified_until",
+)
+Structure = MediationStructure | ReceptionStructure
+
+
+def _target(structure: Structure) -> str:
+    kind = "mediation" if isinstance(structure, MediationStructure) else "reception"
+    return f"{kind}_structure:{structure.id}"
+
+
+def create_structure(
+    session: Session,
+    programme_code: int,
+    kind: str,
+    values: dict[str, Any],
+    *,
+    at: datetime,
+    account_id: int | None,
+    source: str,
+    idempotency_key: str | None = None,
+) -> Structure:
+    """A new reception ("reception") or mediation ("mediation") structure, audit-logged (with
+    the caller's idempotency key, by which `created_by_key` finds it again)."""
+    pid = programme_id(session, programme_code)
+    epci_of(session, programme_code, values["epci_id"])
+    structure: Structure
+    if kind == "mediation":
+        _check_period(values.get("aptic_qualified_from"), values.get("aptic_qualified_until"))
+        if values.get("external_id") and _by_external_id(session, pid, values["external_id"]):
+            raise StructureError("external_id", "Cet identifiant est déjà celui d'un lieu.")
+        structure = MediationStructure(
+            programme_id=pid, **{k: v for k, v in values.items() if k in MEDIATION_FIELDS}
+        )
+    else:
+        structure = ReceptionStructure(
+            programme_id=pid, **{k: v for k, v in values.items() if k in RECEPTION_FIELDS}
+        )
+    session.add(structure)
+    session.flush()
+    assert structure.id is not None
+    if isinstance(structure, MediationStructure):
+        serve(session, structure.id, structure.epci_id)
+        _history(session, structure, at=at, account_id=account_id, source=source)
+    audit.record(
+        session,
+        at=at,
+        programme_code=programme_code,
+        account_id=account_id,
+        action=AuditAction.STRUCTURE_CREATED,
+        target=_target(structure),
+        details={"name": structure.name, "idempotency_key": idempotency_key},
+    )
+    return structure
+
+
+def created_by_key(
+    session: Session, programme_code: int, account_id: int | None, key: str
+) -> str | None:
+    """The audit target ("mediation_structure:12") of the structure this account created
+    with idempotency key `key`, if any."""
+    rows = session.exec(
+        select(AdminAudit)
+        .where(
+            AdminAudit.programme_code == programme_code,
+            AdminAudit.account_id == account_id,
+            AdminAudit.action == AuditAction.STRUCTURE_CREATED.value,
+        )
+        .order_by(col(AdminAudit.id).desc())
+    ).all()
+    return next((r.target for r in rows if r.details.get("idempotency_key") == key), None)
+
+
+def update_structure(
+    session: Session,
+    programme_code: int,
+    structure: Structure,
+    values: dict[str, Any],
+    *,
+    at: datetime,
+    account_id: int | None,
+    source: str,
+) -> dict[str, list[Any]]:
+    """Set the given attributes; returns those that changed ({name: [before, after]}),
+    audit-logged (deactivation as its own action). A new qualification period is appended
+    to the history. Changing nothing logs nothing."""
+    allowed = MEDIATION_FIELDS if isinstance(structure, MediationStructure) else RECEPTION_FIELDS
+    values = {k: v for k, v in values.items() if k in allowed}
+    if "epci_id" in values:
+        epci_of(session, programme_code, values["epci_id"])
+    if isinstance(structure, MediationStructure):
+        _check_period(
+            values.get("aptic_qualified_from", structure.aptic_qualified_from),
+            values.get("aptic_qualified_until", structure.aptic_qualified_until),
+        )
+        wanted = values.get("external_id")
+        if wanted and wanted != structure.external_id:
+            other = _by_external_id(session, structure.programme_id, wanted)
+            if other is not None:
+                raise StructureError("external_id", "Cet identifiant est déjà celui d'un lieu.")
+    changes = apply_changes(structure, values)
+    if not changes:
+        return changes
+    session.add(structure)
+    session.flush()
+    assert structure.id is not None
+    if isinstance(structure, MediationStructure):
+        if "epci_id" in changes:
+            serve(session, structure.id, structure.epci_id)
+        if {"aptic_qualified_from", "aptic_qualified_until"} & changes.keys():
+            _history(session, structure, at=at, account_id=account_id, source=source)
+    deactivated = changes.get("active") == [True, False]
+    audit.record(
+        session,
+        at=at,
+        programme_code=programme_code,
+        account_id=account_id,
+        action=AuditAction.STRUCTURE_DEACTIVATED if deactivated else AuditAction.STRUCTURE_UPDATED,
+        target=_target(structure),
+        details={"name": structure.name, "changes": changes},
+    )
+    return changes
+
+
+def _check_period(start: date | None, end: date | None) -> None:
+    if start is None:
+        raise StructureError("aptic_qualified_from", "Indiquez le début de la qualification.")
+    if end is not None and end < start:
+        raise StructureError(
+            "aptic_qualified_until", "La fin de la qualification ne peut pas précéder son début."
+        )
+
+
+def _by_external_id(session: Session, pid: int, external_id: str) -> MediationStructure | None:
+    return session.exec(
+        select(MediationStructure).where(
+            MediationStructure.programme_id == pid,
+            MediationStructure.external_id == external_id,
+        )
+    ).first()
+
+
+def _history(
+    session: Session,
+    structure: MediationStructure,
+    *,
+    at: datetime,
+    account_id: int | None,
+    source: str,
+) -> None:
+    assert structure.id is not None
+    session.add(
+        MediationQualification(
+            mediation_structure_id=structure.id,
+            qualified_from=structure.aptic_qualified_from,
+            qualified_until=structure.aptic_qualified_until,
+            recorded_at=at,
+            account_id=account_id,
+            source=source,
+        )
+    )  # flushed by the caller
 
 
 # ---- import ----
@@ -294,17 +480,7 @@ def apply_import(session: Session, programme_code: int, plan: ImportPlan, *, at:
             qualified.append(target)
     session.flush()
     for structure in qualified:
-        assert structure.id is not None
-        session.add(
-            MediationQualification(
-                mediation_structure_id=structure.id,
-                qualified_from=structure.aptic_qualified_from,
-                qualified_until=structure.aptic_qualified_until,
-                recorded_at=at,
-                account_id=None,
-                source="import",
-            )
-        )
+        _history(session, structure, at=at, account_id=None, source="import")
     session.flush()
 
 
