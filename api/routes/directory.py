@@ -24,7 +24,7 @@ from api.auth import CurrentUser, now_utc
 from api.constraints import LINE, IdPath
 from api.deps import IdempotencyKey, State
 from api.errors import ApiError, error_responses, not_found
-from api.exports import attachment
+from api.exports import CSV_CONTENT, attachment
 from api.idempotency import claim, fingerprint
 from api.schemas import Strict, StructureKind
 from domain.directory import to_csv, to_json
@@ -310,7 +310,18 @@ async def import_structures(
     return report
 
 
-@router.get("/structures/export", responses=error_responses(401, 422))
+@router.get(
+    "/structures/export",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {**CSV_CONTENT, "application/json": {"schema": {"type": "array"}}},
+            "description": "Les lieux au schéma national : CSV (UTF-8, « , », listes jointes "
+            "par « | ») ou JSON (liste d'objets)",
+        },
+        **error_responses(401, 422),
+    },
+)
 async def export_structures(
     state: State,
     user: CurrentUser,
