@@ -84,7 +84,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # Before the accounts' routes: fuzzing them revokes tokens (tests/test_api_fuzz.py).
     app.include_router(person.router)
     app.include_router(cheques.router)
-    app.include_router(directory_routes.router)
     app.include_router(accounts.router)
     app.include_router(stock_routes.router)
     app.include_router(reports.router)
@@ -92,6 +91,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(codec.router)
     app.include_router(ledger_routes.router)
     app.include_router(audit.router)
+    # Last: fuzzing it as an administrator may deactivate the structures that the other
+    # operations' journeys are oriented to (tests/test_api_fuzz.py).
+    app.include_router(directory_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
