@@ -28,6 +28,7 @@ from api.pages import (
     stock,
 )
 from api.pages import auth as auth_pages
+from api.pages import directory as directory_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import statements as statement_pages
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         larger={
             codec.PREFIX: codec.MAX_BODY_BYTES,
             directory_routes.IMPORT_PATH: directory_routes.MAX_IMPORT_BYTES,
+            directory_pages.IMPORT_PREFIX: directory_routes.MAX_IMPORT_BYTES * 2,  # base64
         },
     )
     app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         statement_pages,
         ledger_pages,
         export_pages,
+        directory_pages,
         admin,
         mailbox,
         letters,
