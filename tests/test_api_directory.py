@@ -94,7 +94,7 @@ async def test_create_edit_deactivate_and_history(api_stack: Stack) -> None:
     r = await stack.http.patch(url, json={"active": False}, headers=admin)
     assert r.json()["changed"] == ["active"]
     listed = await stack.http.get("/api/v1/structures?kind=mediation", headers=admin)
-    assert sid in [x["id"] for x in listed.json()]  # kept for history
+    assert {x["id"]: x["active"] for x in listed.json()}[sid] is False  # kept for history
     with stack.sessions() as s:
         actions = [
             a.action

@@ -218,3 +218,32 @@ def test_qualification_history_keeps_every_period(seeded: SessionFactory) -> Non
             (date(2026, 6, 30), 8),
         ]
         assert row.aptic_qualified_until == date(2026, 6, 30)
+
+
+def test_command_line_import_and_export(
+    seeded_sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`passnum structures import FILE [--dry-run]` and `passnum structures export`."""
+    import cli
+
+    monkeypatch.setenv("PASSNUM_DATABASE_URL", seeded_sqlite_url)
+    path = str(DATA / "lieux_mediation_numerique.csv")
+    assert cli.run(["structures", "import", path, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 lieu(x) à créer, 0 à modifier, 0 inchangé(s)." in out
+    assert "Essai à blanc : rien n'a été écrit." in out
+    assert cli.run(["structures", "import", path]) == 0
+    assert "3 lieu(x) créé(s)" in capsys.readouterr().out
+    assert cli.run(["structures", "import", path]) == 0
+    assert "0 lieu(x) créé(s), 0 modifié(s), 3 inchangé(s)." in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,nom,commune,code_postal\nx,,Rodez,12\n", encoding="utf-8")
+    assert cli.run(["structures", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "Ligne 2, champ « nom » : valeur obligatoire manquante." in err
+    assert cli.run(["structures", "export", "--format", "json"]) == 0
+    exported = capsys.readouterr().out
+    assert exported.startswith("[") and "lmn-12-0003" in exported
