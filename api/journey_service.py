@@ -29,6 +29,7 @@ from domain import clock
 from domain import contracts as c
 from domain.refusals import (
     MSG_NO_SECOND_BOOKLET_TO_ALLOW,
+    MSG_RECEPTION_INACTIVE,
     MSG_STRUCTURE_INACTIVE,
     STRUCTURE_INACTIVE,
     ChequeRefusal,
@@ -217,6 +218,8 @@ class JourneyService:
                 raise key_reused()  # a referral made before keys were claimed
             if created:  # a referral sent again is answered, even after the programme ends
                 reads.require_running(programme)
+            if created and not structure.active:  # the rollback takes the person back
+                raise ApiError(422, STRUCTURE_INACTIVE, MSG_RECEPTION_INACTIVE)
             if created and not confirm_possible_duplicate:
                 matches = duplicates.possible_duplicates(
                     session,

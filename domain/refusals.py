@@ -155,6 +155,10 @@ MSG_STRUCTURE_INACTIVE = (
     "Cette structure ne reçoit plus de nouvelles personnes (désactivée dans l'annuaire) : "
     "choisissez-en une autre."
 )
+MSG_RECEPTION_INACTIVE = (
+    "Votre structure d'accueil est désactivée dans l'annuaire : elle n'oriente plus de "
+    "nouvelles personnes. Adressez-vous à l'administrateur du programme."
+)
 
 
 def msg_code_wrong(serial: str) -> str:

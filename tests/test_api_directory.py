@@ -188,3 +188,20 @@ async def test_import_and_export_over_api(api_stack: Stack) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["created"] == [] and r.json()["updated"] == {}
         assert r.json()["unchanged"] == before + 3
+
+
+async def test_deactivated_reception_structure_refers_nobody(api_stack: Stack) -> None:
+    stack = api_stack
+    rid = stack.people["sw"].reception_structure_id
+    before = count(stack.sessions, models.Beneficiary)
+    r = await stack.http.patch(
+        f"/api/v1/structures/reception/{rid}", json={"active": False}, headers=stack.auth("admin")
+    )
+    assert r.json()["changed"] == ["active"]
+    r = await stack.http.post(
+        "/api/v1/referrals",
+        json={"reception_structure_id": rid, "person": person(), "consent": CONSENT},
+        headers={**stack.auth("sw"), "Idempotency-Key": "referral-inactive-1"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "structure_inactive"
+    assert count(stack.sessions, models.Beneficiary) == before
