@@ -5,6 +5,11 @@
     passnum api                          the HTTP API (production: run N replicas)
     passnum migrate                      apply database migrations
     passnum seed                         create the default programme if the database has none
+    passnum structures import FICHIER [--dry-run] [--format csv|json]
+                                         import the mediation places of a file in the
+                                         national lieux de médiation numérique schema
+    passnum structures export [--format csv|json]
+                                         the directory on standard output, same schema
     passnum create-admin --email E --name N
                                          create an administrator (password asked, or read
                                          from standard input when it is not a terminal)
@@ -47,7 +52,58 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--email", required=True, help="adresse e-mail de connexion")
     admin.add_argument("--name", required=True, help="nom complet")
+    structures = commands.add_parser(
+        "structures", help="annuaire des lieux de médiation (schéma national)"
+    )
+    actions = structures.add_subparsers(dest="action", required=True)
+    load = actions.add_parser("import", help="importer un fichier CSV ou JSON")
+    load.add_argument("file", help="fichier à importer")
+    load.add_argument("--dry-run", action="store_true", help="lister sans rien écrire")
+    load.add_argument("--format", choices=["csv", "json"], help="par défaut : l'extension")
+    dump = actions.add_parser("export", help="écrire l'annuaire sur la sortie standard")
+    dump.add_argument("--format", choices=["csv", "json"], default="csv")
     return parser
+
+
+def _structures(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from domain.directory import to_csv, to_json
+    from records import directory
+    from records.db import begin_write, make_engine, session_factory
+
+    _migrate(settings, quiet=True)  # an export's standard output is the file
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine)() as session:
+            if args.action == "export":
+                rows = directory.export_places(session, settings.programme_code)
+                sys.stdout.write(to_csv(rows) if args.format == "csv" else to_json(rows))
+                return 0
+            path = Path(args.file)
+            fmt = args.format or ("json" if path.suffix.lower() == ".json" else "csv")
+            try:
+                content = path.read_bytes()
+            except OSError as err:
+                print(f"passnum : fichier illisible ({err.strerror}).", file=sys.stderr)
+                return 1
+            begin_write(session)
+            plan = directory.import_file(
+                session,
+                settings.programme_code,
+                content,
+                fmt,
+                dry_run=args.dry_run,
+                at=datetime.now(UTC),
+                account_id=None,
+            )
+            session.commit()
+            out = sys.stderr if plan.errors else sys.stdout
+            print("\n".join(directory.report_lines(plan, dry_run=args.dry_run)), file=out)
+            return 1 if plan.errors else 0
+    finally:
+        engine.dispose()
 
 
 def _up(settings: Settings, external_temporal: bool) -> int:
@@ -89,13 +145,14 @@ def _worker(settings: Settings) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> int:
+def _migrate(settings: Settings, *, quiet: bool = False) -> int:
     from records.db import migrate
 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.db_url, settings.code_vault)
-    print("Base de données à jour.")
+    if not quiet:
+        print("Base de données à jour.")
     return 0
 
 
@@ -177,6 +234,8 @@ def run(argv: list[str] | None = None) -> int:
             return _seed(settings)
         case "create-admin":
             return _create_admin(settings, args.email, args.name)
+        case "structures":
+            return _structures(settings, args)
     return 2
 
 

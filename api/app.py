@@ -28,11 +28,13 @@ from api.pages import (
     stock,
 )
 from api.pages import auth as auth_pages
+from api.pages import directory as directory_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import policy as policy_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
+from api.routes import directory as directory_routes
 from api.routes import ledger as ledger_routes
 from api.routes import policy as policy_routes
 from api.routes import stock as stock_routes
@@ -69,7 +71,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     security_headers.install(app, production=settings.environment == "production")
     install_error_handlers(app)
     # 413 past a few kilobytes (the codec endpoint: a history's payloads)
-    app.add_middleware(BodyLimit, larger={codec.PREFIX: codec.MAX_BODY_BYTES})
+    app.add_middleware(
+        BodyLimit,
+        larger={
+            codec.PREFIX: codec.MAX_BODY_BYTES,
+            directory_routes.IMPORT_PATH: directory_routes.MAX_IMPORT_BYTES,
+            directory_pages.IMPORT_PREFIX: directory_routes.MAX_IMPORT_BYTES * 2,  # base64
+        },
+    )
     app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
     app.state.clock_at = settings.clock_at
     app.add_middleware(FrozenClock)  # one "today" per request, settable in dev and tests
@@ -87,6 +96,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(ledger_routes.router)
     app.include_router(audit.router)
     app.include_router(policy_routes.router)
+    # Last: fuzzing it as an administrator may deactivate the structures that the other
+    # operations' journeys are oriented to (tests/test_api_fuzz.py).
+    app.include_router(directory_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
@@ -97,6 +109,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         statement_pages,
         ledger_pages,
         export_pages,
+        directory_pages,
         admin,
         policy_pages,
         mailbox,

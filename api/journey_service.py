@@ -30,6 +30,9 @@ from domain import contracts as c
 from domain.policy import JourneyPolicy
 from domain.refusals import (
     MSG_NO_SECOND_BOOKLET_TO_ALLOW,
+    MSG_RECEPTION_INACTIVE,
+    MSG_STRUCTURE_INACTIVE,
+    STRUCTURE_INACTIVE,
     ChequeRefusal,
     ChequeVerdict,
     msg_not_qualified_for_orientation,
@@ -219,6 +222,8 @@ class JourneyService:
                 raise key_reused()  # a referral made before keys were claimed
             if created:  # a referral sent again is answered, even after the programme ends
                 reads.require_running(programme)
+            if created and not structure.active:  # the rollback takes the person back
+                raise ApiError(422, STRUCTURE_INACTIVE, MSG_RECEPTION_INACTIVE)
             if created and not confirm_possible_duplicate:
                 matches = duplicates.possible_duplicates(
                     session,
@@ -443,7 +448,9 @@ class JourneyService:
         self, structure_id: int, *, on: date | None = None
     ) -> models.MediationStructure:
         structure = await self.state.db.run(lambda s: self._mediation_structure(s, structure_id))
-        # `on`: the day an orientation is made; the structure must be qualified that day.
+        # `on`: the day an orientation is made; the structure must be active and qualified.
+        if on is not None and not structure.active:
+            raise ApiError(422, STRUCTURE_INACTIVE, MSG_STRUCTURE_INACTIVE)
         if on is not None and not structure.is_qualified_on(on):
             raise ApiError(
                 422,

@@ -336,6 +336,9 @@ class StructureOut(BaseModel):
     aptic_qualified_until: date | None = None
     themes: list[str] = []
     capacity: int | None = None
+    active: bool = Field(
+        default=True, description="False: deactivated, kept for history, offered for nothing"
+    )
 
 
 class OverviewFiltersOut(BaseModel):

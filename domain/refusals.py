@@ -150,6 +150,17 @@ def msg_not_qualified_for_orientation(day: date) -> str:
     )
 
 
+STRUCTURE_INACTIVE = "structure_inactive"
+MSG_STRUCTURE_INACTIVE = (
+    "Cette structure ne reçoit plus de nouvelles personnes (désactivée dans l'annuaire) : "
+    "choisissez-en une autre."
+)
+MSG_RECEPTION_INACTIVE = (
+    "Votre structure d'accueil est désactivée dans l'annuaire : elle n'oriente plus de "
+    "nouvelles personnes. Adressez-vous à l'administrateur du programme."
+)
+
+
 def msg_code_wrong(serial: str) -> str:
     return (
         f"Le code de sécurité saisi pour le chèque {serial} n'est pas le sien : vérifiez-le "

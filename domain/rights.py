@@ -90,6 +90,10 @@ class AuditAction(Labelled):
     CONSENT_PUBLISHED = "CONSENT_PUBLISHED"
     MAIL_READ = "MAIL_READ"
     POLICY_CHANGED = "POLICY_CHANGED"
+    STRUCTURE_CREATED = "STRUCTURE_CREATED"
+    STRUCTURE_UPDATED = "STRUCTURE_UPDATED"
+    STRUCTURE_DEACTIVATED = "STRUCTURE_DEACTIVATED"
+    STRUCTURES_IMPORTED = "STRUCTURES_IMPORTED"
 
 
 labels(
@@ -103,5 +107,9 @@ labels(
         AuditAction.CONSENT_PUBLISHED: "Nouveau texte de consentement publié",
         AuditAction.MAIL_READ: "Courriel consulté",
         AuditAction.POLICY_CHANGED: "Règles du programme modifiées",
+        AuditAction.STRUCTURE_CREATED: "Structure ajoutée à l'annuaire",
+        AuditAction.STRUCTURE_UPDATED: "Structure modifiée dans l'annuaire",
+        AuditAction.STRUCTURE_DEACTIVATED: "Structure désactivée",
+        AuditAction.STRUCTURES_IMPORTED: "Annuaire des lieux importé",
     },
 )

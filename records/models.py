@@ -138,12 +138,21 @@ class ReceptionStructure(Base, table=True):
     kind: str = Field(max_length=40)  # CCAS, France Services, MDS, Mairie...
     commune: str = Field(max_length=120)
     email: str | None = Field(default=None, max_length=254)
+    # The directory (migration 0018): address, contact, and whether it still refers people.
+    siret: str | None = Field(default=None, max_length=14)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=5)
+    insee_code: str | None = Field(default=None, max_length=5)
+    phone: str | None = Field(default=None, max_length=40)
+    opening_hours: str | None = Field(default=None, max_length=500)  # OSM opening_hours
+    active: bool = True  # inactive: kept for history, offered nowhere
 
 
 class MediationStructure(Base, table=True):
     """An APTIC-qualified structure whose mediators train beneficiaries and take cheques."""
 
     __tablename__ = "mediation_structure"
+    __table_args__ = (UniqueConstraint("programme_id", "external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     programme_id: int = Field(foreign_key="programme.id", index=True)
@@ -155,6 +164,16 @@ class MediationStructure(Base, table=True):
     aptic_qualified_until: date | None = None  # last qualified day; None: open-ended
     themes: list[str] = Field(default_factory=list, sa_type=JSON)  # domain.needs.Theme values
     capacity: int  # most trainees open at once
+    # The directory (migration 0018). `external_id`: the `id` of the national lieux de
+    # médiation numérique schema, the key of imports (domain.directory).
+    external_id: str | None = Field(default=None, max_length=80)
+    siret: str | None = Field(default=None, max_length=14)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=5)
+    insee_code: str | None = Field(default=None, max_length=5)
+    phone: str | None = Field(default=None, max_length=40)
+    opening_hours: str | None = Field(default=None, max_length=500)  # OSM opening_hours
+    active: bool = True  # inactive: kept for history, offered for no orientation
 
     def is_qualified_on(self, day: date) -> bool:
         if day < self.aptic_qualified_from:
@@ -1022,3 +1041,22 @@ class JourneyPolicySnapshot(Base, table=True):
 
     journey_id: str = Field(primary_key=True, max_length=36)
     values: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+
+
+# ---- structures directory (migration 0018) ----
+
+
+class MediationQualification(Base, table=True):
+    """One APTIC qualification period set on a mediation structure, kept as history: the
+    structure's columns hold the period in force, this table every period ever set, by whom
+    (None: the command line or an import) and when."""
+
+    __tablename__ = "mediation_qualification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mediation_structure_id: int = Field(foreign_key="mediation_structure.id", index=True)
+    qualified_from: date
+    qualified_until: date | None = None
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    account_id: int | None = None
+    source: str = Field(max_length=12)  # "page", "api", "import"

@@ -493,7 +493,7 @@ class MediationSuggestion:
 def suggest_mediation_structures(
     session: Session, *, programme_code: int, epci_id: int, needs: list[str], on: date
 ) -> list[MediationSuggestion]:
-    """The programme's mediation structures APTIC-qualified on `on`, best first: those
+    """The programme's active mediation structures APTIC-qualified on `on`, best first: those
     serving the journey's EPCI (seated there first), then those covering more of `needs`,
     then those with more room left (capacity minus open trainees). Four queries."""
     structures = [
@@ -503,7 +503,7 @@ def suggest_mediation_structures(
             .join(Programme, col(Programme.id) == col(MediationStructure.programme_id))
             .where(Programme.code == programme_code)
         ).all()
-        if s.is_qualified_on(on)
+        if s.active and s.is_qualified_on(on)
     ]
     ids = [s.id for s in structures if s.id is not None]
     if not ids:

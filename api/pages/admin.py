@@ -38,6 +38,8 @@ ROLES = [Role.SOCIAL_WORKER, Role.MEDIATOR, Role.COORDINATOR, Role.ADMINISTRATOR
 
 DONE_MESSAGES = {
     "qualification": "La qualification APTIC est enregistrée.",
+    "ajoutee": "La structure est ajoutée à l'annuaire.",
+    "fiche": "La fiche de la structure est enregistrée.",
     "cree": "Le compte est créé : communiquez son mot de passe à la personne.",
     "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
     "revoque": "Le jeton est révoqué.",
@@ -174,6 +176,9 @@ async def qualify(
                 row,
                 qualified_from=data.qualified_from,
                 qualified_until=data.qualified_until,
+                account_id=user.id,
+                source="page",
+                at=now_utc(),
             )
             audit.record(
                 session,

@@ -116,6 +116,7 @@ async def list_structures(
                     name=r.name,
                     epci_id=r.epci_id,
                     commune=r.commune,
+                    active=r.active,
                 )
                 for r in queries.list_reception_structures(db, code, epci_id=epci_id)
             ]
@@ -131,6 +132,7 @@ async def list_structures(
                     aptic_qualified_until=m.aptic_qualified_until,
                     themes=list(m.themes or []),
                     capacity=m.capacity,
+                    active=m.active,
                 )
                 for m in queries.list_mediation_structures(db, code, epci_id=epci_id)
             ]
