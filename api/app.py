@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import docs, openapi, security_headers
+from api import docs, oidc, openapi, security_headers
 from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
@@ -64,7 +64,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         docs_url=None,  # served by api.docs, with their own Content-Security-Policy
         redoc_url=None,
     )
-    security_headers.install(app, production=settings.environment == "production")
+    provider_origin = oidc.issuer_origin(settings)
+    security_headers.install(
+        app,
+        production=settings.environment == "production",
+        form_origins=[provider_origin] if provider_origin else [],
+    )
     install_error_handlers(app)
     # 413 past a few kilobytes (the codec endpoint: a history's payloads)
     app.add_middleware(BodyLimit, larger={codec.PREFIX: codec.MAX_BODY_BYTES})

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, MetaData, UniqueConstraint, event
+from sqlalchemy import JSON, Index, MetaData, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from domain import identity
@@ -516,6 +516,9 @@ class Account(Base, table=True):
     notification_settings: dict[str, object] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The OpenID Provider's subject, set at the first OpenID Connect sign-in (linked by
+    # verified e-mail); later sign-ins find the account by it.
+    oidc_subject: str | None = Field(default=None, max_length=255, unique=True)
 
 
 class WebSession(Base, table=True):
@@ -530,6 +533,8 @@ class WebSession(Base, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     address: str | None = Field(default=None, max_length=64)
+    # An OpenID Connect sign-in's ID token: the id_token_hint of the provider's logout.
+    oidc_id_token: str | None = Field(default=None, sa_type=Text)
 
 
 class ApiToken(Base, table=True):
