@@ -27,6 +27,7 @@ from api.pages import (
     social,
     stock,
 )
+from api.pages import account_links as account_link_pages
 from api.pages import auth as auth_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
@@ -36,6 +37,8 @@ from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
+from notifications.delivery import Deliveries, MailSettings
+from notifications.sender import SmtpSender
 from records.db import make_engine, session_factory
 from temporal_client import connect
 
@@ -47,8 +50,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect(settings)
         engine = make_engine(settings.db_url)
+        sessions = session_factory(engine)
+        deliveries = Deliveries(
+            sessions, SmtpSender.from_settings(settings), MailSettings.from_settings(settings)
+        )
         app.state.passnum = AppState(
-            settings=settings, db=Database(session_factory(engine)), temporal=temporal
+            settings=settings, db=Database(sessions), temporal=temporal, deliveries=deliveries
         )
         try:
             yield
@@ -92,6 +99,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
+        account_link_pages,
         social,
         mediation,
         coordination,

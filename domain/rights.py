@@ -89,6 +89,7 @@ class AuditAction(Labelled):
     QUALIFICATION_SET = "QUALIFICATION_SET"
     CONSENT_PUBLISHED = "CONSENT_PUBLISHED"
     MAIL_READ = "MAIL_READ"
+    INVITATION_SENT = "INVITATION_SENT"
 
 
 labels(
@@ -101,5 +102,6 @@ labels(
         AuditAction.QUALIFICATION_SET: "Qualification APTIC modifiée",
         AuditAction.CONSENT_PUBLISHED: "Nouveau texte de consentement publié",
         AuditAction.MAIL_READ: "Courriel consulté",
+        AuditAction.INVITATION_SENT: "Invitation envoyée",
     },
 )

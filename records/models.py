@@ -990,3 +990,23 @@ class AdminAudit(Base, table=True):
     action: str = Field(max_length=40)  # domain.rights.AuditAction
     target: str = Field(max_length=120)  # e.g. "account:12", "token:3", "consent:2"
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+# ---- one-time links mailed to professionals: invitations and password resets ----
+
+
+class AccountLink(Base, table=True):
+    """A one-time link mailed to a professional (records.account_links): an invitation to
+    choose a first password, or a password reset. Only the SHA-256 of its token is stored;
+    it expires, and serves once (`used_at`)."""
+
+    __tablename__ = "account_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    purpose: str = Field(max_length=16)  # records.account_links.LinkPurpose
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = None  # the inviting administrator; None: asked by the person

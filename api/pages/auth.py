@@ -66,9 +66,9 @@ async def login_page(
     )
 
 
-@router.post("/connexion")
-async def login_submit(request: Request, state: State) -> Response:
-    settings = state.settings
+async def check_anonymous_form(request: Request, settings: Settings) -> None:
+    """The CSRF check of a form sent before signing in (its token is tied to the visitor's
+    anonymous cookie)."""
     anon_key = request.cookies.get(ANON_COOKIE)
     if not anon_key:
         raise ApiError(
@@ -78,6 +78,12 @@ async def login_submit(request: Request, state: State) -> Response:
             "pour ce site, rechargez la page et recommencez.",
         )
     await auth.check_csrf(request, auth.csrf_token_for(settings, anon_key))
+
+
+@router.post("/connexion")
+async def login_submit(request: Request, state: State) -> Response:
+    settings = state.settings
+    await check_anonymous_form(request, settings)
     form = await read_form(request, LoginForm)
     submitted = await request.form()
     next_path = safe_next(str(submitted.get("suivant") or ""))
