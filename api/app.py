@@ -37,8 +37,6 @@ from api.routes import ledger as ledger_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
-from notifications.delivery import Deliveries, MailSettings
-from notifications.sender import SmtpSender
 from records.db import make_engine, session_factory
 from temporal_client import connect
 
@@ -50,12 +48,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect(settings)
         engine = make_engine(settings.db_url)
-        sessions = session_factory(engine)
-        deliveries = Deliveries(
-            sessions, SmtpSender.from_settings(settings), MailSettings.from_settings(settings)
-        )
         app.state.passnum = AppState(
-            settings=settings, db=Database(sessions), temporal=temporal, deliveries=deliveries
+            settings=settings, db=Database(session_factory(engine)), temporal=temporal
         )
         try:
             yield

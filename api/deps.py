@@ -12,7 +12,6 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from config import Settings
-from notifications.delivery import Deliveries
 from records.db import begin_write
 
 T = TypeVar("T")
@@ -76,8 +75,6 @@ class AppState:
     settings: Settings
     db: Database
     temporal: Client
-    # Sends the mails the API writes itself (account links: notifications.account_mail).
-    deliveries: Deliveries | None = None
 
 
 # The dependencies below are `async def` though they never await: FastAPI runs a plain

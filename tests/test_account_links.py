@@ -179,7 +179,7 @@ async def test_an_administrator_invites_instead_of_typing_a_password(
     )
     assert created.status_code == 303, created.text
     shown = await admin.get(created.headers["location"])
-    assert "l&#39;invitation envoyée" in shown.text
+    assert "l&#39;invitation part par courriel" in shown.text
     await admin.aclose()
 
     (mail,) = await smtp_server.wait_for(1)

@@ -1,34 +1,25 @@
 """One-time links by e-mail (records.account_links): "mot de passe oublié" on the login
 page, and the page a link opens to choose a password (an invitation's first one, or a new
-one). `invite` is what the administration pages call to mail an invitation."""
+one). The administration pages mail invitations (api.pages.admin.invite)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import anyio.to_thread
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.auth import now_utc
 from api.constraints import LINE
-from api.deps import AppState, State
+from api.deps import State
 from api.forms import Form, read_form
+from api.mail_service import AccountMail, plan_link_mail, send_planned
 from api.pages.auth import check_anonymous_form
 from api.web import render
-from notifications.account_mail import (
-    AccountMail,
-    link_variables,
-    plan_account_mail,
-    send_account_mail,
-)
-from notifications.delivery import MailSettings
-from notifications.messages import AccountMessage, InvitationMessage, PasswordResetMessage
 from records import account_links, accounts
 from records.account_links import LinkPurpose, LinkRefusal
-from records.models import Account, Programme
+from records.models import Account
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,46 +38,6 @@ class ForgotForm(BaseModel):
 class PasswordForm(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
     confirmation: str = Field(min_length=1, max_length=1000)
-
-
-def _programme_name(session: Session, code: int) -> str:
-    name = session.exec(select(Programme.name).where(Programme.code == code)).first()
-    return name or "Pass numérique"
-
-
-def plan_link_mail(
-    session: Session,
-    state: AppState,
-    account: Account,
-    purpose: LinkPurpose,
-    *,
-    now: datetime,
-    created_by: int | None = None,
-    invited_by: str | None = None,
-) -> AccountMail:
-    """Issue a link for `account` and plan the mail carrying it, in the caller's unit of work;
-    send it with `send_planned` once committed."""
-    mail = MailSettings.from_settings(state.settings)
-    link, token = account_links.issue_link(
-        session, account, purpose, now=now, created_by=created_by
-    )
-    message: type[AccountMessage] = (
-        InvitationMessage if purpose is LinkPurpose.INVITATION else PasswordResetMessage
-    )
-    variables = link_variables(
-        mail,
-        account,
-        link,
-        token,
-        programme_name=_programme_name(session, account.programme_code),
-        invited_by=invited_by,
-    )
-    return plan_account_mail(session, message, account, link, variables, mail=mail, now=now)
-
-
-async def send_planned(state: AppState, planned: AccountMail) -> bool:
-    assert state.deliveries is not None
-    return await send_account_mail(state.deliveries, planned)
 
 
 # ---- mot de passe oublié ----
@@ -114,11 +65,11 @@ async def forgot_submit(request: Request, state: State, background: BackgroundTa
         account = accounts.get_account_by_email(session, email)
         if account is None or not account.is_active or account.programme_code != code:
             return None
-        return plan_link_mail(session, state, account, LinkPurpose.RESET, now=now)
+        return plan_link_mail(session, state.settings, account, LinkPurpose.RESET, now=now)
 
     planned = await state.db.run(write, write=True)
     if planned is not None:
-        background.add_task(send_planned, state, planned)
+        background.add_task(send_planned, state.temporal, state.settings, planned)
     return render(request, "forgot.html", {"form": Form.blank(), "asked": True, "message": ASKED})
 
 

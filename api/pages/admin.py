@@ -25,12 +25,11 @@ from api.constraints import LINE, MAX_PAGE, Id, IdPath, ShortText
 from api.deps import AppState, State
 from api.errors import ApiError
 from api.forms import Form, read_form
-from api.pages.account_links import plan_link_mail, send_planned
+from api.mail_service import AccountMail, plan_link_mail, send_planned
 from api.web import render
 from domain.rights import CONSENT_TEXT_MAX, AuditAction
 from domain.stages import Role
 from domain.validity import paris_today
-from notifications.account_mail import AccountMail
 from records import accounts, audit, coordination, models, queries
 from records.account_links import LinkPurpose
 from records.structures import StructureError, set_aptic_qualification
@@ -42,10 +41,8 @@ ROLES = [Role.SOCIAL_WORKER, Role.MEDIATOR, Role.COORDINATOR, Role.ADMINISTRATOR
 DONE_MESSAGES = {
     "qualification": "La qualification APTIC est enregistrée.",
     "cree": "Le compte est créé : communiquez son mot de passe à la personne.",
-    "invite": "Le compte est créé et l'invitation envoyée : la personne choisit son mot de "
-    "passe avec le lien reçu (valable 7 jours).",
-    "invitation-echec": "Le compte est créé, mais l'invitation n'a pas pu partir : vérifiez "
-    "l'adresse et la messagerie, puis renvoyez-la.",
+    "invite": "Le compte est créé et l'invitation part par courriel : la personne choisit son "
+    "mot de passe avec le lien reçu (valable 7 jours).",
     "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
     "revoque": "Le jeton est révoqué.",
 }
@@ -325,10 +322,8 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
             account_id, planned = await state.db.run(write, write=True)
             if planned is None:
                 return _done(f"/administration/comptes/{account_id}", "cree")
-            sent = await send_planned(state, planned)
-            return _done(
-                f"/administration/comptes/{account_id}", "invite" if sent else "invitation-echec"
-            )
+            await send_planned(state.temporal, state.settings, planned)
+            return _done(f"/administration/comptes/{account_id}", "invite")
         except _Refused as refused:
             form.add_error(refused.field, refused.message)
     form.values.pop("password", None)  # never sent back in the page
@@ -342,12 +337,11 @@ def invite(
     the caller sends the planned mail once committed."""
     planned = plan_link_mail(
         session,
-        state,
+        state.settings,
         account,
         LinkPurpose.INVITATION,
         now=now,
         created_by=user.id,
-        invited_by=user.full_name,
     )
     audit.record(
         session,
