@@ -31,6 +31,8 @@ class LinkPurpose(StrEnum):
 
 
 LIFETIMES = {LinkPurpose.INVITATION: timedelta(days=7), LinkPurpose.RESET: timedelta(hours=1)}
+# A reset asked again this soon mails nothing more: nobody floods a mailbox through passnum.
+RESET_COOLDOWN = timedelta(minutes=2)
 
 
 class LinkRefusal(StrEnum):
@@ -82,6 +84,20 @@ def issue_link(
     session.add(link)
     session.flush()
     return link, token
+
+
+def asked_recently(session: Session, account: Account, *, now: datetime) -> bool:
+    """Whether a reset link was issued to `account` less than RESET_COOLDOWN ago."""
+    return (
+        session.exec(
+            select(AccountLink.id).where(
+                AccountLink.account_id == account.id,
+                AccountLink.purpose == LinkPurpose.RESET.value,
+                col(AccountLink.created_at) > now - RESET_COOLDOWN,
+            )
+        ).first()
+        is not None
+    )
 
 
 def find_link(

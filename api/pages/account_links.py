@@ -65,6 +65,8 @@ async def forgot_submit(request: Request, state: State, background: BackgroundTa
         account = accounts.get_account_by_email(session, email)
         if account is None or not account.is_active or account.programme_code != code:
             return None
+        if account_links.asked_recently(session, account, now=now):
+            return None  # the same answer: the mail sent a moment ago holds the link
         return plan_link_mail(session, state.settings, account, LinkPurpose.RESET, now=now)
 
     planned = await state.db.run(write, write=True)
