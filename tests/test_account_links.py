@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, expect
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -25,6 +26,7 @@ from records.db import SessionFactory
 from records.models import Account, AccountLink, AdminAudit, DeliveryStatus, MailDelivery
 from records.seed import DEMO_PASSWORD
 from tests.fixtures.api import DEMO_EMAILS, csrf_from, demo_password_hash, login
+from tests.fixtures.browser import SMALL_SCREEN, screenshot, watch_policy_messages
 from tests.fixtures.oidc import OidcStack
 from tests.fixtures.smtp import SmtpServer
 
@@ -270,3 +272,43 @@ def test_account_mails_match_their_snapshots(template: str) -> None:
             continue
         assert path.exists(), f"no snapshot {path.name}: run with PASSNUM_UPDATE_SNAPSHOTS=1"
         assert actual == path.read_text(encoding="utf-8"), f"{path.name} changed"
+
+
+async def test_in_chromium_a_forgotten_password_is_chosen_again(
+    browser: Browser, web_stack: OidcStack, smtp_server: SmtpServer
+) -> None:
+    context = await browser.new_context(
+        base_url=web_stack.base_url, viewport=SMALL_SCREEN, locale="fr-FR"
+    )
+    context.set_default_timeout(15_000)
+    violations = await watch_policy_messages(context)
+    try:
+        page = await context.new_page()
+        await page.goto("/connexion")
+        await page.get_by_role("link", name="Mot de passe oublié ?").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Mot de passe oublié")
+        await page.get_by_label("Adresse e-mail").fill(DEMO_EMAILS["coord_all"])
+        await page.get_by_role("button", name="Recevoir un lien").click()
+        await expect(page.get_by_role("status")).to_contain_text("un courriel vient d")
+        (mail,) = await smtp_server.wait_for(1)
+        await page.goto(link_in(mail.text(), web_stack.base_url))
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Nouveau mot de passe")
+        await page.get_by_label(re.compile(r"^Mot de passe")).fill(NEW_PASSWORD)
+        await page.get_by_label("Le même, une seconde fois").fill(NEW_PASSWORD + "x")
+        await page.get_by_role("button", name="Enregistrer le mot de passe").click()
+        await expect(page.get_by_role("alert").first).to_contain_text("pas les mêmes")
+        await page.get_by_label(re.compile(r"^Mot de passe")).fill(NEW_PASSWORD)
+        await page.get_by_label("Le même, une seconde fois").fill(NEW_PASSWORD)
+        await page.get_by_role("button", name="Enregistrer le mot de passe").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "Votre mot de passe est enregistré"
+        )
+        await page.get_by_role("link", name="Se connecter").click()
+        await page.get_by_label("Adresse e-mail").fill(DEMO_EMAILS["coord_all"])
+        await page.get_by_label("Mot de passe").fill(NEW_PASSWORD)
+        await page.get_by_role("button", name="Se connecter").click()
+        await expect(page).to_have_url(re.compile(r"/coordination"))
+        await screenshot(page, "password-reset")
+    finally:
+        await context.close()
+    assert not violations, "\n".join(violations)
