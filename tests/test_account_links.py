@@ -16,6 +16,8 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import update
 from sqlmodel import col, select
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from domain.stages import Role
 from notifications.delivery import MailSettings
@@ -25,10 +27,13 @@ from records.account_links import LinkPurpose, LinkRefusal
 from records.db import SessionFactory
 from records.models import Account, AccountLink, AdminAudit, DeliveryStatus, MailDelivery
 from records.seed import DEMO_PASSWORD
+from temporal_client import data_converter
 from tests.fixtures.api import DEMO_EMAILS, csrf_from, demo_password_hash, login
 from tests.fixtures.browser import SMALL_SCREEN, screenshot, watch_policy_messages
 from tests.fixtures.oidc import OidcStack
 from tests.fixtures.smtp import SmtpServer
+from worker import sandbox_runner
+from workflows.account_mail import AccountMailWorkflow
 
 NEW_PASSWORD = "un-nouveau-mot-de-passe-solide"
 LINK = re.compile(r"(https?://[^\s]+/compte/lien/[A-Za-z0-9_-]+)")
@@ -312,3 +317,38 @@ async def test_in_chromium_a_forgotten_password_is_chosen_again(
     finally:
         await context.close()
     assert not violations, "\n".join(violations)
+
+
+async def test_a_reset_mail_waits_for_the_relay_and_its_workflow_replays(
+    web_stack: OidcStack, smtp_server: SmtpServer, dev_server: WorkflowEnvironment
+) -> None:
+    """The relay is down when the reset is asked: the worker retries until it is back, the
+    delivery row counts the attempts; the workflow's history replays."""
+    smtp_server.stop()
+    async with httpx.AsyncClient(base_url=web_stack.base_url, timeout=30) as http:
+        assert ASKED in (await ask_reset(http, DEMO_EMAILS["sw"])).text
+
+    def attempts() -> int:
+        with web_stack.sessions() as s:
+            found = s.exec(select(MailDelivery)).first()
+            return found.attempts if found else 0
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while attempts() < 1:  # the first attempt met a closed port
+        assert loop.time() < deadline, "no attempt to send"
+        await asyncio.sleep(0.05)
+    smtp_server.start()
+    (mail,) = await smtp_server.wait_for(1, within=30)
+    delivery = await sent_delivery(web_stack.sessions, within=30)
+    assert delivery.attempts >= 2 and mail.kind == "PASSWORD_RESET"
+
+    handle = dev_server.client.get_workflow_handle(f"account-mail-{delivery.id}")
+    assert await handle.result() == DeliveryStatus.SENT.value
+    history = await handle.fetch_history()
+    replayer = Replayer(
+        workflows=[AccountMailWorkflow],
+        data_converter=data_converter(web_stack.settings),
+        workflow_runner=sandbox_runner(),
+    )
+    await replayer.replay_workflow(history)
