@@ -197,9 +197,16 @@ async def test_an_administrator_invites_instead_of_typing_a_password(
     assert created.status_code == 303, created.text
     shown = await admin.get(created.headers["location"])
     assert "l&#39;invitation part par courriel" in shown.text
-    await admin.aclose()
-
-    (mail,) = await smtp_server.wait_for(1)
+    assert "Pas encore choisi" in shown.text
+    # Sent again: a new link, the first one stops working.
+    again = await admin.post(
+        created.headers["location"].split("?")[0] + "/inviter",
+        data={"csrf_token": csrf_from(shown.text)},
+    )
+    assert again.status_code == 303 and again.headers["location"].endswith("fait=reinvite")
+    first, mail = await smtp_server.wait_for(2)
+    async with httpx.AsyncClient(base_url=web_stack.base_url, timeout=30) as http:
+        assert (await http.get(link_in(first.text(), web_stack.base_url))).status_code == 410
     assert mail.to == email and mail.kind == "ACCOUNT_INVITATION"
     with web_stack.sessions() as s:
         admin_name = s.exec(
@@ -208,11 +215,12 @@ async def test_an_administrator_invites_instead_of_typing_a_password(
         assert f"{admin_name} vous a ouvert un compte passnum" in mail.text()
         account = s.exec(select(Account).where(Account.email == email)).one()
         assert account.password_hash is None
-        (link,) = s.exec(select(AccountLink)).all()
-        assert link.purpose == "INVITATION" and link.created_by == web_stack.people["admin"].id
-        assert link.expires_at - link.created_at == timedelta(days=7)
+        links = s.exec(select(AccountLink).order_by(col(AccountLink.id))).all()
+        assert [link.purpose for link in links] == ["INVITATION", "INVITATION"]
+        assert {link.created_by for link in links} == {web_stack.people["admin"].id}
+        assert links[1].expires_at - links[1].created_at == timedelta(days=7)
         actions = s.exec(select(AdminAudit.action).order_by(col(AdminAudit.id))).all()
-        assert actions[-2:] == ["ACCOUNT_CREATED", "INVITATION_SENT"]
+        assert actions[-3:] == ["ACCOUNT_CREATED", "INVITATION_SENT", "INVITATION_SENT"]
 
     url = link_in(mail.text(), web_stack.base_url)
     async with httpx.AsyncClient(base_url=web_stack.base_url, timeout=30) as http:
@@ -222,6 +230,15 @@ async def test_an_administrator_invites_instead_of_typing_a_password(
         assert (await choose_password(http, url, NEW_PASSWORD)).status_code == 200
         assert (await login(http, email, NEW_PASSWORD)).status_code == 303
         assert (await http.get(url)).status_code == 410
+    # With a password chosen, no more invitation.
+    assert (await admin.get(created.headers["location"])).text.count("Renvoyer l") == 0
+    page = await admin.get(created.headers["location"])
+    refused = await admin.post(
+        created.headers["location"].split("?")[0] + "/inviter",
+        data={"csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 409 and "déjà un mot de passe" in refused.text
+    await admin.aclose()
 
 
 def test_a_link_is_hashed_expires_and_serves_once(seeded_sqlite_sessions: SessionFactory) -> None:

@@ -41,6 +41,8 @@ ROLES = [Role.SOCIAL_WORKER, Role.MEDIATOR, Role.COORDINATOR, Role.ADMINISTRATOR
 DONE_MESSAGES = {
     "qualification": "La qualification APTIC est enregistrée.",
     "cree": "Le compte est créé : communiquez son mot de passe à la personne.",
+    "reinvite": "Une nouvelle invitation part par courriel (valable 7 jours) ; la précédente "
+    "ne fonctionne plus.",
     "invite": "Le compte est créé et l'invitation part par courriel : la personne choisit son "
     "mot de passe avec le lien reçu (valable 7 jours).",
     "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
@@ -458,6 +460,31 @@ async def account_deactivate(
 
     await state.db.run(write, write=True)
     return _done(f"/administration/comptes/{account_id}", "desactive")
+
+
+@router.post("/comptes/{account_id}/inviter")
+async def account_invite(
+    request: Request, state: State, user: CurrentUser, account_id: IdPath
+) -> Response:
+    """Mail the invitation again (a new link; the previous one stops working), for an
+    active account whose password has not been chosen yet."""
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> AccountMail:
+        account = access.programme_account(session, user, account_id)
+        if not account.is_active or account.password_hash is not None:
+            raise ApiError(
+                409,
+                "not_invitable",
+                "Ce compte a déjà un mot de passe, ou il est désactivé : pas d'invitation. "
+                "Un mot de passe oublié se renouvelle depuis la page de connexion.",
+            )
+        return invite(session, state, user, account, now)
+
+    planned = await state.db.run(write, write=True)
+    await send_planned(state.temporal, state.settings, planned)
+    return _done(f"/administration/comptes/{account_id}", "reinvite")
 
 
 @router.post("/comptes/{account_id}/jetons")
