@@ -300,7 +300,7 @@ def throttled(refusal: login_throttle.Refusal, now: datetime) -> LoginRefused:
     )
     return LoginRefused(
         f"{_THROTTLED[refusal.scope]} : réessayez dans {wait} (à partir de {at}). "
-        "Mot de passe oublié ? Un administrateur peut le réinitialiser.",
+        "Mot de passe oublié ? Demandez un lien par courriel (« Mot de passe oublié ? » ci-dessous).",
         429,
         retry_after=seconds,
     )
