@@ -24,12 +24,26 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
 
+# The OpenID Provider of the sign-in tests (tests/oidc: the npm package oidc-provider, pinned
+# by its lock file) runs on the machine's Node.js.
+NODE := /usr/bin/node
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
+
+$(NODE):
+	@echo "Installing Debian's Node.js for the OpenID Provider of the tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm
+
+$(OIDC_PROVIDER): tests/oidc/package-lock.json | $(NODE)
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $@
+
 # Temporal dev server, database, worker and API on this machine; data in ./.data.
 up: $(STAMP)
 	$(BIN)/passnum up
 
 # Lint, format and types first (seconds), then the suite.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(OIDC_PROVIDER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -85,6 +85,26 @@ class Settings(BaseSettings):
         description="An address the account signed in from within these days is known",
     )
 
+    # ---- OpenID Connect sign-in (ProConnect or any OpenID Provider), next to passwords ----
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Provider's issuer URL (discovery at <issuer>/.well-known/"
+        "openid-configuration); none: sign-in by password only",
+    )
+    oidc_client_id: str = Field(default="", description="passnum's client id at the provider")
+    oidc_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="passnum's client secret at the provider"
+    )
+    oidc_scopes: str = Field(
+        default="openid email", description="Scopes asked (space-separated; openid and email)"
+    )
+    oidc_button_label: str = Field(
+        default="Se connecter avec ProConnect", description="Label of the login page's button"
+    )
+    oidc_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of each call to the provider"
+    )
+
     clock_at: datetime | None = Field(
         default=None,
         description="Dev only: the API and pages run as if it were this instant "
@@ -182,6 +202,8 @@ class Settings(BaseSettings):
                 "production, le même pour l'API et les workers, conservé avec soin : sans "
                 "lui, les historiques Temporal qu'il a chiffrés ne se relisent plus."
             )
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("PASSNUM_OIDC_CLIENT_ID est requis avec PASSNUM_OIDC_ISSUER.")
         return self
 
     @cached_property
@@ -208,6 +230,10 @@ class Settings(BaseSettings):
             self.cheque_code_key.get_secret_value(),
             parse_secrets(previous.get_secret_value() if previous else None),
         )
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @cached_property
     def db_url(self) -> str:

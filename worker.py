@@ -51,6 +51,7 @@ from notifications.delivery import MailSettings
 from notifications.sender import MailboxSender, SmtpSender
 from records.db import is_sqlite, make_engine, session_factory
 from temporal_client import connect, worker_client
+from workflows.account_mail import AccountMailWorkflow
 from workflows.digest import CoordinatorDigestWorkflow, DigestInput
 from workflows.journey import JourneyWorkflow
 from workflows.millesime_close import CloseInput, MillesimeCloseWorkflow
@@ -118,6 +119,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=[
             JourneyWorkflow,
+            AccountMailWorkflow,
             CoordinatorDigestWorkflow,
             MonthlyStatementsWorkflow,
             MillesimeCloseWorkflow,

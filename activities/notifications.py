@@ -1,4 +1,5 @@
-"""Notification activities: deliver a journey event's notices, and the daily digest.
+"""Notification activities: deliver a journey event's notices, the daily digest, and the
+mails carrying a one-time link (invitations, password resets).
 
 Async methods (aiosmtplib on the worker's event loop; database work in threads). Built
 with a session factory, a sender and the mail settings (see worker.py). A temporary SMTP
@@ -18,12 +19,15 @@ from temporalio.exceptions import ApplicationError
 from domain.mail import (
     ACTIVITY_DELIVER_NOTICES,
     ACTIVITY_PLAN_DIGESTS,
+    ACTIVITY_SEND_ACCOUNT_MAIL,
     ACTIVITY_SEND_DIGEST,
     DeliverNotices,
     DeliveryReport,
     DigestRequest,
     DigestRun,
+    SendAccountMail,
 )
+from notifications.account_mail import send_account_mail
 from notifications.delivery import Busy, Deliveries, MailSettings
 from notifications.digest import Digests, digest_addresses
 from notifications.sender import Sender, TemporaryFailure
@@ -43,7 +47,7 @@ class NotificationActivities:
         self.digests = Digests(self.deliveries)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliver_notices, self.plan_digests, self.send_digest]
+        return [self.deliver_notices, self.plan_digests, self.send_digest, self.send_account_mail]
 
     @activity.defn(name=ACTIVITY_DELIVER_NOTICES)
     async def deliver_notices(self, req: DeliverNotices) -> DeliveryReport:
@@ -66,5 +70,13 @@ class NotificationActivities:
     async def send_digest(self, req: DigestRequest) -> str:
         try:
             return await self.digests.send(req.key, req.address, req.at)
+        except (TemporaryFailure, Busy) as err:
+            raise ApplicationError(str(err), type=type(err).__name__) from err
+
+    @activity.defn(name=ACTIVITY_SEND_ACCOUNT_MAIL)
+    async def send_account_mail(self, req: SendAccountMail) -> str:
+        """An invitation or a password reset (notifications.account_mail); its status."""
+        try:
+            return await send_account_mail(self.deliveries, req.delivery_id, req.token)
         except (TemporaryFailure, Busy) as err:
             raise ApplicationError(str(err), type=type(err).__name__) from err

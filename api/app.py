@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from api import docs, openapi, security_headers
+from api import docs, oidc, openapi, security_headers
 from api.body_limit import BodyLimit
 from api.clock import FrozenClock
 from api.deps import AppState, Database
@@ -27,6 +27,7 @@ from api.pages import (
     social,
     stock,
 )
+from api.pages import account_links as account_link_pages
 from api.pages import auth as auth_pages
 from api.pages import directory as directory_pages
 from api.pages import exports as export_pages
@@ -68,7 +69,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         docs_url=None,  # served by api.docs, with their own Content-Security-Policy
         redoc_url=None,
     )
-    security_headers.install(app, production=settings.environment == "production")
+    provider_origin = oidc.issuer_origin(settings)
+    security_headers.install(
+        app,
+        production=settings.environment == "production",
+        form_origins=[provider_origin] if provider_origin else [],
+    )
     install_error_handlers(app)
     # 413 past a few kilobytes (the codec endpoint: a history's payloads)
     app.add_middleware(
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for pages in (
         auth_pages,
+        account_link_pages,
         social,
         mediation,
         coordination,

@@ -26,6 +26,7 @@ from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from api import oidc
 from api.deps import AppState, State
 from api.errors import ApiError
 from config import Settings
@@ -299,7 +300,7 @@ def throttled(refusal: login_throttle.Refusal, now: datetime) -> LoginRefused:
     )
     return LoginRefused(
         f"{_THROTTLED[refusal.scope]} : réessayez dans {wait} (à partir de {at}). "
-        "Mot de passe oublié ? Un administrateur peut le réinitialiser.",
+        "Mot de passe oublié ? Demandez un lien par courriel (« Mot de passe oublié ? » ci-dessous).",
         429,
         retry_after=seconds,
     )
@@ -351,9 +352,43 @@ async def login(state: AppState, *, email: str, password: str, address: str) -> 
     return await state.db.run(record, write=True)
 
 
-async def logout(state: AppState, cookie: str | None) -> None:
+async def login_oidc(state: AppState, identity: oidc.Identity, *, address: str) -> str:
+    """Open a session for a verified OpenID Connect sign-in (api.oidc); returns the cookie
+    value. The account is found by subject, else linked by verified e-mail; no account is
+    ever created (OidcRefused, in French, says whom to ask)."""
+    settings = state.settings
+    now = now_utc()
+
+    def open_session(session: Session) -> str | accounts.OidcRefusal:
+        found = accounts.account_for_oidc(
+            session,
+            subject=identity.subject,
+            email=identity.email,
+            email_verified=identity.email_verified,
+            programme_code=settings.programme_code,
+        )
+        if isinstance(found, accounts.OidcRefusal):
+            return found
+        return accounts.open_web_session(
+            session,
+            found,
+            now=now,
+            lifetime=timedelta(hours=settings.session_hours),
+            address=address,
+            oidc_id_token=identity.id_token,
+        )
+
+    opened = await state.db.run(open_session, write=True)
+    if isinstance(opened, accounts.OidcRefusal):
+        raise oidc.OidcRefused(oidc.refusal_message(opened, identity.email), 403)
+    return opened
+
+
+async def logout(state: AppState, cookie: str | None) -> str | None:
+    """End the session; returns its OpenID Connect ID token, if it was opened that way."""
     if cookie:
-        await state.db.run(lambda s: accounts.close_web_session(s, cookie), write=True)
+        return await state.db.run(lambda s: accounts.close_web_session(s, cookie), write=True)
+    return None
 
 
 def client_address(request: Request) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,10 +73,19 @@ PERMISSIONS_POLICY = ", ".join(
 HSTS = "max-age=63072000; includeSubDomains"
 
 
-def common_headers(*, production: bool) -> list[tuple[bytes, bytes]]:
-    """The headers every response gets (unless it set its own), in order."""
+def common_headers(
+    *, production: bool, form_origins: Sequence[str] = ()
+) -> list[tuple[bytes, bytes]]:
+    """The headers every response gets (unless it set its own), in order. `form_origins`:
+    other sites a form may end at (Chromium applies form-action to a form's redirects too):
+    the OpenID Provider, where logging out ends (api.oidc)."""
+    policy = PAGE_POLICY
+    if form_origins:
+        policy = policy.replace(
+            "form-action 'self'", " ".join(["form-action 'self'", *form_origins])
+        )
     headers = [
-        ("Content-Security-Policy", PAGE_POLICY),
+        ("Content-Security-Policy", policy),
         ("X-Frame-Options", "DENY"),
         ("X-Content-Type-Options", "nosniff"),
         # Nothing of a URL (journey ids, search terms) leaves for another site; links
@@ -114,9 +123,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def install(app: FastAPI, *, production: bool) -> None:
+def install(app: FastAPI, *, production: bool, form_origins: Sequence[str] = ()) -> None:
     """Make `SecurityHeaders` the outermost layer of `app`'s middleware stack."""
-    headers = common_headers(production=production)
+    headers = common_headers(production=production, form_origins=form_origins)
     build_inner: Callable[[], ASGIApp] = app.build_middleware_stack
 
     def build() -> ASGIApp:

@@ -42,3 +42,17 @@ class DigestRequest:
     key: str
     address: str
     at: datetime
+
+
+ACTIVITY_SEND_ACCOUNT_MAIL = "send_account_mail"
+ACCOUNT_MAIL_WORKFLOW_NAME = "AccountMailWorkflow"
+
+
+@dataclass(frozen=True)
+class SendAccountMail:
+    """Send the mail carrying a one-time link (an invitation, a password reset). The token
+    is never stored in clear: it travels here, in the encrypted Temporal payload, so that a
+    retried attempt can render the mail again; the database keeps its SHA-256 only."""
+
+    delivery_id: int
+    token: str

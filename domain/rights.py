@@ -94,6 +94,7 @@ class AuditAction(Labelled):
     STRUCTURE_UPDATED = "STRUCTURE_UPDATED"
     STRUCTURE_DEACTIVATED = "STRUCTURE_DEACTIVATED"
     STRUCTURES_IMPORTED = "STRUCTURES_IMPORTED"
+    INVITATION_SENT = "INVITATION_SENT"
 
 
 labels(
@@ -111,5 +112,6 @@ labels(
         AuditAction.STRUCTURE_UPDATED: "Structure modifiée dans l'annuaire",
         AuditAction.STRUCTURE_DEACTIVATED: "Structure désactivée",
         AuditAction.STRUCTURES_IMPORTED: "Annuaire des lieux importé",
+        AuditAction.INVITATION_SENT: "Invitation envoyée",
     },
 )

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +28,7 @@ from config import Settings
 from domain.mail import DeliveryReport
 from domain.notices import Recipient
 from notifications.context import MailContext, load_context
+from notifications.message_ids import message_id_domain
 from notifications.messages import Message, message_for
 from notifications.preferences import Disposition
 from notifications.recipients import Target, resolve
@@ -72,7 +72,7 @@ class MailSettings:
         values: dict[str, object] = {
             "base_url": base,
             "mail_from": settings.mail_from,
-            "message_id_domain": urlsplit(base).hostname or "passnum.localhost",
+            "message_id_domain": message_id_domain(base),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -381,7 +381,13 @@ class Deliveries:
 
     async def send_one(self, delivery_id: int) -> None:
         """Send one delivery unless it is final. Raises TemporaryFailure or Busy."""
-        mail = await asyncio.to_thread(self.claim, delivery_id)
+        await self.send_one_with(delivery_id, self.render_delivery)
+
+    async def send_one_with(
+        self, delivery_id: int, render: Callable[[Session, MailDelivery], Outgoing]
+    ) -> None:
+        """`send_one` with another renderer (account mails: notifications.account_mail)."""
+        mail = await asyncio.to_thread(self.claim_with, delivery_id, render)
         if mail is None:
             return
         try:

@@ -161,3 +161,24 @@ def message_for(kind: NoticeKind | str, audience: Recipient | str) -> type[Messa
         return MESSAGES[(NoticeKind(kind), Recipient(audience))]
     except KeyError:
         raise LookupError(f"no message for {kind} to {audience}") from None
+
+
+class AccountMessage:
+    """A mail about a professional's own account, carrying a one-time link (no journey; see
+    notifications.account_mail)."""
+
+    kind: ClassVar[str]
+    template: ClassVar[str]
+    category: ClassVar[Category] = Category.SECURITY
+
+
+class InvitationMessage(AccountMessage):
+    """An administrator opened the account: choose a first password (7 days)."""
+
+    kind, template = "ACCOUNT_INVITATION", "account_invitation"
+
+
+class PasswordResetMessage(AccountMessage):
+    """The person asked for a new password (1 hour)."""
+
+    kind, template = "PASSWORD_RESET", "password_reset"

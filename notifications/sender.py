@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from config import Settings
+from notifications.message_ids import message_id_for as message_id_for  # re-exported
 from notifications.sink import insert_mail
 from records.db import SessionFactory
 
@@ -61,13 +61,6 @@ async def sending(sender: Sender) -> AsyncIterator[Sender]:
         return
     async with session() as connected:
         yield connected
-
-
-def message_id_for(key: str, address: str, domain: str) -> str:
-    """The same Message-ID for every attempt at the same (notice, address): a mail client
-    folds the duplicate left by a worker that died between the SMTP reply and its record."""
-    digest = hashlib.sha256(f"{key}\n{address.strip().lower()}".encode()).hexdigest()[:40]
-    return f"<{digest}@{domain}>"
 
 
 def build_mime(mail: Outgoing) -> EmailMessage:

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -208,9 +209,16 @@ def token_digest(token: str) -> str:
 
 
 def open_web_session(
-    session: Session, account: Account, *, now: datetime, lifetime: timedelta, address: str | None
+    session: Session,
+    account: Account,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+    address: str | None,
+    oidc_id_token: str | None = None,
 ) -> str:
-    """A new session for a signed-in account; returns the cookie value (never stored)."""
+    """A new session for a signed-in account; returns the cookie value (never stored).
+    `oidc_id_token`: the ID token of an OpenID Connect sign-in (the provider's logout hint)."""
     assert account.id is not None
     token = secrets.token_urlsafe(32)
     session.add(
@@ -220,6 +228,7 @@ def open_web_session(
             created_at=now,
             expires_at=now + lifetime,
             address=(address or "")[:64] or None,
+            oidc_id_token=oidc_id_token,
         )
     )
     # Expired sessions of this account go now: no cron needed.
@@ -247,9 +256,56 @@ def web_session_account(session: Session, token: str, *, now: datetime) -> Accou
     ).first()
 
 
-def close_web_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(col(WebSession.token_hash) == token_digest(token)))
+def close_web_session(session: Session, token: str) -> str | None:
+    """End a session; returns its OpenID Connect ID token, if it was opened that way."""
+    digest = token_digest(token)
+    id_token = session.exec(
+        select(WebSession.oidc_id_token).where(WebSession.token_hash == digest)
+    ).first()
+    session.execute(delete(WebSession).where(col(WebSession.token_hash) == digest))
     session.flush()
+    return id_token
+
+
+# ---- OpenID Connect sign-in: linking a provider's person to an account ----
+
+
+class OidcRefusal(StrEnum):
+    """Why an OpenID Connect sign-in opens no session (api.oidc words each in French)."""
+
+    UNKNOWN = "unknown"  # no account has this e-mail: no self-signup
+    UNVERIFIED = "unverified"  # the provider has not verified the e-mail
+    INACTIVE = "inactive"  # the account is deactivated
+    OTHER_SUBJECT = "other_subject"  # the account is linked to another provider identity
+
+
+def account_for_oidc(
+    session: Session, *, subject: str, email: str | None, email_verified: bool, programme_code: int
+) -> Account | OidcRefusal:
+    """The account an OpenID Connect sign-in opens: the one linked to `subject`, else (first
+    sign-in) the one whose e-mail the provider verified, which gets linked. Flushes."""
+    account = session.exec(select(Account).where(Account.oidc_subject == subject)).first()
+    if account is None:
+        if not email:
+            return OidcRefusal.UNKNOWN
+        if not email_verified:
+            return OidcRefusal.UNVERIFIED
+        account = get_account_by_email(session, email)
+        if account is None or account.programme_code != programme_code:
+            return OidcRefusal.UNKNOWN
+        if account.oidc_subject is not None:
+            return OidcRefusal.OTHER_SUBJECT
+        if not account.is_active:
+            return OidcRefusal.INACTIVE
+        account.oidc_subject = subject
+        session.add(account)
+        session.flush()
+        return account
+    if account.programme_code != programme_code:
+        return OidcRefusal.UNKNOWN
+    if not account.is_active:
+        return OidcRefusal.INACTIVE
+    return account
 
 
 def close_account_sessions(session: Session, account_id: int | None) -> None:

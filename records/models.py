@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, MetaData, UniqueConstraint, event
+from sqlalchemy import JSON, Index, MetaData, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from domain import identity
@@ -535,6 +535,9 @@ class Account(Base, table=True):
     notification_settings: dict[str, object] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The OpenID Provider's subject, set at the first OpenID Connect sign-in (linked by
+    # verified e-mail); later sign-ins find the account by it.
+    oidc_subject: str | None = Field(default=None, max_length=255, unique=True)
 
 
 class WebSession(Base, table=True):
@@ -549,6 +552,8 @@ class WebSession(Base, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     address: str | None = Field(default=None, max_length=64)
+    # An OpenID Connect sign-in's ID token: the id_token_hint of the provider's logout.
+    oidc_id_token: str | None = Field(default=None, sa_type=Text)
 
 
 class ApiToken(Base, table=True):
@@ -1060,3 +1065,23 @@ class MediationQualification(Base, table=True):
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     account_id: int | None = None
     source: str = Field(max_length=12)  # "page", "api", "import"
+
+
+# ---- one-time links mailed to professionals: invitations and password resets ----
+
+
+class AccountLink(Base, table=True):
+    """A one-time link mailed to a professional (records.account_links): an invitation to
+    choose a first password, or a password reset. Only the SHA-256 of its token is stored;
+    it expires, and serves once (`used_at`)."""
+
+    __tablename__ = "account_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    purpose: str = Field(max_length=16)  # records.account_links.LinkPurpose
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = None  # the inviting administrator; None: asked by the person

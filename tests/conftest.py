@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.smtp",
     "tests.fixtures.browser",
+    "tests.fixtures.oidc",
 ]

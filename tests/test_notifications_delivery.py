@@ -291,5 +291,10 @@ def test_activities_are_what_the_worker_registers(
     seeded_sqlite_sessions: SessionFactory, smtp_server: SmtpServer
 ) -> None:
     acts: NotificationActivities = notification_activities(seeded_sqlite_sessions, smtp_server)
-    assert [f.__name__ for f in acts.all()] == ["deliver_notices", "plan_digests", "send_digest"]
+    assert [f.__name__ for f in acts.all()] == [
+        "deliver_notices",
+        "plan_digests",
+        "send_digest",
+        "send_account_mail",
+    ]
     assert MAIL.lease.total_seconds() > 60  # longer than the workflow's delivery timeout

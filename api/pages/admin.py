@@ -10,7 +10,7 @@ limited to that page, read and deleted there (passnum keeps only its hash).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,11 +25,13 @@ from api.constraints import LINE, MAX_PAGE, Id, IdPath, ShortText
 from api.deps import AppState, State
 from api.errors import ApiError
 from api.forms import Form, read_form
+from api.mail_service import AccountMail, plan_link_mail, send_planned
 from api.web import render
 from domain.rights import CONSENT_TEXT_MAX, AuditAction
 from domain.stages import Role
 from domain.validity import paris_today
 from records import accounts, audit, coordination, models, queries
+from records.account_links import LinkPurpose
 from records.structures import StructureError, set_aptic_qualification
 
 router = APIRouter(prefix="/administration", include_in_schema=False)
@@ -41,6 +43,10 @@ DONE_MESSAGES = {
     "ajoutee": "La structure est ajoutée à l'annuaire.",
     "fiche": "La fiche de la structure est enregistrée.",
     "cree": "Le compte est créé : communiquez son mot de passe à la personne.",
+    "reinvite": "Une nouvelle invitation part par courriel (valable 7 jours) ; la précédente "
+    "ne fonctionne plus.",
+    "invite": "Le compte est créé et l'invitation part par courriel : la personne choisit son "
+    "mot de passe avec le lien reçu (valable 7 jours).",
     "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
     "revoque": "Le jeton est révoqué.",
 }
@@ -58,7 +64,8 @@ class AccountForm(BaseModel):
     reception_structure_id: Id | None = None
     mediation_structure_id: Id | None = None
     epci_id: Id | None = None
-    password: str = Field(min_length=1, max_length=200)
+    # None: an invitation by e-mail (the person chooses the password).
+    password: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class TokenForm(BaseModel):
@@ -270,7 +277,7 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
         needed = SCOPE_FIELD.get(role)
         if needed and scope[needed[0]] is None:
             form.add_error(needed[0], needed[1])
-        if len(data.password) < accounts.PASSWORD_MIN_LENGTH:
+        if data.password is not None and len(data.password) < accounts.PASSWORD_MIN_LENGTH:
             form.add_error(
                 "password",
                 f"Le mot de passe doit compter au moins {accounts.PASSWORD_MIN_LENGTH} caractères.",
@@ -278,7 +285,7 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
     if form.ok:
         now = now_utc()
 
-        def write(session: Session) -> int:
+        def write(session: Session) -> tuple[int, AccountMail | None]:
             names = coordination.reference_names(session, _programme_id(session, user))
             known = {
                 "reception_structure_id": names.reception,
@@ -312,17 +319,47 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
                 account_id=user.id,
                 action=AuditAction.ACCOUNT_CREATED,
                 target=f"account:{account.id}",
-                details=account_details(account) | {"with_password": True},
+                details=account_details(account) | {"with_password": data.password is not None},
             )
-            return account.id
+            if data.password is not None:
+                return account.id, None
+            return account.id, invite(session, state, user, account, now)
 
         try:
-            account_id = await state.db.run(write, write=True)
-            return _done(f"/administration/comptes/{account_id}", "cree")
+            account_id, planned = await state.db.run(write, write=True)
+            if planned is None:
+                return _done(f"/administration/comptes/{account_id}", "cree")
+            await send_planned(state.temporal, state.settings, planned)
+            return _done(f"/administration/comptes/{account_id}", "invite")
         except _Refused as refused:
             form.add_error(refused.field, refused.message)
     form.values.pop("password", None)  # never sent back in the page
     return await _account_form_page(request, state, user, form, 422)
+
+
+def invite(
+    session: Session, state: AppState, user: User, account: models.Account, now: datetime
+) -> AccountMail:
+    """Mail `account` an invitation (a one-time link to choose its password), audit-logged;
+    the caller sends the planned mail once committed."""
+    planned = plan_link_mail(
+        session,
+        state.settings,
+        account,
+        LinkPurpose.INVITATION,
+        now=now,
+        created_by=user.id,
+    )
+    audit.record(
+        session,
+        at=now,
+        programme_code=user.programme_code,
+        account_id=user.id,
+        action=AuditAction.INVITATION_SENT,
+        target=f"account:{account.id}",
+        details={"email": account.email, "delivery_id": planned.delivery_id},
+    )
+    return planned
 
 
 class _Refused(Exception):
@@ -428,6 +465,31 @@ async def account_deactivate(
 
     await state.db.run(write, write=True)
     return _done(f"/administration/comptes/{account_id}", "desactive")
+
+
+@router.post("/comptes/{account_id}/inviter")
+async def account_invite(
+    request: Request, state: State, user: CurrentUser, account_id: IdPath
+) -> Response:
+    """Mail the invitation again (a new link; the previous one stops working), for an
+    active account whose password has not been chosen yet."""
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> AccountMail:
+        account = access.programme_account(session, user, account_id)
+        if not account.is_active or account.password_hash is not None:
+            raise ApiError(
+                409,
+                "not_invitable",
+                "Ce compte a déjà un mot de passe, ou il est désactivé : pas d'invitation. "
+                "Un mot de passe oublié se renouvelle depuis la page de connexion.",
+            )
+        return invite(session, state, user, account, now)
+
+    planned = await state.db.run(write, write=True)
+    await send_planned(state.temporal, state.settings, planned)
+    return _done(f"/administration/comptes/{account_id}", "reinvite")
 
 
 @router.post("/comptes/{account_id}/jetons")

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from api import auth
+from api import auth, oidc
 from api.auth import ANON_COOKIE, SESSION_COOKIE, CurrentUser, LoginRefused, OptionalUser
 from api.constraints import LINE
 from api.deps import State
 from api.errors import ApiError
 from api.forms import Form, read_form
 from api.web import SPACE_BY_ROLE, render
+from config import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,6 +30,11 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
+
+
+def oidc_context(settings: Settings) -> dict[str, object]:
+    """The login page's OpenID Connect button, when a provider is configured."""
+    return {"oidc_label": settings.oidc_button_label if settings.oidc_enabled else None}
 
 
 @router.get("/")
@@ -51,13 +57,18 @@ async def login_page(
     return render(
         request,
         "login.html",
-        {"form": form, "next": safe_next(suivant), "dev": state.settings.environment == "dev"},
+        {
+            "form": form,
+            "next": safe_next(suivant),
+            "dev": state.settings.environment == "dev",
+            **oidc_context(state.settings),
+        },
     )
 
 
-@router.post("/connexion")
-async def login_submit(request: Request, state: State) -> Response:
-    settings = state.settings
+async def check_anonymous_form(request: Request, settings: Settings) -> None:
+    """The CSRF check of a form sent before signing in (its token is tied to the visitor's
+    anonymous cookie)."""
     anon_key = request.cookies.get(ANON_COOKIE)
     if not anon_key:
         raise ApiError(
@@ -67,6 +78,12 @@ async def login_submit(request: Request, state: State) -> Response:
             "pour ce site, rechargez la page et recommencez.",
         )
     await auth.check_csrf(request, auth.csrf_token_for(settings, anon_key))
+
+
+@router.post("/connexion")
+async def login_submit(request: Request, state: State) -> Response:
+    settings = state.settings
+    await check_anonymous_form(request, settings)
     form = await read_form(request, LoginForm)
     submitted = await request.form()
     next_path = safe_next(str(submitted.get("suivant") or ""))
@@ -99,7 +116,12 @@ async def login_submit(request: Request, state: State) -> Response:
     page = render(
         request,
         "login.html",
-        {"form": form, "next": next_path, "dev": settings.environment == "dev"},
+        {
+            "form": form,
+            "next": next_path,
+            "dev": settings.environment == "dev",
+            **oidc_context(settings),
+        },
         status_code=status,
     )
     if retry_after is not None:
@@ -109,7 +131,74 @@ async def login_submit(request: Request, state: State) -> Response:
 
 @router.post("/deconnexion")
 async def logout(request: Request, state: State, user: CurrentUser) -> Response:
-    await auth.logout(state, request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/connexion", status_code=303)
+    id_token = await auth.logout(state, request.cookies.get(SESSION_COOKIE))
+    target = "/connexion"
+    if id_token and state.settings.oidc_enabled:
+        # Signed in through the provider: end its session too, it sends the browser back.
+        target = await oidc.logout_url(state.settings, id_token) or target
+    response = RedirectResponse(target, status_code=303)
     auth.clear_cookie(response, request, state.settings, SESSION_COOKIE)
+    return response
+
+
+# ---- OpenID Connect sign-in (api.oidc) ----
+
+
+def oidc_refused(request: Request, refused: oidc.OidcRefused) -> Response:
+    response = render(
+        request,
+        "error.html",
+        {"title": "Connexion refusée", "message": refused.message, "status": refused.status},
+        status_code=refused.status,
+    )
+    auth.clear_cookie(response, request, request.app.state.passnum.settings, oidc.PENDING_COOKIE)
+    return response
+
+
+@router.get(oidc.START_PATH)
+async def oidc_start(
+    request: Request,
+    user: OptionalUser,
+    state: State,
+    suivant: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(suivant), status_code=303)
+    try:
+        url, pending = await oidc.begin(state.settings, safe_next(suivant))
+    except oidc.OidcRefused as refused:
+        return oidc_refused(request, refused)
+    response = RedirectResponse(url, status_code=303)
+    auth.set_cookie(
+        response, request, state.settings, oidc.PENDING_COOKIE, pending, oidc.PENDING_SECONDS
+    )
+    return response
+
+
+@router.get(oidc.CALLBACK_PATH)
+async def oidc_callback(
+    request: Request,
+    state: State,
+    code: Annotated[str | None, Query(max_length=2000)] = None,
+    state_: Annotated[str | None, Query(alias="state", max_length=500)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    settings = state.settings
+    try:
+        identity = await oidc.finish(
+            settings,
+            pending_cookie=request.cookies.get(oidc.PENDING_COOKIE),
+            code=code,
+            state=state_,
+            error=error,
+        )
+        token = await auth.login_oidc(state, identity, address=auth.client_address(request))
+    except oidc.OidcRefused as refused:
+        return oidc_refused(request, refused)
+    response = RedirectResponse(safe_next(identity.next_path), status_code=303)
+    auth.set_cookie(
+        response, request, settings, SESSION_COOKIE, token, max_age=settings.session_hours * 3600
+    )
+    auth.clear_cookie(response, request, settings, ANON_COOKIE)
+    auth.clear_cookie(response, request, settings, oidc.PENDING_COOKIE)
     return response
