@@ -136,99 +136,90 @@ def build_worker(
     )
 
 
-async def ensure_digest_schedule(client: Client, task_queue: str) -> bool:
-    """The daily digest's Schedule (08:00 Europe/Paris); True if created now. Idempotent:
-    an existing schedule is left as an operator may have tuned or paused it."""
+async def _ensure_paris_schedule(
+    client: Client,
+    schedule_id: str,
+    *,
+    workflow: str,
+    arg: object,
+    workflow_id: str,
+    task_queue: str,
+    calendar: ScheduleCalendarSpec,
+    catchup: timedelta,
+) -> bool:
+    """Create a Schedule starting `workflow` at `calendar` (Europe/Paris), overlaps skipped,
+    missed runs caught up within `catchup`; True if created now. Idempotent: an existing
+    schedule is left as an operator may have tuned or paused it."""
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            DIGEST_WORKFLOW_NAME,
-            DigestInput(),
-            id="passnum-digest",  # the Schedule appends the scheduled time
+            workflow,
+            arg,
+            id=workflow_id,  # the Schedule appends the scheduled time
             task_queue=task_queue,
         ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(DIGEST_HOUR)],
-                    minute=[ScheduleRange(0)],
-                    second=[ScheduleRange(0)],
-                )
-            ],
-            time_zone_name="Europe/Paris",
-        ),
-        # A worker down at 08:00 still sends the morning's digest when it is back.
-        policy=SchedulePolicy(
-            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)
-        ),
+        spec=ScheduleSpec(calendars=[calendar], time_zone_name="Europe/Paris"),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup),
     )
     try:
-        await client.create_schedule(DIGEST_SCHEDULE_ID, schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
         return False
     return True
+
+
+def _at(hour: int, *, day_of_month: int | None = None) -> ScheduleCalendarSpec:
+    """hh:00:00, every day or on one day of the month."""
+    if day_of_month is None:
+        return ScheduleCalendarSpec(hour=[ScheduleRange(hour)])  # minute, second: 0
+    return ScheduleCalendarSpec(
+        day_of_month=[ScheduleRange(day_of_month)], hour=[ScheduleRange(hour)]
+    )
+
+
+async def ensure_digest_schedule(client: Client, task_queue: str) -> bool:
+    """The daily digest (08:00 Europe/Paris). A worker down at 08:00 still sends the
+    morning's digest when it is back."""
+    return await _ensure_paris_schedule(
+        client,
+        DIGEST_SCHEDULE_ID,
+        workflow=DIGEST_WORKFLOW_NAME,
+        arg=DigestInput(),
+        workflow_id="passnum-digest",
+        task_queue=task_queue,
+        calendar=_at(DIGEST_HOUR),
+        catchup=timedelta(hours=12),
+    )
 
 
 async def ensure_statements_schedule(client: Client, task_queue: str) -> bool:
-    """The monthly statements' Schedule (the 1st, 06:00 Europe/Paris, for the month
-    before); True if created now. Idempotent like the digest's."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            STATEMENTS_WORKFLOW_NAME,
-            StatementsInput(),
-            id="passnum-statements",  # the Schedule appends the scheduled time
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    day_of_month=[ScheduleRange(STATEMENTS_DAY)],
-                    hour=[ScheduleRange(STATEMENTS_HOUR)],
-                    minute=[ScheduleRange(0)],
-                    second=[ScheduleRange(0)],
-                )
-            ],
-            time_zone_name="Europe/Paris",
-        ),
-        # A worker down on the 1st still builds the month's statements when it is back
-        # (within a week: the month before is still the one the run computes).
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
+    """The monthly statements (the 1st, 06:00 Europe/Paris, for the month before). A worker
+    down on the 1st still builds them when it is back within a week (the month before is
+    still the one the run computes)."""
+    return await _ensure_paris_schedule(
+        client,
+        STATEMENTS_SCHEDULE_ID,
+        workflow=STATEMENTS_WORKFLOW_NAME,
+        arg=StatementsInput(),
+        workflow_id="passnum-statements",
+        task_queue=task_queue,
+        calendar=_at(STATEMENTS_HOUR, day_of_month=STATEMENTS_DAY),
+        catchup=timedelta(days=7),
     )
-    try:
-        await client.create_schedule(STATEMENTS_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        return False
-    return True
 
 
 async def ensure_millesime_close_schedule(client: Client, task_queue: str) -> bool:
-    """The end-of-millésime Schedule (every day at 06:00 Europe/Paris: closes the
-    millésimes whose validity ended, checks again those waiting for late expiries); True
-    if created now. Idempotent: an existing schedule is left as an operator set it."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            CLOSE_WORKFLOW_NAME,
-            CloseInput(),
-            id="passnum-millesime-close",  # the Schedule appends the scheduled time
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(CLOSE_HOUR)],
-                    minute=[ScheduleRange(0)],
-                    second=[ScheduleRange(0)],
-                )
-            ],
-            time_zone_name="Europe/Paris",
-        ),
-        # A worker down at 06:00 still runs the day's round when it is back.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    """The end of millésimes (every day at 06:00 Europe/Paris: closes those whose validity
+    ended, checks again those waiting for late expiries)."""
+    return await _ensure_paris_schedule(
+        client,
+        CLOSE_SCHEDULE_ID,
+        workflow=CLOSE_WORKFLOW_NAME,
+        arg=CloseInput(),
+        workflow_id="passnum-millesime-close",
+        task_queue=task_queue,
+        calendar=_at(CLOSE_HOUR),
+        catchup=timedelta(days=1),
     )
-    try:
-        await client.create_schedule(CLOSE_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        return False
-    return True
 
 
 async def run_worker(settings: Settings, client: Client | None = None) -> None:
