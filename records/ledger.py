@@ -35,7 +35,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, case, event, exists, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col
@@ -62,6 +61,7 @@ from domain.money import Cents
 from domain.serials import parse_serial
 from domain.stages import ChequeStatus
 from domain.validity import last_valid_day, paris_day, valid_until
+from records import upserts
 from records.models import (
     BudgetLine,
     Cheque,
@@ -75,6 +75,7 @@ from records.models import (
     MillesimeClosure,
     Programme,
 )
+from records.upserts import additive_upsert
 
 ENTRY: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
 MONTH: Table = LedgerMonth.__table__  # type: ignore[attr-defined]
@@ -249,18 +250,7 @@ def charge(session: Session, cheques: Sequence[ChequeCharge]) -> int:
     return len(rows)
 
 
-def _upsert_month(dialect: str) -> Any:
-    """`INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n` on `ledger_month`, one
-    statement per dialect, run with a list of rows (compiled once, cached)."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(MONTH)
-    return stmt.on_conflict_do_update(
-        index_elements=[MONTH.c[k] for k in MONTH_KEY],
-        set_={s: MONTH.c[s] + stmt.excluded[s] for s in ("amount_cents", "entries")},
-    )
-
-
-_UPSERT_MONTH = {d: _upsert_month(d) for d in ("postgresql", "sqlite")}
+_UPSERT_MONTH = additive_upsert(MONTH, MONTH_KEY, ("amount_cents", "entries"))
 
 
 def write_pending(session: Session) -> None:
@@ -269,9 +259,9 @@ def write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    dialect = session.get_bind().dialect.name
-    session.execute(
-        _UPSERT_MONTH["postgresql" if dialect == "postgresql" else "sqlite"],
+    upserts.add(
+        session,
+        _UPSERT_MONTH,
         [
             dict(zip(MONTH_KEY, key, strict=True)) | {"amount_cents": a, "entries": n}
             for key, (a, n) in sorted(pending.items())
