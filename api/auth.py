@@ -33,8 +33,8 @@ from config import Settings
 from domain.contracts import Actor
 from domain.stages import Role
 from domain.validity import PARIS
-from records import accounts, login_throttle
-from records.models import Account
+from records import accounts, login_throttle, memberships
+from records.models import Account, ApiToken
 
 SESSION_COOKIE = "passnum_session"
 ANON_COOKIE = "passnum_anon"  # an anonymous visitor's key, for the login form's CSRF token
@@ -49,7 +49,8 @@ CSRF_MESSAGE = (
 
 @dataclass(frozen=True)
 class User:
-    """The signed-in account, as routes and templates see it."""
+    """The signed-in account in its current programme, as routes and templates see it: role
+    and scope are the account's in that programme (records.memberships)."""
 
     id: int
     email: str
@@ -61,6 +62,9 @@ class User:
     epci_id: int | None
     via: Literal["session", "token"]
     csrf_token: str | None  # None for token calls
+    # (code, name) of every programme the account works in, when more than one: the header's
+    # chooser. Empty for an account of one programme.
+    programmes: tuple[tuple[int, str], ...] = ()
 
     @property
     def actor(self) -> Actor:
@@ -68,19 +72,28 @@ class User:
         return Actor(role=self.role, ref=str(self.id))
 
     @classmethod
-    def of(cls, account: Account, via: Literal["session", "token"], csrf_token: str | None) -> User:
+    def of(
+        cls,
+        account: Account,
+        via: Literal["session", "token"],
+        csrf_token: str | None,
+        membership: memberships.Membership | None = None,
+        programmes: tuple[tuple[int, str], ...] = (),
+    ) -> User:
         assert account.id is not None
+        m = membership or memberships.own(account)
         return cls(
             id=account.id,
             email=account.email,
             full_name=account.full_name,
-            role=Role(account.role),
-            programme_code=account.programme_code,
-            reception_structure_id=account.reception_structure_id,
-            mediation_structure_id=account.mediation_structure_id,
-            epci_id=account.epci_id,
+            role=m.role,
+            programme_code=m.programme_code,
+            reception_structure_id=m.reception_structure_id,
+            mediation_structure_id=m.mediation_structure_id,
+            epci_id=m.epci_id,
             via=via,
             csrf_token=csrf_token,
+            programmes=programmes,
         )
 
 
@@ -166,35 +179,94 @@ def _bearer(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
+Programmes = tuple[tuple[int, str], ...]
+PROGRAMME_HEADER = "X-Passnum-Programme"  # a token call's programme; default: the account's own
+
+
+def _working(
+    session: Session, account: Account, chosen: int | None
+) -> tuple[memberships.Membership | None, Programmes]:
+    """The account's membership in the `chosen` programme (None when it is not a member),
+    and the (code, name) of its programmes when it has more than one."""
+    every = memberships.all_of(session, account)
+    wanted = account.programme_code if chosen is None else chosen
+    current = next((m for m in every if m.programme_code == wanted), None)
+    if len(every) == 1:
+        return current, ()
+    names = memberships.programme_names(session, [m.programme_code for m in every])
+    return current, tuple((m.programme_code, names.get(m.programme_code, "")) for m in every)
+
+
+def _programme_header(request: Request) -> int | None:
+    value = request.headers.get(PROGRAMME_HEADER)
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ApiError(
+            422, "programme_invalid", f"{PROGRAMME_HEADER} : un code de programme est attendu."
+        )
+    return int(value)
+
+
 async def authenticate(request: Request, state: AppState) -> User | None:
-    """The caller's account, or None. One database round trip (two for a token whose last
-    use is stale). Cached on `request.state.user` for the error pages."""
+    """The caller's account in its current programme, or None. One unit of work (two for a
+    token whose last use is stale). Cached on `request.state.user` for the error pages.
+
+    A session works in the programme chosen in the header (its own programme's if access to
+    the chosen one was withdrawn since); a token call in the one its `X-Passnum-Programme`
+    header names (403 unless the account works there), else the account's own."""
     if hasattr(request.state, "user"):
         cached: User | None = request.state.user
         return cached
     user: User | None = None
-    code = state.settings.programme_code
     now = now_utc()
     token = _bearer(request)
     if token is not None:
-        found = await state.db.run(lambda s: accounts.api_token_account(s, token))
-        if found is not None and found[1].programme_code == code:
-            api_token, account = found
+        asked = _programme_header(request)
+
+        def read_token(
+            session: Session,
+        ) -> tuple[ApiToken, Account, memberships.Membership | None, Programmes] | None:
+            found = accounts.api_token_account(session, token)
+            if found is None:
+                return None
+            return (*found, *_working(session, found[1], asked))
+
+        read = await state.db.run(read_token)
+        if read is not None:
+            api_token, account, membership, programmes = read
+            if membership is None:
+                raise ApiError(
+                    403,
+                    "programme_forbidden",
+                    "Ce compte n'a pas accès à ce programme.",
+                )
             if accounts.token_use_stale(api_token, now):
                 token_id = api_token.id
                 assert token_id is not None
                 await state.db.run(
                     lambda s: accounts.note_token_use(s, token_id, now=now), write=True
                 )
-            user = User.of(account, "token", None)
+            user = User.of(account, "token", None, membership, programmes)
     elif cookie := request.cookies.get(SESSION_COOKIE):
 
-        def read(session: Session) -> Account | None:
-            return accounts.web_session_account(session, cookie, now=now)
+        def read_session(
+            session: Session,
+        ) -> tuple[Account, memberships.Membership | None, Programmes] | None:
+            found = accounts.web_session_account(session, cookie, now=now)
+            if found is None:
+                return None
+            account, chosen = found
+            membership, programmes = _working(session, account, chosen)
+            if membership is None:  # access withdrawn: back to its own programme
+                membership, programmes = _working(session, account, None)
+            return account, membership, programmes
 
-        signed_in = await state.db.run(read)
-        if signed_in is not None and signed_in.programme_code == code:
-            user = User.of(signed_in, "session", csrf_token_for(state.settings, cookie))
+        signed_in = await state.db.run(read_session)
+        if signed_in is not None:
+            account, membership, programmes = signed_in
+            csrf = csrf_token_for(state.settings, cookie)
+            user = User.of(account, "session", csrf, membership, programmes)
     request.state.user = user
     return user
 
@@ -326,11 +398,7 @@ async def login(state: AppState, *, email: str, password: str, address: str) -> 
     if isinstance(reserved, login_throttle.Refusal):
         raise throttled(reserved, now)
     attempt_id = reserved
-    usable = (
-        account is not None
-        and account.is_active
-        and account.programme_code == state.settings.programme_code
-    )
+    usable = account is not None and account.is_active
     # argon2 is slow on purpose: keep it off the event loop.
     matches = await anyio.to_thread.run_sync(
         accounts.verify_password, account.password_hash if account and usable else None, password
@@ -365,7 +433,6 @@ async def login_oidc(state: AppState, identity: oidc.Identity, *, address: str) 
             subject=identity.subject,
             email=identity.email,
             email_verified=identity.email_verified,
-            programme_code=settings.programme_code,
         )
         if isinstance(found, accounts.OidcRefusal):
             return found

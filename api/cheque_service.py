@@ -139,9 +139,11 @@ def lines_of(texts: Sequence[str]) -> list[ChequeLine]:
 
 
 class ChequeService:
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, programme_code: int) -> None:
+        """`programme_code`: the caller's current programme (User.programme_code)."""
         self.state = state
         self.settings = state.settings
+        self.code = programme_code
         self.vault = state.settings.code_vault
 
     # ---- lookups ----
@@ -174,7 +176,7 @@ class ChequeService:
         return found
 
     def _lookup(self, session: Session, user: User, digits: str, line: ChequeLine | None) -> Lookup:
-        programme = queries.get_programme(session, self.settings.programme_code)
+        programme = queries.get_programme(session, self.code)
         grace = programme.grace_months if programme else 1
         serial = parse_serial(digits)
         cheque = queries.find_cheque(session, digits)
@@ -447,12 +449,12 @@ class ChequeService:
     # ---- reads ----
 
     def _journey_row(self, session: Session, journey_id: str) -> models.Journey:
-        return reads.journey(session, self.settings.programme_code, journey_id)
+        return reads.journey(session, self.code, journey_id)
 
     def _mediation_structure(
         self, session: Session, structure_id: int
     ) -> models.MediationStructure:
-        return reads.mediation_structure(session, self.settings.programme_code, structure_id)
+        return reads.mediation_structure(session, self.code, structure_id)
 
     async def _live_status(self, journey_id: str) -> c.JourneyStatus:
         handle = self.state.temporal.get_workflow_handle(c.workflow_id_for(journey_id))

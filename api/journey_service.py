@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session
 from temporalio.client import WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from api import access, idempotency
 from api import programme_reads as reads
@@ -107,11 +113,22 @@ def possible_duplicate(user: User, matches: list[duplicates.Match]) -> ApiError:
     )
 
 
+_SA_PROGRAMME = SearchAttributeKey.for_keyword(c.SA_PROGRAMME)
+
+
+def programme_attribute(code: int) -> TypedSearchAttributes:
+    """A journey's programme, as Temporal indexes it (`PassnumProgramme = '012'`)."""
+    return TypedSearchAttributes([SearchAttributePair(_SA_PROGRAMME, f"{code:03d}")])
+
+
 class JourneyService:
-    def __init__(self, state: AppState) -> None:
+    def __init__(self, state: AppState, programme_code: int) -> None:
+        """`programme_code`: the caller's current programme (User.programme_code), the only
+        one whose records this service reads or changes."""
         self.state = state
         self.settings = state.settings
         self.client = state.temporal
+        self.code = programme_code
 
     # ---- reads ----
 
@@ -119,20 +136,18 @@ class JourneyService:
         return await self.state.db.run(self._programme)
 
     def _programme(self, session: Session) -> models.Programme:
-        return reads.programme(session, self.settings.programme_code)
+        return reads.programme(session, self.code)
 
     async def journey_row(self, journey_id: str) -> models.Journey:
         return await self.state.db.run(lambda s: self._journey_row(s, journey_id))
 
     def _journey_row(self, session: Session, journey_id: str) -> models.Journey:
-        return reads.journey(session, self.settings.programme_code, journey_id)
+        return reads.journey(session, self.code, journey_id)
 
     def _access(self, session: Session, journey_id: str) -> queries.JourneyAccess | None:
         """What access decisions need of the journey, if this programme has it."""
         row = queries.journey_access(session, journey_id)
-        return (
-            row if row is not None and row.programme_code == self.settings.programme_code else None
-        )
+        return row if row is not None and row.programme_code == self.code else None
 
     async def check_visible(self, user: User, journey_id: str) -> queries.JourneyAccess:
         """The journey if `user` may see it, else 404."""
@@ -259,6 +274,9 @@ class JourneyService:
             ),
             id=c.workflow_id_for(journey_id),
             task_queue=self.settings.temporal_task_queue,
+            search_attributes=programme_attribute(programme.code)
+            if self.settings.use_search_attributes
+            else None,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
@@ -462,7 +480,7 @@ class JourneyService:
     def _mediation_structure(
         self, session: Session, structure_id: int
     ) -> models.MediationStructure:
-        return reads.mediation_structure(session, self.settings.programme_code, structure_id)
+        return reads.mediation_structure(session, self.code, structure_id)
 
     async def log_session(
         self,
@@ -476,7 +494,7 @@ class JourneyService:
         """A session paid with cheques (serial + security code each, checked by
         api.cheque_service); the same session id or key sent again with another session
         is 409 and changes nothing."""
-        checked = await ChequeService(self.state).checked_session(
+        checked = await ChequeService(self.state, self.code).checked_session(
             journey_id, request, lines, user=user
         )
         receipt = await self._execute_update(  # the journey was checked above
@@ -497,7 +515,7 @@ class JourneyService:
         """Dry run of `log_session`'s cheque checks (pages show a verdict as each cheque is
         typed or scanned): one verdict per line, in order; nothing changes but the count of
         wrong security codes. Same access rule as logging the session (404/403)."""
-        return await ChequeService(self.state).session_verdicts(
+        return await ChequeService(self.state, self.code).session_verdicts(
             journey_id,
             lines,
             day=day,

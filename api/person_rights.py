@@ -414,14 +414,15 @@ def build_export(session: Session, journey: models.Journey, now: datetime) -> Pe
 class PersonRights:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.code = state.settings.programme_code
 
     def _journey(
         self, session: Session, user: User, journey_id: str, change: Change
     ) -> models.Journey:
         row = queries.journey_access(session, journey_id)
         access.require_person_rights(
-            user, row if row is not None and row.programme_code == self.code else None, change
+            user,
+            row if row is not None and row.programme_code == user.programme_code else None,
+            change,
         )
         journey = session.get(models.Journey, journey_id)
         if journey is None:
@@ -512,8 +513,10 @@ class PersonRights:
             raise ApiError(409, "wrong_stage", refused.message)
 
         if await self.state.db.run(erased_already, write=bool(key)):
-            return await JourneyService(self.state).live_status(journey_id, user)
-        return await JourneyService(self.state).update(
+            return await JourneyService(self.state, user.programme_code).live_status(
+                journey_id, user
+            )
+        return await JourneyService(self.state, user.programme_code).update(
             journey_id,
             c.U_ERASE_ON_REQUEST,
             request,

@@ -73,7 +73,7 @@ class StatementService:
                 "Les relevés de remboursement sont réservés à la médiation et à la coordination."
             )
         scope = access.statement_scope(user)
-        code = self.settings.programme_code
+        code = user.programme_code
 
         def read(session: Session) -> StatementList:
             rows, total = records.list_statements(
@@ -111,7 +111,7 @@ class StatementService:
 
     async def document(self, user: User, statement_id: int) -> StatementDocument:
         """The statement with its lines, if `user` may read it (404 otherwise)."""
-        code = self.settings.programme_code
+        code = user.programme_code
 
         def read(session: Session) -> StatementDocument:
             row = access.require_statement_visible(

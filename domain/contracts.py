@@ -63,7 +63,11 @@ SA_STAGE = "PassnumStage"
 SA_STALLED = "PassnumStalled"
 SA_EPCI = "PassnumEpci"
 SA_MEDIATION = "PassnumMediation"
+# Set once at start (never upserted): the programme's code, so that a search in Temporal's
+# UI or CLI stays within one programme.
+SA_PROGRAMME = "PassnumProgramme"
 SEARCH_ATTRIBUTES: dict[str, str] = {
+    SA_PROGRAMME: "Keyword",
     SA_STAGE: "Keyword",
     SA_STALLED: "Bool",
     SA_EPCI: "Keyword",

@@ -95,6 +95,8 @@ class AuditAction(Labelled):
     STRUCTURE_DEACTIVATED = "STRUCTURE_DEACTIVATED"
     STRUCTURES_IMPORTED = "STRUCTURES_IMPORTED"
     INVITATION_SENT = "INVITATION_SENT"
+    PROGRAMME_ACCESS_GRANTED = "PROGRAMME_ACCESS_GRANTED"
+    PROGRAMME_ACCESS_REVOKED = "PROGRAMME_ACCESS_REVOKED"
 
 
 labels(
@@ -102,6 +104,9 @@ labels(
     {
         AuditAction.ACCOUNT_CREATED: "Compte créé",
         AuditAction.ACCOUNT_DEACTIVATED: "Compte désactivé",
+        AuditAction.PROGRAMME_ACCESS_GRANTED: "Accès au programme donné à un compte d'un autre "
+        "programme",
+        AuditAction.PROGRAMME_ACCESS_REVOKED: "Accès au programme retiré",
         AuditAction.TOKEN_ISSUED: "Jeton d'API créé",
         AuditAction.TOKEN_REVOKED: "Jeton d'API révoqué",
         AuditAction.QUALIFICATION_SET: "Qualification APTIC modifiée",

@@ -243,10 +243,13 @@ def open_web_session(
     return token
 
 
-def web_session_account(session: Session, token: str, *, now: datetime) -> Account | None:
-    """The active account of a live session, or None."""
-    return session.exec(
-        select(Account)
+def web_session_account(
+    session: Session, token: str, *, now: datetime
+) -> tuple[Account, int | None] | None:
+    """The active account of a live session and the programme the session chose (None: the
+    account's own), or None."""
+    found = session.exec(
+        select(Account, WebSession.programme_code)
         .join(WebSession, col(WebSession.account_id) == col(Account.id))
         .where(
             WebSession.token_hash == token_digest(token),
@@ -254,6 +257,7 @@ def web_session_account(session: Session, token: str, *, now: datetime) -> Accou
             col(Account.is_active).is_(True),
         )
     ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def close_web_session(session: Session, token: str) -> str | None:
@@ -280,7 +284,7 @@ class OidcRefusal(StrEnum):
 
 
 def account_for_oidc(
-    session: Session, *, subject: str, email: str | None, email_verified: bool, programme_code: int
+    session: Session, *, subject: str, email: str | None, email_verified: bool
 ) -> Account | OidcRefusal:
     """The account an OpenID Connect sign-in opens: the one linked to `subject`, else (first
     sign-in) the one whose e-mail the provider verified, which gets linked. Flushes."""
@@ -291,7 +295,7 @@ def account_for_oidc(
         if not email_verified:
             return OidcRefusal.UNVERIFIED
         account = get_account_by_email(session, email)
-        if account is None or account.programme_code != programme_code:
+        if account is None:
             return OidcRefusal.UNKNOWN
         if account.oidc_subject is not None:
             return OidcRefusal.OTHER_SUBJECT
@@ -301,8 +305,6 @@ def account_for_oidc(
         session.add(account)
         session.flush()
         return account
-    if account.programme_code != programme_code:
-        return OidcRefusal.UNKNOWN
     if not account.is_active:
         return OidcRefusal.INACTIVE
     return account

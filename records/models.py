@@ -554,6 +554,8 @@ class WebSession(Base, table=True):
     address: str | None = Field(default=None, max_length=64)
     # An OpenID Connect sign-in's ID token: the id_token_hint of the provider's logout.
     oidc_id_token: str | None = Field(default=None, sa_type=Text)
+    # The programme chosen in the header (migration 0020); None: the account's own.
+    programme_code: int | None = None
 
 
 class ApiToken(Base, table=True):
@@ -1085,3 +1087,30 @@ class AccountLink(Base, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: int | None = None  # the inviting administrator; None: asked by the person
+
+
+# ---- many programmes: an account's access to programmes other than its own ----
+
+
+class ProgrammeMembership(Base, table=True):
+    """An account's role in a programme other than its own (`Account.programme_code`, whose
+    role and scope stay on the account row). Structures and EPCI belong to one programme,
+    so the scope is per programme too. The signed-in person picks the current programme
+    (`WebSession.programme_code`); nothing of another programme is ever shown."""
+
+    __tablename__ = "programme_membership"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    programme_code: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    role: str = Field(max_length=16)  # domain.stages.Role
+    reception_structure_id: int | None = None
+    mediation_structure_id: int | None = None
+    epci_id: int | None = None
+    granted_at: datetime = Field(sa_type=UTCDateTime)
+    granted_by: int | None = None  # the administrator's account id
+
+
+Index(
+    "ix_programme_membership_programme_code",
+    ProgrammeMembership.programme_code,  # type: ignore[arg-type]
+)

@@ -58,12 +58,11 @@ async def forgot_submit(request: Request, state: State, background: BackgroundTa
     if not form.ok:
         return render(request, "forgot.html", {"form": form, "asked": False}, status_code=422)
     email = form.data.email
-    code = state.settings.programme_code
     now = now_utc()
 
     def write(session: Session) -> AccountMail | None:
         account = accounts.get_account_by_email(session, email)
-        if account is None or not account.is_active or account.programme_code != code:
+        if account is None or not account.is_active:
             return None
         if account_links.asked_recently(session, account, now=now):
             return None  # the same answer: the mail sent a moment ago holds the link

@@ -30,7 +30,7 @@ from api.web import render
 from domain.rights import CONSENT_TEXT_MAX, AuditAction
 from domain.stages import Role
 from domain.validity import paris_today
-from records import accounts, audit, coordination, models, queries
+from records import accounts, audit, coordination, memberships, models, queries
 from records.account_links import LinkPurpose
 from records.structures import StructureError, set_aptic_qualification
 
@@ -49,6 +49,9 @@ DONE_MESSAGES = {
     "mot de passe avec le lien reçu (valable 7 jours).",
     "desactive": "Le compte est désactivé : ses sessions sont fermées et ses jetons révoqués.",
     "revoque": "Le jeton est révoqué.",
+    "acces": "Cette adresse est celle d'un compte d'un autre programme : il a maintenant accès "
+    "à ce programme-ci, avec le rôle choisi. La personne le choisit dans l'en-tête.",
+    "acces-retire": "L'accès à ce programme est retiré ; le compte garde son propre programme.",
 }
 
 
@@ -223,8 +226,11 @@ async def account_list(
     access.require_admin(user)
 
     def read(session: Session) -> dict[str, Any]:
+        guests = memberships.members(session, user.programme_code)
         return {
             "accounts": accounts.list_accounts(session, user.programme_code),
+            "guests": guests,
+            "homes": memberships.programme_names(session, [a.programme_code for a, _ in guests]),
             "names": coordination.reference_names(session, _programme_id(session, user)),
         }
 
@@ -285,7 +291,7 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
     if form.ok:
         now = now_utc()
 
-        def write(session: Session) -> tuple[int, AccountMail | None]:
+        def write(session: Session) -> tuple[int | None, AccountMail | None]:
             names = coordination.reference_names(session, _programme_id(session, user))
             known = {
                 "reception_structure_id": names.reception,
@@ -295,6 +301,10 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
             for field, value in scope.items():
                 if value is not None and value not in known[field]:
                     raise _Refused(field, "Ce choix n'existe pas dans le programme.")
+            elsewhere = accounts.get_account_by_email(session, data.email)
+            if elsewhere is not None and elsewhere.programme_code != user.programme_code:
+                grant_access(session, user, elsewhere, data.role, scope, now)
+                return None, None
             try:
                 account = accounts.create_account(
                     session,
@@ -327,6 +337,8 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
 
         try:
             account_id, planned = await state.db.run(write, write=True)
+            if account_id is None:
+                return _done("/administration/comptes", "acces")
             if planned is None:
                 return _done(f"/administration/comptes/{account_id}", "cree")
             await send_planned(state.temporal, state.settings, planned)
@@ -335,6 +347,62 @@ async def account_create(request: Request, state: State, user: CurrentUser) -> R
             form.add_error(refused.field, refused.message)
     form.values.pop("password", None)  # never sent back in the page
     return await _account_form_page(request, state, user, form, 422)
+
+
+def grant_access(
+    session: Session,
+    user: User,
+    account: models.Account,
+    role: Role,
+    scope: dict[str, int | None],
+    now: datetime,
+) -> None:
+    """Give an account of another programme `role` in the user's programme, audit-logged
+    (an existing e-mail typed in the account form: one person, one account)."""
+    if not account.is_active:
+        raise _Refused("email", "Ce compte est désactivé dans son programme.")
+    membership = memberships.Membership(programme_code=user.programme_code, role=role, **scope)
+    try:
+        memberships.grant(session, account, membership, now=now, granted_by=user.id)
+    except accounts.AccountError as err:
+        raise _Refused("role", str(err)) from err
+    audit.record(
+        session,
+        at=now,
+        programme_code=user.programme_code,
+        account_id=user.id,
+        action=AuditAction.PROGRAMME_ACCESS_GRANTED,
+        target=f"account:{account.id}",
+        details={"email": account.email, "role": role.value, "home": account.programme_code}
+        | {k: v for k, v in scope.items() if v is not None},
+    )
+
+
+@router.post("/comptes/{account_id}/acces/retirer")
+async def access_revoke(
+    request: Request, state: State, user: CurrentUser, account_id: IdPath
+) -> Response:
+    """Withdraw the access to this programme of an account of another programme."""
+    access.require_admin(user)
+    now = now_utc()
+
+    def write(session: Session) -> bool:
+        gone = memberships.revoke(session, account_id, user.programme_code)
+        if gone:
+            audit.record(
+                session,
+                at=now,
+                programme_code=user.programme_code,
+                account_id=user.id,
+                action=AuditAction.PROGRAMME_ACCESS_REVOKED,
+                target=f"account:{account_id}",
+                details={},
+            )
+        return gone
+
+    if not await state.db.run(write, write=True):
+        raise ApiError(404, "not_found", "Ce compte n'a pas accès à ce programme.")
+    return _done("/administration/comptes", "acces-retire")
 
 
 def invite(

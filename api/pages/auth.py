@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api import auth, oidc
 from api.auth import ANON_COOKIE, SESSION_COOKIE, CurrentUser, LoginRefused, OptionalUser
@@ -16,6 +17,7 @@ from api.errors import ApiError
 from api.forms import Form, read_form
 from api.web import SPACE_BY_ROLE, render
 from config import Settings
+from records import accounts, memberships
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,6 +129,29 @@ async def login_submit(request: Request, state: State) -> Response:
     if retry_after is not None:
         page.headers["Retry-After"] = str(retry_after)
     return page
+
+
+class ProgrammeChoice(BaseModel):
+    programme: int = Field(ge=1, le=999)
+
+
+@router.post("/programme-courant")
+async def choose_programme(request: Request, state: State, user: CurrentUser) -> Response:
+    """The header's chooser: work in another of the account's programmes. Pages of the
+    former programme are left for the new one's home page (its role may differ there)."""
+    form = await read_form(request, ProgrammeChoice)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not form.ok or cookie is None:
+        raise ApiError(422, "programme_invalid", "Choisissez un programme dans la liste.")
+    code = form.data.programme
+
+    def choose(session: Session) -> bool:
+        account = accounts.get_account(session, user.id)
+        return account is not None and memberships.choose(session, account, cookie, code)
+
+    if not await state.db.run(choose, write=True):
+        raise ApiError(403, "programme_forbidden", "Vous n'avez pas accès à ce programme.")
+    return RedirectResponse("/", status_code=303)
 
 
 @router.post("/deconnexion")

@@ -81,8 +81,8 @@ def _coordinator(user: User) -> None:
     access.require_role(user, Role.COORDINATOR)
 
 
-async def _programme(state: AppState) -> models.Programme:
-    return await JourneyService(state).programme()
+async def _programme(state: AppState, user: User) -> models.Programme:
+    return await JourneyService(state, user.programme_code).programme()
 
 
 # ---- overview ----
@@ -158,7 +158,7 @@ async def stalled(
     )
     number = max(parse_id(page) or 1, 1)
     scope = access.journey_scope(user)
-    programme = await _programme(state)
+    programme = await _programme(state, user)
 
     def read(session: Session) -> dict[str, Any]:
         rows, total = coordination.stalled_journeys(
@@ -348,7 +348,7 @@ class JourneyView:
 
 
 async def _journey_view(state: AppState, user: User, journey_id: str) -> JourneyView:
-    service = JourneyService(state)
+    service = JourneyService(state, user.programme_code)
     await service.check_visible(user, journey_id)
     try:
         live: c.JourneyStatus | None = await service.live_status(journey_id)
@@ -399,7 +399,7 @@ class SecondBooklet:
 
 async def _second_booklet(state: AppState, user: User, view: JourneyView) -> SecondBooklet | None:
     """What the page says of a second booklet: None when there is nothing to say."""
-    choice = reads.millesimes_today(await _programme(state))
+    choice = reads.millesimes_today(await _programme(state, user))
     millesime = view.row.millesime or choice.default or paris_today().year
     journey_id = view.row.id
 
@@ -472,7 +472,7 @@ async def allow_second_booklet(
     """Allow this journey a second booklet of the millésime (recorded with who and when)."""
     _coordinator(user)
     try:
-        await JourneyService(state).allow_second_booklet(journey_id, user)
+        await JourneyService(state, user.programme_code).allow_second_booklet(journey_id, user)
     except ApiError as err:
         if err.status != 409:
             raise
@@ -602,7 +602,7 @@ async def reorient(
     form = await _form(request, state, user, journey_id, Change.REORIENT, ReorientForm)
 
     async def qualified(data: ReorientForm) -> None:
-        structure = await JourneyService(state).check_mediation_structure(
+        structure = await JourneyService(state, user.programme_code).check_mediation_structure(
             data.mediation_structure_id
         )
         if not structure.is_qualified_on(paris_today()):

@@ -237,7 +237,9 @@ async def _journey(
     except ApiError as refused:
         if refused.status not in (403, 404) or not lines:
             raise
-    proven = await ChequeService(state).proven_serials(user, journey_id, lines_of(lines))
+    proven = await ChequeService(state, user.programme_code).proven_serials(
+        user, journey_id, lines_of(lines)
+    )
     return await state.db.run(lambda s: read_journey(s, user, journey_id, write=write, held=proven))
 
 
@@ -506,7 +508,7 @@ async def _verdicts(
 ) -> list[VerdictLine]:
     if not serials:
         return []
-    verdicts = await JourneyService(state).check_session_cheques(
+    verdicts = await JourneyService(state, user.programme_code).check_session_cheques(
         journey_id,
         lines_of(serials[:MAX_SERIALS]),
         day=day,
@@ -603,7 +605,7 @@ async def log_session(
         serials=[],  # the canonical serials, once their codes are checked
     )
     try:
-        await JourneyService(state).log_session(
+        await JourneyService(state, user.programme_code).log_session(
             journey_id, session_request, lines_of(serials), key=session_id, user=user
         )
     except ApiError as exc:
@@ -830,7 +832,7 @@ async def _lookup(
     if not serial.strip():
         form.add_error("numero", "Saisissez ou scannez un numéro de chèque.")
         return None, 422
-    service = ChequeService(state)
+    service = ChequeService(state, user.programme_code)
     try:
         found = await (service.verify(user, line) if line else service.lookup(user, serial))
     except SerialError as err:

@@ -309,7 +309,7 @@ def _why(entry: queries.TimelineRow, structures: dict[int, str]) -> list[str]:
 def _read_journey(session: Session, state: AppState, user: User, journey_id: str) -> JourneyView:
     """Everything the journey page shows, in one unit of work; 404 outside the user's scope."""
     journey = queries.get_journey(session, journey_id)
-    if journey is None or journey.programme_code != state.settings.programme_code:
+    if journey is None or journey.programme_code != user.programme_code:
         raise not_found()
     access.require_visible(user, journey)
     programme = queries.get_programme(session, journey.programme_code)
@@ -407,7 +407,7 @@ async def space(
     name contains `nom`."""
     access.require_role(user, Role.SOCIAL_WORKER)
     scope = access.journey_scope(user)
-    code = state.settings.programme_code
+    code = user.programme_code
 
     def read(session: Session) -> tuple[list[Row], int, dict[str, int]]:
         if nom.strip():
@@ -529,7 +529,7 @@ async def refer_submit(request: Request, state: State, user: CurrentUser) -> Res
     if user.reception_structure_id is None:
         raise access.forbidden("Votre compte n'est rattaché à aucune structure d'accueil.")
     try:
-        status = await JourneyService(state).refer(
+        status = await JourneyService(state, user.programme_code).refer(
             idempotency_key=str(data.form_id),
             reception_structure_id=user.reception_structure_id,
             user=user,
@@ -696,7 +696,9 @@ async def booklet_submit(
     chosen: list[int] = []
 
     async def choose(data: BookletForm) -> None:
-        chosen.append(await JourneyService(state).booklet_millesime(data.millesime))
+        chosen.append(
+            await JourneyService(state, user.programme_code).booklet_millesime(data.millesime)
+        )
 
     sent = await submit.send(
         state,
@@ -815,7 +817,7 @@ async def orient_submit(
 
     async def qualified(data: OrientForm) -> None:
         try:
-            await JourneyService(state).check_mediation_structure(
+            await JourneyService(state, user.programme_code).check_mediation_structure(
                 data.mediation_structure_id, on=paris_today()
             )
         except ApiError as exc:

@@ -79,7 +79,7 @@ def not_out_of_scope(err: ApiError) -> bool:
 async def require_change(state: AppState, user: User, journey_id: str, change: Change) -> None:
     """404 if the journey does not exist (in this programme), 403 if `user` may not make
     `change` on it: before anything of the form is looked at."""
-    code = state.settings.programme_code
+    code = user.programme_code
 
     def check(session: Session) -> None:
         row = queries.journey_access(session, journey_id)
@@ -135,7 +135,7 @@ async def send(
     async def change_journey(data: K) -> None:
         if check is not None:
             await check(data)
-        await JourneyService(state).update(
+        await JourneyService(state, user.programme_code).update(
             journey_id,
             name,
             request(data),

@@ -23,6 +23,11 @@ from records.models import ApiToken
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
+class ProgrammeChoiceOut(BaseModel):
+    code: int
+    name: str
+
+
 class Me(BaseModel):
     id: int
     email: str
@@ -35,6 +40,11 @@ class Me(BaseModel):
     epci_id: int | None
     csrf_token: str | None = Field(
         description="Send it as X-CSRF-Token on changes made with the session cookie"
+    )
+    programmes: list[ProgrammeChoiceOut] = Field(
+        description="The account's programmes when it works in more than one (role and scope "
+        "above are those of `programme_code`); a token call picks one with the "
+        "X-Passnum-Programme header"
     )
 
 
@@ -95,6 +105,7 @@ async def me(user: CurrentUser) -> Me:
         mediation_structure_id=user.mediation_structure_id,
         epci_id=user.epci_id,
         csrf_token=user.csrf_token,
+        programmes=[ProgrammeChoiceOut(code=c, name=n) for c, n in user.programmes],
     )
 
 

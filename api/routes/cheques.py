@@ -39,7 +39,7 @@ async def lookup_cheque(
     only for whoever may see its journey: a serial alone proves nothing (serials are
     sequential); see `POST /cheques/verify` with the security code."""
     try:
-        found = await ChequeService(state).lookup(user, serial)
+        found = await ChequeService(state, user.programme_code).lookup(user, serial)
     except SerialError as err:
         raise ApiError(422, err.code, err.message) from err
     return _lookup_answer(found)
@@ -59,7 +59,7 @@ async def verify_cheque(
     right code gives the cheque's details (its journey, to log a session there: the person
     may choose any qualified place). A wrong code is counted: too many on one booklet lock
     it and the coordinators are told."""
-    service = ChequeService(state)
+    service = ChequeService(state, user.programme_code)
     try:
         found = await service.verify(user, ChequeLine(serial=body.serial, code=body.code))
     except SerialError as err:
@@ -104,7 +104,7 @@ async def list_structures(
 ) -> list[s.StructureOut]:
     """Reception structures (kind=reception) and APTIC mediation structures (kind=mediation):
     reference data, for every signed-in user."""
-    code = state.settings.programme_code
+    code = user.programme_code
 
     def load(db: Session) -> list[s.StructureOut]:
         out: list[s.StructureOut] = []

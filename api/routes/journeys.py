@@ -46,7 +46,7 @@ async def _change(
 ) -> c.JourneyStatus:
     """Send one change to the journey (the Idempotency-Key as the Update's id): its new
     live state, once `user` may make it (404/403 otherwise)."""
-    return await JourneyService(state).update(
+    return await JourneyService(state, user.programme_code).update(
         journey_id,
         name,
         request,
@@ -72,7 +72,7 @@ async def create_referral(
             "idempotency_key_required",
             MSG_IDEMPOTENCY_KEY_REQUIRED_FOR_REFERRAL,
         )
-    return await JourneyService(state).refer(
+    return await JourneyService(state, user.programme_code).refer(
         idempotency_key=key,
         reception_structure_id=body.reception_structure_id,
         user=user,
@@ -96,7 +96,7 @@ async def list_journeys(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> s.JourneyList:
     """Journeys within your scope (stalled first), with optional filters."""
-    code = state.settings.programme_code
+    code = user.programme_code
     scope = access.journey_scope(user)
     rows, total = await state.db.run(
         lambda db: queries.list_journeys(
@@ -139,7 +139,7 @@ async def read_journey(
     journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> c.JourneyStatus:
     """The live state of a journey, as the workflow holds it."""
-    return await JourneyService(state).live_status(journey_id, user)
+    return await JourneyService(state, user.programme_code).live_status(journey_id, user)
 
 
 @router.get("/journeys/{journey_id}/timeline", responses=TIMELINE_ERRORS)
@@ -147,7 +147,7 @@ async def read_timeline(
     journey_id: JourneyIdPath, state: State, user: CurrentUser
 ) -> list[s.TimelineEntry]:
     """Every transition: who, when, why."""
-    await JourneyService(state).check_visible(user, journey_id)
+    await JourneyService(state, user.programme_code).check_visible(user, journey_id)
     rows = await state.db.run(lambda db: queries.journey_timeline(db, journey_id))
     return [
         s.TimelineEntry(
@@ -188,7 +188,9 @@ async def issue_booklet(
     key: IdempotencyKey = None,
     body: s.BookletIn | None = None,
 ) -> c.JourneyStatus:
-    millesime = await JourneyService(state).booklet_millesime(body.millesime if body else None)
+    millesime = await JourneyService(state, user.programme_code).booklet_millesime(
+        body.millesime if body else None
+    )
     request = c.BookletRequest(actor=user.actor, millesime=millesime)
     return await _change(
         state, user, journey_id, c.U_ISSUE_BOOKLET, request, key=key, change=Change.ISSUE_BOOKLET
@@ -206,7 +208,7 @@ async def allow_second_booklet(
     """Coordinators: allow this journey a booklet although its person already holds one of
     the same millésime in another journey (otherwise the booklet is refused with 409
     second_booklet_not_allowed). Allowing again keeps the first decision."""
-    row = await JourneyService(state).allow_second_booklet(journey_id, user)
+    row = await JourneyService(state, user.programme_code).allow_second_booklet(journey_id, user)
     names = await state.db.run(lambda db: queries.account_names(db, [row.allowed_by]))
     return s.SecondBookletOut(
         journey_id=row.journey_id,
@@ -224,7 +226,7 @@ async def orient(
     user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
-    await JourneyService(state).check_mediation_structure(
+    await JourneyService(state, user.programme_code).check_mediation_structure(
         body.mediation_structure_id, on=paris_today()
     )
     request = c.OrientRequest(actor=user.actor, mediation_structure_id=body.mediation_structure_id)
@@ -289,7 +291,7 @@ async def log_session(
         serials=[],  # the canonical serials, once their codes are checked
     )
     lines = [ChequeLine(serial=x.serial, code=x.code) for x in body.cheques]
-    return await JourneyService(state).log_session(
+    return await JourneyService(state, user.programme_code).log_session(
         journey_id, request, lines, key=key or session_id, user=user
     )
 
@@ -376,7 +378,7 @@ async def reorient(
     user: CurrentUser,
     key: IdempotencyKey = None,
 ) -> c.JourneyStatus:
-    await JourneyService(state).check_mediation_structure(
+    await JourneyService(state, user.programme_code).check_mediation_structure(
         body.mediation_structure_id, on=paris_today()
     )
     request = c.OrientRequest(
