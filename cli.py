@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--email", required=True, help="adresse e-mail de connexion")
     admin.add_argument("--name", required=True, help="nom complet")
+    _programme_option(admin)
     structures = commands.add_parser(
         "structures", help="annuaire des lieux de médiation (schéma national)"
     )
@@ -60,9 +61,26 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="fichier à importer")
     load.add_argument("--dry-run", action="store_true", help="lister sans rien écrire")
     load.add_argument("--format", choices=["csv", "json"], help="par défaut : l'extension")
+    _programme_option(load)
     dump = actions.add_parser("export", help="écrire l'annuaire sur la sortie standard")
     dump.add_argument("--format", choices=["csv", "json"], default="csv")
+    _programme_option(dump)
     return parser
+
+
+def _programme_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--programme",
+        type=int,
+        metavar="CODE",
+        help="code du programme (préfixe des numéros de chèque) ; par défaut "
+        "PASSNUM_PROGRAMME_CODE",
+    )
+
+
+def _programme_code(settings: Settings, args: argparse.Namespace) -> int:
+    code: int = args.programme or settings.programme_code
+    return code
 
 
 def _structures(settings: Settings, args: argparse.Namespace) -> int:
@@ -78,7 +96,7 @@ def _structures(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with session_factory(engine)() as session:
             if args.action == "export":
-                rows = directory.export_places(session, settings.programme_code)
+                rows = directory.export_places(session, _programme_code(settings, args))
                 sys.stdout.write(to_csv(rows) if args.format == "csv" else to_json(rows))
                 return 0
             path = Path(args.file)
@@ -91,7 +109,7 @@ def _structures(settings: Settings, args: argparse.Namespace) -> int:
             begin_write(session)
             plan = directory.import_file(
                 session,
-                settings.programme_code,
+                _programme_code(settings, args),
                 content,
                 fmt,
                 dry_run=args.dry_run,
@@ -164,7 +182,7 @@ def _seed(settings: Settings) -> int:
     return 0
 
 
-def _create_admin(settings: Settings, email: str, name: str) -> int:
+def _create_admin(settings: Settings, email: str, name: str, programme: int) -> int:
     """The first administrator of a production instance: there is no default password."""
     import getpass
     from datetime import UTC, datetime
@@ -174,6 +192,7 @@ def _create_admin(settings: Settings, email: str, name: str) -> int:
     from records import audit
     from records.accounts import AccountError, create_account
     from records.db import make_engine, session_factory
+    from records.queries import get_programme
 
     if sys.stdin.isatty():
         password = getpass.getpass("Mot de passe : ")
@@ -187,19 +206,21 @@ def _create_admin(settings: Settings, email: str, name: str) -> int:
     try:
         with session_factory(engine)() as session:
             now = datetime.now(UTC)
+            if get_programme(session, programme) is None:
+                raise AccountError(f"aucun programme n'a le code {programme}.")
             account = create_account(
                 session,
                 email=email,
                 full_name=name,
                 role=Role.ADMINISTRATOR,
-                programme_code=settings.programme_code,
+                programme_code=programme,
                 now=now,
                 password=password,
             )
             audit.record(  # the command line: no administrator account acted
                 session,
                 at=now,
-                programme_code=settings.programme_code,
+                programme_code=account.programme_code,
                 account_id=None,
                 action=AuditAction.ACCOUNT_CREATED,
                 target=f"account:{account.id}",
@@ -233,7 +254,7 @@ def run(argv: list[str] | None = None) -> int:
         case "seed":
             return _seed(settings)
         case "create-admin":
-            return _create_admin(settings, args.email, args.name)
+            return _create_admin(settings, args.email, args.name, _programme_code(settings, args))
         case "structures":
             return _structures(settings, args)
     return 2

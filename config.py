@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    programme_code: int = Field(default=12, description="Programme served by this instance")
+    programme_code: int = Field(
+        default=12,
+        description="Default programme: the one `passnum seed` creates, the command line acts on "
+        "and the demo fills (each request works in its account's current programme)",
+    )
     # Search attributes need a Temporal server with visibility; the time-skipping test server
     # has none.
     use_search_attributes: bool = True

@@ -247,3 +247,42 @@ def test_command_line_import_and_export(
     assert cli.run(["structures", "export", "--format", "json"]) == 0
     exported = capsys.readouterr().out
     assert exported.startswith("[") and "lmn-12-0003" in exported
+
+
+def test_command_line_works_in_the_programme_it_is_given(
+    seeded_sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--programme CODE`: the import lands in that programme only, the export reads it."""
+    import cli
+    from records.db import make_engine, session_factory
+    from records.seed import load_programme_file, seed_programme
+    from tests.fixtures.programmes import OTHER, herault
+
+    engine = make_engine(seeded_sqlite_url)
+    with session_factory(engine)() as s:
+        seed_programme(s, herault())
+        s.commit()
+    engine.dispose()
+    monkeypatch.setenv("PASSNUM_DATABASE_URL", seeded_sqlite_url)
+    path = str(DATA / "lieux_mediation_numerique.csv")
+    # The Aveyron file names Aveyron's EPCI: refused in Hérault, nothing written.
+    assert cli.run(["structures", "import", path, "--programme", str(OTHER)]) == 1
+    assert "aucun EPCI du programme n'a le SIREN « 241200187 »" in capsys.readouterr().err
+    text = (DATA / "lieux_mediation_numerique.csv").read_text(encoding="utf-8")
+    for aveyron, hérault in zip(
+        (e["siren"] for e in load_programme_file()["epci"]),
+        (e["siren"] for e in herault()["epci"]),
+        strict=True,
+    ):
+        text = text.replace(f",{aveyron},", f",{hérault},")
+    path = str(tmp_path / "herault.csv")
+    Path(path).write_text(text, encoding="utf-8")
+    assert cli.run(["structures", "import", path, "--programme", str(OTHER)]) == 0
+    assert "3 lieu(x) créé(s)" in capsys.readouterr().out
+    assert cli.run(["structures", "export", "--programme", str(OTHER)]) == 0
+    assert "lmn-12-0003" in capsys.readouterr().out
+    assert cli.run(["structures", "export"]) == 0
+    assert "lmn-12-0003" not in capsys.readouterr().out  # the default programme has none

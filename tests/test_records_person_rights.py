@@ -451,6 +451,11 @@ def test_the_command_line_administrator_is_in_the_audit_log(
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("PASSNUM_DATABASE_URL", url)
     monkeypatch.setattr("sys.stdin", io.StringIO("un mot de passe assez long\n"))
+    # An administrator of a programme the database does not have: refused.
+    assert cli.run(["create-admin", "--email", "Root@Exemple.fr", "--name", "Admin"]) == 1
+    assert "aucun programme n'a le code 12" in capsys.readouterr().err
+    assert cli.run(["seed"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("un mot de passe assez long\n"))
     assert cli.run(["create-admin", "--email", "Root@Exemple.fr", "--name", "Admin"]) == 0
     engine = make_engine(url)
     try:
