@@ -320,9 +320,11 @@ def wait_phrase(refusal: login_throttle.Refusal, now: datetime) -> tuple[str, in
     seconds = max(1, math.ceil((refusal.until - now).total_seconds()))
     if seconds < 60:
         wait = f"{seconds} seconde{'s' if seconds > 1 else ''}"
-    else:
+    elif seconds < 2 * 3600:
         minutes = math.ceil(seconds / 60)
         wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
+    else:
+        wait = f"{math.ceil(seconds / 3600)} heures"
     local = refusal.until.astimezone(PARIS)
     at = (
         f"{local:%H:%M:%S}"
