@@ -88,6 +88,23 @@ class Settings(BaseSettings):
         ge=1,
         description="An address the account signed in from within these days is known",
     )
+    # Password-reset requests (records.login_throttle, kind "reset"): hard caps per e-mail
+    # typed (account or not) and per address; past them a request mails nothing.
+    reset_window_minutes: int = Field(
+        default=60, ge=1, description="Password-reset requests count within this window"
+    )
+    reset_max_per_email: int = Field(
+        default=3,
+        ge=1,
+        description="Reset requests for one e-mail within the window (more: no mail, "
+        "the same answer)",
+    )
+    reset_max_per_address: int = Field(
+        default=10,
+        ge=1,
+        description="Reset requests from one address within the window (more: refused, "
+        "French message)",
+    )
 
     # ---- OpenID Connect sign-in (ProConnect or any OpenID Provider), next to passwords ----
     oidc_issuer: str | None = Field(
@@ -107,6 +124,22 @@ class Settings(BaseSettings):
     )
     oidc_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of each call to the provider"
+    )
+    oidc_email_verified_by_provider: bool = Field(
+        default=False,
+        description="First sign-in: link by the provider's e-mail even without an "
+        "email_verified claim (true for ProConnect, which sends none: its identity "
+        "providers vouch for the address); email_verified false still refuses",
+    )
+    # Failed sign-ins through the provider (records.login_throttle, kind "oidc"), per
+    # address, within login_window_minutes; delays double up to login_max_delay_seconds.
+    oidc_free_failures: int = Field(
+        default=10, ge=1, description="Failed provider sign-ins from one address before delays"
+    )
+    oidc_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="Failed provider sign-ins from one address within the window: refused",
     )
 
     clock_at: datetime | None = Field(

@@ -356,22 +356,61 @@ _THROTTLED = {
 }
 
 
-def throttled(refusal: login_throttle.Refusal, now: datetime) -> LoginRefused:
-    """The French refusal of a throttled attempt: how long to wait, and until when."""
+def oidc_throttle_rule(settings: Settings) -> login_throttle.ThrottleRule:
+    """Failed OpenID Connect sign-ins, per address only (records.login_throttle)."""
+    return login_throttle.ThrottleRule(
+        kind="oidc",
+        window=timedelta(minutes=settings.login_window_minutes),
+        pair_free=None,
+        address_free=settings.oidc_free_failures,
+        address_max=settings.oidc_max_failures,
+        account_free=None,
+        max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+        known_for=timedelta(days=settings.login_known_address_days),
+    )
+
+
+def reset_throttle_rule(settings: Settings) -> login_throttle.ThrottleRule:
+    """Password-reset requests: hard caps per e-mail and per address, no delays."""
+    window = timedelta(minutes=settings.reset_window_minutes)
+    return login_throttle.ThrottleRule(
+        kind="reset",
+        window=window,
+        pair_free=None,
+        address_free=None,
+        address_max=settings.reset_max_per_address,
+        account_free=None,
+        account_max=settings.reset_max_per_email,
+        max_delay=window,
+        known_for=window,
+    )
+
+
+def wait_phrase(refusal: login_throttle.Refusal, now: datetime) -> tuple[str, int]:
+    """How long to wait and until when, in French (« 4 minutes (à partir de 10:12:00) »),
+    and the seconds (Retry-After)."""
     seconds = max(1, math.ceil((refusal.until - now).total_seconds()))
     if seconds < 60:
         wait = f"{seconds} seconde{'s' if seconds > 1 else ''}"
-    else:
+    elif seconds < 2 * 3600:
         minutes = math.ceil(seconds / 60)
         wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
+    else:
+        wait = f"{math.ceil(seconds / 3600)} heures"
     local = refusal.until.astimezone(PARIS)
     at = (
         f"{local:%H:%M:%S}"
         if local.date() == now.astimezone(PARIS).date()
         else (f"{local:%d/%m/%Y} à {local:%H:%M:%S}")
     )
+    return f"{wait} (à partir de {at})", seconds
+
+
+def throttled(refusal: login_throttle.Refusal, now: datetime) -> LoginRefused:
+    """The French refusal of a throttled attempt: how long to wait, and until when."""
+    wait, seconds = wait_phrase(refusal, now)
     return LoginRefused(
-        f"{_THROTTLED[refusal.scope]} : réessayez dans {wait} (à partir de {at}). "
+        f"{_THROTTLED[refusal.scope]} : réessayez dans {wait}. "
         "Mot de passe oublié ? Demandez un lien par courriel (« Mot de passe oublié ? » ci-dessous).",
         429,
         retry_after=seconds,
@@ -420,10 +459,57 @@ async def login(state: AppState, *, email: str, password: str, address: str) -> 
     return await state.db.run(record, write=True)
 
 
-async def login_oidc(state: AppState, identity: oidc.Identity, *, address: str) -> str:
+OIDC_THROTTLED = (
+    "Trop de connexions par fournisseur d'identité ont échoué depuis votre adresse réseau : "
+    "réessayez dans {wait}, ou connectez-vous avec votre mot de passe."
+)
+
+
+def _oidc_throttled(refusal: login_throttle.Refusal, now: datetime) -> oidc.OidcRefused:
+    wait, seconds = wait_phrase(refusal, now)
+    return oidc.OidcRefused(
+        OIDC_THROTTLED.format(wait=wait), 429, counts=False, retry_after=seconds
+    )
+
+
+async def check_oidc_throttle(state: AppState, *, address: str) -> None:
+    """Before sending the browser to the provider: refused (OidcRefused, 429) while this
+    address must wait (records.login_throttle, kind "oidc")."""
+    rule = oidc_throttle_rule(state.settings)
+    now = now_utc()
+    refusal = await state.db.run(
+        lambda s: login_throttle.wait_until(s, email="", address=address, now=now, rule=rule)
+    )
+    if refusal is not None:
+        raise _oidc_throttled(refusal, now)
+
+
+async def reserve_oidc_attempt(state: AppState, *, address: str) -> int:
+    """A provider's answer comes back: counted as a failure from `address` before anything
+    is checked or the provider called (parallel answers cannot all slip through one
+    opening); its id, for `forget_oidc_attempt` or `login_oidc`. Throttled: OidcRefused."""
+    rule = oidc_throttle_rule(state.settings)
+    now = now_utc()
+    reserved = await state.db.run(
+        lambda s: login_throttle.reserve_attempt(s, email="", address=address, now=now, rule=rule),
+        write=True,
+    )
+    if isinstance(reserved, login_throttle.Refusal):
+        raise _oidc_throttled(reserved, now)
+    return reserved
+
+
+async def forget_oidc_attempt(state: AppState, attempt_id: int) -> None:
+    await state.db.run(lambda s: login_throttle.forget_attempt(s, attempt_id), write=True)
+
+
+async def login_oidc(
+    state: AppState, identity: oidc.Identity, *, address: str, attempt_id: int | None = None
+) -> str:
     """Open a session for a verified OpenID Connect sign-in (api.oidc); returns the cookie
     value. The account is found by subject, else linked by verified e-mail; no account is
-    ever created (OidcRefused, in French, says whom to ask)."""
+    ever created (OidcRefused, in French, says whom to ask). A session opened forgets the
+    throttle's reservation `attempt_id`; a refusal leaves it counted."""
     settings = state.settings
     now = now_utc()
 
@@ -436,6 +522,8 @@ async def login_oidc(state: AppState, identity: oidc.Identity, *, address: str) 
         )
         if isinstance(found, accounts.OidcRefusal):
             return found
+        if attempt_id is not None:
+            login_throttle.forget_attempt(session, attempt_id)
         return accounts.open_web_session(
             session,
             found,

@@ -65,10 +65,22 @@ ASK_ADMIN = "l'administrateur de votre programme Pass numérique"
 
 
 class OidcRefused(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
+    """`counts`: a failure the client is answerable for, counted by the sign-in throttle
+    (not a cancellation, nor an unreachable or unconfigured provider)."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        *,
+        counts: bool = True,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.counts = counts
+        self.retry_after = retry_after  # seconds, for a throttled sign-in (429)
 
 
 def refusal_message(refusal: OidcRefusal, email: str | None) -> str:
@@ -138,7 +150,9 @@ def _http(settings: Settings) -> httpx.AsyncClient:
 async def discover(settings: Settings) -> Provider:
     issuer = settings.oidc_issuer
     if not issuer:
-        raise OidcRefused("La connexion par fournisseur d'identité n'est pas configurée.", 404)
+        raise OidcRefused(
+            "La connexion par fournisseur d'identité n'est pas configurée.", 404, counts=False
+        )
     cached = _discovered.get(issuer)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
@@ -157,9 +171,9 @@ async def discover(settings: Settings) -> Provider:
             end_session_endpoint=doc.get("end_session_endpoint"),
         )
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
-        raise OidcRefused(UNREACHABLE, 502) from error
+        raise OidcRefused(UNREACHABLE, 502, counts=False) from error
     if provider.issuer != issuer:  # OpenID Connect Discovery 1.0, section 4.3
-        raise OidcRefused(UNREACHABLE, 502)
+        raise OidcRefused(UNREACHABLE, 502, counts=False)
     _discovered[issuer] = (time.monotonic() + DISCOVERY_SECONDS, provider)
     return provider
 
@@ -258,7 +272,7 @@ async def finish(
     if pending is None or not state or not hmac.compare_digest(state, str(pending["state"])):
         raise OidcRefused(FAILED)
     if error:
-        raise OidcRefused(CANCELLED)
+        raise OidcRefused(CANCELLED, counts=False)
     if not code:
         raise OidcRefused(FAILED)
     provider = await discover(settings)
@@ -293,17 +307,27 @@ async def finish(
                     raise OidcRefused(FAILED)
                 claims = {**claims, **_userinfo(settings, provider, keys, info, claims["sub"])}
     except httpx.HTTPError as failure:
-        raise OidcRefused(UNREACHABLE, 502) from failure
+        raise OidcRefused(UNREACHABLE, 502, counts=False) from failure
     except (ValueError, JoseError) as failure:
         raise OidcRefused(FAILED) from failure
     email = claims.get("email")
     return Identity(
         subject=str(claims["sub"]),
         email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is True,
+        email_verified=email_verified(settings, claims),
         id_token=id_token,
         next_path=str(pending.get("next") or "/"),
     )
+
+
+def email_verified(settings: Settings, claims: dict[str, Any]) -> bool:
+    """Whether the provider vouches for the e-mail: `email_verified` true, or (the setting
+    oidc_email_verified_by_provider, for ProConnect, whose scope `email` carries no
+    `email_verified`) no such claim at all. An explicit false is never overridden."""
+    claim = claims.get("email_verified")
+    if claim is None:
+        return settings.oidc_email_verified_by_provider
+    return claim is True
 
 
 def _userinfo(

@@ -576,20 +576,34 @@ class ApiToken(Base, table=True):
 
 
 class LoginAttempt(Base, table=True):
-    """Password logins, counted per account e-mail and per client address so that every API
-    replica throttles alike. Rows older than the throttling window are purged."""
+    """Password logins, failed OpenID Connect sign-ins and password-reset requests (`kind`,
+    records.login_throttle), counted per account e-mail and per client address so that every
+    API replica throttles alike. Rows older than their kind's window are purged."""
 
     __tablename__ = "login_attempt"
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(
+        default="password", max_length=16, sa_column_kwargs={"server_default": "password"}
+    )
     at: datetime = Field(sa_type=UTCDateTime)
     email: str = Field(max_length=254)  # as typed, lower-cased: unknown e-mails count too
     address: str = Field(max_length=64)
     succeeded: bool
 
 
-Index("ix_login_attempt_email_at", LoginAttempt.email, LoginAttempt.at)  # type: ignore[arg-type]
-Index("ix_login_attempt_address_at", LoginAttempt.address, LoginAttempt.at)  # type: ignore[arg-type]
+Index(
+    "ix_login_attempt_kind_email_at",
+    LoginAttempt.kind,  # type: ignore[arg-type]
+    LoginAttempt.email,  # type: ignore[arg-type]
+    LoginAttempt.at,  # type: ignore[arg-type]
+)
+Index(
+    "ix_login_attempt_kind_address_at",
+    LoginAttempt.kind,  # type: ignore[arg-type]
+    LoginAttempt.address,  # type: ignore[arg-type]
+    LoginAttempt.at,  # type: ignore[arg-type]
+)
 
 
 # ---- mail: one delivery per (notice, address), and the embedded sink's mailbox ----

@@ -12,6 +12,7 @@ from records.db import SessionFactory
 from records.login_throttle import (
     Refusal,
     ThrottleRule,
+    forget_attempt,
     record_success,
     reserve_attempt,
     wait_until,
@@ -143,3 +144,103 @@ def test_one_address_is_slowed_then_capped_except_for_accounts_known_there(
     assert refusal == Refusal(oldest + RULE.window, "address")
     # The account that signs in from this office is not held back by what others did there.
     assert wait(sessions, OWNER, office, now + timedelta(hours=1)) is None
+
+
+# ---- the other kinds: failed OpenID Connect sign-ins, password-reset requests ----
+
+OIDC_RULE = ThrottleRule(
+    kind="oidc",
+    window=timedelta(hours=24),
+    pair_free=None,
+    address_free=2,
+    address_max=5,
+    account_free=None,
+    max_delay=timedelta(seconds=900),
+    known_for=timedelta(days=30),
+)
+RESET_RULE = ThrottleRule(
+    kind="reset",
+    window=timedelta(hours=1),
+    pair_free=None,
+    address_free=None,
+    address_max=4,
+    account_free=None,
+    account_max=2,
+    max_delay=timedelta(hours=1),
+    known_for=timedelta(hours=1),
+)
+
+
+def reserve(
+    sessions: SessionFactory, rule: ThrottleRule, email: str, address: str, at: datetime
+) -> Refusal | int:
+    with sessions() as s:
+        result = reserve_attempt(s, email=email, address=address, now=at, rule=rule)
+        s.commit()
+    return result
+
+
+def kinds(sessions: SessionFactory) -> list[str]:
+    with sessions() as s:
+        return sorted(s.exec(select(LoginAttempt.kind)).all())
+
+
+def test_each_kind_counts_only_its_own_rows(sessions: SessionFactory) -> None:
+    address = "192.0.2.7"
+    for i in range(3):  # the pair's free password failures, used up
+        assert isinstance(attempt(sessions, OWNER, address, T0 + timedelta(seconds=i)), int)
+    assert isinstance(attempt(sessions, OWNER, address, T0 + timedelta(seconds=3)), Refusal)
+    # Neither OpenID Connect sign-ins nor reset requests from there are slowed by them...
+    assert isinstance(reserve(sessions, OIDC_RULE, "", address, T0 + timedelta(seconds=3)), int)
+    assert isinstance(reserve(sessions, RESET_RULE, OWNER, address, T0 + timedelta(seconds=3)), int)
+    # ...nor do these count for passwords, and each kind is purged by its own window: two
+    # hours on, the reset row is gone, the password and OpenID Connect failures still count.
+    later = T0 + timedelta(hours=2)
+    assert wait(sessions, OWNER, address, later) is None  # the pair's 16 s wait is over
+    assert isinstance(reserve(sessions, RESET_RULE, "other@ccas.example", address, later), int)
+    assert kinds(sessions) == ["oidc", "password", "password", "password", "reset"]
+
+
+def test_failed_oidc_sign_ins_are_counted_per_address_and_a_success_forgets_its_own(
+    sessions: SessionFactory,
+) -> None:
+    address, other = "198.51.100.1", "198.51.100.2"
+    first = reserve(sessions, OIDC_RULE, "", address, T0)
+    assert isinstance(first, int)
+    with sessions() as s:  # this one signed in: not counted, and it buys nothing
+        forget_attempt(s, first)
+        s.commit()
+    assert kinds(sessions) == []
+    for i in range(2):  # two free failures
+        assert isinstance(reserve(sessions, OIDC_RULE, "", address, T0 + timedelta(seconds=i)), int)
+    refused = reserve(sessions, OIDC_RULE, "", address, T0 + timedelta(seconds=2))
+    assert refused == Refusal(T0 + timedelta(seconds=1 + 2), "address")
+    assert isinstance(reserve(sessions, OIDC_RULE, "", other, T0 + timedelta(seconds=2)), int)
+    # Past address_max failures in the window: refused until the oldest leaves it.
+    at = T0 + timedelta(seconds=3)
+    for _ in range(3):
+        assert isinstance(reserve(sessions, OIDC_RULE, "", address, at), int)
+        at += timedelta(seconds=900)
+    assert reserve(sessions, OIDC_RULE, "", address, at) == Refusal(
+        T0 + timedelta(hours=24), "address"
+    )
+
+
+def test_reset_requests_are_capped_per_email_and_per_address(sessions: SessionFactory) -> None:
+    here, there = "203.0.113.1", "203.0.113.2"
+    victim = "victim@ccas.example"  # account or not: the rule never knows
+    assert isinstance(reserve(sessions, RESET_RULE, victim, here, T0), int)
+    assert isinstance(reserve(sessions, RESET_RULE, victim.upper(), there, T0), int)
+    # No delays: the caps only. The third request for the e-mail, from anywhere, waits
+    # until the first leaves the hour; refused requests are not counted.
+    for address in (here, there, "203.0.113.3"):
+        refused = reserve(sessions, RESET_RULE, victim, address, T0 + timedelta(minutes=5))
+        assert refused == Refusal(T0 + timedelta(hours=1), "account")
+    assert isinstance(reserve(sessions, RESET_RULE, victim, here, T0 + timedelta(hours=1)), int)
+    # Per address: four requests within the hour, whatever the e-mails (the first two from
+    # `there` have left it), then refused until the oldest leaves it.
+    for i in range(4):
+        at = T0 + timedelta(hours=1, minutes=i)
+        assert isinstance(reserve(sessions, RESET_RULE, f"x{i}@ccas.example", there, at), int)
+    refused = reserve(sessions, RESET_RULE, "y@ccas.example", there, T0 + timedelta(hours=1.5))
+    assert refused == Refusal(T0 + timedelta(hours=2), "address")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from api import auth
 from api.auth import now_utc
 from api.constraints import LINE
 from api.deps import State
@@ -17,7 +18,7 @@ from api.forms import Form, read_form
 from api.mail_service import AccountMail, plan_link_mail, send_planned
 from api.pages.auth import check_anonymous_form
 from api.web import render
-from records import account_links, accounts
+from records import account_links, accounts, login_throttle
 from records.account_links import LinkPurpose, LinkRefusal
 from records.models import Account
 
@@ -28,6 +29,10 @@ ASKED = (
     "Si un compte passnum est ouvert à cette adresse, un courriel vient d'y être envoyé avec "
     "un lien pour choisir un nouveau mot de passe, valable une heure et une seule fois. "
     "Pensez à regarder dans les indésirables."
+)
+TOO_MANY = (
+    "Trop de demandes de lien depuis votre adresse réseau : réessayez dans {wait}. "
+    "Si vous avez déjà demandé un lien, utilisez le dernier courriel reçu."
 )
 
 
@@ -52,15 +57,30 @@ async def forgot_page(request: Request) -> Response:
 @router.post(FORGOT_PATH)
 async def forgot_submit(request: Request, state: State, background: BackgroundTasks) -> Response:
     """The same answer whether the address has an account or not; the mail leaves after the
-    answer (so the answer takes as long either way)."""
+    answer (so the answer takes as long either way).
+
+    Requests are capped (records.login_throttle, kind "reset"), counted whether the e-mail
+    has an account or not. Past the cap per e-mail: no mail, and the same answer as ever
+    (saying "too many" would tell that someone asked for this address lately; its owner
+    already holds the links of the requests counted). Past the cap per address: a French
+    refusal, which tells only what this address itself asked. A request asked again within
+    two minutes (a double click) mails nothing more either: account_links.asked_recently,
+    whose check the throttle's reservation serialises per e-mail."""
     await check_anonymous_form(request, state.settings)
     form = await read_form(request, ForgotForm)
     if not form.ok:
         return render(request, "forgot.html", {"form": form, "asked": False}, status_code=422)
     email = form.data.email
+    address = auth.client_address(request)
+    rule = auth.reset_throttle_rule(state.settings)
     now = now_utc()
 
-    def write(session: Session) -> AccountMail | None:
+    def write(session: Session) -> AccountMail | login_throttle.Refusal | None:
+        reserved = login_throttle.reserve_attempt(
+            session, email=email, address=address, now=now, rule=rule
+        )
+        if isinstance(reserved, login_throttle.Refusal):
+            return reserved
         account = accounts.get_account_by_email(session, email)
         if account is None or not account.is_active:
             return None
@@ -69,6 +89,14 @@ async def forgot_submit(request: Request, state: State, background: BackgroundTa
         return plan_link_mail(session, state.settings, account, LinkPurpose.RESET, now=now)
 
     planned = await state.db.run(write, write=True)
+    if isinstance(planned, login_throttle.Refusal):
+        if planned.scope == "address":
+            wait, seconds = auth.wait_phrase(planned, now)
+            form.add_error("", TOO_MANY.format(wait=wait))
+            page = render(request, "forgot.html", {"form": form, "asked": False}, status_code=429)
+            page.headers["Retry-After"] = str(seconds)
+            return page
+        planned = None  # capped per e-mail: the same answer, no mail
     if planned is not None:
         background.add_task(send_planned, state.temporal, state.settings, planned)
     return render(request, "forgot.html", {"form": Form.blank(), "asked": True, "message": ASKED})

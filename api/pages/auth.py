@@ -177,6 +177,8 @@ def oidc_refused(request: Request, refused: oidc.OidcRefused) -> Response:
         status_code=refused.status,
     )
     auth.clear_cookie(response, request, request.app.state.passnum.settings, oidc.PENDING_COOKIE)
+    if refused.retry_after is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
 
@@ -190,6 +192,8 @@ async def oidc_start(
     if user is not None:
         return RedirectResponse(safe_next(suivant), status_code=303)
     try:
+        # Throttled: told now rather than after the trip to the provider.
+        await auth.check_oidc_throttle(state, address=auth.client_address(request))
         url, pending = await oidc.begin(state.settings, safe_next(suivant))
     except oidc.OidcRefused as refused:
         return oidc_refused(request, refused)
@@ -208,16 +212,25 @@ async def oidc_callback(
     state_: Annotated[str | None, Query(alias="state", max_length=500)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    """Throttled per address (failures: altered or replayed answers, refused people) before
+    the provider is called; see auth.reserve_oidc_attempt."""
     settings = state.settings
+    address = auth.client_address(request)
     try:
-        identity = await oidc.finish(
-            settings,
-            pending_cookie=request.cookies.get(oidc.PENDING_COOKIE),
-            code=code,
-            state=state_,
-            error=error,
-        )
-        token = await auth.login_oidc(state, identity, address=auth.client_address(request))
+        attempt = await auth.reserve_oidc_attempt(state, address=address)
+        try:
+            identity = await oidc.finish(
+                settings,
+                pending_cookie=request.cookies.get(oidc.PENDING_COOKIE),
+                code=code,
+                state=state_,
+                error=error,
+            )
+            token = await auth.login_oidc(state, identity, address=address, attempt_id=attempt)
+        except oidc.OidcRefused as refused:
+            if not refused.counts:
+                await auth.forget_oidc_attempt(state, attempt)
+            raise
     except oidc.OidcRefused as refused:
         return oidc_refused(request, refused)
     response = RedirectResponse(safe_next(identity.next_path), status_code=303)

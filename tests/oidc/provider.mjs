@@ -1,7 +1,9 @@
 // A real OpenID Provider (panva/oidc-provider) for the browser tests, on loopback only.
 //
 //   node tests/oidc/provider.mjs   (environment: OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
-//                                   OIDC_REDIRECT_URI, OIDC_POST_LOGOUT_REDIRECT_URI)
+//                                   OIDC_REDIRECT_URI, OIDC_POST_LOGOUT_REDIRECT_URI;
+//                                   OIDC_NO_EMAIL_VERIFIED=1: scope email carries `email`
+//                                   alone, as ProConnect's does)
 //
 // Listens on 127.0.0.1, on a port the system picks, then prints one JSON line on stdout:
 // {"issuer": "http://127.0.0.1:<port>"}. Its development login and consent pages (any
@@ -16,6 +18,9 @@ const ACCOUNTS = {
   'agent-unknown': { email: 'inconnu@aveyron.example', email_verified: true },
   'agent-unverified': { email: 'mediateur@aveyron.example', email_verified: false },
 };
+
+// ProConnect's scope `email` yields the claim `email` and no `email_verified`.
+const NO_EMAIL_VERIFIED = process.env.OIDC_NO_EMAIL_VERIFIED === '1';
 
 const env = (name) => {
   const value = process.env[name];
@@ -40,10 +45,11 @@ server.listen(0, '127.0.0.1', () => {
       },
     ],
     pkce: { required: () => true },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    claims: { openid: ['sub'], email: NO_EMAIL_VERIFIED ? ['email'] : ['email', 'email_verified'] },
     async findAccount(ctx, id) {
-      const claims = ACCOUNTS[id];
-      if (!claims) return undefined;
+      const found = ACCOUNTS[id];
+      if (!found) return undefined;
+      const claims = NO_EMAIL_VERIFIED ? { email: found.email } : found;
       return { accountId: id, claims: async () => ({ sub: id, ...claims }) };
     },
     features: {
