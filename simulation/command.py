@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from domain.simulation import Assumptions, AssumptionsError, programme_from_seed
 from domain.simulation.model import DESCRIPTIONS
 
 # Flags for the assumptions a coordinator changes most: flag -> Assumptions field.
-COMMON_FLAGS: dict[str, tuple[str, type, str]] = {
+COMMON_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--campaign-start": ("campaign_start", date.fromisoformat, "début de la campagne (AAAA-MM-JJ)"),
     "--campaign-months": ("campaign_months", int, "durée de la campagne, en mois"),
     "--referrals": ("referrals_total", int, "personnes orientées sur la campagne"),

@@ -12,7 +12,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsFloat
 
+import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from domain.ledger import Month, format_month_fr
@@ -40,15 +42,15 @@ def short_month(month: Month) -> str:
     return f"{SHORT_MONTHS[month[1] - 1]} {month[0]}"
 
 
-def count(x: float) -> str:
+def count(x: SupportsFloat) -> str:
     return format_count(int(round(float(x))))
 
 
-def euros(x: float) -> str:
+def euros(x: SupportsFloat) -> str:
     return format_euros(int(round(float(x))))
 
 
-def percent(x: float) -> str:
+def percent(x: SupportsFloat) -> str:
     return f"{float(x) * 100:.1f}".replace(".", ",") + " %"
 
 
@@ -116,7 +118,7 @@ def totals_table(r: SimulationResult) -> Table:
     return Table("Sur tout le programme", ("Indicateur", "Moyenne [10e – 90e centile]"), rows)
 
 
-def _one_decimal(x: float) -> str:
+def _one_decimal(x: SupportsFloat) -> str:
     return f"{float(x):.1f}".replace(".", ",")
 
 
@@ -281,7 +283,8 @@ def charts(r: SimulationResult) -> list[Chart]:
         (top, width / 2, r.spent, "Chèques dépensés", "#2e8540"),
         (bottom, 0.0, r.expired, "Chèques expirés", "#c0392b"),
     ):
-        errors = [stats.mean - stats.p10, stats.p90 - stats.mean]
+        # A skewed month's mean may lie outside its percentiles: no negative bar.
+        errors = [np.maximum(stats.mean - stats.p10, 0), np.maximum(stats.p90 - stats.mean, 0)]
         axis.bar(
             [i + shift for i in x],
             stats.mean,

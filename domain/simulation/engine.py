@@ -446,7 +446,7 @@ def _summarise(
     budgets = np.array([f.budget_cents for f in programme.funders], dtype=np.int64)
     net = np.cumsum(committed_c - returned_c, axis=2)
     out_mask = (budgets[None, :, None] - net <= 0) & (net > 0)
-    ran_out = out_mask.any(axis=2)
+    ran_out: NDArray[np.bool_] = np.asarray(out_mask.any(axis=2))
     first_out = np.where(ran_out, out_mask.argmax(axis=2), -1)
 
     funders: list[FunderResult] = []
