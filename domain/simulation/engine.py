@@ -133,12 +133,6 @@ class _People:
     cheques: IntArray  # (trainees, sessions): cheques of each attended session, 0 after
 
 
-def _uniform(
-    rng: np.random.Generator, bounds: tuple[int, int], size: int | tuple[int, int]
-) -> IntArray:
-    return rng.integers(bounds[0], bounds[1] + 1, size=size, dtype=np.int64)
-
-
 def _draw_people(
     rng: np.random.Generator,
     a: Assumptions,
@@ -152,33 +146,46 @@ def _draw_people(
     starts = np.repeat(cal.month_start[month_ids], per_month)
     next_starts = np.append(cal.month_start, cal.days)[month_ids + 1]
     lengths = np.repeat(next_starts - cal.month_start[month_ids], per_month)
-    referred = starts + (rng.random(n) * lengths).astype(np.int64)
+    # One draw of uniforms per trial (a row per decision), turned into each distribution:
+    # far fewer calls than one generator call per decision.
+    u = rng.random((12, n))
+    referred = starts + (u[0] * lengths).astype(np.int64)
+    epci = np.minimum(np.searchsorted(np.cumsum(weights), u[1], side="right"), len(weights) - 1)
 
-    def when(rate: float, bounds: tuple[int, int]) -> IntArray:
-        happens = rng.random(n) < rate
-        out = np.full(n, -1, dtype=np.int64)
-        out[happens] = _uniform(rng, bounds, int(happens.sum()))
-        return out
+    def uniform(row: FloatArray, bounds: tuple[int, int]) -> IntArray:
+        return bounds[0] + (row * (bounds[1] - bounds[0] + 1)).astype(np.int64)
 
-    epci = rng.choice(len(weights), size=n, p=weights).astype(np.int64)
-    assess = when(a.assessment_rate, a.assessment_delay_days)
-    booklet = np.where(assess >= 0, when(a.booklet_rate, a.booklet_delay_days), -1)
-    prefers_next = rng.random(n) < a.next_millesime_share
-    orient = when(a.orientation_rate, a.orientation_delay_days)
-    answer = _uniform(rng, a.answer_delay_days, n)
-    accepts = rng.random(n) < a.acceptance_rate
-    first = _uniform(rng, a.first_session_delay_days, n)
+    def when(
+        happens: FloatArray, rate: float, delay: FloatArray, bounds: tuple[int, int]
+    ) -> IntArray:
+        return np.where(happens < rate, uniform(delay, bounds), -1)
+
+    assess = when(u[2], a.assessment_rate, u[3], a.assessment_delay_days)
+    booklet = np.where(assess >= 0, when(u[4], a.booklet_rate, u[5], a.booklet_delay_days), -1)
+    prefers_next = u[6] < a.next_millesime_share
+    orient = when(u[7], a.orientation_rate, u[8], a.orientation_delay_days)
+    answer = uniform(u[9], a.answer_delay_days)
+    accepts = u[10] < a.acceptance_rate
+    first = uniform(u[11], a.first_session_delay_days)
     trainees = np.flatnonzero((booklet >= 0) & (orient >= 0) & accepts)
     k = len(trainees)
     width = a.sessions_planned[1]
-    planned = _uniform(rng, a.sessions_planned, k)
+    v = rng.random((2, k))
+    planned = uniform(v[0], a.sessions_planned)
     p = a.dropout_per_session
-    attended = np.minimum(planned, rng.geometric(p, k)) if p > 0 else planned
+    if p >= 1:
+        attended = np.minimum(planned, 1)
+    elif p > 0:  # sessions until the first drop-out: geometric, by its inverse CDF
+        attended = np.minimum(planned, np.ceil(np.log1p(-v[1]) / np.log1p(-p))).astype(np.int64)
+        attended = np.maximum(attended, np.minimum(planned, 1))
+    else:
+        attended = planned
     sizes = np.array(sorted(a.cheques_per_session), dtype=np.int64)
     w = np.array([a.cheques_per_session[int(s)] for s in sizes], dtype=np.float64)
-    cheques = sizes[rng.choice(len(sizes), size=(k, width), p=w / w.sum())]
-    cheques = np.where(np.arange(width)[None, :] < attended[:, None], cheques, 0)
-    gaps = _uniform(rng, a.session_gap_days, (k, width))
+    x = rng.random((2, k, width))
+    pick = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), x[0], side="right"), len(sizes) - 1)
+    cheques = np.where(np.arange(width)[None, :] < attended[:, None], sizes[pick], 0)
+    gaps = uniform(x[1], a.session_gap_days)
     if width:
         gaps[:, 0] = 0
     return _People(
