@@ -295,7 +295,7 @@ def charts(r: SimulationResult) -> list[Chart]:
             capsize=2,
         )
     for axis in (top, bottom):
-        axis.legend(loc="upper right")
+        axis.legend(loc="upper left" if axis is bottom else "upper right")
         axis.grid(axis="y", alpha=0.3)
     top.set_ylabel("Nombre par mois")
     bottom.set_ylabel("Nombre par mois")

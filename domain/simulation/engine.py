@@ -148,7 +148,7 @@ def _draw_people(
     lengths = np.repeat(next_starts - cal.month_start[month_ids], per_month)
     # One draw of uniforms per trial (a row per decision), turned into each distribution:
     # far fewer calls than one generator call per decision.
-    u = rng.random((12, n))
+    u = rng.random((12, n), dtype=np.float32)
     referred = starts + (u[0] * lengths).astype(np.int64)
     epci = np.minimum(np.searchsorted(np.cumsum(weights), u[1], side="right"), len(weights) - 1)
 
@@ -170,7 +170,7 @@ def _draw_people(
     trainees = np.flatnonzero((booklet >= 0) & (orient >= 0) & accepts)
     k = len(trainees)
     width = a.sessions_planned[1]
-    v = rng.random((2, k))
+    v = rng.random((2, k), dtype=np.float32)
     planned = uniform(v[0], a.sessions_planned)
     p = a.dropout_per_session
     if p >= 1:
@@ -182,7 +182,7 @@ def _draw_people(
         attended = planned
     sizes = np.array(sorted(a.cheques_per_session), dtype=np.int64)
     w = np.array([a.cheques_per_session[int(s)] for s in sizes], dtype=np.float64)
-    x = rng.random((2, k, width))
+    x = rng.random((2, k, width), dtype=np.float32)
     pick = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), x[0], side="right"), len(sizes) - 1)
     cheques = np.where(np.arange(width)[None, :] < attended[:, None], sizes[pick], 0)
     gaps = uniform(x[1], a.session_gap_days)
