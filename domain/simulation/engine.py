@@ -379,7 +379,8 @@ class FunderResult:
     runs_out_month: Stats | None  # month index (trials where it runs out); None: never
 
     def runs_out(self, months: Sequence[Month]) -> tuple[Month, Month, Month] | None:
-        """(10th percentile, median, 90th percentile) month, None if it never runs out."""
+        """(10th percentile, mean, 90th percentile) month over the trials in which the
+        budget runs out (the mean rounded to a month); None if it never does."""
         if self.runs_out_month is None:
             return None
         pick = lambda x: months[int(round(float(x)))]  # noqa: E731
