@@ -162,6 +162,29 @@ def funders_table(r: SimulationResult) -> Table:
     )
 
 
+def funders_by_month_table(r: SimulationResult) -> Table:
+    """Spending per month of the general funders (no EPCI of their own) one by one and of
+    the EPCIs' lines together: means over the trials."""
+    general = [f for f in r.funders if f.id not in _territorial_ids(r)]
+    local = [f for f in r.funders if f.id in _territorial_ids(r)]
+    rows = []
+    for i, m in enumerate(r.months):
+        cells = [euros(f.spent_by_month.mean[i]) for f in general]
+        if local:
+            cells.append(euros(sum(float(f.spent_by_month.mean[i]) for f in local)))
+        rows.append((format_month_fr(m), *cells))
+    headers = ["Mois", *(f.name for f in general)]
+    if local:
+        headers.append(f"Intercommunalités ({len(local)} lignes)")
+    return Table(
+        "Dépenses par mois et par financeur (moyenne des tirages)", tuple(headers), tuple(rows)
+    )
+
+
+def _territorial_ids(r: SimulationResult) -> set[int]:
+    return {line.funder_id for line in r.programme.rule.lines if line.territorial}
+
+
 def funders_text_table(r: SimulationResult) -> Table:
     """The funders' table for a terminal: means only (the page has the percentiles)."""
     rows = tuple(
@@ -220,7 +243,12 @@ def subtitle(r: SimulationResult) -> str:
 
 def text_summary(r: SimulationResult) -> str:
     lines = [title(r), subtitle(r), ""]
-    for table in (totals_table(r), monthly_table(r), funders_text_table(r)):
+    for table in (
+        totals_table(r),
+        monthly_table(r),
+        funders_by_month_table(r),
+        funders_text_table(r),
+    ):
         lines += [table.caption, *_text_table(table), ""]
     lines.append("Valeurs par défaut des hypothèses, d'après les chiffres publiés :")
     lines += [f"- {text} ({url})" for text, url in SOURCES]
@@ -391,6 +419,7 @@ def html_page(r: SimulationResult, drawn: Sequence[Chart]) -> str:
         totals=totals_table(r),
         monthly=monthly_table(r),
         funders=funders_table(r),
+        funders_by_month=funders_by_month_table(r),
         assumptions=assumptions_table(r),
         sources=SOURCES,
         charts=[

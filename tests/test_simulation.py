@@ -349,7 +349,8 @@ def test_command_writes_charts_and_page(tmp_path: Path, capsys: pytest.CaptureFi
         assert png.read_bytes().startswith(PNG_SIGNATURE)
     page = (out / "simulation.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page
-    assert page.count("<table>") == 4 and "<caption>Par mois" in page
+    assert page.count("<table>") == 5 and "<caption>Par mois" in page
+    assert "<caption>Dépenses par mois et par financeur" in page
     assert page.count('src="data:image/png;base64,') == 3
     assert 'alt="Diagramme en barres par mois.' in page
     assert '<th scope="row">mars 2020</th>' in page  # the campaign's last month
