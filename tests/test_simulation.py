@@ -252,6 +252,9 @@ def test_reproducible_by_seed() -> None:
     assert not np.array_equal(first.per_trial["spent"], other.per_trial["spent"])
     # Trials differ from one another (each has its own stream).
     assert len({int(x) for x in first.per_trial["spent"].sum(axis=1)}) > 1
+    # Trial t is the same whatever the number of trials asked for.
+    fewer = simulate(aveyron(), a, trials=5, seed=7)
+    assert np.array_equal(fewer.per_trial["spent_cents"], first.per_trial["spent_cents"][:5])
 
 
 def test_aveyron_defaults_match_the_published_figures() -> None:
