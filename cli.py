@@ -13,6 +13,10 @@
     passnum create-admin --email E --name N
                                          create an administrator (password asked, or read
                                          from standard input when it is not a terminal)
+    passnum simulate [--programme F] [--assumptions F] [--trials 1000] [--seed 1] [--out D]
+                                         simulate a programme under take-up assumptions:
+                                         booklets, cheques spent and expired per month,
+                                         funders' spending and returns (simulation/command.py)
 
 Settings come from PASSNUM_* environment variables (see README.md).
 """
@@ -65,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     dump = actions.add_parser("export", help="écrire l'annuaire sur la sortie standard")
     dump.add_argument("--format", choices=["csv", "json"], default="csv")
     _programme_option(dump)
+    from simulation.command import add_parser as add_simulate
+
+    add_simulate(commands)
     return parser
 
 
@@ -241,6 +248,10 @@ def run(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "simulate":  # no settings, no database: files in, files out
+        from simulation.command import run as simulate
+
+        return simulate(args)
     settings = Settings()
     match args.command:
         case None | "up":

@@ -1,6 +1,7 @@
 """A non-editable install ships everything passnum needs: the wheel, built from a copy of
 this tree and installed into a fresh virtualenv outside it, runs the migrations, renders a
-mail and serves a page from its own files (never from this checkout)."""
+mail, serves a page and renders the simulator's page from its own files (never from this
+checkout)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,15 @@ async def page() -> str:
 
 html = asyncio.run(page())
 assert "Connexion" in html and 'lang="fr"' in html
+
+# The simulator's page template, from the wheel (`passnum simulate`).
+import simulation
+from domain.simulation import Assumptions, programme_from_seed, simulate
+from records.seed import load_programme_file
+from simulation.report import html_page
+assert repo not in Path(simulation.__file__).resolve().parents
+result = simulate(programme_from_seed(load_programme_file()), Assumptions(referrals_total=50), 2)
+assert "<caption>Par mois" in html_page(result, [])
 print("ok")
 """
 
