@@ -40,7 +40,7 @@ $(OIDC_PROVIDER): tests/oidc/package-lock.json | $(NODE)
 
 # Temporal dev server, database, worker and API on this machine; data in ./.data.
 up: $(STAMP)
-	$(BIN)/passnum up
+	$(BIN)/passnum up --demo
 
 # Lint, format and types first (seconds), then the suite.
 test: $(STAMP) $(CHROMIUM) $(OIDC_PROVIDER)

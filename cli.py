@@ -31,6 +31,8 @@ import os
 import signal
 import sys
 
+from pydantic import ValidationError
+
 from config import Settings
 
 
@@ -41,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     up = commands.add_parser(
         "up", help="tout lancer sur cette machine : Temporal, base, worker, API (par défaut)"
+    )
+    up.add_argument(
+        "--demo",
+        nargs="?",
+        type=int,
+        const=240,
+        default=0,
+        metavar="N",
+        help="mode dev : remplir le programme de N parcours simulés (240 par défaut) s'il "
+        "n'en a aucun",
     )
     up.add_argument(
         "--external-temporal",
@@ -131,12 +143,19 @@ def _structures(settings: Settings, args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _up(settings: Settings, external_temporal: bool) -> int:
+def _up(settings: Settings, external_temporal: bool, demo_journeys: int = 0) -> int:
     from stack.devserver import StackError
     from stack.up import run_stack
 
+    if demo_journeys and settings.environment != "dev":
+        print(
+            "passnum : --demo n'existe qu'en mode dev (PASSNUM_ENVIRONMENT=dev).", file=sys.stderr
+        )
+        return 1
     try:
-        asyncio.run(run_stack(settings, external_temporal=external_temporal))
+        asyncio.run(
+            run_stack(settings, external_temporal=external_temporal, demo_journeys=demo_journeys)
+        )
     except StackError as exc:
         print(f"passnum : {exc}", file=sys.stderr)
         return 1
@@ -252,10 +271,17 @@ def run(argv: list[str] | None = None) -> int:
         from simulation.command import run as simulate
 
         return simulate(args)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as err:  # the validators' messages are French: say them, no trace
+        for problem in err.errors():
+            print(f"passnum : {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 1
     match args.command:
         case None | "up":
-            return _up(settings, getattr(args, "external_temporal", False))
+            return _up(
+                settings, getattr(args, "external_temporal", False), getattr(args, "demo", 0)
+            )
         case "worker":
             return _worker(settings)
         case "api":

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from api.routes.codec import PREFIX as CODEC_PREFIX
 from config import LOOPBACK_HOSTS, Settings
 from domain.contracts import SEARCH_ATTRIBUTES
+from domain.stages import Stage
 from domain.validity import paris_day
 from stack.devserver import DevServer, StackError, port_in_use, split_address, temporal_binary
 from temporal_client import connect
@@ -149,6 +150,31 @@ def _check_api_port(settings: Settings) -> None:
         )
 
 
+async def fill_demo(settings: Settings, journeys: int) -> None:
+    """`--demo`: the demo journeys, through the API that has just started; a failure is
+    told, the stack keeps running."""
+    from stack import demo
+
+    base_url = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"Démonstration : {journeys} parcours simulés en cours de création…", flush=True)
+    try:
+        filled = await demo.fill(
+            settings, base_url, journeys=journeys, progress=lambda m: print(m, flush=True)
+        )
+    except Exception as exc:  # the stack stays up: say what failed
+        print(f"Démonstration interrompue : {exc}", flush=True)
+        return
+    if filled.skipped:
+        print("Démonstration : le programme a déjà des parcours, rien n'est ajouté.", flush=True)
+        return
+    stages = ", ".join(f"{Stage(s).label.lower()} {n}" for s, n in sorted(filled.by_stage.items()))
+    print(
+        f"Démonstration prête : {filled.journeys} parcours ({stages}), dont {filled.stalled} "
+        f"bloqués, {filled.sessions} séances.",
+        flush=True,
+    )
+
+
 def banner(settings: Settings, dev: DevServer | None, seeded: bool) -> str:
     api = f"http://{settings.api_host}:{settings.api_port}"
     temporal_ui = dev.ui_url if dev else "(serveur Temporal externe)"
@@ -180,7 +206,11 @@ def banner(settings: Settings, dev: DevServer | None, seeded: bool) -> str:
     return "\n".join(lines)
 
 
-async def run_stack(settings: Settings, *, external_temporal: bool = False) -> None:
+async def run_stack(
+    settings: Settings, *, external_temporal: bool = False, demo_journeys: int = 0
+) -> None:
+    """Everything on this machine; `demo_journeys` > 0 (dev mode, `passnum up --demo`): that
+    many demo journeys once the API answers, if the programme has none (stack/demo.py)."""
     from api.app import create_app
     from worker import run_worker
 
@@ -243,7 +273,16 @@ async def run_stack(settings: Settings, *, external_temporal: bool = False) -> N
             )
             pages = f"http://{settings.api_host}:{settings.api_port}/"
             print(demo_logins_text(demo, pages), flush=True)
-        await _serve(settings, client, create_app(settings, client), run_worker, stop, dev, seeded)
+        await _serve(
+            settings,
+            client,
+            create_app(settings, client),
+            run_worker,
+            stop,
+            dev,
+            seeded,
+            demo_journeys,
+        )
     finally:
         stack.close()  # the mail sink, after the worker and the API
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -275,6 +314,7 @@ async def _serve(
     stop: asyncio.Event,
     dev: DevServer | None,
     seeded: bool,
+    demo_journeys: int = 0,
 ) -> None:
     server = _Server(
         uvicorn.Config(
@@ -285,6 +325,7 @@ async def _serve(
             access_log=False,
         )
     )
+    filling: asyncio.Task[None] | None = None
     worker_task = asyncio.create_task(run_worker(settings, client), name="worker")
     api_task = asyncio.create_task(server.serve(), name="api")
     stopper = asyncio.create_task(stop.wait(), name="stop")
@@ -295,8 +336,12 @@ async def _serve(
             await asyncio.sleep(0.05)
         if server.started:
             print(banner(settings, dev, seeded), flush=True)
+            if demo_journeys:
+                filling = asyncio.create_task(fill_demo(settings, demo_journeys), name="demo")
         await asyncio.wait({worker_task, api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        if filling is not None:
+            filling.cancel()
         stopper.cancel()
         server.should_exit = True
         worker_task.cancel()  # Worker.run() shuts down gracefully when cancelled

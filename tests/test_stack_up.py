@@ -45,6 +45,7 @@ class Up:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()  # after `passnum up`
 
     @property
     def api(self) -> str:
@@ -53,7 +54,7 @@ class Up:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "passnum"), "up"],
+                [str(Path(sys.executable).parent / "passnum"), "up", *self.args],
                 cwd=self.data_dir.parent,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
