@@ -45,11 +45,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from bench.bare import BARE_WORKFLOW
+from bench.sink import wait_listening
 from config import Settings
 from domain.security_codes import display_code
 from domain.stages import Role
 from domain.validity import paris_day
-from notifications.sink import start_sink
 from records import accounts
 from records.db import make_engine, migrate, session_factory
 from records.models import Cheque
@@ -328,9 +328,11 @@ async def main(
         temporal_task_queue="bench-app",
         use_search_attributes=search_attributes,
     )
-    # The journey's notices are mailed by the worker: give it the embedded local sink.
+    # The journey's notices are mailed by the worker: give it the local sink, in its own
+    # process (its CPU counted apart, its writes off the bench's event loop).
     smtp_port = free_port()
-    sink = start_sink(session_factory(engine), "127.0.0.1", smtp_port)
+    sink = start_worker(["-m", "bench.sink", db_url, str(smtp_port)], {})
+    wait_listening(smtp_port)
     app_worker = start_worker(
         ["worker.py"],
         {
@@ -356,6 +358,7 @@ async def main(
             "bench+api": os.getpid(),
             "app worker": app_worker.pid,
             "bare worker": bare_worker.pid,
+            "sink": sink.pid,
         }
         pids = {name: pid for name, pid in pids.items() if pid}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
@@ -430,10 +433,9 @@ async def main(
     finally:
         server.should_exit = True
         await serving
-        for proc in (app_worker, bare_worker):
+        for proc in (app_worker, bare_worker, sink):
             proc.terminate()
             proc.wait(timeout=30)
-        sink.stop()
         await env.shutdown()
         engine.dispose()
 
