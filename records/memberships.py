@@ -35,16 +35,11 @@ class Membership:
 
 def own(account: Account) -> Membership:
     """The account's role in its own programme."""
-    return Membership(
-        programme_code=account.programme_code,
-        role=Role(account.role),
-        reception_structure_id=account.reception_structure_id,
-        mediation_structure_id=account.mediation_structure_id,
-        epci_id=account.epci_id,
-    )
+    return _of(account)
 
 
-def _of(row: ProgrammeMembership) -> Membership:
+def _of(row: Account | ProgrammeMembership) -> Membership:
+    """The role and scope a row holds (the account's own, or a membership's)."""
     return Membership(
         programme_code=row.programme_code,
         role=Role(row.role),

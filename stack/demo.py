@@ -40,7 +40,7 @@ from domain.validity import paris_day
 from records import accounts
 from records.db import begin_write, make_engine, session_factory
 from records.models import Account, Cheque, Journey, Programme, ProgrammePolicy
-from records.seed import EMAIL_DOMAIN
+from records.seed import EMAIL_DOMAIN, home_structures
 
 DEMO_JOURNEYS = 240
 DEMO_SEED = 2026
@@ -156,6 +156,7 @@ class Demo:
         self.sessions = session_factory(self.engine)
         self.tokens: dict[str, str] = {}
         self.scope: dict[str, Account] = {}
+        self.epci_id = 0  # the demo accounts' EPCI
 
     def prepare(self) -> bool:
         """Issue the demo accounts' tokens; False if the programme already has journeys."""
@@ -171,6 +172,7 @@ class Demo:
                     session, account, label="démonstration", now=datetime.now(UTC), created_by=None
                 )
                 self.tokens[email], self.scope[email] = secret, account
+            self.epci_id = home_structures(session, code).epci.id or 0
             session.commit()
         return True
 
@@ -290,8 +292,7 @@ async def fill(
             filled.skipped = True
             return filled
         today = paris_day(datetime.now(UTC))
-        epci = demo.scope[SOCIAL_WORKER].epci_id or 0
-        plans = scripts(today, epci, journeys, seed)
+        plans = scripts(today, demo.epci_id, journeys, seed)
         limit = asyncio.Semaphore(CONCURRENCY)
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
 

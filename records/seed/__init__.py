@@ -180,14 +180,19 @@ class DemoAccount:
     where: str  # French, for the banner
 
 
-def seed_demo_accounts(
-    session: Session, *, programme_code: int, now: datetime, password_hash: str
-) -> list[DemoAccount]:
-    """One account per role around the programme's first EPCI (Rodez Agglomération in
-    Aveyron), all with the same demo password (its hash is given: hashed once per run).
-    Idempotent: existing e-mails are left alone. Returns every demo account."""
-    from records.accounts import create_account, get_account_by_email
+@dataclass(frozen=True)
+class HomeStructures:
+    """A programme's first EPCI, and its first reception and qualified mediation structures:
+    where the demo accounts (and the tests' accounts of each role) work."""
 
+    programme: Programme
+    epci: Epci
+    reception: ReceptionStructure
+    mediation: MediationStructure
+
+
+def home_structures(session: Session, programme_code: int) -> HomeStructures:
+    """The programme's home structures (see HomeStructures)."""
     programme = session.exec(select(Programme).where(Programme.code == programme_code)).one()
     epci = session.exec(
         select(Epci).where(Epci.programme_id == programme.id).order_by(col(Epci.id))
@@ -207,6 +212,24 @@ def seed_demo_accounts(
         .order_by(col(MediationStructure.id))
     ).first()
     assert reception is not None and mediation is not None
+    return HomeStructures(programme, epci, reception, mediation)
+
+
+def seed_demo_accounts(
+    session: Session, *, programme_code: int, now: datetime, password_hash: str
+) -> list[DemoAccount]:
+    """One account per role around the programme's first EPCI (Rodez Agglomération in
+    Aveyron), all with the same demo password (its hash is given: hashed once per run).
+    Idempotent: existing e-mails are left alone. Returns every demo account."""
+    from records.accounts import create_account, get_account_by_email
+
+    home = home_structures(session, programme_code)
+    programme, epci, reception, mediation = (
+        home.programme,
+        home.epci,
+        home.reception,
+        home.mediation,
+    )
     specs: list[tuple[DemoAccount, dict[str, int | None]]] = [
         (
             DemoAccount(
