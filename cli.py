@@ -194,7 +194,9 @@ def _seed(settings: Settings, file: str | None, dry_run: bool) -> int:
         from stack.up import prepare_database
 
         seeded = prepare_database(settings)
-        print("Programme par défaut créé." if seeded else "Un programme existe déjà : rien à faire.")
+        print(
+            "Programme par défaut créé." if seeded else "Un programme existe déjà : rien à faire."
+        )
         return 0
     return _seed_file(settings, file, dry_run)
 
@@ -204,12 +206,13 @@ def _seed_file(settings: Settings, file: str | None, dry_run: bool) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
+    from sqlmodel import select
+
     from domain.programme_file import ProgrammeFileError, parse
     from records import programmes
     from records.db import begin_write, make_engine, session_factory
     from records.models import Programme
     from records.seed import DEFAULT_PROGRAMME_FILE
-    from sqlmodel import select
 
     path = Path(file) if file else DEFAULT_PROGRAMME_FILE
     try:

@@ -25,7 +25,7 @@ from domain.money import format_euros
 from domain.needs import Theme
 from domain.policy import BOUNDS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a programme with thousands of structures
 
 FunderKindName = Literal["DEPARTEMENT", "EPCI", "ETAT"]
@@ -68,7 +68,9 @@ class _Strict(BaseModel):
 
 
 class ProgrammeInfo(_Strict):
-    code: int = Field(ge=1, le=999, strict=True, description="serial prefix: first 3 digits of every cheque")
+    code: int = Field(
+        ge=1, le=999, strict=True, description="serial prefix: first 3 digits of every cheque"
+    )
     name: Text
     territory: Text
     issuer_name: Text
@@ -237,7 +239,12 @@ def _french(error: ErrorDetails) -> str:
             return f"doit valoir au moins {ctx.get('ge')}"
         case "less_than_equal":
             return f"doit valoir au plus {ctx.get('le')}"
-        case "date_type" | "date_parsing" | "date_from_datetime_parsing" | "date_from_datetime_inexact":
+        case (
+            "date_type"
+            | "date_parsing"
+            | "date_from_datetime_parsing"
+            | "date_from_datetime_inexact"
+        ):
             return "une date AAAA-MM-JJ est attendue"
         case "enum":
             return f"valeur inconnue ; valeurs possibles : {_options(ctx)}"
@@ -289,7 +296,9 @@ def _decode(content: bytes | str) -> str:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = content[: err.start].count(b"\n") + 1
-        raise ProgrammeFileError([FileError(line, "", "le fichier doit être encodé en UTF-8")]) from None
+        raise ProgrammeFileError(
+            [FileError(line, "", "le fichier doit être encodé en UTF-8")]
+        ) from None
 
 
 def parse(content: bytes | str) -> ProgrammeFile:
@@ -301,7 +310,11 @@ def parse(content: bytes | str) -> ProgrammeFile:
         json.loads(text, object_pairs_hook=_duplicate_keys)
     except json.JSONDecodeError as err:
         raise ProgrammeFileError(
-            [FileError(err.lineno, "", f"JSON illisible (colonne {err.colno}) : {_json_reason(err)}")]
+            [
+                FileError(
+                    err.lineno, "", f"JSON illisible (colonne {err.colno}) : {_json_reason(err)}"
+                )
+            ]
         ) from None
     except _DuplicateKey as dup:
         line = _line_of_key(text, dup.key)
@@ -450,6 +463,9 @@ def cross_checks(spec: ProgrammeFile) -> list[tuple[Loc, str]]:
     ids = ((i, m.external_id) for i, m in enumerate(spec.mediation_structures) if m.external_id)
     for i, ident in _doubles(ids):
         problems.append(
-            (("mediation_structures", i, "external_id"), f"l'identifiant « {ident} » figure deux fois")
+            (
+                ("mediation_structures", i, "external_id"),
+                f"l'identifiant « {ident} » figure deux fois",
+            )
         )
     return problems

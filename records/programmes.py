@@ -82,8 +82,10 @@ def check_code_free(session: Session, spec: ProgrammeFile) -> None:
 def plan_lines(spec: ProgrammeFile) -> list[str]:
     """What creating the programme writes, in French (the dry run's report)."""
     p = spec.programme
-    period = p.starts_on.strftime("%d/%m/%Y") + " – " + (
-        p.ends_on.strftime("%d/%m/%Y") if p.ends_on else "fin non fixée"
+    period = (
+        p.starts_on.strftime("%d/%m/%Y")
+        + " – "
+        + (p.ends_on.strftime("%d/%m/%Y") if p.ends_on else "fin non fixée")
     )
     lines = [
         f"Programme « {p.name} » ({p.territory}), préfixe de numéro de chèque {p.code:03d}, "
@@ -154,10 +156,8 @@ def list_programmes(session: Session) -> list[ProgrammeSummary]:
         "epci": _counts(session, col(Epci.programme_id)),
         "funders": _counts(session, col(Funder.programme_id)),
         "budget_lines": _counts(session, col(BudgetLine.programme_id)),
-        "reception_structures": _counts(session, col(ReceptionStructure.programme_id)
-        ),
-        "mediation_structures": _counts(session, col(MediationStructure.programme_id)
-        ),
+        "reception_structures": _counts(session, col(ReceptionStructure.programme_id)),
+        "mediation_structures": _counts(session, col(MediationStructure.programme_id)),
     }
     out = []
     for p in session.exec(select(Programme).order_by(col(Programme.code))):

@@ -137,9 +137,7 @@ def test_default_and_sample_files_are_valid() -> None:
         ),
     ],
 )
-def test_bad_input_refused_in_french_by_line(
-    changes: list[tuple[str, str]], expected: str
-) -> None:
+def test_bad_input_refused_in_french_by_line(changes: list[tuple[str, str]], expected: str) -> None:
     assert expected in errors_of(lot(*changes))
 
 
@@ -216,7 +214,9 @@ def test_valid_file_creates_everything(sessions: SessionFactory) -> None:
         assert (figeac.epci_id, figeac.insee_code) == (epci["200067361"].id, "46102")
         mediation = {
             m.name: m
-            for m in s.exec(select(MediationStructure).where(MediationStructure.programme_id == pid))
+            for m in s.exec(
+                select(MediationStructure).where(MediationStructure.programme_id == pid)
+            )
         }
         cahors = mediation["Médiathèque de Cahors"]
         assert cahors.themes == ["EMAIL", "SMARTPHONE"] and cahors.external_id == "lmn-46-0001"
