@@ -190,7 +190,10 @@ class _Lines:
     """The line of each value of the document (json-source-map), by location."""
 
     def __init__(self, text: str) -> None:
-        self._map = json_source_map.calculate(text)
+        try:
+            self._map = json_source_map.calculate(text)
+        except json_source_map.errors.BaseError:  # never seen on what json.loads accepts
+            self._map = {}
 
     def of(self, loc: Loc) -> int:
         for end in range(len(loc), -1, -1):  # the value, else its closest parent
@@ -347,8 +350,10 @@ def _json_reason(err: json.JSONDecodeError) -> str:
         "Unterminated string starting at": "texte non terminé",
         "Extra data": "contenu après la fin du document",
         "Invalid control character at": "caractère de contrôle dans un texte",
+        "Invalid \\escape": "séquence d'échappement « \\ » incorrecte",
+        "Invalid \\uXXXX escape": "séquence « \\u » incorrecte",
     }
-    return reasons.get(err.msg, err.msg)
+    return reasons.get(err.msg, "syntaxe incorrecte")
 
 
 def _line_of_key(text: str, key: str) -> int:
