@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -310,7 +310,7 @@ def parse(content: bytes | str) -> ProgrammeFile:
     if not text.strip():
         raise ProgrammeFileError([FileError(1, "", "le fichier est vide")])
     try:
-        json.loads(text, object_pairs_hook=_duplicate_keys)
+        data = json.loads(text, object_pairs_hook=_duplicate_keys)
     except json.JSONDecodeError as err:
         raise ProgrammeFileError(
             [
@@ -324,15 +324,16 @@ def parse(content: bytes | str) -> ProgrammeFile:
         raise ProgrammeFileError(
             [FileError(line, dup.key, f"la clé « {dup.key} » figure deux fois dans le même objet")]
         ) from None
-    lines = _Lines(text)
     try:
-        spec = ProgrammeFile.model_validate_json(text)
+        spec: ProgrammeFile | None = ProgrammeFile.model_validate(data)
+        found: list[tuple[Loc, str]] = []
     except ValidationError as err:
+        spec = None
         found = [(_loc_of(e), _french(e)) for e in err.errors(include_url=False)]
-        raise ProgrammeFileError(_placed(lines, found)) from None
-    problems = cross_checks(spec)
-    if problems:
-        raise ProgrammeFileError(_placed(lines, problems))
+    found += cross_checks(Parts.of(spec) if spec is not None else Parts.salvage(data))
+    if found:
+        raise ProgrammeFileError(_placed(_Lines(text), found))
+    assert spec is not None
     return spec
 
 
@@ -383,11 +384,77 @@ def _doubles(values: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
     return out
 
 
-def cross_checks(spec: ProgrammeFile) -> list[tuple[Loc, str]]:
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass
+class Parts:
+    """What of a file is valid, item by item (index in its list, item), so that the checks
+    across fields run even when other fields are wrong: every error comes in one pass.
+    `epci_keys`: every EPCI key written, valid item or not (a structure naming an EPCI whose
+    SIREN is wrong is not also « unknown »). `complete`: every funder is valid (the budget
+    and the general funder are judged on the whole list only)."""
+
+    programme: ProgrammeInfo | None
+    epci: list[tuple[int, EpciSpec]]
+    epci_keys: set[str]
+    funders: list[tuple[int, FunderSpec]]
+    funders_complete: bool
+    reception: list[tuple[int, ReceptionSpec]]
+    mediation: list[tuple[int, MediationSpec]]
+
+    @classmethod
+    def of(cls, spec: ProgrammeFile) -> Parts:
+        return cls(
+            programme=spec.programme,
+            epci=list(enumerate(spec.epci)),
+            epci_keys={e.key for e in spec.epci},
+            funders=list(enumerate(spec.funders)),
+            funders_complete=True,
+            reception=list(enumerate(spec.reception_structures)),
+            mediation=list(enumerate(spec.mediation_structures)),
+        )
+
+    @classmethod
+    def salvage(cls, data: Any) -> Parts:
+        """The valid items of a document that failed validation as a whole."""
+        doc = data if isinstance(data, dict) else {}
+
+        def items(name: str) -> list[Any]:
+            found = doc.get(name)
+            return found if isinstance(found, list) else []
+
+        funders = _valid(FunderSpec, items("funders"))
+        return cls(
+            programme=next((m for _, m in _valid(ProgrammeInfo, [doc.get("programme")])), None),
+            epci=_valid(EpciSpec, items("epci")),
+            epci_keys={
+                e["key"]
+                for e in items("epci")
+                if isinstance(e, dict) and isinstance(e.get("key"), str)
+            },
+            funders=funders,
+            funders_complete=len(funders) == len(items("funders")) > 0,
+            reception=_valid(ReceptionSpec, items("reception_structures")),
+            mediation=_valid(MediationSpec, items("mediation_structures")),
+        )
+
+
+def _valid(model: type[_M], items: list[Any]) -> list[tuple[int, _M]]:
+    out: list[tuple[int, _M]] = []
+    for i, item in enumerate(items):
+        try:
+            out.append((i, model.model_validate(item)))
+        except ValidationError:
+            continue  # reported by the whole document's validation
+    return out
+
+
+def cross_checks(parts: Parts) -> list[tuple[Loc, str]]:
     """What each field alone cannot tell: dates in order, keys known and unique, budget."""
     problems: list[tuple[Loc, str]] = []
-    p = spec.programme
-    if p.ends_on is not None and p.ends_on < p.starts_on:
+    p = parts.programme
+    if p is not None and p.ends_on is not None and p.ends_on < p.starts_on:
         problems.append(
             (
                 ("programme", "ends_on"),
@@ -395,13 +462,13 @@ def cross_checks(spec: ProgrammeFile) -> list[tuple[Loc, str]]:
                 f"({_french_date(p.starts_on)})",
             )
         )
-    keys = {e.key for e in spec.epci}
-    for i, key in _doubles(enumerate(e.key for e in spec.epci)):
+    keys = parts.epci_keys
+    for i, key in _doubles((i, e.key) for i, e in parts.epci):
         problems.append((("epci", i, "key"), f"la clé d'EPCI « {key} » figure deux fois"))
-    for i, siren in _doubles(enumerate(e.siren for e in spec.epci)):
+    for i, siren in _doubles((i, e.siren) for i, e in parts.epci):
         problems.append((("epci", i, "siren"), f"le SIREN {siren} figure deux fois"))
 
-    for i, f in enumerate(spec.funders):
+    for i, f in parts.funders:
         if f.kind == "EPCI" and f.epci is None:
             problems.append(
                 (("funders", i), "un financeur de type EPCI nomme son EPCI (champ « epci »)")
@@ -412,37 +479,38 @@ def cross_checks(spec: ProgrammeFile) -> list[tuple[Loc, str]]:
             )
         elif f.epci is not None and f.epci not in keys:
             problems.append((("funders", i, "epci"), f"EPCI inconnu : « {f.epci} »"))
-    for i, name in _doubles(enumerate(f.name for f in spec.funders)):
+    for i, name in _doubles((i, f.name) for i, f in parts.funders):
         problems.append((("funders", i, "name"), f"le financeur « {name} » figure deux fois"))
-    epci_funded = ((i, f.epci) for i, f in enumerate(spec.funders) if f.epci is not None)
+    epci_funded = ((i, f.epci) for i, f in parts.funders if f.epci is not None)
     for i, key in _doubles(epci_funded):
         problems.append((("funders", i, "epci"), f"l'EPCI « {key} » a déjà un financeur"))
-    if not any(f.kind in GENERAL_KINDS for f in spec.funders):
-        problems.append(
-            (
-                ("funders",),
-                "il faut au moins un financeur de type DEPARTEMENT ou ETAT : il paie la part "
-                "des chèques que les EPCI ne financent pas",
+    if parts.funders_complete:
+        if not any(f.kind in GENERAL_KINDS for _, f in parts.funders):
+            problems.append(
+                (
+                    ("funders",),
+                    "il faut au moins un financeur de type DEPARTEMENT ou ETAT : il paie la part "
+                    "des chèques que les EPCI ne financent pas",
+                )
             )
-        )
-    total = spec.budget_total_cents
-    if p.budget_total_cents is not None and p.budget_total_cents != total:
-        problems.append(
-            (
-                ("programme", "budget_total_cents"),
-                f"les lignes budgétaires des financeurs totalisent {format_euros(total)}, "
-                f"pas {format_euros(p.budget_total_cents)}",
+        total = sum(f.amount_cents for _, f in parts.funders)
+        if p is not None and p.budget_total_cents is not None and p.budget_total_cents != total:
+            problems.append(
+                (
+                    ("programme", "budget_total_cents"),
+                    f"les lignes budgétaires des financeurs totalisent {format_euros(total)}, "
+                    f"pas {format_euros(p.budget_total_cents)}",
+                )
             )
-        )
 
-    for i, r in enumerate(spec.reception_structures):
+    for i, r in parts.reception:
         if r.epci not in keys:
             problems.append((("reception_structures", i, "epci"), f"EPCI inconnu : « {r.epci} »"))
-    for i, name in _doubles(enumerate(r.name for r in spec.reception_structures)):
+    for i, name in _doubles((i, r.name) for i, r in parts.reception):
         problems.append(
             (("reception_structures", i, "name"), f"la structure « {name} » figure deux fois")
         )
-    for i, m in enumerate(spec.mediation_structures):
+    for i, m in parts.mediation:
         if m.epci not in keys:
             problems.append((("mediation_structures", i, "epci"), f"EPCI inconnu : « {m.epci} »"))
         for j, served in enumerate(m.serves):
@@ -461,11 +529,11 @@ def cross_checks(spec: ProgrammeFile) -> list[tuple[Loc, str]]:
                     "la fin de la qualification APTIC précède son début",
                 )
             )
-    for i, name in _doubles(enumerate(m.name for m in spec.mediation_structures)):
+    for i, name in _doubles((i, m.name) for i, m in parts.mediation):
         problems.append(
             (("mediation_structures", i, "name"), f"la structure « {name} » figure deux fois")
         )
-    ids = ((i, m.external_id) for i, m in enumerate(spec.mediation_structures) if m.external_id)
+    ids = ((i, m.external_id) for i, m in parts.mediation if m.external_id)
     for i, ident in _doubles(ids):
         problems.append(
             (

@@ -152,6 +152,24 @@ def test_every_field_error_is_listed_in_file_order() -> None:
     assert [e.split(",")[0] for e in found] == ["ligne 5", "ligne 16", "ligne 32"]
 
 
+def test_field_and_cross_field_errors_come_in_one_pass() -> None:
+    found = errors_of(
+        lot(
+            ('"siren": "200067361"', '"siren": "2000"'),  # figeac's item is wrong...
+            ('"ends_on": "2028-12-31"', '"ends_on": "2026-12-31"'),
+            ('{"epci": "cahors", "kind"', '{"epci": "gourdon", "kind"'),
+            ('"amount_cents": 8000000', '"amount_cents": 8000000.5'),
+        )
+    )
+    assert found == [
+        "ligne 10, programme.ends_on : la fin du programme (31/12/2026) précède son début "
+        "(01/01/2027)",
+        "ligne 16, epci[1].siren : le SIREN doit compter 9 chiffres",
+        "ligne 24, funders[2].budget_lines[0].amount_cents : un nombre entier est attendu",
+        "ligne 27, reception_structures[0].epci : EPCI inconnu : « gourdon »",
+    ]  # ...but structures naming figeac are not « unknown »; no budget sum with a wrong line
+
+
 def test_not_utf8_or_empty() -> None:
     assert errors_of("") == ["ligne 1 : le fichier est vide"]
     with pytest.raises(ProgrammeFileError) as refused:
