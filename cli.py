@@ -208,7 +208,7 @@ def _seed_file(settings: Settings, file: str | None, dry_run: bool) -> int:
 
     from sqlmodel import select
 
-    from domain.programme_file import ProgrammeFileError, parse
+    from domain.programme_file import CODE_LOC, ProgrammeFileError, locate, parse
     from records import programmes
     from records.db import begin_write, make_engine, session_factory
     from records.models import Programme
@@ -244,7 +244,8 @@ def _seed_file(settings: Settings, file: str | None, dry_run: bool) -> int:
                     )
                     session.commit()
             except programmes.ProgrammeCodeTaken as err:
-                print(f"passnum : {err.message} Rien n'a été créé.", file=sys.stderr)
+                print(f"passnum : {path.name} refusé, rien n'a été créé :", file=sys.stderr)
+                print(locate(path.read_bytes(), CODE_LOC, err.message), file=sys.stderr)
                 return 1
     finally:
         engine.dispose()

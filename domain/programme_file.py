@@ -337,6 +337,15 @@ def parse(content: bytes | str) -> ProgrammeFile:
     return spec
 
 
+def locate(content: bytes | str, loc: Loc, message: str) -> FileError:
+    """An error about a valid file's field (e.g. its code, taken in the database), placed
+    on its line."""
+    return _placed(_Lines(_decode(content).lstrip("\ufeff")), [(loc, message)])[0]
+
+
+CODE_LOC: Loc = ("programme", "code")
+
+
 def _placed(lines: _Lines, found: Iterable[tuple[Loc, str]]) -> list[FileError]:
     errors = {FileError(lines.of(loc), dotted(loc), message) for loc, message in found}
     return sorted(errors, key=lambda e: (e.line, e.path, e.message))

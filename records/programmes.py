@@ -38,11 +38,16 @@ class ProgrammeCodeTaken(Exception):
     def __init__(self, code: int, name: str) -> None:
         self.code = code
         self.name = name
-        self.message = (
-            f"Le préfixe de numéro de chèque {code:03d} est déjà celui du programme « {name} » : "
-            "choisissez-en un autre (champ programme.code)."
+        self.message = (  # placed after « ligne 5, programme.code : »
+            f"le préfixe de numéro de chèque {code:03d} est déjà celui du programme « {name} » : "
+            "choisissez-en un autre"
         )
         super().__init__(self.message)
+
+    @property
+    def sentence(self) -> str:
+        """The message on its own."""
+        return f"Le{self.message[2:]} (programme.code)."
 
 
 @dataclass(frozen=True)

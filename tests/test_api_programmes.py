@@ -43,6 +43,8 @@ async def test_create_list_and_refusals(api_stack: Stack) -> None:
     )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "programme_code_taken"
+    [detail] = r.json()["error"]["details"]
+    assert (detail["line"], detail["path"]) == (5, "programme.code")
     assert (
         "012 est déjà celui du programme « Pass numérique Aveyron »" in r.json()["error"]["message"]
     )

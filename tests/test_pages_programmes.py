@@ -50,9 +50,10 @@ async def test_list_dry_run_confirm_and_errors(api_stack: Stack) -> None:
 
         r = await upload(lot(('"code": 46', '"code": 12')))
         assert r.status_code == 409
-        assert "Le préfixe de numéro de chèque 012 est déjà celui du programme" in html.unescape(
-            r.text
-        )
+        assert (
+            "<li>ligne 5, programme.code : le préfixe de numéro de chèque 012 est déjà celui du "
+            "programme « Pass numérique Aveyron » : choisissez-en un autre</li>"
+        ) in html.unescape(r.text)
 
         r = await upload(LOT.read_bytes())
         assert r.status_code == 200

@@ -280,8 +280,9 @@ def test_code_taken_refused_and_nothing_written(sessions: SessionFactory) -> Non
                 s, parse(lot(('"code": 46', '"code": 12'))), at=AT, account_id=None
             )
         s.rollback()
-    assert taken.value.message.startswith(
-        "Le préfixe de numéro de chèque 012 est déjà celui du programme « Pass numérique Aveyron »"
+    assert taken.value.sentence == (
+        "Le préfixe de numéro de chèque 012 est déjà celui du programme « Pass numérique "
+        "Aveyron » : choisissez-en un autre (programme.code)."
     )
     assert {m.__name__: count(sessions, m) for m in TABLES} == before
     create(sessions, LOT.read_bytes())
@@ -347,7 +348,11 @@ def test_command_line_dry_run_real_run_and_errors(
     assert capsys.readouterr().out.startswith("Créé :\n")
     assert [p.code for p in _listed(sqlite_sessions)] == [12, 46]
     assert cli.run(["seed", "--file", str(LOT)]) == 1
-    assert "préfixe de numéro de chèque 046 est déjà celui" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        "passnum : programme_lot.json refusé, rien n'a été créé :",
+        "ligne 5, programme.code : le préfixe de numéro de chèque 046 est déjà celui du "
+        "programme « Pass numérique Lot » : choisissez-en un autre",
+    ]
     assert count(sqlite_sessions, Programme) == 2
     assert cli.run(["seed"]) == 0  # a programme exists: nothing to do
     assert "rien à faire" in capsys.readouterr().out

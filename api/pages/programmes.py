@@ -27,7 +27,7 @@ from api.pages.admin import Done
 from api.pages.submit import run
 from api.routes.programmes import MAX_BODY_BYTES, code_taken, refused
 from api.web import render
-from domain.programme_file import FileError, ProgrammeFileError, parse
+from domain.programme_file import CODE_LOC, FileError, ProgrammeFileError, locate, parse
 from records import idempotency as claims
 from records import programmes
 
@@ -96,7 +96,8 @@ async def dry_run(request: Request, state: State, user: CurrentUser) -> HTMLResp
     try:
         await state.db.run(check)
     except programmes.ProgrammeCodeTaken as err:
-        return await _page(request, state, error=err.message, status=409)
+        taken = locate(content, CODE_LOC, err.message)
+        return await _page(request, state, errors=[taken], status=409)
     confirm: Form[ConfirmForm] = Form.blank(
         {**fresh_key(), "contenu": base64.b64encode(content).decode()}
     )
@@ -144,7 +145,7 @@ async def confirm(request: Request, state: State, user: CurrentUser) -> Response
                     audit_programme_code=user.programme_code,
                 )
             except programmes.ProgrammeCodeTaken as err:
-                raise code_taken(err) from None
+                raise code_taken(err, content) from None
             # lead: grant the creator membership
 
         await state.db.run(write, write=True)

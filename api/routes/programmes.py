@@ -18,7 +18,14 @@ from api import access
 from api.auth import CurrentUser, now_utc
 from api.deps import State
 from api.errors import ApiError, error_responses
-from domain.programme_file import MAX_FILE_BYTES, ProgrammeFile, ProgrammeFileError, parse
+from domain.programme_file import (
+    CODE_LOC,
+    MAX_FILE_BYTES,
+    ProgrammeFile,
+    ProgrammeFileError,
+    locate,
+    parse,
+)
 from records import programmes
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
@@ -58,12 +65,12 @@ def refused(err: ProgrammeFileError) -> ApiError:
     )
 
 
-def code_taken(err: programmes.ProgrammeCodeTaken) -> ApiError:
+def code_taken(err: programmes.ProgrammeCodeTaken, content: bytes) -> ApiError:
     return ApiError(
         409,
         "programme_code_taken",
-        err.message,
-        [{"line": None, "path": "programme.code", "message": err.message}],
+        err.sentence,
+        [locate(content, CODE_LOC, err.message).as_dict()],
     )
 
 
@@ -113,7 +120,7 @@ async def create_programme(request: Request, state: State, user: CurrentUser) ->
                 db, spec, at=now_utc(), account_id=user.id, audit_programme_code=user.programme_code
             )
         except programmes.ProgrammeCodeTaken as err:
-            raise code_taken(err) from None
+            raise code_taken(err, content) from None
         assert created.id is not None
         # lead: grant the creator membership
         return programmes.summary_of(db, created.id)
