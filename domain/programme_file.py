@@ -11,6 +11,7 @@ already used by another programme) are records.programmes'.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,15 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 import json_source_map
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import ErrorDetails
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from domain.money import format_euros
 from domain.needs import Theme
@@ -46,6 +54,17 @@ Hours = Annotated[str, Field(min_length=1, max_length=500, pattern=_LINE)]
 ExternalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
 Cents = Annotated[int, Field(ge=1, le=10**12, strict=True)]
 # Numbers are strict ("12" is no number, 1.0 no whole number); dates are JSON text.
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_text(value: Any) -> Any:
+    """Only "AAAA-MM-JJ" (pydantic alone would take a timestamp, or a datetime at 00:00)."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_type", "date AAAA-MM-JJ attendue")
+
+
+Day = Annotated[date, BeforeValidator(_day_text)]
 
 
 def _bounded(name: str, default: int) -> Any:
@@ -77,8 +96,8 @@ class ProgrammeInfo(_Strict):
     cheque_value_cents: int = _bounded("cheque_value_cents", 1000)
     cheques_per_booklet: int = _bounded("cheques_per_booklet", 10)
     grace_months: int = _bounded("grace_months", 1)
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: Day
+    ends_on: Day | None = None
     target_booklets: int | None = Field(default=None, ge=1, le=10_000_000, strict=True)
     budget_total_cents: Cents | None = None  # given: the budget lines must sum to it
 
@@ -126,8 +145,8 @@ class MediationSpec(_Place):
     serves: list[Key] = Field(default_factory=list, max_length=1000)
     themes: list[Theme] = Field(min_length=1, max_length=len(Theme))
     capacity: int = Field(ge=0, le=10_000, strict=True)
-    qualified_from: date
-    qualified_until: date | None = None
+    qualified_from: Day
+    qualified_until: Day | None = None
     external_id: ExternalId | None = None
 
 

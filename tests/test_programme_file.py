@@ -128,6 +128,19 @@ def test_default_and_sample_files_are_valid() -> None:
             "ligne 9, programme.starts_on : une date AAAA-MM-JJ est attendue",
         ),
         (
+            [('"ends_on": "2028-12-31"', '"ends_on": 1830297600')],
+            "ligne 10, programme.ends_on : une date AAAA-MM-JJ est attendue",
+        ),
+        (
+            [
+                (
+                    '"qualified_from": "2026-06-01", "external_id"',
+                    '"qualified_from": "2026-06-01T00:00", "external_id"',
+                )
+            ],
+            "ligne 31, mediation_structures[0].qualified_from : une date AAAA-MM-JJ est attendue",
+        ),
+        (
             [('"target_booklets": 1500,', '"target_booklets": 1500')],
             "ligne 12 : JSON illisible (colonne 5) : virgule attendue",
         ),
