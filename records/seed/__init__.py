@@ -91,25 +91,30 @@ def seed_programme(session: Session, spec: ProgrammeFile) -> Programme:
     assert programme.id is not None
     session.add(policy.default_row(programme.id))
 
+    # Rows of a kind are added together and flushed once (one batched INSERT), in the
+    # file's order: ids follow the file.
+    epcis = [Epci(programme_id=programme.id, siren=e.siren, name=e.name) for e in spec.epci]
+    session.add_all(epcis)
+    session.flush()
     epci_ids: dict[str, int] = {}
-    for e in spec.epci:
-        epci = Epci(programme_id=programme.id, siren=e.siren, name=e.name)
-        session.add(epci)
-        session.flush()
-        assert epci.id is not None
-        epci_ids[e.key] = epci.id
+    for e, row in zip(spec.epci, epcis, strict=True):
+        assert row.id is not None
+        epci_ids[e.key] = row.id
 
     shares = basis_points([f.amount_cents for f in spec.funders])
-    for f, share in zip(spec.funders, shares, strict=True):
-        funder = Funder(
+    funders = [
+        Funder(
             programme_id=programme.id,
             name=f.name,
             kind=FunderKind(f.kind).value,
             epci_id=epci_ids[f.epci] if f.epci else None,
             share_bp=share,
         )
-        session.add(funder)
-        session.flush()
+        for f, share in zip(spec.funders, shares, strict=True)
+    ]
+    session.add_all(funders)
+    session.flush()
+    for f, funder in zip(spec.funders, funders, strict=True):
         assert funder.id is not None
         for line in f.budget_lines:
             session.add(
@@ -128,8 +133,8 @@ def seed_programme(session: Session, spec: ProgrammeFile) -> Programme:
             )
         )
 
-    for m in spec.mediation_structures:
-        structure = MediationStructure(
+    mediation = [
+        MediationStructure(
             programme_id=programme.id,
             epci_id=epci_ids[m.epci],
             aptic_qualified_from=m.qualified_from,
@@ -139,8 +144,11 @@ def seed_programme(session: Session, spec: ProgrammeFile) -> Programme:
             external_id=m.external_id,
             **_place(m),
         )
-        session.add(structure)
-        session.flush()
+        for m in spec.mediation_structures
+    ]
+    session.add_all(mediation)
+    session.flush()
+    for m, structure in zip(spec.mediation_structures, mediation, strict=True):
         assert structure.id is not None
         for served in dict.fromkeys([m.epci, *m.serves]):  # its own EPCI first, once
             session.add(
