@@ -7,7 +7,7 @@ from __future__ import annotations
 from records import models
 from tests.fixtures.api import Stack
 from tests.fixtures.database import count
-from tests.test_programme_file import LOT, lot
+from tests.test_programme_file import LOT, large_lot, lot
 
 TABLES = (models.Programme, models.Epci, models.Funder, models.BudgetLine)
 
@@ -69,9 +69,18 @@ async def test_create_list_and_refusals(api_stack: Stack) -> None:
     r = await stack.http.post("/api/v1/programmes", content=LOT.read_bytes(), headers=admin)
     assert r.status_code == 409 and counts(stack)[0] == before[0] + 1
 
+    large = large_lot(47, 1000).encode()
+    assert len(large) > 80_000  # past the 64 KiB of other bodies
+    r = await stack.http.post("/api/v1/programmes", content=large, headers=admin)
+    assert r.status_code == 201 and r.json()["reception_structures"] == 1002
+
     listed = await stack.http.get("/api/v1/programmes", headers=stack.auth("admin"))
     assert listed.status_code == 200
-    assert [(p["code"], p["mediation_structures"]) for p in listed.json()] == [(12, 17), (46, 2)]
+    assert [(p["code"], p["mediation_structures"]) for p in listed.json()] == [
+        (12, 17),
+        (46, 2),
+        (47, 2),
+    ]
 
 
 async def test_other_roles_refused(api_stack: Stack) -> None:

@@ -15,7 +15,7 @@ from records import models
 from tests.fixtures.api import Stack, csrf_from
 from tests.fixtures.database import count
 from tests.test_pages_coordination import client_for, form_id
-from tests.test_programme_file import LOT, lot
+from tests.test_programme_file import LOT, large_lot, lot
 
 
 async def test_list_dry_run_confirm_and_errors(api_stack: Stack) -> None:
@@ -54,6 +54,9 @@ async def test_list_dry_run_confirm_and_errors(api_stack: Stack) -> None:
             "<li>ligne 5, programme.code : le préfixe de numéro de chèque 012 est déjà celui du "
             "programme « Pass numérique Aveyron » : choisissez-en un autre</li>"
         ) in html.unescape(r.text)
+
+        r = await upload(large_lot(47, 1000))  # past the 64 KiB of other forms
+        assert r.status_code == 200 and "1002 structure(s) d&#39;accueil" in r.text
 
         r = await upload(LOT.read_bytes())
         assert r.status_code == 200

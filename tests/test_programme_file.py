@@ -44,6 +44,18 @@ def lot(*changes: tuple[str, str]) -> str:
     return content
 
 
+def large_lot(code: int, structures: int) -> str:
+    """The Lot file under another code with many more reception structures (> 64 KiB)."""
+    many = ",\n".join(
+        f'    {{"epci": "cahors", "kind": "Mairie", "name": "Mairie n° {i}", "commune": "Cahors"}}'
+        for i in range(structures)
+    )
+    return lot(
+        ('"code": 46', f'"code": {code}'),
+        ('"reception_structures": [\n', f'"reception_structures": [\n{many},\n'),
+    )
+
+
 def errors_of(content: str) -> list[str]:
     with pytest.raises(ProgrammeFileError) as refused:
         parse(content)
