@@ -4,7 +4,8 @@
     passnum worker                       a Temporal worker (production: run N of them)
     passnum api                          the HTTP API (production: run N replicas)
     passnum migrate                      apply database migrations
-    passnum seed                         create the default programme if the database has none
+    passnum seed [--file F] [--dry-run]  create the default programme if the database has
+                                         none, or the programme of file F (docs/programme-file.md)
     passnum structures import FICHIER [--dry-run] [--format csv|json]
                                          import the mediation places of a file in the
                                          national lieux de médiation numérique schema
@@ -62,7 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="lancer un worker Temporal")
     commands.add_parser("api", help="lancer l'API HTTP")
     commands.add_parser("migrate", help="appliquer les migrations de la base")
-    commands.add_parser("seed", help="créer le programme par défaut si la base n'en a aucun")
+    seed = commands.add_parser(
+        "seed",
+        help="créer le programme par défaut si la base n'en a aucun, ou celui d'un fichier",
+    )
+    seed.add_argument(
+        "--file", help="fichier de programme JSON à créer (format : docs/programme-file.md)"
+    )
+    seed.add_argument("--dry-run", action="store_true", help="lister sans rien écrire")
     admin = commands.add_parser(
         "create-admin", help="créer un compte administrateur (aucun mot de passe par défaut)"
     )
@@ -200,11 +208,68 @@ def _migrate(settings: Settings, *, quiet: bool = False) -> int:
     return 0
 
 
-def _seed(settings: Settings) -> int:
-    from stack.up import prepare_database
+def _seed(settings: Settings, file: str | None, dry_run: bool) -> int:
+    if file is None and not dry_run:
+        from stack.up import prepare_database
 
-    seeded = prepare_database(settings)
-    print("Programme par défaut créé." if seeded else "Un programme existe déjà : rien à faire.")
+        seeded = prepare_database(settings)
+        print(
+            "Programme par défaut créé." if seeded else "Un programme existe déjà : rien à faire."
+        )
+        return 0
+    return _seed_file(settings, file, dry_run)
+
+
+def _seed_file(settings: Settings, file: str | None, dry_run: bool) -> int:
+    """A programme file's programme (the default file without --file), all or nothing."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from sqlmodel import select
+
+    from domain.programme_file import CODE_LOC, ProgrammeFileError, locate, parse
+    from records import programmes
+    from records.db import begin_write, make_engine, session_factory
+    from records.models import Programme
+    from records.seed import DEFAULT_PROGRAMME_FILE
+
+    path = Path(file) if file else DEFAULT_PROGRAMME_FILE
+    try:
+        spec = parse(path.read_bytes())
+    except OSError as err:
+        print(f"passnum : fichier illisible ({err.strerror}).", file=sys.stderr)
+        return 1
+    except ProgrammeFileError as err:
+        print(
+            f"passnum : {path.name} refusé ({len(err.errors)} erreur(s)), rien n'a été créé :",
+            file=sys.stderr,
+        )
+        print("\n".join(str(e) for e in err.errors), file=sys.stderr)
+        return 1
+    _migrate(settings, quiet=True)
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine)() as session:
+            begin_write(session)
+            if file is None and session.exec(select(Programme.id).limit(1)).first():
+                print("Un programme existe déjà : rien à faire.")
+                return 0
+            try:
+                if dry_run:
+                    programmes.check_code_free(session, spec)
+                else:
+                    programmes.create_programme(
+                        session, spec, at=datetime.now(UTC), account_id=None
+                    )
+                    session.commit()
+            except programmes.ProgrammeCodeTaken as err:
+                print(f"passnum : {path.name} refusé, rien n'a été créé :", file=sys.stderr)
+                print(locate(path.read_bytes(), CODE_LOC, err.message), file=sys.stderr)
+                return 1
+    finally:
+        engine.dispose()
+    head = "Essai à blanc, rien n'a été écrit. Serait créé :" if dry_run else "Créé :"
+    print("\n".join([head, *programmes.plan_lines(spec)]))
     return 0
 
 
@@ -289,7 +354,7 @@ def run(argv: list[str] | None = None) -> int:
         case "migrate":
             return _migrate(settings)
         case "seed":
-            return _seed(settings)
+            return _seed(settings, args.file, args.dry_run)
         case "create-admin":
             return _create_admin(settings, args.email, args.name, _programme_code(settings, args))
         case "structures":

@@ -33,11 +33,13 @@ from api.pages import directory as directory_pages
 from api.pages import exports as export_pages
 from api.pages import ledger as ledger_pages
 from api.pages import policy as policy_pages
+from api.pages import programmes as programme_pages
 from api.pages import statements as statement_pages
 from api.routes import accounts, audit, cheques, codec, journeys, person, reports, statements
 from api.routes import directory as directory_routes
 from api.routes import ledger as ledger_routes
 from api.routes import policy as policy_routes
+from api.routes import programmes as programme_routes
 from api.routes import stock as stock_routes
 from api.web import STATIC_DIR
 from config import Settings
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             codec.PREFIX: codec.MAX_BODY_BYTES,
             directory_routes.IMPORT_PATH: directory_routes.MAX_IMPORT_BYTES,
             directory_pages.IMPORT_PREFIX: directory_routes.MAX_IMPORT_BYTES * 2,  # base64
+            programme_routes.PATH: programme_routes.MAX_BODY_BYTES,
+            programme_pages.PREFIX: programme_pages.MAX_FORM_BYTES,
         },
     )
     app.add_middleware(codec.CodecCors, origins=settings.temporal_ui_origin_list)
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(ledger_routes.router)
     app.include_router(audit.router)
     app.include_router(policy_routes.router)
+    app.include_router(programme_routes.router)
     # Last: fuzzing it as an administrator may deactivate the structures that the other
     # operations' journeys are oriented to (tests/test_api_fuzz.py).
     app.include_router(directory_routes.router)
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         directory_pages,
         admin,
         policy_pages,
+        programme_pages,
         mailbox,
         letters,
         rights,

@@ -67,6 +67,11 @@ class User:
     programmes: tuple[tuple[int, str], ...] = ()
 
     @property
+    def programme_codes(self) -> tuple[int, ...]:
+        """Every programme the account works in."""
+        return tuple(code for code, _ in self.programmes) or (self.programme_code,)
+
+    @property
     def actor(self) -> Actor:
         """Who acts, for the workflow and the transition log."""
         return Actor(role=self.role, ref=str(self.id))

@@ -97,6 +97,7 @@ class AuditAction(Labelled):
     INVITATION_SENT = "INVITATION_SENT"
     PROGRAMME_ACCESS_GRANTED = "PROGRAMME_ACCESS_GRANTED"
     PROGRAMME_ACCESS_REVOKED = "PROGRAMME_ACCESS_REVOKED"
+    PROGRAMME_CREATED = "PROGRAMME_CREATED"
 
 
 labels(
@@ -118,5 +119,6 @@ labels(
         AuditAction.STRUCTURE_DEACTIVATED: "Structure désactivée",
         AuditAction.STRUCTURES_IMPORTED: "Annuaire des lieux importé",
         AuditAction.INVITATION_SENT: "Invitation envoyée",
+        AuditAction.PROGRAMME_CREATED: "Programme créé",
     },
 )

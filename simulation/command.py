@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from domain.programme_file import ProgrammeFileError, parse
 from domain.simulation import Assumptions, AssumptionsError, programme_from_seed, simulate
 from domain.simulation.model import DESCRIPTIONS
 
@@ -51,7 +52,7 @@ def add_parser(commands: Any) -> None:
         "--programme",
         type=Path,
         default=DEFAULT_PROGRAMME_FILE,
-        help="fichier du programme (format de records/seed/aveyron.json)",
+        help="fichier du programme (format : docs/programme-file.md)",
     )
     sim.add_argument("--assumptions", type=Path, help="fichier JSON d'hypothèses")
     sim.add_argument("--trials", type=int, default=1000, help="nombre de tirages (1000)")
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from simulation.report import text_summary, write_report
 
     try:
-        programme = programme_from_seed(json.loads(args.programme.read_text(encoding="utf-8")))
+        programme = programme_from_seed(parse(args.programme.read_bytes()))
         assumptions = Assumptions()
         if args.assumptions is not None:
             assumptions = Assumptions.from_json(
@@ -89,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.trials < 1:
             raise AssumptionsError("Il faut au moins un tirage (--trials).")
+    except ProgrammeFileError as err:
+        print(f"passnum simulate : {args.programme.name} refusé :", file=sys.stderr)
+        print("\n".join(str(e) for e in err.errors), file=sys.stderr)
+        return 2
     except (OSError, json.JSONDecodeError, AssumptionsError) as err:
         print(f"passnum simulate : {err}", file=sys.stderr)
         return 2

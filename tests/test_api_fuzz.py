@@ -56,6 +56,7 @@ ROLE_BY_PATH = (
     ("/cheques", "med"),
     ("/accounts", "admin"),
     ("/tokens", "admin"),
+    ("/programmes", "admin"),
     ("/booklet-stock", "coord_all"),
     ("/reports", "coord_all"),
 )

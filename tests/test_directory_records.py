@@ -273,8 +273,8 @@ def test_command_line_works_in_the_programme_it_is_given(
     assert "aucun EPCI du programme n'a le SIREN « 241200187 »" in capsys.readouterr().err
     text = (DATA / "lieux_mediation_numerique.csv").read_text(encoding="utf-8")
     for aveyron, hérault in zip(
-        (e["siren"] for e in load_programme_file()["epci"]),
-        (e["siren"] for e in herault()["epci"]),
+        (e.siren for e in load_programme_file().epci),
+        (e.siren for e in herault().epci),
         strict=True,
     ):
         text = text.replace(f",{aveyron},", f",{hérault},")

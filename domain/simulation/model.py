@@ -26,6 +26,7 @@ from domain.ledger import FundingRule, default_rule
 from domain.millesimes import ProgrammePeriod
 from domain.money import Cents
 from domain.policy import JourneyPolicy
+from domain.programme_file import GENERAL_KINDS, ProgrammeFile
 
 
 class AssumptionsError(ValueError):
@@ -261,52 +262,43 @@ class SimProgramme:
             raise AssumptionsError("Un carnet a au moins un chèque, de valeur positive.")
 
 
-def programme_from_seed(
-    data: Mapping[str, Any], policy: JourneyPolicy | None = None
-) -> SimProgramme:
-    """The programme of a reference-data file (records/seed/aveyron.json's format), with
-    the funding rule `records.ledger.ensure_rule` derives from its budget lines: funder
-    ids in the seed's order (the Département, each EPCI, the State), EPCI ids from 1."""
-    try:
-        p = data["programme"]
-        funders_in = data["funders"]
-        epci_rows = data["epci"]
-        dep = (
-            str(funders_in["departement"]["name"]),
-            int(funders_in["departement"]["amount_cents"]),
-        )
-        etat = (str(funders_in["etat"]["name"]), int(funders_in["etat"]["amount_cents"]))
-        epcis = tuple(
-            Epci(i, str(e["key"]), str(e["name"]), int(e["budget_cents"]))
-            for i, e in enumerate(epci_rows, start=1)
-        )
-        starts_on = date.fromisoformat(p["starts_on"])
-        ends_on = date.fromisoformat(p["ends_on"]) if p.get("ends_on") else None
-    except (KeyError, TypeError, ValueError) as err:
-        raise AssumptionsError(f"Fichier de programme illisible : {err}.") from err
-    funders = (
-        Funder(1, dep[0], dep[1]),
-        *(Funder(1 + e.id, e.name, e.budget_cents) for e in epcis),
-        Funder(2 + len(epcis), etat[0], etat[1]),
+def programme_from_seed(spec: ProgrammeFile, policy: JourneyPolicy | None = None) -> SimProgramme:
+    """The programme of a checked programme file (docs/programme-file.md), with the funding
+    rule `records.ledger.ensure_rule` derives from its budget lines: funder ids in the file's
+    order from 1, EPCI ids from 1; an EPCI's budget is its EPCI funders' (0 without one)."""
+    p = spec.programme
+    funders = tuple(Funder(i, f.name, f.amount_cents) for i, f in enumerate(spec.funders, start=1))
+    epci_ids = {e.key: i for i, e in enumerate(spec.epci, start=1)}
+    epci_budget = {
+        f.epci: f.amount_cents for f in spec.funders if f.kind == "EPCI" and f.epci is not None
+    }
+    epcis = tuple(
+        Epci(epci_ids[e.key], e.key, e.name, epci_budget.get(e.key, 0)) for e in spec.epci
     )
-    general = [(funders[0].id, funders[0].budget_cents), (funders[-1].id, funders[-1].budget_cents)]
-    territorial = [(1 + e.id, e.id, e.budget_cents) for e in epcis]
+    general = [
+        (i, f.amount_cents) for i, f in enumerate(spec.funders, start=1) if f.kind in GENERAL_KINDS
+    ]
+    territorial = [
+        (i, epci_ids[f.epci], f.amount_cents)
+        for i, f in enumerate(spec.funders, start=1)
+        if f.kind == "EPCI" and f.epci is not None
+    ]
     base = policy or JourneyPolicy()
-    grace = int(p.get("grace_months", base.grace_months))
-    per_booklet = int(p.get("cheques_per_booklet", base.cheques_per_booklet))
-    value = int(p.get("cheque_value_cents", base.cheque_value_cents))
     return SimProgramme(
-        name=str(p.get("name", "")),
-        cheque_value_cents=value,
-        cheques_per_booklet=per_booklet,
-        grace_months=grace,
-        period=ProgrammePeriod(starts_on, ends_on),
-        target_booklets=p.get("target_booklets"),
+        name=p.name,
+        cheque_value_cents=p.cheque_value_cents,
+        cheques_per_booklet=p.cheques_per_booklet,
+        grace_months=p.grace_months,
+        period=ProgrammePeriod(p.starts_on, p.ends_on),
+        target_booklets=p.target_booklets,
         funders=funders,
         rule=default_rule(general, territorial),
         epcis=epcis,
         policy=replace(
-            base, grace_months=grace, cheques_per_booklet=per_booklet, cheque_value_cents=value
+            base,
+            grace_months=p.grace_months,
+            cheques_per_booklet=p.cheques_per_booklet,
+            cheque_value_cents=p.cheque_value_cents,
         ),
     )
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from domain.needs import Theme
+from domain.programme_file import MediationSpec, ProgrammeFile, ReceptionSpec, parse
 from domain.stages import Role
 from records import policy
 from records.ledger import ensure_rule
@@ -27,13 +28,12 @@ from records.models import (
 )
 
 DEFAULT_PROGRAMME_FILE = Path(__file__).with_name("aveyron.json")
-APTIC_QUALIFIED_FROM = date(2020, 1, 1)
 EMAIL_DOMAIN = "aveyron.example"  # reserved domain: the demo's mail sink catches it all
 
 
-def load_programme_file(path: Path = DEFAULT_PROGRAMME_FILE) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+def load_programme_file(path: Path = DEFAULT_PROGRAMME_FILE) -> ProgrammeFile:
+    """A programme file, checked (domain.programme_file: ProgrammeFileError if wrong)."""
+    return parse(path.read_bytes())
 
 
 def slug(text: str) -> str:
@@ -52,107 +52,109 @@ def basis_points(amounts: list[int]) -> list[int]:
     return shares
 
 
-def seed_programme(session: Session, data: dict[str, Any]) -> Programme:
-    """Insert a programme and its reference data. Flushes; the caller commits."""
-    p = data["programme"]
-    epci_rows = data["epci"]
-    funders = data["funders"]
-    # One funder and one budget line each: the Département, every EPCI, the State.
-    lines: list[tuple[str, FunderKind, str | None]] = [
-        (funders["departement"]["name"], FunderKind.DEPARTEMENT, None),
-        *((e["name"], FunderKind.EPCI, e["key"]) for e in epci_rows),
-        (funders["etat"]["name"], FunderKind.ETAT, None),
-    ]
-    amounts = [
-        funders["departement"]["amount_cents"],
-        *(e["budget_cents"] for e in epci_rows),
-        funders["etat"]["amount_cents"],
-    ]
+def _place(spec: ReceptionSpec | MediationSpec) -> dict[str, Any]:
+    """The columns both kinds of structure share, as the file gives them."""
+    return {
+        "name": spec.name,
+        "commune": spec.commune,
+        "email": spec.email,
+        "siret": spec.siret,
+        "address": spec.address,
+        "postal_code": spec.postal_code,
+        "insee_code": spec.insee_code,
+        "phone": spec.phone,
+        "opening_hours": spec.opening_hours,
+    }
 
+
+def seed_programme(session: Session, spec: ProgrammeFile) -> Programme:
+    """Insert a checked programme file: the programme, its policy row (today's defaults),
+    EPCI, funders and their budget lines, structures, and its funding rule (derived from the
+    budget lines). The one writer of a new programme (records.programmes checks what the
+    database must answer first). Flushes; the caller commits."""
+    p = spec.programme
     programme = Programme(
-        code=p["code"],
-        name=p["name"],
-        territory=p["territory"],
-        issuer_name=p["issuer_name"],
-        cheque_value_cents=p["cheque_value_cents"],
-        cheques_per_booklet=p["cheques_per_booklet"],
-        grace_months=p["grace_months"],
-        budget_total_cents=sum(amounts),
-        starts_on=date.fromisoformat(p["starts_on"]),
-        ends_on=date.fromisoformat(p["ends_on"]) if p.get("ends_on") else None,
-        target_booklets=p.get("target_booklets"),
+        code=p.code,
+        name=p.name,
+        territory=p.territory,
+        issuer_name=p.issuer_name,
+        cheque_value_cents=p.cheque_value_cents,
+        cheques_per_booklet=p.cheques_per_booklet,
+        grace_months=p.grace_months,
+        budget_total_cents=spec.budget_total_cents,
+        starts_on=p.starts_on,
+        ends_on=p.ends_on,
+        target_booklets=p.target_booklets,
     )
     session.add(programme)
     session.flush()
     assert programme.id is not None
     session.add(policy.default_row(programme.id))
 
-    epci_by_key: dict[str, Epci] = {}
-    for e in epci_rows:
-        epci = Epci(programme_id=programme.id, siren=e["siren"], name=e["name"])
-        session.add(epci)
-        epci_by_key[e["key"]] = epci
+    # Rows of a kind are added together and flushed once (one batched INSERT), in the
+    # file's order: ids follow the file.
+    epcis = [Epci(programme_id=programme.id, siren=e.siren, name=e.name) for e in spec.epci]
+    session.add_all(epcis)
     session.flush()
+    epci_ids: dict[str, int] = {}
+    for e, row in zip(spec.epci, epcis, strict=True):
+        assert row.id is not None
+        epci_ids[e.key] = row.id
 
-    for (name, kind, epci_key), amount, share in zip(
-        lines, amounts, basis_points(amounts), strict=True
-    ):
-        funder = Funder(
+    shares = basis_points([f.amount_cents for f in spec.funders])
+    funders = [
+        Funder(
             programme_id=programme.id,
-            name=name,
-            kind=kind.value,
-            epci_id=epci_by_key[epci_key].id if epci_key else None,
+            name=f.name,
+            kind=FunderKind(f.kind).value,
+            epci_id=epci_ids[f.epci] if f.epci else None,
             share_bp=share,
         )
-        session.add(funder)
-        session.flush()
+        for f, share in zip(spec.funders, shares, strict=True)
+    ]
+    session.add_all(funders)
+    session.flush()
+    for f, funder in zip(spec.funders, funders, strict=True):
         assert funder.id is not None
-        session.add(
-            BudgetLine(
-                programme_id=programme.id,
-                funder_id=funder.id,
-                label=f"Participation : {name}",
-                amount_cents=amount,
+        for line in f.budget_lines:
+            session.add(
+                BudgetLine(
+                    programme_id=programme.id,
+                    funder_id=funder.id,
+                    label=line.label,
+                    amount_cents=line.amount_cents,
+                )
             )
-        )
 
-    for epci_key, kind, name, commune in data["reception_structures"]:
-        epci_id = epci_by_key[epci_key].id
-        assert epci_id is not None
+    for r in spec.reception_structures:
         session.add(
             ReceptionStructure(
-                programme_id=programme.id,
-                epci_id=epci_id,
-                name=name,
-                kind=kind,
-                commune=commune,
-                email=f"{slug(name)}@{EMAIL_DOMAIN}",
+                programme_id=programme.id, epci_id=epci_ids[r.epci], kind=r.kind, **_place(r)
             )
         )
 
-    for m in data["mediation_structures"]:
-        epci_id = epci_by_key[m["epci"]].id
-        assert epci_id is not None
-        until = m.get("qualified_until")
-        structure = MediationStructure(
+    mediation = [
+        MediationStructure(
             programme_id=programme.id,
-            epci_id=epci_id,
-            name=m["name"],
-            commune=m["commune"],
-            email=f"{slug(m['name'])}@{EMAIL_DOMAIN}",
-            aptic_qualified_from=APTIC_QUALIFIED_FROM,
-            aptic_qualified_until=date.fromisoformat(until) if until else None,
-            themes=list(m["themes"]),
-            capacity=m["capacity"],
+            epci_id=epci_ids[m.epci],
+            aptic_qualified_from=m.qualified_from,
+            aptic_qualified_until=m.qualified_until,
+            themes=[Theme(t).value for t in m.themes],
+            capacity=m.capacity,
+            external_id=m.external_id,
+            **_place(m),
         )
-        session.add(structure)
-        session.flush()
+        for m in spec.mediation_structures
+    ]
+    session.add_all(mediation)
+    session.flush()
+    for m, structure in zip(spec.mediation_structures, mediation, strict=True):
         assert structure.id is not None
-        for served in [m["epci"], *m["serves"]]:
-            served_id = epci_by_key[served].id
-            assert served_id is not None
+        for served in dict.fromkeys([m.epci, *m.serves]):  # its own EPCI first, once
             session.add(
-                MediationStructureEpci(mediation_structure_id=structure.id, epci_id=served_id)
+                MediationStructureEpci(
+                    mediation_structure_id=structure.id, epci_id=epci_ids[served]
+                )
             )
     session.flush()
     ensure_rule(session, programme)  # the funding rule derived from the budget lines
