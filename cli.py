@@ -227,10 +227,10 @@ def _seed_file(settings: Settings, file: str | None, dry_run: bool) -> int:
 
     from sqlmodel import select
 
-    from domain.programme_file import CODE_LOC, ProgrammeFileError, locate, parse
     from records import programmes
     from records.db import begin_write, make_engine, session_factory
     from records.models import Programme
+    from records.programme_file import CODE_LOC, ProgrammeFileError, locate, parse
     from records.seed import DEFAULT_PROGRAMME_FILE
 
     path = Path(file) if file else DEFAULT_PROGRAMME_FILE

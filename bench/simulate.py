@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from domain.simulation import Assumptions, draw_plans, programme_from_seed, simulate, simulate_plans
 from records.seed import load_programme_file
+from simulation import Assumptions, draw_plans, programme_from_seed, simulate, simulate_plans
 
 
 def main() -> None:

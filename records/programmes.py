@@ -1,7 +1,7 @@
 """Programmes of the instance: create one from a checked programme file (the command line,
 the API and the administrators' page all come here), list them.
 
-A programme file is checked first (domain.programme_file: everything the file alone can
+A programme file is checked first (records.programme_file: everything the file alone can
 tell); `create_programme` then refuses a serial prefix (`Programme.code`) another programme
 already uses, and writes through records.seed.seed_programme, the one writer of a new
 programme, in the caller's unit of work: nothing is half-created. Writers only flush; the
@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from domain.money import format_euros
-from domain.programme_file import ProgrammeFile
 from domain.rights import AuditAction
 from domain.stages import Role
 from records import audit, memberships
@@ -32,6 +31,7 @@ from records.models import (
     Programme,
     ReceptionStructure,
 )
+from records.programme_file import ProgrammeFile
 from records.seed import seed_programme
 
 

@@ -19,9 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from domain.programme_file import ProgrammeFileError, parse
-from domain.simulation import Assumptions, AssumptionsError, programme_from_seed, simulate
-from domain.simulation.model import DESCRIPTIONS
+from records.programme_file import ProgrammeFileError, parse
+from simulation import Assumptions, AssumptionsError, programme_from_seed, simulate
+from simulation.model import DESCRIPTIONS
 
 # Flags for the assumptions a coordinator changes most: flag -> Assumptions field.
 COMMON_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {

@@ -1,7 +1,7 @@
 """What `passnum simulate` shows: a French summary for the terminal, PNG charts and one
 self-contained HTML page (charts embedded as data URIs, every figure also in a table).
 
-The numbers come from `domain.simulation`; this module only formats and draws them.
+The numbers come from `simulation`; this module only formats and draws them.
 Charts use matplotlib's Agg backend (no display needed).
 """
 
@@ -19,8 +19,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from domain.ledger import Month, format_month_fr
 from domain.money import format_count, format_euros
-from domain.simulation.engine import FunderResult, SimulationResult, Stats
-from domain.simulation.model import DESCRIPTIONS, SOURCES
+from simulation.engine import FunderResult, SimulationResult, Stats
+from simulation.model import DESCRIPTIONS, SOURCES
 
 SHORT_MONTHS = (
     "janv.",

@@ -1,7 +1,7 @@
 """`passnum up --demo`: fill the embedded stack with a simulated programme, so that a
 newcomer's first page shows the product.
 
-Each demo journey acts out a plan drawn by the simulator (`domain.simulation.draw_plan`:
+Each demo journey acts out a plan drawn by the simulator (`simulation.draw_plan`:
 the same take-up assumptions as `passnum simulate`), referred between 150 days ago and
 today: the steps its plan puts on or before today are sent, in order, over the HTTP API
 with the demo accounts' tokens (a referral by the demo social worker, the assessment, the
@@ -34,13 +34,13 @@ from sqlmodel import col, select
 from config import Settings
 from domain.policy import JourneyPolicy
 from domain.security_codes import display_code
-from domain.simulation import Assumptions, PersonPlan, draw_plan
 from domain.stages import Stage
 from domain.validity import paris_day
 from records import accounts
 from records.db import begin_write, make_engine, session_factory
 from records.models import Account, Cheque, Journey, Programme, ProgrammePolicy
 from records.seed import EMAIL_DOMAIN, home_structures
+from simulation import Assumptions, PersonPlan, draw_plan
 
 DEMO_JOURNEYS = 240
 DEMO_SEED = 2026

@@ -4,8 +4,8 @@ written), a serial prefix already used 409 `programme_code_taken`; other roles 4
 
 from __future__ import annotations
 
-from domain.programme_file import parse
 from records import models, programmes
+from records.programme_file import parse
 from tests.fixtures.api import Stack
 from tests.fixtures.database import count
 from tests.test_programme_file import LOT, large_lot, lot

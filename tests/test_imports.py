@@ -41,6 +41,7 @@ ALLOWED = {
     "activities": {"domain", "records", "notifications"},
     "temporal_client": {"config"},
     "api": {"domain", "records", "config", "temporal_client", "notifications"},
+    "simulation": {"domain", "records"},
     "worker": {
         "domain",
         "records",

@@ -67,7 +67,7 @@ assert "Connexion" in html and 'lang="fr"' in html
 
 # The simulator's page template, from the wheel (`passnum simulate`).
 import simulation
-from domain.simulation import Assumptions, programme_from_seed, simulate
+from simulation import Assumptions, programme_from_seed, simulate
 from records.seed import load_programme_file
 from simulation.report import html_page
 assert repo not in Path(simulation.__file__).resolve().parents

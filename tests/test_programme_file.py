@@ -1,4 +1,4 @@
-"""Programme files (domain/programme_file.py, records/programmes.py, `passnum seed --file`):
+"""Programme files (records/programme_file.py, records/programmes.py, `passnum seed --file`):
 a valid file creates the programme and everything it holds, with its policy row and funding
 rule; each kind of bad input is refused in French with its line and field, writing nothing;
 a serial prefix already used is refused; the default Aveyron file stays valid."""
@@ -14,7 +14,6 @@ from sqlmodel import col, select
 
 import cli
 from domain.money import format_euros
-from domain.programme_file import ProgrammeFileError, parse
 from records import programmes
 from records.db import SessionFactory, begin_write
 from records.models import (
@@ -28,6 +27,7 @@ from records.models import (
     ProgrammePolicy,
     ReceptionStructure,
 )
+from records.programme_file import ProgrammeFileError, parse
 from records.seed import DEFAULT_PROGRAMME_FILE, seed_default_programme
 from tests.fixtures.database import count
 

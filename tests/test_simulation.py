@@ -1,4 +1,4 @@
-"""The programme simulator (domain.simulation, `passnum simulate`): a hand-computed small
+"""The programme simulator (simulation, `passnum simulate`): a hand-computed small
 case to the cent, expiry and grace per domain.validity, the millésime by date, budget
 runout, reproducibility by seed, and the command's files."""
 
@@ -15,7 +15,8 @@ import pytest
 import cli
 from domain.ledger import default_rule
 from domain.millesimes import ProgrammePeriod
-from domain.simulation import (
+from records.seed import load_programme_file
+from simulation import (
     Assumptions,
     AssumptionsError,
     PersonPlan,
@@ -25,8 +26,7 @@ from domain.simulation import (
     simulate,
     simulate_plans,
 )
-from domain.simulation.model import DESCRIPTIONS, Epci, Funder
-from records.seed import load_programme_file
+from simulation.model import DESCRIPTIONS, Epci, Funder
 
 DEP, EPCI_LINE, ETAT = 1, 2, 3
 

@@ -27,9 +27,9 @@ from api.pages.admin import Done
 from api.pages.submit import run
 from api.routes.programmes import MAX_BODY_BYTES, code_taken, refused
 from api.web import render
-from domain.programme_file import CODE_LOC, FileError, ProgrammeFileError, locate, parse
 from records import idempotency as claims
 from records import programmes
+from records.programme_file import CODE_LOC, FileError, ProgrammeFileError, locate, parse
 
 router = APIRouter(prefix="/administration", include_in_schema=False)
 PREFIX = "/administration/programmes"

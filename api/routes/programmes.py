@@ -18,7 +18,8 @@ from api import access
 from api.auth import CurrentUser, now_utc
 from api.deps import State
 from api.errors import ApiError, error_responses
-from domain.programme_file import (
+from records import programmes
+from records.programme_file import (
     CODE_LOC,
     MAX_FILE_BYTES,
     ProgrammeFile,
@@ -26,7 +27,6 @@ from domain.programme_file import (
     locate,
     parse,
 )
-from records import programmes
 
 router = APIRouter(prefix="/api/v1", tags=["programmes"])
 PATH = "/api/v1/programmes"

@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.needs import Theme
-from domain.programme_file import MediationSpec, ProgrammeFile, ReceptionSpec, parse
 from domain.stages import Role
 from records import policy
 from records.ledger import ensure_rule
@@ -26,13 +25,14 @@ from records.models import (
     Programme,
     ReceptionStructure,
 )
+from records.programme_file import MediationSpec, ProgrammeFile, ReceptionSpec, parse
 
 DEFAULT_PROGRAMME_FILE = Path(__file__).with_name("aveyron.json")
 EMAIL_DOMAIN = "aveyron.example"  # reserved domain: the demo's mail sink catches it all
 
 
 def load_programme_file(path: Path = DEFAULT_PROGRAMME_FILE) -> ProgrammeFile:
-    """A programme file, checked (domain.programme_file: ProgrammeFileError if wrong)."""
+    """A programme file, checked (records.programme_file: ProgrammeFileError if wrong)."""
     return parse(path.read_bytes())
 
 

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from domain.simulation.model import (
+from simulation.model import (
     Assumptions,
     SimProgramme,
     epci_weights,

@@ -26,7 +26,7 @@ from domain.ledger import FundingRule, default_rule
 from domain.millesimes import ProgrammePeriod
 from domain.money import Cents
 from domain.policy import JourneyPolicy
-from domain.programme_file import GENERAL_KINDS, ProgrammeFile
+from records.programme_file import GENERAL_KINDS, ProgrammeFile
 
 
 class AssumptionsError(ValueError):

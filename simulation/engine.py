@@ -36,15 +36,15 @@ from numpy.typing import NDArray
 
 from domain.ledger import Month, month_from_index, month_index
 from domain.millesimes import millesimes_offered
-from domain.simulation.model import (
+from domain.stages import Stage
+from domain.validity import paris_day, valid_until
+from simulation.model import (
     Assumptions,
     SimProgramme,
     epci_weights,
     referral_calendar,
 )
-from domain.simulation.plans import PersonPlan
-from domain.stages import Stage
-from domain.validity import paris_day, valid_until
+from simulation.plans import PersonPlan
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
