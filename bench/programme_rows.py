@@ -1,7 +1,11 @@
 """A whole programme's read model written straight as rows (no workflow): journeys at every
 stage, their booklets of cheques, training sessions and assessments, then the overview's
-counters recounted. For the exports' benchmark (bench/exports.py) and the tests that need
-volume (tests/test_exports_volume.py).
+counters recounted. For the exports' benchmark (bench/exports.py), the benchmark of two
+programmes side by side (bench/programmes.py) and the tests that need volume
+(tests/test_exports_volume.py).
+
+Any seeded programme (`programme`, default Aveyron's 12): its own structures and EPCI; a
+second programme in the same database takes another `seed` (the journey ids come from it).
 
 Plausible, deterministic for a seed: referrals from January 2025 to November 2026; each
 booklet takes the millésime of its day; one cheque per session; a 2025 booklet is closed
@@ -23,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, text
 from sqlmodel import col
 
+from domain import identity
 from domain.needs import AutonomyLevel, SessionKind, SessionPlace, Theme
 from domain.serials import booklet_serials
 from domain.stages import ChequeStatus, Outcome, Stage
@@ -31,6 +36,7 @@ from records import ledger, overview_counts
 from records.db import session_factory
 from records.models import (
     Assessment,
+    Beneficiary,
     Cheque,
     Journey,
     MediationStructure,
@@ -47,6 +53,8 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)  # the rows' "today"
 LEVELS = list(AutonomyLevel)
 THEMES = list(Theme)
 BATCH = 5_000
+FIRST_NAMES = ["Marie", "Jean", "Paulette", "Henri", "Josiane", "Michel", "Yvette", "Ahmed"]
+LAST_NAMES = ["Bras", "Fabre", "Vidal", "Bousquet", "Roques", "Cayla", "Alric", "Lacombe"]
 
 
 @dataclass
@@ -71,6 +79,28 @@ def _insert(engine: Engine, model: Any, rows: list[dict[str, Any]]) -> None:
         rows.clear()
 
 
+TABLES = (Journey, Cheque, TrainingSession, Assessment, Beneficiary)  # in foreign key order
+
+
+def _person(journey_id: str, rng: random.Random, referred: datetime) -> dict[str, Any]:
+    """A person's row (the duplicate check's name key too: no ORM event on a bulk insert)."""
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    return {
+        "journey_id": journey_id,
+        "idempotency_key": journey_id,
+        "first_name": first,
+        "last_name": last,
+        "birth_year": rng.randint(1935, 2000),
+        "commune": "Rodez",
+        "preferred_channel": "POST",
+        "consent_given_at": referred,
+        "consent_text": "J'accepte.",
+        "consent_recorded_by": "1",
+        "created_at": referred,
+        "name_key": identity.name_key(first, last),
+    }
+
+
 def write_programme(
     engine: Engine,
     journeys: int,
@@ -78,17 +108,28 @@ def write_programme(
     seed: int = 10,
     first_booklet: int = 1,
     with_cheques: bool = True,
+    with_people: bool = False,
+    programme: int = PROGRAMME,
 ) -> Written:
-    """Write `journeys` journeys (and, `with_cheques`, their cheques, sessions and
-    assessments) into a migrated, seeded database, then recount the overview's counters."""
+    """Write `journeys` journeys of programme `programme` (and, `with_cheques`, their
+    cheques, sessions and assessments; `with_people`, their people) into a migrated database
+    where it is seeded, then recount the overview's counters."""
     rng = random.Random(seed)
     sessions = session_factory(engine)
     with sessions() as s:
-        programme = s.execute(
-            select(Programme).where(col(Programme.code) == PROGRAMME)
-        ).scalar_one()
-        reception = [(r.id, r.epci_id) for r in s.execute(select(ReceptionStructure)).scalars()]
-        mediation = [(m.id, m.epci_id) for m in s.execute(select(MediationStructure)).scalars()]
+        found = s.execute(select(Programme).where(col(Programme.code) == programme)).scalar_one()
+        reception = [
+            (r.id, r.epci_id)
+            for r in s.execute(
+                select(ReceptionStructure).where(col(ReceptionStructure.programme_id) == found.id)
+            ).scalars()
+        ]
+        mediation = [
+            (m.id, m.epci_id)
+            for m in s.execute(
+                select(MediationStructure).where(col(MediationStructure.programme_id) == found.id)
+            ).scalars()
+        ]
         served = {
             (m, e)
             for m, e in s.execute(
@@ -104,7 +145,7 @@ def write_programme(
         or [m for m, _ in mediation]
         for _, epci in reception
     }
-    per_booklet = programme.cheques_per_booklet
+    per_booklet = found.cheques_per_booklet
     span = (LAST_DAY - FIRST_DAY).days
     out = Written()
     rows: dict[Any, list[dict[str, Any]]] = {
@@ -112,6 +153,7 @@ def write_programme(
         Cheque: [],
         TrainingSession: [],
         Assessment: [],
+        Beneficiary: [],
     }
     for n in range(journeys):
         jid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -122,7 +164,7 @@ def write_programme(
         j: dict[str, Any] = {
             "id": jid,
             "workflow_id": f"journey-{jid}",
-            "programme_code": PROGRAMME,
+            "programme_code": programme,
             "epci_id": epci_id,
             "reception_structure_id": reception_id,
             "referrer_role": "SOCIAL_WORKER",
@@ -159,7 +201,7 @@ def write_programme(
             stage = Stage.BOOKLET_ISSUED
             issued = referred + timedelta(days=rng.randrange(10, 20))
             millesime = issued.year
-            until = valid_until(millesime, programme.grace_months)
+            until = valid_until(millesime, found.grace_months)
             booklet = first_booklet + n
             j |= {
                 "booklet_issued_at": _at(issued),
@@ -237,7 +279,7 @@ def write_programme(
             elif rng.random() < 0.08:
                 j |= {"stalled": True, "stalled_since": NOW - timedelta(days=rng.randrange(40))}
             if with_cheques:
-                serials = booklet_serials(PROGRAMME, millesime, booklet, per_booklet)
+                serials = booklet_serials(programme, millesime, booklet, per_booklet)
                 for i, serial in enumerate(serials):
                     session_id = f"{jid[:24]}-{i:02d}" if i < spent else None
                     status = ChequeStatus.REDEEMED if i < spent else unspent
@@ -246,7 +288,7 @@ def write_programme(
                         {
                             "serial": serial.digits,
                             "journey_id": jid,
-                            "programme_code": PROGRAMME,
+                            "programme_code": programme,
                             "millesime": millesime,
                             "booklet_number": booklet,
                             "number": serial.cheque_number,
@@ -284,10 +326,12 @@ def write_programme(
         )
         j["last_activity_at"] = last
         rows[Journey].append(j)
+        if with_people:
+            rows[Beneficiary].append(_person(jid, rng, _at(referred)))
         if len(rows[Journey]) >= BATCH:
-            for model in (Journey, Cheque, TrainingSession, Assessment):
+            for model in TABLES:
                 _insert(engine, model, rows[model])
-    for model in (Journey, Cheque, TrainingSession, Assessment):
+    for model in TABLES:
         _insert(engine, model, rows[model])
     with sessions() as s:
         overview_counts.rebuild(s)

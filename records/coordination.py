@@ -134,12 +134,14 @@ def expiring_cheques(
     session: Session, programme_code: int, scope: JourneyScope, now: datetime
 ) -> Expiring:
     """The unspent cheques of `scope` that stop being valid within EXPIRING_DAYS of `now`
-    (read from the cheque status index: the unspent ones only)."""
+    (one range of the (programme, status, valid until) cheque index: the programme's
+    unspent cheques near their end only, not every programme's unspent cheques)."""
     count, soonest = session.execute(
         sa_select(func.count(), func.min(col(Cheque.valid_until)))
         .join(Journey, col(Journey.id) == col(Cheque.journey_id))
         .where(
             *_scoped(programme_code, scope),
+            col(Cheque.programme_code) == programme_code,  # a cheque's is its journey's
             col(Cheque.status) == ChequeStatus.ISSUED.value,
             col(Cheque.valid_until) > now,
             col(Cheque.valid_until) <= now + timedelta(days=EXPIRING_DAYS),

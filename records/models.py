@@ -282,7 +282,8 @@ class Journey(Base, table=True):
     mediation_structure_id: int | None = Field(default=None, index=True)  # who trains now
     orientation_status: str | None = Field(default=None, max_length=20)
     orientation_structure_id: int | None = Field(default=None, index=True)
-    stalled: bool = Field(default=False, index=True)
+    # No index of its own: (programme, stalled, ...) ones below (migration 0023).
+    stalled: bool = Field(default=False)
     stalled_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stalled_reason: str | None = Field(default=None, max_length=500)
     millesime: int | None = None
@@ -846,6 +847,14 @@ Index(
     Cheque.programme_code,  # type: ignore[arg-type]
     Cheque.status,  # type: ignore[arg-type]
     Cheque.redeemed_on,  # type: ignore[arg-type]
+)
+# The overview's cheques about to expire (records.coordination.expiring_cheques): a
+# programme's unspent cheques by last valid day, whatever other programmes hold (0023).
+Index(
+    "ix_cheque_programme_code_status_valid_until",
+    Cheque.programme_code,  # type: ignore[arg-type]
+    Cheque.status,  # type: ignore[arg-type]
+    Cheque.valid_until,  # type: ignore[arg-type]
 )
 
 

@@ -1,0 +1,371 @@
+"""Benchmark: the journey lists and the overview of a programme, alone in its database and
+then beside a second programme as large (issue 11: two programmes no slower than 1.2x one).
+
+    python -m bench.programmes [--journeys 9000] [--rounds 15] [--backend sqlite|postgresql|both]
+
+Per backend, in one process, on a fresh database (a SQLite file; a throwaway PostgreSQL
+database on 127.0.0.1:5432): migrate, seed Aveyron (programme 12) and a second programme,
+Hérault (34: the Aveyron reference data adapted in code, other code, names and EPCI
+SIREN, through `records.seed.seed_programme`); write `--journeys` journeys of programme 12
+straight as rows (bench/programme_rows.py: their cheques, sessions, assessments and
+people), then time, warm, the median of `--rounds` requests through the whole app (ASGI,
+personal API token, SQL, template or JSON) and of the same number of calls of the
+records' queries:
+
+- the journey lists: the social worker's page (one reception structure: all, one stage, a
+  name search), the coordinator's (whole programme: GET /api/v1/journeys, all and one
+  stage; the stalled journeys' page) and the list queries over the whole programme;
+- the overview: the coordinators' page and GET /api/v1/reports/overview, unfiltered, by
+  EPCI, by month of referral, by both; `records.coordination.programme_overview`.
+
+Then `--journeys` journeys of programme 34 are written and everything is timed again for
+programme 12 (and once for 34). The table gives, per backend, the times with one
+programme, with two, and their ratio (aim: 1.2x at most).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from api.app import create_app
+from api.deps import AppState, Database
+from bench.pages import drop_pg, pg_database
+from bench.programme_rows import NOW, write_programme
+from config import Settings
+from domain.stages import Role, Stage
+from records import accounts, queries
+from records.coordination import (
+    OverviewFilter,
+    StalledFilter,
+    expiring_cheques,
+    programme_overview,
+    stalled_journeys,
+)
+from records.db import make_engine, migrate, session_factory
+from records.models import Epci, Programme, ReceptionStructure
+from records.queries import JourneyScope
+from records.seed import load_programme_file, seed_programme
+
+AVEYRON, HERAULT = 12, 34
+MONTH = "2026-03"  # a month of referral with journeys (bench/programme_rows.py: 2025-2026)
+SEARCH = "fabre"  # one of the people's last names (a sixteenth of them or so)
+# The intercommunalités of Hérault (2017 map), in place of Aveyron's, in its order.
+HERAULT_EPCI = [
+    ("Montpellier Méditerranée Métropole", "Montpellier"),
+    ("Communauté d'agglomération Béziers Méditerranée", "Béziers"),
+    ("Communauté d'agglomération Hérault Méditerranée", "Agde"),
+    ("Sète Agglopôle Méditerranée", "Sète"),
+    ("Communauté d'agglomération du Pays de l'Or", "Mauguio"),
+    ("Communauté de communes du Grand Pic Saint-Loup", "Saint-Mathieu-de-Tréviers"),
+    ("Communauté de communes Vallée de l'Hérault", "Gignac"),
+    ("Communauté de communes du Clermontais", "Clermont-l'Hérault"),
+    ("Communauté de communes Lodévois et Larzac", "Lodève"),
+    ("Communauté de communes Grand Orb", "Bédarieux"),
+    ("Communauté de communes Minervois au Caroux", "Olonzac"),
+    ("Communauté de communes Sud-Hérault", "Capestang"),
+    ("Communauté de communes La Domitienne", "Maraussan"),
+    ("Communauté de communes Les Avant-Monts", "Magalas"),
+    ("Communauté de communes du Pays de Lunel", "Lunel"),
+    ("Communauté de communes des Cévennes gangeoises et suménoises", "Ganges"),
+    ("Communauté de communes du Haut-Languedoc", "Saint-Pons-de-Thomières"),
+]
+
+
+def herault() -> dict[str, Any]:
+    """The Aveyron programme file turned into Hérault's: code 34, its names, its EPCI
+    (placeholder SIREN 2434000xx) and their seats as the structures' communes."""
+    data = copy.deepcopy(load_programme_file())
+    p = data["programme"]
+    p |= {
+        "code": HERAULT,
+        "name": "Pass numérique Hérault",
+        "territory": "Département de l'Hérault",
+        "issuer_name": "Département de l'Hérault (émetteur des chèques)",
+    }
+    data["funders"]["departement"]["name"] = "Département de l'Hérault"
+    seats: dict[str, str] = {}
+    communes: dict[str, str] = {}  # Aveyron's seat -> Hérault's
+    for i, e in enumerate(data["epci"]):
+        name, seat = HERAULT_EPCI[i % len(HERAULT_EPCI)]
+        seats[e["key"]] = seat
+        e |= {"name": name, "siren": f"2434000{i:02d}"}
+
+    def moved(epci_key: str, name: str, commune: str) -> tuple[str, str]:
+        seat = communes.setdefault(commune, seats[epci_key])
+        return name.replace(commune, seat).replace("Aveyron", "Hérault"), seat
+
+    data["reception_structures"] = [
+        [key, kind, *moved(key, name, commune)]
+        for key, kind, name, commune in data["reception_structures"]
+    ]
+    for m in data["mediation_structures"]:
+        m["name"], m["commune"] = moved(m["epci"], m["name"], m["commune"])
+    return data
+
+
+@dataclass(frozen=True)
+class Programme_:
+    """What the timings of one programme need: its row, an EPCI, its API tokens."""
+
+    programme: Programme
+    epci_id: int
+    social_worker: str  # token secrets
+    coordinator: str
+
+
+def prepare(engine: Engine) -> dict[int, Programme_]:
+    """Seed both programmes (no journey yet) and an account with a token per role timed."""
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    password_hash = accounts.hash_password("x" * 12)
+    out = {}
+    with sessions() as s:
+        seed_programme(s, load_programme_file())
+        seed_programme(s, herault())
+        for code in (AVEYRON, HERAULT):
+            programme = s.exec(select(Programme).where(Programme.code == code)).one()
+            epci = s.exec(
+                select(Epci).where(Epci.programme_id == programme.id).order_by(col(Epci.id))
+            ).first()
+            reception = s.exec(
+                select(ReceptionStructure)
+                .where(ReceptionStructure.programme_id == programme.id)
+                .order_by(col(ReceptionStructure.id))
+            ).first()
+            assert epci is not None and epci.id is not None and reception is not None
+            secrets = {}
+            for role, scope in (
+                (Role.SOCIAL_WORKER, {"reception_structure_id": reception.id}),
+                (Role.COORDINATOR, {}),
+            ):
+                account = accounts.create_account(
+                    s,
+                    email=f"{role.value.lower()}-{code}@bench.example",
+                    full_name=f"Bench {role.value}",
+                    role=role,
+                    programme_code=code,
+                    now=now,
+                    password_hash=password_hash,
+                    **scope,  # type: ignore[arg-type]
+                )
+                _, secrets[role] = accounts.issue_api_token(
+                    s, account, label="bench", now=now, created_by=None
+                )
+            out[code] = Programme_(
+                programme, epci.id, secrets[Role.SOCIAL_WORKER], secrets[Role.COORDINATOR]
+            )
+        s.commit()
+    return out
+
+
+def requests(epci_id: int) -> list[tuple[str, str, str]]:
+    """(label, who, path) of every request timed."""
+    one_month = f"du={MONTH}&au={MONTH}"
+    return [
+        ("list, social worker", "social", "/accompagnement"),
+        ("list, social worker, stage", "social", f"/accompagnement?etape={Stage.IN_TRAINING}"),
+        ("list, social worker, name", "social", f"/accompagnement?nom={SEARCH}"),
+        ("list API, coordinator", "coord", "/api/v1/journeys"),
+        ("list API, coordinator, stage", "coord", f"/api/v1/journeys?stage={Stage.ASSESSED}"),
+        ("stalled list page, coordinator", "coord", "/coordination/bloques"),
+        ("overview page", "coord", "/coordination"),
+        ("overview page, EPCI", "coord", f"/coordination?epci={epci_id}"),
+        ("overview page, month", "coord", f"/coordination?{one_month}"),
+        ("overview page, EPCI + month", "coord", f"/coordination?epci={epci_id}&{one_month}"),
+        ("overview API", "coord", "/api/v1/reports/overview"),
+        ("overview API, EPCI", "coord", f"/api/v1/reports/overview?epci={epci_id}"),
+        ("overview API, month", "coord", f"/api/v1/reports/overview?{one_month}"),
+        (
+            "overview API, EPCI + month",
+            "coord",
+            f"/api/v1/reports/overview?epci={epci_id}&{one_month}",
+        ),
+    ]
+
+
+Timer = Callable[[], Awaitable[object]]
+
+
+def query_calls(engine: Engine, p: Programme_) -> dict[str, Callable[[Session], object]]:
+    """The records' list and overview queries over the whole programme, by label."""
+    code, everything = p.programme.code, JourneyScope(everything=True)
+    month = int(MONTH.replace("-", ""))
+    return {
+        "query list_journeys": lambda s: queries.list_journeys(
+            s, programme_code=code, scope=everything
+        ),
+        "query list_journeys, stage": lambda s: queries.list_journeys(
+            s, programme_code=code, stage=Stage.ASSESSED, scope=everything
+        ),
+        "query journey_stage_counts": lambda s: queries.journey_stage_counts(
+            s, programme_code=code, scope=everything
+        ),
+        "query journeys_by_person_name": lambda s: queries.journeys_by_person_name(
+            s, programme_code=code, text=SEARCH, scope=everything
+        ),
+        "query stalled_journeys": lambda s: stalled_journeys(
+            s, programme_code=code, scope=everything, filters=StalledFilter()
+        ),
+        "query programme_overview": lambda s: programme_overview(s, p.programme, everything),
+        "query programme_overview, EPCI+month": lambda s: programme_overview(
+            s,
+            p.programme,
+            everything,
+            OverviewFilter(epci_id=p.epci_id, from_month=month, to_month=month),
+        ),
+        "query expiring_cheques": lambda s: expiring_cheques(s, code, everything, NOW),
+    }
+
+
+async def measure_async(
+    url: str, engine: Engine, p: Programme_, rounds: int, passes: int
+) -> dict[str, float]:
+    """Median wall time (ms) of each request (through an app serving programme `p`) and
+    query; the rounds go round every label in turn (a burst of load on the machine falls on
+    all of them alike) and the least of `passes` medians is kept."""
+    settings = Settings(database_url=url, programme_code=p.programme.code)
+    app = create_app(settings)
+    app.state.passnum = AppState(
+        settings=settings,
+        db=Database(session_factory(engine)),
+        temporal=None,  # type: ignore[arg-type]
+    )
+    tokens = {"social": p.social_worker, "coord": p.coordinator}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        with session_factory(engine)() as s:
+
+            def get(path: str, who: str) -> Timer:
+                headers = {"Authorization": f"Bearer {tokens[who]}"}
+
+                async def call() -> object:
+                    r = await http.get(path, headers=headers)
+                    assert r.status_code == 200, (path, r.status_code, r.text[:500])
+                    return r
+
+                return call
+
+            def query(run: Callable[[Session], object]) -> Timer:
+                async def call() -> object:
+                    try:
+                        return run(s)
+                    finally:
+                        s.rollback()
+
+                return call
+
+            timers = {label: get(path, who) for label, who, path in requests(p.epci_id)}
+            timers |= {label: query(run) for label, run in query_calls(engine, p).items()}
+            for call in timers.values():
+                for _ in range(3):  # warm-up: templates compiled, caches and pages filled
+                    await call()
+            best: dict[str, float] = {}
+            for _ in range(passes):
+                wall: dict[str, list[float]] = {label: [] for label in timers}
+                for _ in range(rounds):
+                    for label, call in timers.items():
+                        t0 = time.perf_counter()
+                        await call()
+                        wall[label].append(time.perf_counter() - t0)
+                for label, times in wall.items():
+                    ms = statistics.median(times) * 1000
+                    best[label] = min(best.get(label, ms), ms)
+    return best
+
+
+def measure(url: str, engine: Engine, p: Programme_, rounds: int, passes: int) -> dict[str, float]:
+    return asyncio.run(measure_async(url, engine, p, rounds, passes))
+
+
+def run(url: str, journeys: int, rounds: int, passes: int) -> dict[str, dict[str, float]]:
+    """{"one": programme 12 alone, "two": 12 beside 34, "other": 34 beside 12}."""
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        programmes = prepare(engine)
+        out = {}
+        for code, key, seed in ((AVEYRON, "one", 10), (HERAULT, "two", 34)):
+            t0 = time.perf_counter()
+            written = write_programme(engine, journeys, seed=seed, with_people=True, programme=code)
+            print(
+                f"  programme {code}: {written.journeys:,} journeys, {written.cheques:,} "
+                f"cheques, {written.sessions:,} sessions written in "
+                f"{time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
+            if engine.dialect.name == "postgresql":  # as autovacuum soon would: the
+                # visibility map lets counts read the (programme, ...) indexes alone
+                with engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                        "VACUUM ANALYZE"
+                    )
+            out[key] = measure(url, engine, programmes[AVEYRON], rounds, passes)
+        out["other"] = measure(url, engine, programmes[HERAULT], rounds, passes)
+        return out
+    finally:
+        engine.dispose()
+
+
+def report(backend: str, journeys: int, results: dict[str, dict[str, float]]) -> float:
+    """Print the table; return the largest ratio."""
+    print(
+        f"\n{backend}: median wall time (ms), programme 12 with {journeys:,} journeys, "
+        f"alone then beside programme 34 with as many"
+    )
+    print(
+        f"  {'request / query':<40}{'12 alone':>10}{'12 of two':>11}{'ratio':>8}{'34 of two':>11}"
+    )
+    worst = 0.0
+    for label, alone in results["one"].items():
+        two, other = results["two"][label], results["other"][label]
+        ratio = two / alone
+        worst = max(worst, ratio)
+        flag = "  > 1.2x" if ratio > 1.2 else ""
+        print(f"  {label:<40}{alone:>10.2f}{two:>11.2f}{ratio:>7.2f}x{other:>11.2f}{flag}")
+    print(f"  largest ratio: {worst:.2f}x (aim: 1.2x at most)")
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--journeys", type=int, default=9_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--passes", type=int, default=3, help="the least median is kept")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        print(f"{'SQLite' if backend == 'sqlite' else 'PostgreSQL'}:", flush=True)
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as tmp:
+                results = run(
+                    f"sqlite:///{Path(tmp) / 'records.db'}", args.journeys, args.rounds, args.passes
+                )
+            report("SQLite", args.journeys, results)
+        else:
+            name, url = pg_database()
+            try:
+                results = run(url, args.journeys, args.rounds, args.passes)
+            finally:
+                drop_pg(name)
+            report("PostgreSQL", args.journeys, results)
+
+
+if __name__ == "__main__":
+    main()
