@@ -13,7 +13,7 @@ personal API token, SQL, template or JSON) and of the same number of calls of th
 records' queries:
 
 - the journey lists: the social worker's page (one reception structure: all, one stage, a
-  name search), the coordinator's (whole programme: GET /api/v1/journeys, all and one
+  name search), the mediator's trainees (one mediation structure), the coordinator's (whole programme: GET /api/v1/journeys, all and one
   stage; the stalled journeys' page) and the list queries over the whole programme;
 - the overview: the coordinators' page and GET /api/v1/reports/overview, unfiltered, by
   EPCI, by month of referral, by both; `records.coordination.programme_overview`.
@@ -56,7 +56,7 @@ from records.coordination import (
     stalled_journeys,
 )
 from records.db import make_engine, migrate, session_factory
-from records.models import Epci, Programme, ReceptionStructure
+from records.models import Epci, MediationStructure, Programme, ReceptionStructure
 from records.queries import JourneyScope
 from records.seed import load_programme_file, seed_programme
 
@@ -119,11 +119,14 @@ def herault() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Programme_:
-    """What the timings of one programme need: its row, an EPCI, its API tokens."""
+    """What the timings of one programme need: its row, an EPCI, a mediation structure,
+    its API tokens."""
 
     programme: Programme
     epci_id: int
+    mediation_structure_id: int  # the mediator's
     social_worker: str  # token secrets
+    mediator: str
     coordinator: str
 
 
@@ -147,9 +150,19 @@ def prepare(engine: Engine) -> dict[int, Programme_]:
                 .order_by(col(ReceptionStructure.id))
             ).first()
             assert epci is not None and epci.id is not None and reception is not None
+            mediation = s.exec(
+                select(MediationStructure)
+                .where(
+                    MediationStructure.epci_id == epci.id,
+                    col(MediationStructure.aptic_qualified_until).is_(None),
+                )
+                .order_by(col(MediationStructure.id))
+            ).first()
+            assert mediation is not None and mediation.id is not None
             secrets = {}
             for role, scope in (
                 (Role.SOCIAL_WORKER, {"reception_structure_id": reception.id}),
+                (Role.MEDIATOR, {"mediation_structure_id": mediation.id}),
                 (Role.COORDINATOR, {}),
             ):
                 account = accounts.create_account(
@@ -166,7 +179,12 @@ def prepare(engine: Engine) -> dict[int, Programme_]:
                     s, account, label="bench", now=now, created_by=None
                 )
             out[code] = Programme_(
-                programme, epci.id, secrets[Role.SOCIAL_WORKER], secrets[Role.COORDINATOR]
+                programme,
+                epci.id,
+                mediation.id,
+                secrets[Role.SOCIAL_WORKER],
+                secrets[Role.MEDIATOR],
+                secrets[Role.COORDINATOR],
             )
         s.commit()
     return out
@@ -179,6 +197,7 @@ def requests(epci_id: int) -> list[tuple[str, str, str]]:
         ("list, social worker", "social", "/accompagnement"),
         ("list, social worker, stage", "social", f"/accompagnement?etape={Stage.IN_TRAINING}"),
         ("list, social worker, name", "social", f"/accompagnement?nom={SEARCH}"),
+        ("list, mediator's trainees", "mediator", "/mediation/beneficiaires"),
         ("list API, coordinator", "coord", "/api/v1/journeys"),
         ("list API, coordinator, stage", "coord", f"/api/v1/journeys?stage={Stage.ASSESSED}"),
         ("stalled list page, coordinator", "coord", "/coordination/bloques"),
@@ -217,6 +236,9 @@ def query_calls(engine: Engine, p: Programme_) -> dict[str, Callable[[Session], 
         "query journeys_by_person_name": lambda s: queries.journeys_by_person_name(
             s, programme_code=code, text=SEARCH, scope=everything
         ),
+        "query mediation_trainees": lambda s: queries.mediation_trainees(
+            s, programme_code=code, mediation_structure_id=p.mediation_structure_id
+        ),
         "query stalled_journeys": lambda s: stalled_journeys(
             s, programme_code=code, scope=everything, filters=StalledFilter()
         ),
@@ -244,7 +266,7 @@ async def measure_async(
         db=Database(session_factory(engine)),
         temporal=None,  # type: ignore[arg-type]
     )
-    tokens = {"social": p.social_worker, "coord": p.coordinator}
+    tokens = {"social": p.social_worker, "mediator": p.mediator, "coord": p.coordinator}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         with session_factory(engine)() as s:

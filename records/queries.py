@@ -645,13 +645,13 @@ def mediation_trainees(
         col(Journey.mediation_structure_id) == mediation_structure_id,
     ]
     total = session.exec(select(func.count()).select_from(Journey).where(*conditions)).one()
-    last_session = (
-        sa_select(
-            col(TrainingSession.journey_id),
-            func.max(col(TrainingSession.day)).label("last_day"),
-        )
-        .group_by(TrainingSession.journey_id)
-        .subquery()
+    # Per journey listed (its sessions by the journey index), not a GROUP BY of every
+    # programme's sessions joined afterwards: that read them all at each call.
+    last_session_day = (
+        sa_select(func.max(col(TrainingSession.day)))
+        .where(col(TrainingSession.journey_id) == col(Journey.id))
+        .correlate(Journey)
+        .scalar_subquery()
     )
     rows = session.execute(
         sa_select(
@@ -662,11 +662,10 @@ def mediation_trainees(
             col(Journey.millesime),
             col(Journey.cheques_total),
             col(Journey.cheques_redeemed),
-            last_session.c.last_day,
+            last_session_day,
         )
         .select_from(Journey)
         .outerjoin(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
-        .outerjoin(last_session, last_session.c.journey_id == col(Journey.id))
         .where(*conditions)
         .order_by(
             col(Journey.closed_at).is_not(None),

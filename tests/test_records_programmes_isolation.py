@@ -26,7 +26,7 @@ from records.coordination import (
     stalled_journeys,
 )
 from records.db import SessionFactory
-from records.models import Cheque, Journey, LedgerEntry, Programme
+from records.models import Cheque, Journey, LedgerEntry, Programme, TrainingSession
 from records.queries import JourneyScope
 from records.seed import load_programme_file, seed_programme
 
@@ -85,6 +85,36 @@ def test_journey_lists_hold_one_programme(two_programmes: SessionFactory) -> Non
         )
         stalled = {j.id for j in _journeys(s, 12) if j.stalled}
         assert stalled and total == len(stalled) and {j.id for j in rows} == stalled
+
+
+def test_trainees_and_their_last_sessions(two_programmes: SessionFactory) -> None:
+    """A mediation structure's trainees: its journeys, each with the day of its last
+    session (read per journey, not grouped over every programme's sessions)."""
+    with two_programmes() as s:
+        trained = [j for j in _journeys(s, 12) if j.mediation_structure_id]
+        structure = Counter(j.mediation_structure_id for j in trained).most_common(1)[0][0]
+        assert structure is not None
+        mine = {j.id for j in trained if j.mediation_structure_id == structure}
+        rows, total = queries.mediation_trainees(
+            s, programme_code=12, mediation_structure_id=structure, limit=200
+        )
+        assert total == len(mine) == len(rows) and {r.journey_id for r in rows} == mine
+        last = dict(
+            s.exec(
+                select(TrainingSession.journey_id, func.max(TrainingSession.day)).group_by(
+                    col(TrainingSession.journey_id)
+                )
+            ).all()
+        )
+        assert any(r.last_session_day for r in rows)
+        assert all(r.last_session_day == last.get(r.journey_id) for r in rows)
+        # Programme 34's structures train none of programme 12's journeys.
+        theirs = {j.mediation_structure_id for j in _journeys(s, 34)}
+        assert len(theirs - {None}) > 1
+        for other in theirs - {None}:
+            assert other is not None and queries.mediation_trainees(
+                s, programme_code=12, mediation_structure_id=other
+            ) == ([], 0)
 
 
 def _journeys(s: Session, code: int) -> list[Journey]:
