@@ -1,7 +1,8 @@
 """Benchmark: the journey lists and the overview of a programme, alone in its database and
 then beside a second programme as large (issue 11: two programmes no slower than 1.2x one).
 
-    python -m bench.programmes [--journeys 9000] [--rounds 15] [--backend sqlite|postgresql|both]
+    python -m bench.programmes [--journeys 9000] [--rounds 15] [--passes 3] [--paired]
+                               [--backend sqlite|postgresql|both]
 
 Per backend, in one process, on a fresh database (a SQLite file; a throwaway PostgreSQL
 database on 127.0.0.1:5432): migrate, seed Aveyron (programme 12) and a second programme,
@@ -13,14 +14,21 @@ personal API token, SQL, template or JSON) and of the same number of calls of th
 records' queries:
 
 - the journey lists: the social worker's page (one reception structure: all, one stage, a
-  name search), the mediator's trainees (one mediation structure), the coordinator's (whole programme: GET /api/v1/journeys, all and one
-  stage; the stalled journeys' page) and the list queries over the whole programme;
+  name search), the mediator's trainees (one mediation structure), the coordinator's
+  (whole programme: GET /api/v1/journeys, all and one stage; the stalled journeys' page)
+  and the list queries over the whole programme;
 - the overview: the coordinators' page and GET /api/v1/reports/overview, unfiltered, by
-  EPCI, by month of referral, by both; `records.coordination.programme_overview`.
+  EPCI, by month of referral, by both; `records.coordination.programme_overview` and the
+  cheques about to expire.
 
 Then `--journeys` journeys of programme 34 are written and everything is timed again for
-programme 12 (and once for 34). The table gives, per backend, the times with one
-programme, with two, and their ratio (aim: 1.2x at most).
+programme 12 (and for 34). The table gives, per backend, the times with one programme,
+with two, and their ratio (aim: 1.2x at most). Each figure is the least of `--passes`
+medians, the rounds going round every label in turn.
+
+On a shared machine the load drifts between the two timings by more than the effect
+looked for: `--paired` writes programme 12 alone in one database and 12 then 34 in a
+second (the same rows of 12), and times the three side by side, round by round.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,7 +228,7 @@ def requests(epci_id: int) -> list[tuple[str, str, str]]:
 Timer = Callable[[], Awaitable[object]]
 
 
-def query_calls(engine: Engine, p: Programme_) -> dict[str, Callable[[Session], object]]:
+def query_calls(p: Programme_) -> dict[str, Callable[[Session], object]]:
     """The records' list and overview queries over the whole programme, by label."""
     code, everything = p.programme.code, JourneyScope(everything=True)
     month = int(MONTH.replace("-", ""))
@@ -253,93 +262,127 @@ def query_calls(engine: Engine, p: Programme_) -> dict[str, Callable[[Session], 
     }
 
 
+@dataclass(frozen=True)
+class Target:
+    """A programme to time, in a database."""
+
+    url: str
+    engine: Engine
+    programme: Programme_
+
+
 async def measure_async(
-    url: str, engine: Engine, p: Programme_, rounds: int, passes: int
-) -> dict[str, float]:
-    """Median wall time (ms) of each request (through an app serving programme `p`) and
-    query; the rounds go round every label in turn (a burst of load on the machine falls on
-    all of them alike) and the least of `passes` medians is kept."""
-    settings = Settings(database_url=url, programme_code=p.programme.code)
-    app = create_app(settings)
-    app.state.passnum = AppState(
-        settings=settings,
-        db=Database(session_factory(engine)),
-        temporal=None,  # type: ignore[arg-type]
-    )
-    tokens = {"social": p.social_worker, "mediator": p.mediator, "coord": p.coordinator}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-        with session_factory(engine)() as s:
-
-            def get(path: str, who: str) -> Timer:
-                headers = {"Authorization": f"Bearer {tokens[who]}"}
-
-                async def call() -> object:
-                    r = await http.get(path, headers=headers)
-                    assert r.status_code == 200, (path, r.status_code, r.text[:500])
-                    return r
-
-                return call
-
-            def query(run: Callable[[Session], object]) -> Timer:
-                async def call() -> object:
-                    try:
-                        return run(s)
-                    finally:
-                        s.rollback()
-
-                return call
-
-            timers = {label: get(path, who) for label, who, path in requests(p.epci_id)}
-            timers |= {label: query(run) for label, run in query_calls(engine, p).items()}
-            for call in timers.values():
-                for _ in range(3):  # warm-up: templates compiled, caches and pages filled
+    targets: dict[str, Target], rounds: int, passes: int
+) -> dict[str, dict[str, float]]:
+    """Median wall time (ms) of each request (through an app serving the target's
+    programme) and query, per target. The rounds go round every label, and for each label
+    every target in turn (a burst of load on the machine falls on all of them alike); the
+    least of `passes` medians is kept."""
+    timers: dict[tuple[str, str], Timer] = {}
+    async with AsyncExitStack() as stack:
+        for key, t in targets.items():
+            p = t.programme
+            settings = Settings(database_url=t.url, programme_code=p.programme.code)
+            app = create_app(settings)
+            app.state.passnum = AppState(
+                settings=settings,
+                db=Database(session_factory(t.engine)),
+                temporal=None,  # type: ignore[arg-type]
+            )
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
+            )
+            session = stack.enter_context(session_factory(t.engine)())
+            tokens = {"social": p.social_worker, "mediator": p.mediator, "coord": p.coordinator}
+            for label, who, path in requests(p.epci_id):
+                timers[label, key] = _get(http, path, tokens[who])
+            for label, run in query_calls(p).items():
+                timers[label, key] = _query(session, run)
+        for call in timers.values():
+            for _ in range(3):  # warm-up: templates compiled, caches and pages filled
+                await call()
+        best: dict[str, dict[str, float]] = {key: {} for key in targets}
+        for _ in range(passes):
+            wall: dict[tuple[str, str], list[float]] = {k: [] for k in timers}
+            for _ in range(rounds):
+                for k, call in timers.items():
+                    t0 = time.perf_counter()
                     await call()
-            best: dict[str, float] = {}
-            for _ in range(passes):
-                wall: dict[str, list[float]] = {label: [] for label in timers}
-                for _ in range(rounds):
-                    for label, call in timers.items():
-                        t0 = time.perf_counter()
-                        await call()
-                        wall[label].append(time.perf_counter() - t0)
-                for label, times in wall.items():
-                    ms = statistics.median(times) * 1000
-                    best[label] = min(best.get(label, ms), ms)
+                    wall[k].append(time.perf_counter() - t0)
+            for (label, key), times in wall.items():
+                ms = statistics.median(times) * 1000
+                best[key][label] = min(best[key].get(label, ms), ms)
     return best
 
 
-def measure(url: str, engine: Engine, p: Programme_, rounds: int, passes: int) -> dict[str, float]:
-    return asyncio.run(measure_async(url, engine, p, rounds, passes))
+def _get(http: httpx.AsyncClient, path: str, token: str) -> Timer:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def call() -> object:
+        r = await http.get(path, headers=headers)
+        assert r.status_code == 200, (path, r.status_code, r.text[:500])
+        return r
+
+    return call
 
 
-def run(url: str, journeys: int, rounds: int, passes: int) -> dict[str, dict[str, float]]:
-    """{"one": programme 12 alone, "two": 12 beside 34, "other": 34 beside 12}."""
-    migrate(url)
-    engine = make_engine(url)
+def _query(session: Session, run: Callable[[Session], object]) -> Timer:
+    async def call() -> object:
+        try:
+            return run(session)
+        finally:
+            session.rollback()
+
+    return call
+
+
+def measure(targets: dict[str, Target], rounds: int, passes: int) -> dict[str, dict[str, float]]:
+    return asyncio.run(measure_async(targets, rounds, passes))
+
+
+def fill(engine: Engine, code: int, journeys: int) -> None:
+    """Write `journeys` journeys of programme `code` (the same rows whatever the database
+    holds besides: the seed is the programme's); on PostgreSQL, VACUUM ANALYZE as
+    autovacuum soon would (the visibility map lets counts read the indexes alone)."""
+    t0 = time.perf_counter()
+    written = write_programme(engine, journeys, seed=code, with_people=True, programme=code)
+    print(
+        f"  programme {code}: {written.journeys:,} journeys, {written.cheques:,} cheques, "
+        f"{written.sessions:,} sessions written in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+
+
+def run(urls: list[str], journeys: int, rounds: int, passes: int) -> dict[str, dict[str, float]]:
+    """{"one": programme 12 alone, "two": 12 beside 34, "other": 34 beside 12}.
+
+    One URL: programme 12 is written and timed, then programme 34 written and both timed.
+    Two URLs (`--paired`): 12 alone in the first database, 12 then 34 in the second (the
+    same rows of 12), all three timed together, round by round."""
+    engines = [make_engine(url) for url in urls]
     try:
-        programmes = prepare(engine)
-        out = {}
-        for code, key, seed in ((AVEYRON, "one", 10), (HERAULT, "two", 34)):
-            t0 = time.perf_counter()
-            written = write_programme(engine, journeys, seed=seed, with_people=True, programme=code)
-            print(
-                f"  programme {code}: {written.journeys:,} journeys, {written.cheques:,} "
-                f"cheques, {written.sessions:,} sessions written in "
-                f"{time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
-            if engine.dialect.name == "postgresql":  # as autovacuum soon would: the
-                # visibility map lets counts read the (programme, ...) indexes alone
-                with engine.connect() as conn:
-                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE"
-                    )
-            out[key] = measure(url, engine, programmes[AVEYRON], rounds, passes)
-        out["other"] = measure(url, engine, programmes[HERAULT], rounds, passes)
-        return out
+        programmes = []
+        for url, engine in zip(urls, engines, strict=True):
+            migrate(url)
+            programmes.append(prepare(engine))
+        alone = Target(urls[0], engines[0], programmes[0][AVEYRON])
+        beside = [
+            Target(urls[-1], engines[-1], programmes[-1][code]) for code in (AVEYRON, HERAULT)
+        ]
+        fill(engines[0], AVEYRON, journeys)
+        if len(urls) == 1:
+            out = measure({"one": alone}, rounds, passes)
+            fill(engines[0], HERAULT, journeys)
+            return out | measure({"two": beside[0], "other": beside[1]}, rounds, passes)
+        fill(engines[1], AVEYRON, journeys)
+        fill(engines[1], HERAULT, journeys)
+        return measure({"one": alone, "two": beside[0], "other": beside[1]}, rounds, passes)
     finally:
-        engine.dispose()
+        for engine in engines:
+            engine.dispose()
 
 
 def report(backend: str, journeys: int, results: dict[str, dict[str, float]]) -> float:
@@ -369,24 +412,30 @@ def main() -> None:
     parser.add_argument("--journeys", type=int, default=9_000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--passes", type=int, default=3, help="the least median is kept")
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="12 alone and 12 beside 34 in two databases, timed together round by round",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    databases = 2 if args.paired else 1
     for backend in backends:
-        print(f"{'SQLite' if backend == 'sqlite' else 'PostgreSQL'}:", flush=True)
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                results = run(
-                    f"sqlite:///{Path(tmp) / 'records.db'}", args.journeys, args.rounds, args.passes
-                )
-            report("SQLite", args.journeys, results)
-        else:
-            name, url = pg_database()
-            try:
-                results = run(url, args.journeys, args.rounds, args.passes)
-            finally:
-                drop_pg(name)
-            report("PostgreSQL", args.journeys, results)
+        title = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        print(f"{title}:", flush=True)
+        with ExitStack() as stack:
+            if backend == "sqlite":
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                urls = [f"sqlite:///{tmp / f'records{i}.db'}" for i in range(databases)]
+            else:
+                urls = []
+                for _ in range(databases):
+                    name, url = pg_database()
+                    stack.callback(drop_pg, name)
+                    urls.append(url)
+            results = run(urls, args.journeys, args.rounds, args.passes)
+        report(title, args.journeys, results)
 
 
 if __name__ == "__main__":
