@@ -645,36 +645,45 @@ def mediation_trainees(
         col(Journey.mediation_structure_id) == mediation_structure_id,
     ]
     total = session.exec(select(func.count()).select_from(Journey).where(*conditions)).one()
-    # Per journey listed (its sessions by the journey index), not a GROUP BY of every
-    # programme's sessions joined afterwards: that read them all at each call.
-    last_session_day = (
-        sa_select(func.max(col(TrainingSession.day)))
-        .where(col(TrainingSession.journey_id) == col(Journey.id))
-        .correlate(Journey)
-        .scalar_subquery()
-    )
-    rows = session.execute(
+    # The page of journeys first, then its people and last sessions, one by one by their
+    # journey indexes: a join before the LIMIT hashed every programme's people, and a GROUP
+    # BY of the sessions read every programme's sessions, at each call.
+    j = (
         sa_select(
             col(Journey.id),
-            col(Beneficiary.first_name),
-            col(Beneficiary.commune),
             col(Journey.stage),
             col(Journey.millesime),
             col(Journey.cheques_total),
             col(Journey.cheques_redeemed),
-            last_session_day,
+            (col(Journey.closed_at).is_not(None)).label("closed"),
+            (col(Journey.last_activity_at).is_(None)).label("inactive"),
+            col(Journey.last_activity_at),
         )
-        .select_from(Journey)
-        .outerjoin(Beneficiary, col(Beneficiary.journey_id) == col(Journey.id))
         .where(*conditions)
-        .order_by(
-            col(Journey.closed_at).is_not(None),
-            col(Journey.last_activity_at).is_(None),
-            col(Journey.last_activity_at).desc(),
-            col(Journey.id),
-        )
+        .order_by("closed", "inactive", col(Journey.last_activity_at).desc(), col(Journey.id))
         .limit(max(0, min(limit, MAX_PAGE)))
         .offset(max(0, offset))
+        .subquery()
+    )
+    last_session_day = (
+        sa_select(func.max(col(TrainingSession.day)))
+        .where(col(TrainingSession.journey_id) == j.c.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa_select(
+            j.c.id,
+            col(Beneficiary.first_name),
+            col(Beneficiary.commune),
+            j.c.stage,
+            j.c.millesime,
+            j.c.cheques_total,
+            j.c.cheques_redeemed,
+            last_session_day,
+        )
+        .select_from(j)
+        .outerjoin(Beneficiary, col(Beneficiary.journey_id) == j.c.id)
+        .order_by(j.c.closed, j.c.inactive, j.c.last_activity_at.desc(), j.c.id)
     ).all()
     return [TraineeRow(*row) for row in rows], int(total)
 
