@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
+import json
 import statistics
 import tempfile
 import time
@@ -66,8 +66,9 @@ from records.coordination import (
 )
 from records.db import make_engine, migrate, session_factory
 from records.models import Epci, MediationStructure, Programme, ReceptionStructure
+from records.programme_file import ProgrammeFile
 from records.queries import JourneyScope
-from records.seed import load_programme_file, seed_programme
+from records.seed import DEFAULT_PROGRAMME_FILE, load_programme_file, seed_programme, slug
 
 AVEYRON, HERAULT = 12, 34
 MONTH = "2026-03"  # a month of referral with journeys (bench/programme_rows.py: 2025-2026)
@@ -94,36 +95,36 @@ HERAULT_EPCI = [
 ]
 
 
-def herault() -> dict[str, Any]:
+def herault() -> ProgrammeFile:
     """The Aveyron programme file turned into Hérault's: code 34, its names, its EPCI
     (placeholder SIREN 2434000xx) and their seats as the structures' communes."""
-    data = copy.deepcopy(load_programme_file())
-    p = data["programme"]
-    p |= {
+    data: dict[str, Any] = json.loads(DEFAULT_PROGRAMME_FILE.read_text(encoding="utf-8"))
+    data["programme"] |= {
         "code": HERAULT,
         "name": "Pass numérique Hérault",
         "territory": "Département de l'Hérault",
         "issuer_name": "Département de l'Hérault (émetteur des chèques)",
     }
-    data["funders"]["departement"]["name"] = "Département de l'Hérault"
     seats: dict[str, str] = {}
-    communes: dict[str, str] = {}  # Aveyron's seat -> Hérault's
+    names: dict[str, str] = {}  # Aveyron's EPCI name -> Hérault's
     for i, e in enumerate(data["epci"]):
         name, seat = HERAULT_EPCI[i % len(HERAULT_EPCI)]
         seats[e["key"]] = seat
+        names[e["name"]] = name
         e |= {"name": name, "siren": f"2434000{i:02d}"}
-
-    def moved(epci_key: str, name: str, commune: str) -> tuple[str, str]:
-        seat = communes.setdefault(commune, seats[epci_key])
-        return name.replace(commune, seat).replace("Aveyron", "Hérault"), seat
-
-    data["reception_structures"] = [
-        [key, kind, *moved(key, name, commune)]
-        for key, kind, name, commune in data["reception_structures"]
-    ]
-    for m in data["mediation_structures"]:
-        m["name"], m["commune"] = moved(m["epci"], m["name"], m["commune"])
-    return data
+    for funder in data["funders"]:
+        if funder["kind"] == "DEPARTEMENT":
+            funder["name"] = "Département de l'Hérault"
+        funder["name"] = names.get(funder["name"], funder["name"])
+        for line in funder["budget_lines"]:
+            line["label"] = f"Participation : {funder['name']}"
+    communes: dict[str, str] = {}  # Aveyron's commune -> Hérault's seat
+    for row in [*data["reception_structures"], *data["mediation_structures"]]:
+        seat = communes.setdefault(row["commune"], seats[row["epci"]])
+        row["name"] = row["name"].replace(row["commune"], seat).replace("Aveyron", "Hérault")
+        row["commune"] = seat
+        row["email"] = f"{slug(row['name'])}@herault.example"
+    return ProgrammeFile.model_validate(data)
 
 
 @dataclass(frozen=True)

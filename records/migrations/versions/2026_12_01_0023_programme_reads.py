@@ -10,7 +10,7 @@ read stays within the programme.
   unspent cheques (2x with a second programme, and the whole of them with one).
 
 Revision ID: 0023
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-01 20:00:00+00:00
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0017"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
