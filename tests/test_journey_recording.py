@@ -1,20 +1,19 @@
 """A step that changes a journey several times records the changes with one activity call
-(patch `record-events-together`), a local activity (patch `record-locally`), over the real
-records on the time-skipping server."""
+(patch `record-events-together`), over the real records on the time-skipping server."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from temporalio.client import WorkflowHandle
 
-from activities.journey_records import JourneyActivities
+from config import Settings
 from domain import contracts as c
 from domain.policy import JourneyPolicy, StageDeadline
 from domain.stages import Action, Stage
 from domain.validity import paris_day
+from temporal_client import data_converter
 from tests.fixtures.temporal import (
     MEDIATION,
     MEDIATOR,
@@ -24,41 +23,27 @@ from tests.fixtures.temporal import (
     session_request,
 )
 
-Calls = dict[str, list[list[tuple[int, Action]]]]
 
-
-@pytest.fixture
-def record_calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    """(seq, action) of the events each record activity call carried, per journey, in
-    order. The calls are local activities (patch `record-locally`): their inputs are not in
-    the history, so the activities' common path is watched instead."""
-    calls: Calls = {}
-    real = JourneyActivities._record
-
-    def spy(self: JourneyActivities, events: list[c.JourneyEvent]) -> None:
-        calls.setdefault(events[0].journey_id, []).append([(e.seq, e.action) for e in events])
-        real(self, events)
-
-    monkeypatch.setattr(JourneyActivities, "_record", spy)
+async def _record_calls(handle: WorkflowHandle[Any, Any]) -> list[list[tuple[int, Action]]]:
+    """(seq, action) of the events each record activity call carried, in order."""
+    calls: list[list[tuple[int, Action]]] = []
+    converter = data_converter(Settings())  # the payloads are encrypted: its codec decodes
+    for event in (await handle.fetch_history()).events:
+        if not event.HasField("activity_task_scheduled_event_attributes"):
+            continue
+        attrs = event.activity_task_scheduled_event_attributes
+        name = attrs.activity_type.name
+        if name == c.ACTIVITY_RECORD_EVENT:
+            (one,) = await converter.decode(attrs.input.payloads, [c.JourneyEvent])
+            calls.append([(one.seq, one.action)])
+        elif name == c.ACTIVITY_RECORD_EVENTS:
+            (many,) = await converter.decode(attrs.input.payloads, [list[c.JourneyEvent]])
+            calls.append([(e.seq, e.action) for e in many])
     return calls
 
 
-async def _local_records(handle: WorkflowHandle[Any, Any]) -> int:
-    """Record calls the history shows as local activities (and none as activity tasks)."""
-    history = await handle.fetch_history()
-    assert not any(
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        in (c.ACTIVITY_RECORD_EVENT, c.ACTIVITY_RECORD_EVENTS)
-        for e in history.events
-    )
-    return sum(
-        e.marker_recorded_event_attributes.marker_name == "core_local_activity"
-        for e in history.events
-    )
-
-
 async def test_the_closing_session_and_the_closure_are_recorded_together(
-    journeys: Journeys, record_calls: Calls
+    journeys: Journeys,
 ) -> None:
     j = journeys
     start = await j.next_january()
@@ -80,8 +65,7 @@ async def test_the_closing_session_and_the_closure_are_recorded_together(
     assert row.last_seq == receipt.status.seq == 11
     assert receipt.status.closed_at == receipt.status.sessions[-1].logged_at
 
-    calls = record_calls[status.journey_id]
-    assert len(calls) == await _local_records(handle) == 10
+    calls = await _record_calls(handle)
     assert calls[-1] == [(10, Action.SESSION_LOGGED), (11, Action.CLOSED)]
     assert all(len(call) == 1 for call in calls[:-1])  # one change per earlier step
     actions = j.actions(status.journey_id)
@@ -92,9 +76,7 @@ async def test_the_closing_session_and_the_closure_are_recorded_together(
     assert (await j.finish(handle)).stage == Stage.ANONYMISED
 
 
-async def test_calendar_jobs_due_together_are_recorded_together(
-    journeys: Journeys, record_calls: Calls
-) -> None:
+async def test_calendar_jobs_due_together_are_recorded_together(journeys: Journeys) -> None:
     j = journeys
     deadlines = dict(JourneyPolicy().stage_deadlines)
     deadlines[Stage.REFERRED] = StageDeadline(reminder_days=10, stalled_days=10)
@@ -103,8 +85,7 @@ async def test_calendar_jobs_due_together_are_recorded_together(
     status = await j.settle(handle)
     assert status.stalled and status.seq == 3
 
-    assert await _local_records(handle) == 2
-    assert record_calls[status.journey_id] == [
+    assert await _record_calls(handle) == [
         [(1, Action.REFERRED)],
         [(2, Action.STAGE_REMINDED), (3, Action.STALLED)],
     ]

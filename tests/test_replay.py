@@ -49,7 +49,6 @@ from workflows.journey import (
     PATCH_ERASE_ON_REQUEST,
     PATCH_LOST_BOOKLET,
     PATCH_NOTIFY_STRUCTURE_CHANGE,
-    PATCH_RECORD_LOCALLY,
     PATCH_RECORD_TOGETHER,
     JourneyWorkflow,
 )
@@ -99,12 +98,9 @@ def _commands(name: str) -> Counter[str]:
         if kind == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED":
             seen[event["activityTaskScheduledEventAttributes"]["activityType"]["name"]] += 1
         elif kind == "EVENT_TYPE_MARKER_RECORDED":
-            attrs = event["markerRecordedEventAttributes"]
-            if attrs["markerName"] == "core_local_activity":
-                data = attrs["details"]["data"]["payloads"][0]["data"]
-                seen["local:" + json.loads(base64.b64decode(data))["activity_type"]] += 1
-                continue
-            for payload in attrs["details"]["patch-data"]["payloads"]:
+            for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"][
+                "payloads"
+            ]:
                 seen["patch:" + json.loads(base64.b64decode(payload["data"]))["id"]] += 1
         elif kind == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
             attrs = event["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]
@@ -188,24 +184,6 @@ def test_the_erased_history_erases_once_and_anonymises_without_waiting() -> None
         assert f"patch:{PATCH_ERASE_ON_REQUEST}" not in _commands(name)
 
 
-# The latest history of each scenario recorded before events were recorded locally.
-LATEST = {"completed": "completed_notified", "expired": "expired_v3", "calendar": "calendar_v2"}
-
-
-@pytest.mark.parametrize("name", LATEST)
-def test_events_are_now_recorded_by_local_activities(name: str) -> None:
-    """Since `record-locally` the same events are recorded by as many calls, each a local
-    activity (a marker in the history) instead of an activity task through the server."""
-    old, new = _commands(LATEST[name]), _commands(f"{name}_local")
-    records = (ACTIVITY_RECORD_EVENT, ACTIVITY_RECORD_EVENTS)
-    assert f"patch:{PATCH_RECORD_LOCALLY}" not in old
-    assert new[f"patch:{PATCH_RECORD_LOCALLY}"] == 1
-    assert all(new[r] == 0 and old[f"local:{r}"] == 0 for r in records)
-    assert [new[f"local:{r}"] for r in records] == [old[r] for r in records]
-    if name != "calendar":  # calendar_v2 was recorded without a seeded programme: no mail
-        assert new[ACTIVITY_DELIVER_NOTICES] == old[ACTIVITY_DELIVER_NOTICES] >= 1
-
-
 GUARDS = [
     ("completed", PATCH_RECORD_TOGETHER),
     ("calendar", PATCH_RECORD_TOGETHER),
@@ -218,7 +196,6 @@ PAIRS = [
     ("completed_v2", "completed_notified", PATCH_DELIVER_NOTICES),
     ("expired_v2", "expired_notified", PATCH_DELIVER_NOTICES),
     ("expired_notified", "expired_v3", PATCH_NOTIFY_STRUCTURE_CHANGE),
-    *((old, f"{name}_local", PATCH_RECORD_LOCALLY) for name, old in LATEST.items()),
 ]
 # Patches of a new Update only: no older history runs it, so only the new history guards
 # them (taking the old branch there fails). The older ones replay as they are (above).
@@ -231,7 +208,6 @@ PATCHES = {
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_LOST_BOOKLET,
     PATCH_ERASE_ON_REQUEST,
-    PATCH_RECORD_LOCALLY,
 }
 
 

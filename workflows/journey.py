@@ -110,10 +110,6 @@ PATCH_LOST_BOOKLET = "lost-booklet"
 # The person's data erased on request (U_ERASE_ON_REQUEST: close if open, then anonymise at
 # once instead of after the retention period). A new Update, guarded like the lost booklet.
 PATCH_ERASE_ON_REQUEST = "erase-on-request"
-# Events recorded by a local activity, run by the worker within the workflow task that made
-# them: an Update takes one workflow task instead of three, and no activity task goes
-# through the server. Recording stays idempotent by seq, so a retried task records once.
-PATCH_RECORD_LOCALLY = "record-locally"
 _DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
@@ -493,7 +489,12 @@ class JourneyWorkflow:
         if self._batch is not None:
             self._batch.append(event)  # recorded with the step's other events
             return
-        await self._run_record(ACTIVITY_RECORD_EVENT, event)
+        await workflow.execute_activity(
+            ACTIVITY_RECORD_EVENT,
+            event,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_RETRY_FOREVER,
+        )
         self._recorded_seq = s.seq
         self._deliver([event])
 
@@ -517,25 +518,14 @@ class JourneyWorkflow:
         if not batch:
             return
         self._batch = []
-        await self._run_record(ACTIVITY_RECORD_EVENTS, batch)
-        self._recorded_seq = batch[-1].seq
-        self._deliver(batch)
-
-    async def _run_record(self, activity: str, arg: JourneyEvent | list[JourneyEvent]) -> None:
-        if workflow.patched(PATCH_RECORD_LOCALLY):
-            await workflow.execute_local_activity(
-                activity,
-                arg,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY_FOREVER,
-            )
-            return
         await workflow.execute_activity(
-            activity,
-            arg,
+            ACTIVITY_RECORD_EVENTS,
+            batch,
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_RETRY_FOREVER,
         )
+        self._recorded_seq = batch[-1].seq
+        self._deliver(batch)
 
     def _deliver(self, events: Sequence[JourneyEvent]) -> None:
         """Start sending the notices of events just recorded (patched: histories recorded
