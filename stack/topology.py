@@ -627,6 +627,7 @@ FAULT_COMPONENTS = ("worker", "api", "temporal", "sink", "postgresql")
 @dataclass
 class Fault:
     at_s: float  # seconds into the run
+    when: datetime  # wall clock (UTC), to match with what the logs and the mailbox show
     component: str
     down_s: float = 0.0  # from the kill until the part answered again
     journeys_done: int = 0  # journeys completed when it was killed
@@ -659,6 +660,7 @@ async def inject_faults(
                 return faults
             fault = Fault(
                 at_s=time.monotonic() - started,
+                when=datetime.now(UTC),
                 component=name,
                 journeys_done=sum(r.completed for r in driver.runs),
             )
@@ -683,6 +685,7 @@ class Outcome:
     cheques_redeemed: int = 0
     mails: int = 0
     mails_sent_twice: int = 0
+    mail_copies: list[str] = field(default_factory=list)  # Message-ID: when each copy came
     read_model_mismatches: list[str] = field(default_factory=list)
     deadlocks: dict[str, int] = field(default_factory=dict)
     events: list[int] = field(default_factory=list)  # history length of each journey
@@ -712,6 +715,7 @@ class Outcome:
             f"cheques redeemed: {self.cheques_redeemed}, spent twice: {self.cheques_spent_twice}",
             f"mails in the sink: {self.mails}, sent twice (same Message-ID): "
             f"{self.mails_sent_twice}",
+            *(f"  copies of {x}" for x in self.mail_copies),
             f"read model ≠ workflow status: {len(self.read_model_mismatches)}",
             f"deadlocks in logs: {sum(self.deadlocks.values())} {self.deadlocks or ''}".rstrip(),
             f"events per journey history: {ev}",
@@ -808,6 +812,13 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
             .having(func.count() > 1)
         ).all()
         out.mails_sent_twice = sum(n - 1 for _, n in twice)
+        for message_id, _ in twice:
+            received = s.exec(
+                select(MailboxMessage.received_at).where(MailboxMessage.message_id == message_id)
+            ).all()
+            out.mail_copies.append(
+                f"{message_id}: " + ", ".join(f"{t:%H:%M:%S.%f}" for t in sorted(received))
+            )
         sessions_of = Counter(
             s.exec(select(TrainingSession.journey_id)).all()  # type: ignore[call-overload]
         )
@@ -847,10 +858,13 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
 
 
 def fault_table(faults: list[Fault]) -> list[str]:
-    lines = [f"{'#':>3} {'at (s)':>7}  {'component':<12} {'down (s)':>8}  journeys done"]
+    lines = [
+        f"{'#':>3} {'at (s)':>7} {'UTC':>15}  {'component':<12} {'down (s)':>8}  journeys done"
+    ]
     for n, f in enumerate(faults, 1):
         lines.append(
-            f"{n:>3} {f.at_s:7.1f}  {f.component:<12} {f.down_s:8.2f}  {f.journeys_done}"
+            f"{n:>3} {f.at_s:7.1f} {f.when:%H:%M:%S.%f}"[:-3]
+            + f"  {f.component:<12} {f.down_s:8.2f}  {f.journeys_done}"
         )
     per = Counter(f.component for f in faults)
     lines.append("faults per component: " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
