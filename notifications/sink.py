@@ -68,9 +68,15 @@ class MailboxHandler:
 
         # Written from the sink's own thread: its event loop serves only the sink, and
         # the client waits for this answer anyway (no hop to yet another thread).
-        with self._turn, self._sessions() as s:
-            insert_mail(s, raw, mail_from=sender, recipients=recipients)
-            s.commit()
+        try:
+            with self._turn, self._sessions() as s:
+                insert_mail(s, raw, mail_from=sender, recipients=recipients)
+                s.commit()
+        except Exception:
+            # The mailbox's database is away (restarting): a temporary refusal, which the
+            # sender retries; aiosmtpd's own answer to an exception would be a 5xx, which
+            # a sender takes as final and the mail would be lost.
+            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
         return "250 Message accepted for delivery"
 
 

@@ -43,6 +43,7 @@ from typing import IO, Any
 
 import httpx
 from sqlalchemy import Engine, func, text
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
@@ -53,7 +54,14 @@ from domain.stages import ChequeStatus, Role
 from domain.validity import paris_day
 from records import accounts
 from records.db import make_engine, migrate, session_factory
-from records.models import Cheque, Journey, MailboxMessage, NotificationOutbox, TrainingSession
+from records.models import (
+    Cheque,
+    Journey,
+    MailboxMessage,
+    MailDelivery,
+    NotificationOutbox,
+    TrainingSession,
+)
 from stack.devserver import DevServer, _die_with_parent, temporal_binary
 from temporal_client import connect_to
 
@@ -70,7 +78,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def launch(argv: list[str], env: dict[str, str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+def launch(
+    argv: list[str], env: dict[str, str], log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
     """A passnum process (worker, API, sink…) from the repository root, with `env` over this
     process's environment; it dies with its parent (no process left over by a killed test)."""
     return subprocess.Popen(
@@ -292,9 +302,7 @@ class Topology:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.pg: PrivatePostgres | SharedPostgres = (
-            PrivatePostgres()
-            if private_postgres and _initdb() is not None
-            else SharedPostgres()
+            PrivatePostgres() if private_postgres and _initdb() is not None else SharedPostgres()
         )
         self.db_url = self.pg.url
         temporal_port = free_port()
@@ -327,7 +335,10 @@ class Topology:
         )
         for n in range(1, workers + 1):
             self.procs[f"worker-{n}"] = Proc(
-                f"worker-{n}", [console_script("passnum"), "worker"], env, folder / f"worker-{n}.log"
+                f"worker-{n}",
+                [console_script("passnum"), "worker"],
+                env,
+                folder / f"worker-{n}.log",
             )
         for n, port in enumerate(self.api_ports, 1):
             self.procs[f"api-{n}"] = Proc(
@@ -685,6 +696,7 @@ class Outcome:
     cheques_redeemed: int = 0
     mails: int = 0
     mails_sent_twice: int = 0
+    mails_failed: int = 0  # deliveries recorded as failed for good
     mail_copies: list[str] = field(default_factory=list)  # Message-ID: when each copy came
     read_model_mismatches: list[str] = field(default_factory=list)
     deadlocks: dict[str, int] = field(default_factory=dict)
@@ -697,6 +709,7 @@ class Outcome:
             or self.counter_mismatches
             or self.cheques_spent_twice
             or self.mails_sent_twice
+            or self.mails_failed
             or self.read_model_mismatches
             or any(self.deadlocks.values())
         )
@@ -714,7 +727,7 @@ class Outcome:
             f"overview counters ≠ recount: {len(self.counter_mismatches)}",
             f"cheques redeemed: {self.cheques_redeemed}, spent twice: {self.cheques_spent_twice}",
             f"mails in the sink: {self.mails}, sent twice (same Message-ID): "
-            f"{self.mails_sent_twice}",
+            f"{self.mails_sent_twice}, failed: {self.mails_failed}",
             *(f"  copies of {x}" for x in self.mail_copies),
             f"read model ≠ workflow status: {len(self.read_model_mismatches)}",
             f"deadlocks in logs: {sum(self.deadlocks.values())} {self.deadlocks or ''}".rstrip(),
@@ -730,9 +743,8 @@ async def settle(topology: Topology, journey_ids: list[str], within: float = 120
     sessions = session_factory(topology.engine)
     deadline = time.monotonic() + within
     pending = list(journey_ids)
+    gate = asyncio.Semaphore(16)
     while pending:
-        busy: list[str] = []
-        gate = asyncio.Semaphore(16)
 
         async def idle(jid: str) -> bool:
             async with gate:
@@ -765,7 +777,12 @@ async def settle(topology: Topology, journey_ids: list[str], within: float = 120
 
 async def check(topology: Topology, driver: Driver, *, histories: bool = True) -> Outcome:
     """Everything that must hold after a run (see the module's docstring)."""
-    from records.overview_counts import LEVELS, recount_query
+    from records.overview_counts import (
+        COUNT_SUMS,
+        LEVELS,
+        first_session_recount_query,
+        recount_query,
+    )
 
     assert topology.client is not None and topology.engine is not None
     out = Outcome(journeys=len(driver.runs), completed=sum(r.completed for r in driver.runs))
@@ -780,23 +797,31 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
         rows = {j.id: j for j in s.exec(select(Journey)).all()}
         # Counters: each table equals the GROUP BY of the journey rows (zero rows stay).
         for level in LEVELS:
-            width = len(level.count_key)
-            kept = {
-                tuple(row[:width]): tuple(row[width:])
-                for row in s.execute(select(level.counts)).all()
-                if any(row[width:])
-            }
-            recount = {
-                tuple(row[:width]): tuple(row[width:]) for row in s.execute(recount_query(level))
-            }
-            for key in kept.keys() | recount.keys():
-                if kept.get(key) != recount.get(key):
-                    out.counter_mismatches.append(
-                        f"{level.counts.name} {key}: {kept.get(key)} ≠ {recount.get(key)}"
-                    )
+            for table, key, sums, recount_of in (
+                (level.counts, level.count_key, COUNT_SUMS, recount_query),
+                (level.first_sessions, level.first_session_key, ("journeys",),
+                 first_session_recount_query),
+            ):  # fmt: skip
+                columns = [table.c[name] for name in (*key, *sums)]
+                kept = {
+                    tuple(row[: len(key)]): tuple(row[len(key) :])
+                    for row in s.execute(sa_select(*columns)).all()
+                    if any(row[len(key) :])
+                }
+                recount = {
+                    tuple(row[: len(key)]): tuple(row[len(key) :])
+                    for row in s.execute(recount_of(level)).all()
+                }
+                for k in kept.keys() | recount.keys():
+                    if kept.get(k) != recount.get(k):
+                        out.counter_mismatches.append(
+                            f"{table.name} {k}: {kept.get(k)} ≠ {recount.get(k)}"
+                        )
         # Cheques: a serial in two recorded sessions was spent twice.
         spent = Counter(
-            serial for serials in s.exec(select(TrainingSession.serials)).all() for serial in serials
+            serial
+            for serials in s.exec(select(TrainingSession.serials)).all()
+            for serial in serials
         )
         out.cheques_spent_twice = sum(1 for n in spent.values() if n > 1)
         out.cheques_redeemed = s.exec(
@@ -806,6 +831,9 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
         ).one()
         # Mails: one row per mail the sink accepted.
         out.mails = s.exec(select(func.count()).select_from(MailboxMessage)).one()
+        out.mails_failed = s.exec(
+            select(func.count()).select_from(MailDelivery).where(MailDelivery.status == "FAILED")
+        ).one()
         twice = s.execute(
             select(MailboxMessage.message_id, func.count())
             .group_by(MailboxMessage.message_id)

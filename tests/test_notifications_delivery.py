@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import Engine
 from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
@@ -250,7 +251,9 @@ class _DatabaseRestartsAfterSending(Deliveries):
     def record_sent(self, delivery_id: int, subject: str) -> None:
         if not _DatabaseRestartsAfterSending.cut:
             _DatabaseRestartsAfterSending.cut = True
-            database = self.sessions().get_bind().url.database
+            bind = self.sessions().get_bind()
+            assert isinstance(bind, Engine) and bind.url.database is not None
+            database = bind.url.database
             with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(

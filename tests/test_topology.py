@@ -44,6 +44,7 @@ async def test_two_workers_two_apis_on_postgresql(tmp_path: Path) -> None:
         assert outcome.cheques_spent_twice == 0
         assert outcome.mails > 0
         assert outcome.mails_sent_twice == 0
+        assert outcome.mails_failed == 0
         assert outcome.read_model_mismatches == []
         assert outcome.deadlocks == {}
         # The load went through both API processes, and both workers took tasks.
@@ -78,6 +79,8 @@ async def test_faults_each_part_killed_several_times(tmp_path: Path) -> None:
         assert outcome.lost == []
         assert outcome.cheques_spent_twice == 0
         assert outcome.mails_sent_twice == 0
+        assert outcome.mails_failed == 0
         assert outcome.read_model_mismatches == []
         assert outcome.counter_mismatches == []
+        assert outcome.deadlocks == {}
         assert outcome.ok
