@@ -695,12 +695,14 @@ class Outcome:
     cheques_spent_twice: int = 0
     cheques_redeemed: int = 0
     mails: int = 0
-    mails_sent_twice: int = 0
+    mails_sent_twice: int = 0  # filed twice in the mailbox
+    mails_resent: int = 0  # sent again by a worker, folded by the mailbox (Message-ID)
     mails_failed: int = 0  # deliveries recorded as failed for good
     mail_copies: list[str] = field(default_factory=list)  # Message-ID: when each copy came
     read_model_mismatches: list[str] = field(default_factory=list)
     deadlocks: dict[str, int] = field(default_factory=dict)
     events: list[int] = field(default_factory=list)  # history length of each journey
+    history_bytes: list[int] = field(default_factory=list)  # its size (encrypted payloads)
 
     @property
     def ok(self) -> bool:
@@ -727,11 +729,21 @@ class Outcome:
             f"overview counters ≠ recount: {len(self.counter_mismatches)}",
             f"cheques redeemed: {self.cheques_redeemed}, spent twice: {self.cheques_spent_twice}",
             f"mails in the sink: {self.mails}, sent twice (same Message-ID): "
-            f"{self.mails_sent_twice}, failed: {self.mails_failed}",
+            f"{self.mails_sent_twice}, failed: {self.mails_failed}; sent again by a worker "
+            f"killed between the relay's acceptance and its record, folded by Message-ID: "
+            f"{self.mails_resent}",
             *(f"  copies of {x}" for x in self.mail_copies),
             f"read model ≠ workflow status: {len(self.read_model_mismatches)}",
             f"deadlocks in logs: {sum(self.deadlocks.values())} {self.deadlocks or ''}".rstrip(),
             f"events per journey history: {ev}",
+            *(
+                [
+                    f"history size per journey: {sum(self.history_bytes) / len(self.history_bytes) / 1024:.0f} KiB mean, "
+                    f"{max(self.history_bytes) / 1024:.0f} KiB max"
+                ]
+                if self.history_bytes
+                else []
+            ),
         ]
 
 
@@ -862,7 +874,9 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
             handle = client.get_workflow_handle(c.workflow_id_for(jid))
             status = await handle.query("status", result_type=c.JourneyStatus)
             if histories:
-                out.events.append(len((await handle.fetch_history()).events))
+                history = await handle.fetch_history()
+                out.events.append(len(history.events))
+                out.history_bytes.append(sum(e.ByteSize() for e in history.events))
         redeemed = sum(x.status == ChequeStatus.REDEEMED for x in status.cheques)
         pairs = {
             "stage": (row.stage, status.stage.value),
@@ -878,6 +892,7 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
                 out.read_model_mismatches.append(f"{jid} {name}: {model} ≠ {workflow}")
 
     await asyncio.gather(*(compare(j) for j in ids))
+    out.mails_resent = topology.procs["sink"].log.read_text(errors="replace").count(FOLDED_MARK)
     for name, log in topology.logs().items():
         found = sum(log.count(mark) for mark in DEADLOCK_MARKS)
         if found:
@@ -917,8 +932,15 @@ async def run_load(
 # ---- the SMTP sink as its own process ----
 
 
+FOLDED_MARK = "déjà reçu (même Message-ID)"  # the sink's line for a mail sent again
+
+
 def _sink_main(port: int) -> None:
+    import logging
+
     from notifications.sink import start_sink
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     engine = make_engine(Settings().db_url)
     controller = start_sink(session_factory(engine), "127.0.0.1", port)
