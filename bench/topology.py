@@ -126,7 +126,8 @@ async def faults(journeys: int, concurrency: int, rounds: int, seed: int) -> boo
             driver, seconds, done = await run_load(topology, journeys, concurrency, during)
             outcome = await check(topology, driver)
             print(
-                f"{journeys} journeys at concurrency {concurrency} in {seconds:.1f} s, "
+                f"{len(driver.runs)} journeys (at least {journeys}, until the last fault is "
+                f"over) at concurrency {concurrency} in {seconds:.1f} s, "
                 f"{topology.pg.name}, seed {seed}"
             )
             print(f"requests retried (same Idempotency-Key): {dict(driver.retries)}")

@@ -616,16 +616,19 @@ class Driver:
                     raise
                 time.sleep(0.5)
 
-    async def run(self, count: int, concurrency: int) -> float:
-        """`count` journeys, `concurrency` at a time; the seconds it took."""
-        gate = asyncio.Semaphore(concurrency)
+    async def run(self, count: int, concurrency: int, until: asyncio.Event | None = None) -> float:
+        """`count` journeys, `concurrency` at a time, and more until `until` is set (the
+        faults all done, whatever the machine's speed); the seconds it took."""
+        started_journeys = 0
 
-        async def one() -> None:
-            async with gate:
+        async def lane() -> None:
+            nonlocal started_journeys
+            while started_journeys < count or (until is not None and not until.is_set()):
+                started_journeys += 1
                 await self.journey()
 
         started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(count)))
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
         return time.perf_counter() - started
 
 
@@ -920,11 +923,18 @@ async def run_load(
     concurrency: int,
     during: Callable[[Driver, asyncio.Task[float]], Awaitable[Any]] | None = None,
 ) -> tuple[Driver, float, Any]:
-    """Drive `journeys` journeys; `during(driver, load)` runs meanwhile (the faults)."""
+    """Drive `journeys` journeys; `during(driver, load)` runs meanwhile (the faults), and
+    the load goes on until it returns."""
     assert topology.people is not None
     async with Driver(topology.api_urls, topology.people, topology.db_url) as driver:
-        load = asyncio.create_task(driver.run(journeys, concurrency))
-        extra = await during(driver, load) if during is not None else None
+        done = asyncio.Event() if during is not None else None
+        load = asyncio.create_task(driver.run(journeys, concurrency, done))
+        extra = None
+        if during is not None and done is not None:
+            try:
+                extra = await during(driver, load)
+            finally:
+                done.set()
         seconds = await load
     return driver, seconds, extra
 

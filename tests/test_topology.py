@@ -25,6 +25,7 @@ from stack.topology import (
 )
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(420)]
+JOURNEYS = 60
 
 
 def report(title: str, lines: list[str]) -> None:
@@ -34,13 +35,13 @@ def report(title: str, lines: list[str]) -> None:
 async def test_two_workers_two_apis_on_postgresql(tmp_path: Path) -> None:
     async with Topology(tmp_path, workers=2, apis=2) as topology:
         assert topology.db_url.startswith("postgresql://")
-        driver, seconds, _ = await run_load(topology, journeys=72, concurrency=24)
+        driver, seconds, _ = await run_load(topology, journeys=JOURNEYS, concurrency=24)
         outcome = await check(topology, driver)
-        report(f"72 journeys in {seconds:.1f} s ({topology.pg.name})", outcome.lines())
-        assert outcome.journeys == outcome.completed == 72, outcome.lost[:5]
+        report(f"{JOURNEYS} journeys in {seconds:.1f} s ({topology.pg.name})", outcome.lines())
+        assert outcome.journeys == outcome.completed == JOURNEYS, outcome.lost[:5]
         assert outcome.lost == []
         assert outcome.counter_mismatches == []
-        assert outcome.cheques_redeemed == 720
+        assert outcome.cheques_redeemed == JOURNEYS * 10
         assert outcome.cheques_spent_twice == 0
         assert outcome.mails > 0
         assert outcome.mails_sent_twice == 0
@@ -65,17 +66,16 @@ async def test_faults_each_part_killed_several_times(tmp_path: Path) -> None:
                 gap_s=(1.0, 3.0),
             )  # fmt: skip
 
-        driver, seconds, done = await run_load(
-            topology, journeys=120, concurrency=24, during=faults
-        )
+        # At least 60 journeys, and more until the last fault is over.
+        driver, seconds, done = await run_load(topology, journeys=60, concurrency=24, during=faults)
         outcome = await check(topology, driver, histories=False)
         report(
-            f"120 journeys in {seconds:.1f} s under faults ({topology.pg.name}); "
+            f"{len(driver.runs)} journeys in {seconds:.1f} s under faults ({topology.pg.name}); "
             f"retried requests: {dict(driver.retries)}",
             [*fault_table(done), *outcome.lines()],
         )
         killed = {f.component.split("-")[0] for f in done}
-        assert killed == set(FAULT_COMPONENTS), "the load ended before every part was killed"
+        assert killed == set(FAULT_COMPONENTS)
         assert len(done) == 2 * len(FAULT_COMPONENTS)
         assert outcome.lost == []
         assert outcome.cheques_spent_twice == 0
