@@ -658,17 +658,17 @@ async def inject_faults(
     gap_s: tuple[float, float] = (2.0, 6.0),
 ) -> list[Fault]:
     """While `load` runs: `rounds` times, each component in turn (order shuffled per round,
-    seeded; "worker" and "api" stand for one of them, drawn), after a random pause, killed
+    seeded; "worker" and "api" stand for each of them in turn, round by round), after a random pause, killed
     (PostgreSQL: restarted) then started again."""
     rng = random.Random(seed)
     faults: list[Fault] = []
     started = time.monotonic()
     several = {"worker": topology.workers, "api": topology.apis}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         order = list(components)
         rng.shuffle(order)
         for kind in order:
-            name = rng.choice(several[kind]) if kind in several else kind
+            name = several[kind][round_ % len(several[kind])] if kind in several else kind
             await asyncio.wait({load}, timeout=rng.uniform(*gap_s))
             if load.done():
                 return faults
