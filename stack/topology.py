@@ -5,7 +5,7 @@ database file, so that it can be killed and started again with its state), Postg
 records (a private instance, `initdb` into a temporary folder, when Debian's PostgreSQL
 binaries are there: it can really be restarted; otherwise a scratch database on the
 machine's server, whose "restart" terminates every backend of that database), the SMTP
-sink (`python -m stack.topology sink`), N workers (`passnum worker`) and M API processes
+sink (`python -m bench.sink`), N workers (`passnum worker`) and M API processes
 (`passnum api`, one port each). Any of them can be killed with SIGKILL and restarted.
 
 `Driver` runs full journeys over HTTP (referral → assessment → booklet → orientation →
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SESSIONS = 5  # of 2 cheques each: the whole booklet
 # What a log shows when a transaction or a workflow deadlocked.
+FOLDED_MARK = "déjà reçu (même Message-ID)"  # the sink's log line for a mail sent again
 DEADLOCK_MARKS = ("deadlock detected", "DeadlockError", "TMPRL1101", "Potential deadlock")
 
 
@@ -329,7 +330,7 @@ class Topology:
         self.procs: dict[str, Proc] = {}
         self.procs["sink"] = Proc(
             "sink",
-            [sys.executable, "-m", "stack.topology", "sink", str(self.smtp_port)],
+            [sys.executable, "-m", "bench.sink", self.db_url, str(self.smtp_port)],
             env,
             folder / "sink.log",
         )
@@ -940,43 +941,3 @@ async def run_load(
 
 
 # ---- the SMTP sink as its own process ----
-
-
-FOLDED_MARK = "déjà reçu (même Message-ID)"  # the sink's line for a mail sent again
-
-
-def _sink_main(port: int) -> None:
-    import logging
-
-    from notifications.sink import start_sink
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-    engine = make_engine(Settings().db_url)
-    controller = start_sink(session_factory(engine), "127.0.0.1", port)
-    stop = False
-
-    def on_term(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    while not stop:
-        time.sleep(0.2)
-    controller.stop()
-    engine.dispose()
-
-
-def pg_ping(url: str) -> None:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-    engine.dispose()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["sink"]:
-        _sink_main(int(sys.argv[2]))
-    else:
-        sys.exit("usage: python -m stack.topology sink PORT")
