@@ -938,6 +938,3 @@ async def run_load(
                 done.set()
         seconds = await load
     return driver, seconds, extra
-
-
-# ---- the SMTP sink as its own process ----
