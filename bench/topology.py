@@ -110,32 +110,33 @@ async def throughput(journeys: int, concurrency: int, apis: int) -> None:
 
 
 async def faults(journeys: int, concurrency: int, rounds: int, seed: int) -> bool:
-    with tempfile.TemporaryDirectory(prefix="passnum-faults-") as folder:
-        async with Topology(Path(folder), workers=2, apis=2) as topology:
+    folder = tempfile.mkdtemp(prefix="passnum-faults-")  # kept: the logs of every part
+    print(f"logs in {folder}", flush=True)
+    async with Topology(Path(folder), workers=2, apis=2) as topology:
 
-            async def during(driver: Driver, load: asyncio.Task[Any]) -> Any:
-                return await inject_faults(
-                    topology,
-                    driver,
-                    load,
-                    components=list(FAULT_COMPONENTS),
-                    rounds=rounds,
-                    seed=seed,
-                )
-
-            driver, seconds, done = await run_load(topology, journeys, concurrency, during)
-            outcome = await check(topology, driver)
-            print(
-                f"{len(driver.runs)} journeys (at least {journeys}, until the last fault is "
-                f"over) at concurrency {concurrency} in {seconds:.1f} s, "
-                f"{topology.pg.name}, seed {seed}"
+        async def during(driver: Driver, load: asyncio.Task[Any]) -> Any:
+            return await inject_faults(
+                topology,
+                driver,
+                load,
+                components=list(FAULT_COMPONENTS),
+                rounds=rounds,
+                seed=seed,
             )
-            print(f"requests retried (same Idempotency-Key): {dict(driver.retries)}")
-            print("\n".join(fault_table(done)))
-            print("\n".join(outcome.lines()))
-            for line in (*outcome.lost, *outcome.read_model_mismatches)[:20]:
-                print("  ", line)
-            return outcome.ok and len(done) == rounds * len(FAULT_COMPONENTS)
+
+        driver, seconds, done = await run_load(topology, journeys, concurrency, during)
+        print(
+            f"{len(driver.runs)} journeys (at least {journeys}, until the last fault is "
+            f"over) at concurrency {concurrency} in {seconds:.1f} s, "
+            f"{topology.pg.name}, seed {seed}"
+        )
+        print(f"requests retried (same Idempotency-Key): {dict(driver.retries)}")
+        print("\n".join(fault_table(done)), flush=True)
+        outcome = await check(topology, driver)
+        print("\n".join(outcome.lines()))
+        for line in (*outcome.lost, *outcome.read_model_mismatches)[:20]:
+            print("  ", line)
+        return outcome.ok and len(done) == rounds * len(FAULT_COMPONENTS)
 
 
 if __name__ == "__main__":

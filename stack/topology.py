@@ -751,43 +751,52 @@ class Outcome:
         ]
 
 
-async def settle(topology: Topology, journey_ids: list[str], within: float = 120) -> None:
+async def settle(topology: Topology, journey_ids: list[str], within: float = 300) -> None:
     """Until every journey has done all it would do by now: no activity pending, its last
-    event recorded in its row, no notice left to send."""
+    event recorded in its row, no notice left to send. After faults this takes a while: a
+    delivery cut by a kill waits for its lease (90 s) and Temporal's retry backoff."""
     assert topology.client is not None and topology.engine is not None
     client = topology.client
     sessions = session_factory(topology.engine)
     deadline = time.monotonic() + within
     pending = list(journey_ids)
     gate = asyncio.Semaphore(16)
+
+    async def busy_with(jid: str) -> str:
+        """What the journey still does ("" when nothing)."""
+        async with gate:
+            handle = client.get_workflow_handle(c.workflow_id_for(jid))
+            description = await handle.describe()
+            activities = description.raw_description.pending_activities
+            if activities:
+                return "; ".join(
+                    f"activity {a.activity_type.name} attempt {a.attempt} state {a.state}"
+                    for a in activities
+                )
+            status = await handle.query("status", result_type=c.JourneyStatus)
+        with sessions() as s:
+            row = s.get(Journey, jid)
+            outbox = s.exec(
+                select(func.count())
+                .select_from(NotificationOutbox)
+                .where(
+                    NotificationOutbox.journey_id == jid,
+                    NotificationOutbox.status == "PENDING",
+                )
+            ).one()
+        if row is None or row.last_seq != status.seq:
+            return f"row seq {row.last_seq if row else None} ≠ workflow seq {status.seq}"
+        return f"{outbox} notices pending" if outbox else ""
+
     while pending:
-
-        async def idle(jid: str) -> bool:
-            async with gate:
-                handle = client.get_workflow_handle(c.workflow_id_for(jid))
-                description = await handle.describe()
-                if description.raw_description.pending_activities:
-                    return False
-                status = await handle.query("status", result_type=c.JourneyStatus)
-            with sessions() as s:
-                row = s.get(Journey, jid)
-                outbox = s.exec(
-                    select(func.count())
-                    .select_from(NotificationOutbox)
-                    .where(
-                        NotificationOutbox.journey_id == jid,
-                        NotificationOutbox.status == "PENDING",
-                    )
-                ).one()
-            return row is not None and row.last_seq == status.seq and not outbox
-
-        results = await asyncio.gather(*(idle(j) for j in pending), return_exceptions=True)
-        busy = [j for j, ok in zip(pending, results, strict=True) if ok is not True]
+        results = await asyncio.gather(*(busy_with(j) for j in pending), return_exceptions=True)
+        busy = {j: why for j, why in zip(pending, results, strict=True) if why != ""}
         if not busy:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"{len(busy)} journeys still at work after {within} s")
-        pending = busy
+            reasons = "\n".join(f"  {j}: {why!r}" for j, why in list(busy.items())[:10])
+            raise AssertionError(f"{len(busy)} journeys still at work after {within} s:\n{reasons}")
+        pending = list(busy)
         await asyncio.sleep(0.5)
 
 
