@@ -56,6 +56,7 @@ async def test_two_workers_two_apis_on_postgresql(tmp_path: Path) -> None:
             assert cpu_seconds(topology.procs[name].pid) > 2.0, name
 
 
+@pytest.mark.timeout(600)  # 3–4 min here; a delivery cut by a kill settles after its lease
 async def test_faults_each_part_killed_several_times(tmp_path: Path) -> None:
     """A bounded fault suite (the long one: `make faults`)."""
     async with Topology(tmp_path, workers=2, apis=2) as topology:
