@@ -134,7 +134,7 @@ async def faults(journeys: int, concurrency: int, rounds: int, seed: int) -> boo
         print("\n".join(fault_table(done)), flush=True)
         outcome = await check(topology, driver)
         print("\n".join(outcome.lines()))
-        for line in (*outcome.lost, *outcome.read_model_mismatches)[:20]:
+        for line in (*outcome.read_model_mismatches, *outcome.counter_mismatches)[:20]:
             print("  ", line)
         return outcome.ok and len(done) == rounds * len(FAULT_COMPONENTS)
 

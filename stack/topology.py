@@ -705,13 +705,15 @@ class Outcome:
     mail_copies: list[str] = field(default_factory=list)  # Message-ID: when each copy came
     read_model_mismatches: list[str] = field(default_factory=list)
     deadlocks: dict[str, int] = field(default_factory=dict)
+    unsettled: str = ""  # journeys still at work after the settling time, and why
     events: list[int] = field(default_factory=list)  # history length of each journey
     history_bytes: list[int] = field(default_factory=list)  # its size (encrypted payloads)
 
     @property
     def ok(self) -> bool:
         return not (
-            self.lost
+            self.unsettled
+            or self.lost
             or self.counter_mismatches
             or self.cheques_spent_twice
             or self.mails_sent_twice
@@ -730,6 +732,8 @@ class Outcome:
         )
         return [
             f"journeys driven: {self.journeys}, completed: {self.completed}, lost: {len(self.lost)}",
+            *([self.unsettled] if self.unsettled else []),
+            *(f"  lost {x}" for x in self.lost[:10]),
             f"overview counters ≠ recount: {len(self.counter_mismatches)}",
             f"cheques redeemed: {self.cheques_redeemed}, spent twice: {self.cheques_spent_twice}",
             f"mails in the sink: {self.mails}, sent twice (same Message-ID): "
@@ -815,7 +819,10 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
     for r in driver.runs:
         if not r.completed:
             out.lost.append(f"{r.journey_id or r.key}: {r.error}")
-    await settle(topology, ids)
+    try:
+        await settle(topology, ids)
+    except AssertionError as exc:  # reported with the rest, not instead of it
+        out.unsettled = str(exc)
     sessions = session_factory(topology.engine)
     client = topology.client
     with sessions() as s:

@@ -38,6 +38,7 @@ async def test_two_workers_two_apis_on_postgresql(tmp_path: Path) -> None:
         driver, seconds, _ = await run_load(topology, journeys=JOURNEYS, concurrency=24)
         outcome = await check(topology, driver)
         report(f"{JOURNEYS} journeys in {seconds:.1f} s ({topology.pg.name})", outcome.lines())
+        assert outcome.unsettled == ""
         assert outcome.journeys == outcome.completed == JOURNEYS, outcome.lost[:5]
         assert outcome.lost == []
         assert outcome.counter_mismatches == []
@@ -78,6 +79,7 @@ async def test_faults_each_part_killed_several_times(tmp_path: Path) -> None:
         killed = {f.component.split("-")[0] for f in done}
         assert killed == set(FAULT_COMPONENTS)
         assert len(done) == 2 * len(FAULT_COMPONENTS)
+        assert outcome.unsettled == ""
         assert outcome.lost == []
         assert outcome.cheques_spent_twice == 0
         assert outcome.mails_sent_twice == 0
