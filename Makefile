@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install up test lint format
+.PHONY: install up test lint format faults
 
 # A virtualenv with passnum installed (editable) and the test tools.
 $(STAMP): pyproject.toml
@@ -48,6 +48,12 @@ test: $(STAMP) $(CHROMIUM) $(OIDC_PROVIDER)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest
+
+# The fault suite at full length: 300 journeys on PostgreSQL, two workers, two API processes,
+# each part killed (PostgreSQL restarted) 4 times at seeded random moments; a bounded one
+# runs in `make test` (tests/test_topology.py).
+faults: $(STAMP)
+	$(BIN)/python -m bench.topology --faults --journeys 300 --rounds 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

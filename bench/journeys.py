@@ -23,22 +23,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
@@ -47,14 +42,11 @@ from api.app import create_app
 from bench.bare import BARE_WORKFLOW
 from bench.sink import wait_listening
 from config import Settings
-from domain.security_codes import display_code
-from domain.stages import Role
 from domain.validity import paris_day
-from records import accounts
 from records.db import make_engine, migrate, session_factory
-from records.models import Cheque
-from records.seed import seed_default_programme, seed_demo_accounts
+from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys
+from stack.topology import People, cpu_seconds, free_port, launch, seed_people, slip_of
 from temporal_client import data_converter
 from worker import MAX_CACHED_WORKFLOWS
 
@@ -74,42 +66,13 @@ async def start_dev_server(folder: Path) -> WorkflowEnvironment:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def binary(name: str) -> str:
     return str(Path(sys.executable).parent / name)
-
-
-_SLIP_ENGINES: dict[str, Engine] = {}  # one per database: reading a slip stays cheap
-
-
-def slip_of(db_url: str, serials: list[str]) -> list[dict[str, str]]:
-    """The cheques as the person's slip shows them (serial and security code, read from
-    the records with the default code key, as the worker sealed them)."""
-    vault = Settings().code_vault
-    engine = _SLIP_ENGINES.get(db_url) or _SLIP_ENGINES.setdefault(db_url, make_engine(db_url))
-    with session_factory(engine)() as s:
-        sealed = dict(
-            s.exec(
-                select(Cheque.serial, Cheque.security_code).where(col(Cheque.serial).in_(serials))
-            ).all()
-        )
-    return [{"serial": x, "code": display_code(vault.reveal(x, sealed[x] or ""))} for x in serials]
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child_pid(name: str) -> int | None:
@@ -133,38 +96,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-@dataclass(frozen=True)
-class People:
-    """The demo social worker and mediator, each with an API token."""
-
-    social_worker: dict[str, str]
-    mediator: dict[str, str]
-    reception: int
-    mediation: int
-
-
-def seed_people(session: Session, programme_code: int, now: datetime) -> People:
-    demos = seed_demo_accounts(
-        session,
-        programme_code=programme_code,
-        now=now,
-        password_hash=accounts.hash_password(secrets.token_urlsafe(16)),
-    )
-    found: dict[Role, tuple[dict[str, str], int]] = {}
-    for demo in demos:
-        row = accounts.get_account_by_email(session, demo.email)
-        assert row is not None
-        if demo.role in (Role.SOCIAL_WORKER, Role.MEDIATOR) and demo.role not in found:
-            _, token = accounts.issue_api_token(
-                session, row, label="bench", now=now, created_by=None
-            )
-            structure = row.reception_structure_id or row.mediation_structure_id
-            assert structure is not None
-            found[demo.role] = ({"Authorization": f"Bearer {token}"}, structure)
-    (sw, reception), (med, mediation) = found[Role.SOCIAL_WORKER], found[Role.MEDIATOR]
-    return People(sw, med, reception, mediation)
 
 
 class AppDriver:
@@ -306,7 +237,7 @@ class Phase:
 
 
 def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env})
+    return launch([sys.executable, *args], env)
 
 
 async def main(

@@ -6,6 +6,7 @@ its SQLite writes leave the bench process's event loop alone.
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import sys
@@ -28,6 +29,8 @@ def wait_listening(port: int, within: float = 30) -> None:
 
 
 def main(url: str, port: int) -> None:
+    # On standard error: what the sink did not file (a mail sent again, same Message-ID).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = make_engine(url)
     sink = start_sink(session_factory(engine), "127.0.0.1", port)
     stop = threading.Event()

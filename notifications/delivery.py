@@ -13,6 +13,7 @@ Guarantees, per address:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from config import Settings
@@ -57,6 +58,9 @@ FINAL = frozenset(
 )
 NO_RECIPIENT = "Aucun destinataire : ni compte, ni adresse de structure."
 MUTED = "Désactivé dans les préférences du destinataire."
+# How long recording a sent mail waits for the database to come back (a restart takes a
+# second or two): well within the activity's timeout (60 s) and the lease (90 s).
+RECORD_RETRY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -362,13 +366,29 @@ class Deliveries:
         )
 
     def _record(self, delivery_id: int, **values: object) -> None:
-        """One UPDATE, one short transaction."""
-        with self._turn, self.sessions() as session:
-            found = session.execute(
-                update(MailDelivery).where(col(MailDelivery.id) == delivery_id).values(**values)
-            )
-            assert found.rowcount == 1, f"delivery {delivery_id} is gone"  # type: ignore[attr-defined]
-            session.commit()
+        """One UPDATE, one short transaction. The mail has left already: if the database
+        is out of reach (restarting, connections cut), the record is tried again for a
+        while rather than failing the attempt, whose retry would send the mail twice."""
+        deadline = time.monotonic() + RECORD_RETRY_S
+        delay = 0.1
+        while True:
+            try:
+                with self._turn, self.sessions() as session:
+                    found = session.execute(
+                        update(MailDelivery)
+                        .where(col(MailDelivery.id) == delivery_id)
+                        .values(**values)
+                    )
+                    assert found.rowcount == 1, f"delivery {delivery_id} is gone"  # type: ignore[attr-defined]
+                    session.commit()
+                return
+            except DBAPIError as exc:
+                if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def release(self, delivery_id: int, reason: str) -> None:
         with self.writing() as session:

@@ -5,6 +5,7 @@ administrators' mailbox page."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlmodel import Session, col, func, select
 from records.db import SessionFactory
 from records.models import MailboxMessage
 
+log = logging.getLogger(__name__)
 MAX_SUBJECT = 300
 _HEADERS = BytesHeaderParser(policy=policy.default)
 # Mail writers of one SQLite file in this process (sink, deliveries) take turns here:
@@ -49,9 +51,24 @@ def store_mail(
     return row
 
 
-def insert_mail(session: Session, raw: bytes, *, mail_from: str, recipients: list[str]) -> None:
-    """`store_mail` as one INSERT, without building the row object. The caller commits."""
-    session.execute(insert(MailboxMessage).values(**_values(raw, mail_from, recipients)))
+def insert_mail(session: Session, raw: bytes, *, mail_from: str, recipients: list[str]) -> bool:
+    """`store_mail` as one INSERT, without building the row object, unless a mail with the
+    same Message-ID is filed already: the mailbox folds it as a mail client does. That copy
+    is the one a sender sends again when it died between the server's acceptance and its
+    own record (notifications.delivery: one Message-ID per notice and address, the same on
+    every attempt). Returns whether the mail was filed. The caller commits."""
+    values = _values(raw, mail_from, recipients)
+    if (
+        values["message_id"] is not None
+        and session.exec(
+            select(MailboxMessage.id)
+            .where(MailboxMessage.message_id == values["message_id"])
+            .limit(1)
+        ).first()
+    ):
+        return False
+    session.execute(insert(MailboxMessage).values(**values))
+    return True
 
 
 class MailboxHandler:
@@ -68,9 +85,17 @@ class MailboxHandler:
 
         # Written from the sink's own thread: its event loop serves only the sink, and
         # the client waits for this answer anyway (no hop to yet another thread).
-        with self._turn, self._sessions() as s:
-            insert_mail(s, raw, mail_from=sender, recipients=recipients)
-            s.commit()
+        try:
+            with self._turn, self._sessions() as s:
+                filed = insert_mail(s, raw, mail_from=sender, recipients=recipients)
+                s.commit()
+            if not filed:
+                log.info("courriel déjà reçu (même Message-ID), non classé à nouveau")
+        except Exception:
+            # The mailbox's database is away (restarting): a temporary refusal, which the
+            # sender retries; aiosmtpd's own answer to an exception would be a 5xx, which
+            # a sender takes as final and the mail would be lost.
+            return "451 4.3.0 Mailbox temporarily unavailable, try again later"
         return "250 Message accepted for delivery"
 
 

@@ -9,11 +9,15 @@ are called as a retrying Temporal would call them.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy import Engine
 from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
@@ -26,8 +30,15 @@ from domain.stages import Action, Role, Stage
 from notifications.delivery import Deliveries
 from notifications.journal import deliveries_for, letters_for
 from notifications.sender import Outgoing, Sender
-from records.db import SessionFactory
+from records.db import SessionFactory, make_engine, migrate, session_factory
 from records.models import Account, Beneficiary, MailDelivery, NotificationOutbox
+from records.seed import seed_default_programme
+from tests.fixtures.database import (
+    PG_ADMIN_DSN,
+    PG_URL,
+    _create_pg_database,
+    _drop_pg_database,
+)
 from tests.fixtures.smtp import MAIL, SmtpServer, notification_activities
 
 PERSON = "marie.dupont@example.org"
@@ -229,6 +240,71 @@ async def test_ambiguous_case_is_resent_with_the_same_message_id(
     assert same[0].subject == same[1].subject
     assert len(smtp_server.mails()) == 3  # the other address once
     assert [d.status for d in deliveries(sessions, journey_id)] == ["SENT", "SENT"]
+
+
+class _DatabaseRestartsAfterSending(Deliveries):
+    """PostgreSQL restarts just after the SMTP server accepted the first mail: every
+    backend of the database is terminated and new connections are refused for a second."""
+
+    cut = False
+
+    def record_sent(self, delivery_id: int, subject: str) -> None:
+        if not _DatabaseRestartsAfterSending.cut:
+            _DatabaseRestartsAfterSending.cut = True
+            bind = self.sessions().get_bind()
+            assert isinstance(bind, Engine) and bind.url.database is not None
+            database = bind.url.database
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+                        sql.Identifier(database)
+                    )
+                )
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (database,),
+                )
+
+            def back() -> None:
+                with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
+                            sql.Identifier(database)
+                        )
+                    )
+
+            # What is tested is time itself: the database is away for about a second.
+            threading.Timer(1.0, back).start()
+        super().record_sent(delivery_id, subject)
+
+
+async def test_a_sent_mail_is_recorded_across_a_database_restart(
+    smtp_server: SmtpServer,
+) -> None:
+    """The mail has left: its record waits for the database rather than failing the
+    attempt, whose retry would send it twice (the fault suite, tests/test_topology.py)."""
+    name = _create_pg_database()
+    url = PG_URL.format(name=name)
+    engine = make_engine(url)
+    try:
+        migrate(url)
+        sessions = session_factory(engine)
+        with sessions() as session:
+            seed_default_programme(session)
+            session.commit()
+        journey_id = refer(sessions)
+        acts = notification_activities(sessions, smtp_server)
+        acts.deliveries.__class__ = _DatabaseRestartsAfterSending
+        report = await acts.deliver_notices(DeliverNotices(journey_id, 1))
+        assert _DatabaseRestartsAfterSending.cut
+        assert (report.sent, report.failed) == (2, 0)
+        assert [d.status for d in deliveries(sessions, journey_id)] == ["SENT", "SENT"]
+        await acts.deliver_notices(DeliverNotices(journey_id, 1))  # a retry sends nothing
+        assert len(smtp_server.mails()) == 2
+        assert len({m.message_id for m in smtp_server.mails()}) == 2
+    finally:
+        engine.dispose()
+        _drop_pg_database(name)
 
 
 async def test_concurrent_attempts_send_once(

@@ -4,13 +4,15 @@ administrators (only) see them in the app."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from api.security_headers import MAIL_POLICY
-from notifications.sender import Outgoing, SmtpSender
+from notifications.sender import Outgoing, SmtpSender, TemporaryFailure
 from notifications.sink import list_mails, read_mail, start_sink, store_mail
-from records.db import SessionFactory
+from records.db import SessionFactory, make_engine, session_factory
 from tests.fixtures.api import DEMO_EMAILS, Stack, login
 
 MAIL = Outgoing(
@@ -45,6 +47,35 @@ async def test_the_sink_files_what_it_receives(seeded_sqlite_sessions: SessionFa
     assert view is not None
     assert view.text.replace("\r\n", "\n") == MAIL.text
     assert view.html is not None and "<strong>enregistrée</strong>" in view.html
+
+
+async def test_a_mail_sent_again_is_filed_once(seeded_sqlite_sessions: SessionFactory) -> None:
+    """The same Message-ID again (a worker died after the sink accepted the mail, before
+    recording it, and its retry sent it again): accepted, folded as a mail client folds it."""
+    controller = start_sink(seeded_sqlite_sessions, "127.0.0.1", 0)
+    try:
+        await SmtpSender("127.0.0.1", controller.port).send(MAIL)
+        await SmtpSender("127.0.0.1", controller.port).send(MAIL)
+        other = replace(MAIL, message_id="<def456@passnum.test>")
+        await SmtpSender("127.0.0.1", controller.port).send(other)
+    finally:
+        controller.stop()
+    with seeded_sqlite_sessions() as session:
+        mails = list_mails(session)
+    assert sorted(m.message_id or "" for m in mails) == [MAIL.message_id, other.message_id]
+
+
+async def test_a_mailbox_out_of_reach_refuses_for_now(tmp_path: Path) -> None:
+    """The sink cannot file the mail (its database is away: here, never migrated): a
+    temporary refusal, which the sender retries, never a final one (the mail lost)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    controller = start_sink(session_factory(engine), "127.0.0.1", 0)
+    try:
+        with pytest.raises(TemporaryFailure, match="451"):
+            await SmtpSender("127.0.0.1", controller.port).send(MAIL)
+    finally:
+        controller.stop()
+        engine.dispose()
 
 
 @pytest.mark.devserver
