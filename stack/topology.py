@@ -51,6 +51,7 @@ from config import Settings
 from domain import contracts as c
 from domain.security_codes import display_code
 from domain.stages import ChequeStatus, Role
+from domain.stages import Outcome as JourneyOutcome
 from domain.validity import paris_day
 from records import accounts
 from records.db import make_engine, migrate, session_factory
@@ -695,6 +696,9 @@ class Outcome:
     journeys: int = 0
     completed: int = 0
     lost: list[str] = field(default_factory=list)  # keys or ids, with why
+    # The driver's last request got an error, yet the journey did all it was asked (its
+    # workflow completed with every cheque spent): not lost, but a retry answered wrongly.
+    done_but_refused: list[str] = field(default_factory=list)
     counter_mismatches: list[str] = field(default_factory=list)
     cheques_spent_twice: int = 0
     cheques_redeemed: int = 0
@@ -734,6 +738,9 @@ class Outcome:
             f"journeys driven: {self.journeys}, completed: {self.completed}, lost: {len(self.lost)}",
             *([self.unsettled] if self.unsettled else []),
             *(f"  lost {x}" for x in self.lost[:10]),
+            f"journeys done whose last retry was answered with an error: "
+            f"{len(self.done_but_refused)}",
+            *(f"  done but refused {x}" for x in self.done_but_refused[:10]),
             f"overview counters ≠ recount: {len(self.counter_mismatches)}",
             f"cheques redeemed: {self.cheques_redeemed}, spent twice: {self.cheques_spent_twice}",
             f"mails in the sink: {self.mails}, sent twice (same Message-ID): "
@@ -816,9 +823,12 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
     assert topology.client is not None and topology.engine is not None
     out = Outcome(journeys=len(driver.runs), completed=sum(r.completed for r in driver.runs))
     ids = [r.journey_id for r in driver.runs if r.journey_id]
+    unfinished: dict[str, str] = {}  # journey id -> the driver's last error
     for r in driver.runs:
-        if not r.completed:
-            out.lost.append(f"{r.journey_id or r.key}: {r.error}")
+        if not r.completed and r.journey_id:
+            unfinished[r.journey_id] = f"{r.journey_id}: {r.error}"
+        elif not r.completed:
+            out.lost.append(f"{r.key}: {r.error}")
     try:
         await settle(topology, ids)
     except AssertionError as exc:  # reported with the rest, not instead of it
@@ -898,6 +908,11 @@ async def check(topology: Topology, driver: Driver, *, histories: bool = True) -
                 out.events.append(len(history.events))
                 out.history_bytes.append(sum(e.ByteSize() for e in history.events))
         redeemed = sum(x.status == ChequeStatus.REDEEMED for x in status.cheques)
+        if jid in unfinished:
+            done = (
+                status.outcome == JourneyOutcome.COMPLETED and redeemed == len(status.cheques) > 0
+            )
+            (out.done_but_refused if done else out.lost).append(unfinished[jid])
         pairs = {
             "stage": (row.stage, status.stage.value),
             "outcome": (row.outcome, status.outcome.value if status.outcome else None),
