@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import tempfile
@@ -58,7 +59,9 @@ def _pg_database(drop: str | None = None) -> str:
 
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         if drop:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(drop)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(drop))
+            )
             return drop
         name = f"passnum_whole_{uuid.uuid4().hex[:10]}"
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -74,8 +77,17 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
     )
     print(
         f"wall {wall:.1f} s: driving {f.drive_seconds:.1f} s ({n / max(f.drive_seconds, 1e-9):.1f} "
-        f"journeys/s), clock to the end {f.tail_seconds:.1f} s, reconciling "
-        f"{result.reconcile_seconds:.1f} s"
+        f"journeys/s; of which clock moves {f.skip_seconds:.1f} s), clock to the end "
+        f"{f.tail_seconds:.1f} s, reconciling {result.reconcile_seconds:.1f} s"
+    )
+    own = os.times()
+    print(
+        f"CPU: this process (driver + worker + SQLite) {own.user + own.system:.1f} s "
+        f"({(own.user + own.system) * 1000 / n:.0f} ms per journey); "
+        + ", ".join(
+            f"{memory.children.get(pid, ('?', 0))[0]} {cpu:.1f} s ({cpu * 1000 / n:.0f} ms per journey)"
+            for pid, cpu in sorted(memory.cpu.items())
+        )
     )
     print(
         f"Updates sent {f.updates} ({f.updates / n:.1f} per journey); refused by the engine: "
@@ -86,8 +98,10 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
         f"history events per journey {result.events_per_journey:.1f} (sample of "
         f"{result.events_sampled}); about {result.events_per_journey * n:,.0f} events in all"
     )
-    top = ", ".join(f"{k.removesuffix('_event_attributes')} {v / max(result.events_sampled, 1):.1f}"
-                    for k, v in result.event_kinds.most_common(8))
+    top = ", ".join(
+        f"{k.removesuffix('_event_attributes')} {v / max(result.events_sampled, 1):.1f}"
+        for k, v in result.event_kinds.most_common(8)
+    )
     print(f"  per journey by type: {top}")
     print(f"peak RSS: this process (driver + worker) {memory.own_peak_kib() / 1024:.0f} MiB")
     for pid, (name, peak) in sorted(memory.children.items()):
@@ -103,7 +117,9 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
                 f"{m:02d}/{y}   {row[0]:>7} /{got[0]:>7}   {row[1]:>7} /{got[1]:>7}   "
                 f"{row[2]:>7} /{got[2]:>7}"
             )
-    print("\nfunder                                   committed        spent     returned  (simulator = ledger)")
+    print(
+        "\nfunder                                   committed        spent     returned  (simulator = ledger)"
+    )
     for _fid, name, want, got in rec.funders:
         same = "=" if want == got else "≠"
         print(

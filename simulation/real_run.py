@@ -179,6 +179,7 @@ class RunFigures:
     updates: int  # Updates sent (the referral's update-with-start included)
     refusals: Counter[str]  # "step:kind" -> count
     drive_seconds: float  # plan days, Updates and clock moves
+    skip_seconds: float  # of which clock moves
     tail_seconds: float  # the clock to the last expiry, and settling
     first_day: date
     last_day: date  # the clock's last stop
@@ -246,6 +247,7 @@ class RealRun:
         ]
         self.updates = 0
         self.refusals: Counter[str] = Counter()
+        self.skip_seconds = 0.0  # wall time in clock moves (the timers they fire run then)
 
     # ---- the calendar ----
 
@@ -260,9 +262,11 @@ class RealRun:
         }
 
     async def advance_to(self, instant: datetime) -> None:
+        began = time.perf_counter()
         delta = instant - await self.env.get_current_time()
         if delta > timedelta(0):
             await self.env.sleep(delta)
+        self.skip_seconds += time.perf_counter() - began
 
     async def advance_to_day(self, day: date) -> None:
         """Move the clock to `day`, at a time of day later than any event so far.
@@ -309,11 +313,13 @@ class RealRun:
             await asyncio.gather(*(one(p, steps, day) for p, steps in todo))
             if self.progress and n % 20 == 0:
                 print(
-                    f"  {day.strftime('%d/%m/%Y')} : {self.updates} updates, "
-                    f"{time.perf_counter() - started:.0f} s",
+                    f"  {day.strftime('%d/%m/%Y')}: {self.updates} updates, "
+                    f"{time.perf_counter() - started:.0f} s (clock moves "
+                    f"{self.skip_seconds:.0f} s), CPU {sum(os.times()[:2]):.0f} s",
                     flush=True,
                 )
         drive = time.perf_counter() - started
+        skips = self.skip_seconds
         end = self.end_instant()
         await self.advance_to(end)
         tail = time.perf_counter() - started - drive
@@ -324,6 +330,7 @@ class RealRun:
             updates=self.updates,
             refusals=self.refusals,
             drive_seconds=drive,
+            skip_seconds=skips,
             tail_seconds=tail,
             first_day=days[0],
             last_day=paris_day(end),
@@ -346,7 +353,9 @@ class RealRun:
                 status = await self._update(
                     handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, person.millesime)
                 )
-                person.serials = [ch.serial for ch in sorted(status.cheques, key=lambda x: x.number)]
+                person.serials = [
+                    ch.serial for ch in sorted(status.cheques, key=lambda x: x.number)
+                ]
                 person.left = len(person.serials)
             elif step.kind == "orient":
                 await self._update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, mediation))
@@ -475,7 +484,9 @@ def _month_index(months: Sequence[tuple[int, int]]) -> dict[int, int]:
     return {y * 100 + m: i for i, (y, m) in enumerate(months)}
 
 
-def _per_month(rows: Any, index: dict[int, int], width: int, problems: list[str], what: str) -> list[int]:
+def _per_month(
+    rows: Any, index: dict[int, int], width: int, problems: list[str], what: str
+) -> list[int]:
     out = [0] * width
     for month, n in rows:
         i = index.get(int(month))
@@ -548,12 +559,21 @@ def reconcile_records(
             )
         )
         if statuses.get(ChequeStatus.ISSUED.value, 0):
-            problems.append(f"{statuses[ChequeStatus.ISSUED.value]} cheques still ISSUED at the end")
+            problems.append(
+                f"{statuses[ChequeStatus.ISSUED.value]} cheques still ISSUED at the end"
+            )
         if statuses.get(ChequeStatus.REDEEMED.value, 0) != sum(act["spent"]):
-            problems.append(f"cheque rows REDEEMED {statuses.get('REDEEMED', 0)} != ledger SPENT {sum(act['spent'])}")
+            problems.append(
+                f"cheque rows REDEEMED {statuses.get('REDEEMED', 0)} != ledger SPENT {sum(act['spent'])}"
+            )
         if statuses.get(ChequeStatus.EXPIRED.value, 0) != sum(act["expired"]):
-            problems.append(f"cheque rows EXPIRED {statuses.get('EXPIRED', 0)} != ledger EXPIRED {sum(act['expired'])}")
-        if _per_month(redeemed_rows.items(), index, width, problems, "redeemed rows") != act["spent"]:
+            problems.append(
+                f"cheque rows EXPIRED {statuses.get('EXPIRED', 0)} != ledger EXPIRED {sum(act['expired'])}"
+            )
+        if (
+            _per_month(redeemed_rows.items(), index, width, problems, "redeemed rows")
+            != act["spent"]
+        ):
             problems.append("cheque rows' redemption months differ from the ledger's SPENT months")
         # Funder ledger, per funder, kind and month, to the cent.
         ledger: dict[tuple[int, str, int], int] = {
@@ -724,6 +744,7 @@ class PeakMemory:
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
         self.children: dict[int, tuple[str, int]] = {}  # pid -> (command, peak KiB)
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system), last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -747,6 +768,12 @@ class PeakMemory:
                     except OSError:
                         name = "?"
                 self.children[pid] = (name, max(peak, rss))
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks = os.sysconf("SC_CLK_TCK")
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+                except (OSError, IndexError, ValueError):
+                    pass
 
     @staticmethod
     def own_peak_kib() -> int:
@@ -762,7 +789,9 @@ def assumptions_for(journeys: int, start: date, **changes: Any) -> Assumptions:
     return Assumptions(campaign_start=start, referrals_total=journeys, **changes)
 
 
-def prepare(start: date, journeys: int, seed: int, **changes: Any) -> tuple[dict[str, Any], SimProgramme, list[PersonPlan]]:
+def prepare(
+    start: date, journeys: int, seed: int, **changes: Any
+) -> tuple[dict[str, Any], SimProgramme, list[PersonPlan]]:
     """The reference data (programme starting on `start`), the simulator's programme of it
     and the drawn plans."""
     data = programme_data(start)
@@ -848,7 +877,9 @@ async def run_whole(
                 figures = await run.run()
                 began = time.perf_counter()
                 workflow_problems = await reconcile_workflows(run, sample=check_sample)
-                checked = len(run.people) if check_sample is None else min(check_sample, len(run.people))
+                checked = (
+                    len(run.people) if check_sample is None else min(check_sample, len(run.people))
+                )
                 sampled, per_journey, kinds = await history_events(run, events_sample)
         expected = simulate_plans(programme, plans)
         records = reconcile_records(sessions, programme, expected)

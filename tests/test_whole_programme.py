@@ -9,10 +9,8 @@ wait for 1 January, and two millésimes expire a year apart.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.simulation import PersonPlan, programme_from_seed
@@ -22,7 +20,6 @@ from simulation.real_run import booklet_millesime, plan_steps, run_whole
 from tests.fixtures.database import sqlite_url_for
 
 JOURNEYS = 120
-
 
 
 async def test_whole_programme_reconciles_with_the_simulator(
@@ -53,8 +50,9 @@ async def test_whole_programme_reconciles_with_the_simulator(
     assert len(expired_months) == 2
     assert expired_months[1][0] == expired_months[0][0] + 1
     assert result.workflows_checked == JOURNEYS
-    # The engine refused nothing the simulator's reading of the plans sends.
-    assert result.figures.refusals == Counter()
+    # What the engine refused, the simulator did not count either: sessions after the
+    # cheques' validity, an answer once the journey closed at their expiry.
+    assert set(result.figures.refusals) <= {"session:ChequesRefused", "answer:WrongStage"}
     assert result.events_per_journey > 10
 
 
