@@ -120,11 +120,11 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
     print(
         "\nfunder                                   committed        spent     returned  (simulator = ledger)"
     )
-    for _fid, name, want, got in rec.funders:
-        same = "=" if want == got else "≠"
+    for _fid, name, wanted, ledger in rec.funders:
+        same = "=" if wanted == ledger else "≠"
         print(
-            f"{name[:38]:<38} {format_euros(got['committed']):>12} {format_euros(got['spent']):>12} "
-            f"{format_euros(got['returned']):>12}  {same}"
+            f"{name[:38]:<38} {format_euros(ledger['committed']):>12} "
+            f"{format_euros(ledger['spent']):>12} {format_euros(ledger['returned']):>12}  {same}"
         )
     print(
         f"\nworkflows checked against the read model: {result.workflows_checked}; "

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
@@ -385,7 +385,7 @@ class RealRun:
             policy=self.programme.policy,
             use_search_attributes=False,  # the test server has no visibility
         )
-        operation = WithStartWorkflowOperation(
+        operation: WithStartWorkflowOperation[Any, c.JourneyStatus] = WithStartWorkflowOperation(
             c.WORKFLOW_NAME,
             journey_input,
             id=c.workflow_id_for(person.journey_id),
@@ -437,24 +437,25 @@ def structures_by_epci(sessions: SessionFactory) -> tuple[dict[int, int], dict[i
     with sessions() as session:
         reception: dict[int, int] = {}
         for sid, epci in session.execute(
-            select(ReceptionStructure.id, ReceptionStructure.epci_id).order_by(
-                ReceptionStructure.id  # type: ignore[arg-type]
+            select(col(ReceptionStructure.id), col(ReceptionStructure.epci_id)).order_by(
+                col(ReceptionStructure.id)
             )
         ):
             reception.setdefault(int(epci), int(sid))
         own = {
             int(epci): int(sid)
             for sid, epci in session.execute(
-                select(MediationStructure.id, MediationStructure.epci_id).order_by(
-                    MediationStructure.id.desc()  # type: ignore[union-attr]
+                select(col(MediationStructure.id), col(MediationStructure.epci_id)).order_by(
+                    col(MediationStructure.id).desc()
                 )
             )
         }
         mediation = dict(own)
         for sid, epci in session.execute(
             select(
-                MediationStructureEpci.mediation_structure_id, MediationStructureEpci.epci_id
-            ).order_by(MediationStructureEpci.mediation_structure_id)  # type: ignore[arg-type]
+                col(MediationStructureEpci.mediation_structure_id),
+                col(MediationStructureEpci.epci_id),
+            ).order_by(col(MediationStructureEpci.mediation_structure_id))
         ):
             mediation.setdefault(int(epci), int(sid))
     return reception, mediation
@@ -517,8 +518,8 @@ def reconcile_records(
         booklet_months = Counter(
             paris_day(at).year * 100 + paris_day(at).month
             for (at,) in session.execute(
-                select(Journey.booklet_issued_at).where(
-                    Journey.booklet_issued_at.is_not(None)  # type: ignore[union-attr]
+                select(col(Journey.booklet_issued_at)).where(
+                    col(Journey.booklet_issued_at).is_not(None)
                 )
             )
         )
@@ -549,13 +550,18 @@ def reconcile_records(
             ),
         }
         # The cheque rows say the same as the ledger.
-        statuses = dict(
-            session.execute(select(Cheque.status, func.count()).group_by(Cheque.status)).all()
-        )
+        statuses: dict[str, int] = {
+            str(k): int(n)
+            for k, n in session.execute(
+                select(col(Cheque.status), func.count()).group_by(col(Cheque.status))
+            )
+        }
         redeemed_rows = Counter(
             d.year * 100 + d.month
             for (d,) in session.execute(
-                select(Cheque.redeemed_on).where(Cheque.status == ChequeStatus.REDEEMED.value)
+                select(col(Cheque.redeemed_on)).where(
+                    col(Cheque.status) == ChequeStatus.REDEEMED.value
+                )
             )
         )
         if statuses.get(ChequeStatus.ISSUED.value, 0):
@@ -659,10 +665,12 @@ async def reconcile_workflows(
         with run.sessions() as session:
             row = session.get(Journey, person.journey_id)
             cheques = {
-                ch.serial: ch.status
-                for ch in session.exec(
-                    select(Cheque).where(Cheque.journey_id == person.journey_id)  # type: ignore[arg-type]
-                ).scalars()
+                str(serial): str(cheque_status)
+                for serial, cheque_status in session.execute(
+                    select(col(Cheque.serial), col(Cheque.status)).where(
+                        col(Cheque.journey_id) == person.journey_id
+                    )
+                )
             }
         who = f"journey {person.index}"
         if row is None:
