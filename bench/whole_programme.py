@@ -117,6 +117,8 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
                 f"{m:02d}/{y}   {row[0]:>7} /{got[0]:>7}   {row[1]:>7} /{got[1]:>7}   "
                 f"{row[2]:>7} /{got[2]:>7}"
             )
+    sim_stalls, rec_stalls = rec.stalls
+    print(f"\nstall flags (informative): simulator {sum(sim_stalls)}, records {sum(rec_stalls)}")
     print(
         "\nfunder                                   committed        spent     returned  (simulator = ledger)"
     )

@@ -69,7 +69,7 @@ from domain.simulation import (
     programme_from_seed,
     simulate_plans,
 )
-from domain.stages import ChequeStatus, DeclineReason, Role
+from domain.stages import Action, ChequeStatus, DeclineReason, Role
 from domain.validity import PARIS, paris_day, valid_until
 from records import overview_counts
 from records.db import SessionFactory
@@ -80,6 +80,7 @@ from records.models import (
     MediationStructure,
     MediationStructureEpci,
     ReceptionStructure,
+    TransitionLog,
 )
 from records.seed import load_programme_file
 
@@ -471,7 +472,10 @@ class Reconciliation:
     actual: dict[str, list[int]]
     funders: list[tuple[int, str, dict[str, int], dict[str, int]]]  # id, name, expected, actual
     mismatches: list[str]
-    checked_workflows: int
+    # Stall flags per month (simulator, records): informative only. The simulator flags
+    # a stage idle for more than its deadline; the engine at the deadline, so an action
+    # planned on the deadline's very day comes after the flag.
+    stalls: tuple[list[int], list[int]]
 
     @property
     def ok(self) -> bool:
@@ -619,10 +623,27 @@ def reconcile_records(
                         )
             funders.append((f.id, f.name, want, got))
         problems.extend(_overview_problems(session))
+        # Stall flags (orientation expiries included), compared but not reconciled: see
+        # `Reconciliation.stalls`.
+        stall_months = Counter(
+            paris_day(at).year * 100 + paris_day(at).month
+            for (at,) in session.execute(
+                select(col(TransitionLog.at)).where(
+                    col(TransitionLog.action).in_(
+                        [Action.STALLED.value, Action.ORIENTATION_EXPIRED.value]
+                    )
+                )
+            )
+        )
+        ignored: list[str] = []
+        stalls = (
+            [int(x) for x in pt["stalled"][0]],
+            _per_month(stall_months.items(), index, width, ignored, "stall flags"),
+        )
     for name in exp:
         if exp[name] != act[name]:
             problems.append(f"{name} per month: records {act[name]} != simulator {exp[name]}")
-    return Reconciliation(months, exp, act, funders, problems, 0)
+    return Reconciliation(months, exp, act, funders, problems, stalls)
 
 
 def _overview_problems(session: Session) -> list[str]:

@@ -9,15 +9,25 @@ wait for 1 January, and two millésimes expire a year apart.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
+from domain import contracts as c
 from domain.simulation import PersonPlan, programme_from_seed
+from domain.stages import DeclineReason, Stage
 from records.db import migrate
 from records.seed import load_programme_file
 from simulation.real_run import booklet_millesime, plan_steps, run_whole
 from tests.fixtures.database import sqlite_url_for
+from tests.fixtures.temporal import (
+    MEDIATION,
+    MEDIATOR,
+    REFERRER,
+    Journeys,
+    about,
+    entry_assessment,
+)
 
 JOURNEYS = 120
 
@@ -90,3 +100,24 @@ def test_plan_steps_follow_the_simulator_reading() -> None:
     declined = PersonPlan(**{**plan.__dict__, "accepts": False, "prefers_next_millesime": False})
     assert booklet_millesime(declined, programme) == 2030
     assert [s.kind for _, s in plan_steps(declined, programme)][-1] == "answer"
+
+
+async def test_booklet_issue_date_survives_a_declined_orientation(journeys: Journeys) -> None:
+    """Found by the whole run: a declined orientation moves the journey back to
+    BOOKLET_ISSUED, and the read model took that day as the booklet's issue (reports count
+    issued cheques by it); the ledger dates the cheques' commitment at the issue."""
+    j = journeys
+    start = await j.next_january()
+    handle, _ = await j.start()
+    await j.update(handle, c.U_ASSESS, entry_assessment())
+    await j.update(handle, c.U_ISSUE_BOOKLET, c.BookletRequest(REFERRER, start.year))
+    issued = await j.now()
+    await j.update(handle, c.U_ORIENT, c.OrientRequest(REFERRER, MEDIATION))
+    await j.advance(timedelta(days=20))
+    decline = c.OrientationAnswer(MEDIATOR, MEDIATION, False, DeclineReason.NO_CAPACITY)
+    status = await j.update(handle, c.U_ANSWER_ORIENTATION, decline)
+    assert status.stage == Stage.BOOKLET_ISSUED
+    await j.settle(handle)
+    row = j.journey_row(status.journey_id)
+    assert row is not None and row.booklet_issued_at is not None
+    assert row.booklet_issued_at == about(issued)
