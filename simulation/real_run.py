@@ -39,8 +39,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import func, select
 from sqlmodel import Session, col
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
@@ -88,6 +90,14 @@ HOUR = 10  # Europe/Paris wall time of every plan day's Updates
 REFERRER = c.Actor(Role.SOCIAL_WORKER, "whole-run")
 # Between one day's last event and the next day's first Update, in time of day.
 TIMER_MARGIN = timedelta(seconds=2)
+SKIP_STEP = timedelta(days=1)  # the longest clock move in one call
+SKIP_TIMEOUT = timedelta(minutes=10)  # for one call (its timers' workflow tasks included)
+
+
+def _duration(delta: timedelta) -> Duration:
+    out = Duration()
+    out.FromTimedelta(delta)
+    return out
 
 
 # ---- the programme and the plans ----
@@ -263,10 +273,17 @@ class RealRun:
         }
 
     async def advance_to(self, instant: datetime) -> None:
+        """Skip to `instant`, a day at most per call: the server answers a skip once every
+        timer on the way has fired and its workflow task run, which for months of a whole
+        programme's calendar outlasts any RPC timeout."""
         began = time.perf_counter()
-        delta = instant - await self.env.get_current_time()
-        if delta > timedelta(0):
-            await self.env.sleep(delta)
+        service = self.client.test_service
+        while (delta := instant - await self.env.get_current_time()) > timedelta(0):
+            step = min(delta, SKIP_STEP)
+            await service.unlock_time_skipping_with_sleep(
+                SleepRequest(duration=_duration(step)),
+                timeout=SKIP_TIMEOUT,
+            )
         self.skip_seconds += time.perf_counter() - began
 
     async def advance_to_day(self, day: date) -> None:
