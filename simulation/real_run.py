@@ -355,8 +355,6 @@ class RealRun:
         )
 
     async def _step(self, person: Person, step: Step, day: date) -> None:
-        if os.environ.get("WHOLE_DEBUG"):
-            print(f"    {day} person {person.index} {step}", flush=True)
         if step.kind == "refer":
             await self._refer(person)
             return
