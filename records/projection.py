@@ -217,6 +217,11 @@ def _journey_values(
     for stage, field in STAGE_DATE_FIELDS.items():
         # Keep a date the snapshot no longer carries (anonymisation sets one itself).
         values[field] = dates.get(stage) or current.get(field)
+    # The booklet's issue, not the last return to its stage: a declined or expired
+    # orientation moves the journey back to BOOKLET_ISSUED (the workflow's stage date
+    # follows), and reports count issued cheques by this date.
+    if current.get("booklet_issued_at") is not None:
+        values["booklet_issued_at"] = current["booklet_issued_at"]
     if status.closed_at is not None:
         values["closed_at"] = status.closed_at
     referred = values.get("referred_at")
