@@ -10,7 +10,7 @@ journey workflow and activities on Temporal's time-skipping test server over the
 calendar (to a day after the last millésime's expiry), then reconciles the read model
 with `simulate_plans` for the same plans (booklets, cheques spent and expired per month,
 the funder ledger to the cent), with every workflow's final status and the overview
-counters with their recount (simulation/real_run.py). Prints wall time, Updates, history
+counters with their recount (bench/whole_run.py). Prints wall time, Updates, history
 events per journey (a sample's histories), peak resident memory of this process (driver
 and worker) and of the test server, the per-month table and each funder's totals.
 Exits 1 if anything does not reconcile.
@@ -30,10 +30,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from bench.whole_run import PeakMemory, WholeResult, run_whole
 from config import Settings
 from domain.money import format_euros
 from records.db import migrate
-from simulation.real_run import PeakMemory, WholeResult, run_whole
 from temporal_client import data_converter
 from worker import MAX_CACHED_WORKFLOWS
 

@@ -1,4 +1,4 @@
-"""A reduced whole programme through the real engine (simulation/real_run.py): the
+"""A reduced whole programme through the real engine (bench/whole_run.py): the
 simulator's plans for a few hundred people played by `JourneyWorkflow` and its real
 activities on the time-skipping server, over the whole calendar, reconciled exactly.
 
@@ -13,12 +13,12 @@ from datetime import date, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
+from bench.whole_run import booklet_millesime, plan_steps, run_whole, starting_on
 from domain import contracts as c
-from domain.simulation import PersonPlan, programme_from_seed
 from domain.stages import DeclineReason, Stage
 from records.db import migrate
 from records.seed import load_programme_file
-from simulation.real_run import booklet_millesime, plan_steps, run_whole
+from simulation import PersonPlan, programme_from_seed
 from tests.fixtures.database import sqlite_url_for
 from tests.fixtures.temporal import (
     MEDIATION,
@@ -70,9 +70,7 @@ def test_plan_steps_follow_the_simulator_reading() -> None:
     """A hand-written plan: booklet in November taking next year's millésime, so its first
     session waits for 1 January; a 2-cheque session with 1 cheque left pays 1."""
     start = date(2030, 1, 1)
-    data = load_programme_file()
-    data["programme"] = dict(data["programme"], starts_on=start.isoformat())
-    programme = programme_from_seed(data)
+    programme = programme_from_seed(starting_on(load_programme_file(), start))
     plan = PersonPlan(
         referred_on=date(2030, 11, 10),
         epci_id=1,

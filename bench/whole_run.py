@@ -63,15 +63,6 @@ from domain.needs import (
     SessionPlace,
     Theme,
 )
-from domain.simulation import (
-    Assumptions,
-    PersonPlan,
-    SimProgramme,
-    SimulationResult,
-    draw_plans,
-    programme_from_seed,
-    simulate_plans,
-)
 from domain.stages import Action, ChequeStatus, DeclineReason, Role
 from domain.validity import PARIS, paris_day, valid_until
 from records import overview_counts
@@ -85,7 +76,17 @@ from records.models import (
     ReceptionStructure,
     TransitionLog,
 )
+from records.programme_file import ProgrammeFile
 from records.seed import load_programme_file
+from simulation import (
+    Assumptions,
+    PersonPlan,
+    SimProgramme,
+    SimulationResult,
+    draw_plans,
+    programme_from_seed,
+    simulate_plans,
+)
 
 HOUR = 10  # Europe/Paris wall time of every plan day's Updates
 REFERRER = c.Actor(Role.SOCIAL_WORKER, "whole-run")
@@ -104,12 +105,17 @@ def _duration(delta: timedelta) -> Duration:
 # ---- the programme and the plans ----
 
 
-def programme_data(start: date, path: Path | None = None) -> dict[str, Any]:
+def programme_data(start: date, path: Path | None = None) -> ProgrammeFile:
     """The Aveyron reference data with the programme starting on `start`: the test
     server's clock starts at the real time and only moves forward."""
-    data = load_programme_file() if path is None else load_programme_file(path)
-    data["programme"] = dict(data["programme"], starts_on=start.isoformat())
-    return data
+    return starting_on(load_programme_file() if path is None else load_programme_file(path), start)
+
+
+def starting_on(spec: ProgrammeFile, start: date) -> ProgrammeFile:
+    """`spec` with its programme starting on `start`."""
+    return spec.model_copy(
+        update={"programme": spec.programme.model_copy(update={"starts_on": start})}
+    )
 
 
 def first_of_month_after(now: datetime, month: int) -> date:
@@ -839,7 +845,7 @@ def assumptions_for(journeys: int, start: date, **changes: Any) -> Assumptions:
 
 def prepare(
     start: date, journeys: int, seed: int, **changes: Any
-) -> tuple[dict[str, Any], SimProgramme, list[PersonPlan]]:
+) -> tuple[ProgrammeFile, SimProgramme, list[PersonPlan]]:
     """The reference data (programme starting on `start`), the simulator's programme of it
     and the drawn plans."""
     data = programme_data(start)
@@ -917,7 +923,7 @@ async def run_whole(
                     sessions,
                     programme,
                     plans,
-                    programme_code=int(data["programme"]["code"]),
+                    programme_code=data.programme.code,
                     concurrency=concurrency,
                     seed=seed,
                     progress=progress,
