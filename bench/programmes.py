@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.app import create_app
 from api.deps import AppState, Database
@@ -65,10 +65,16 @@ from records.coordination import (
     stalled_journeys,
 )
 from records.db import make_engine, migrate, session_factory
-from records.models import Epci, MediationStructure, Programme, ReceptionStructure
+from records.models import Programme
 from records.programme_file import ProgrammeFile
 from records.queries import JourneyScope
-from records.seed import DEFAULT_PROGRAMME_FILE, load_programme_file, seed_programme, slug
+from records.seed import (
+    DEFAULT_PROGRAMME_FILE,
+    home_structures,
+    load_programme_file,
+    seed_programme,
+    slug,
+)
 
 AVEYRON, HERAULT = 12, 34
 MONTH = "2026-03"  # a month of referral with journeys (bench/programme_rows.py: 2025-2026)
@@ -150,25 +156,10 @@ def prepare(engine: Engine) -> dict[int, Programme_]:
         seed_programme(s, load_programme_file())
         seed_programme(s, herault())
         for code in (AVEYRON, HERAULT):
-            programme = s.exec(select(Programme).where(Programme.code == code)).one()
-            epci = s.exec(
-                select(Epci).where(Epci.programme_id == programme.id).order_by(col(Epci.id))
-            ).first()
-            reception = s.exec(
-                select(ReceptionStructure)
-                .where(ReceptionStructure.programme_id == programme.id)
-                .order_by(col(ReceptionStructure.id))
-            ).first()
-            assert epci is not None and epci.id is not None and reception is not None
-            mediation = s.exec(
-                select(MediationStructure)
-                .where(
-                    MediationStructure.epci_id == epci.id,
-                    col(MediationStructure.aptic_qualified_until).is_(None),
-                )
-                .order_by(col(MediationStructure.id))
-            ).first()
-            assert mediation is not None and mediation.id is not None
+            home = home_structures(s, code)
+            programme, epci = home.programme, home.epci
+            reception, mediation = home.reception, home.mediation
+            assert epci.id is not None and mediation.id is not None  # read from the database
             secrets = {}
             for role, scope in (
                 (Role.SOCIAL_WORKER, {"reception_structure_id": reception.id}),

@@ -19,18 +19,17 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from api import access
+from api import access, idempotency
 from api.auth import CurrentUser, User, now_utc
 from api.constraints import LINE, IdPath
 from api.deps import AppState, State
-from api.errors import ApiError, key_reused, not_found
+from api.errors import ApiError, not_found
 from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.pages.submit import run
 from api.web import render
 from domain.directory import COLUMNS
 from domain.needs import Theme
 from records import directory
-from records import idempotency as claims
 from records.models import Epci, MediationStructure, ReceptionStructure
 from records.structures import StructureError
 
@@ -178,16 +177,12 @@ async def create_structure(
     async def action(data: ReceptionForm) -> None:
         def write(session: Session) -> None:
             digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
-            try:
-                first = claims.claim(
-                    session,
-                    scope=f"structure-page:{user.id}",
-                    key=str(data.form_id),
-                    fingerprint=digest,
-                    now=now_utc(),
-                )
-            except claims.KeyReused:
-                raise key_reused() from None
+            first = idempotency.claim(
+                session,
+                scope=f"structure-page:{user.id}",
+                key=str(data.form_id),
+                fingerprint=digest,
+            )
             if not first:
                 return  # a double submit: created once
             try:

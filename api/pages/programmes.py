@@ -18,16 +18,14 @@ from pydantic import Field
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from api import access
+from api import access, idempotency
 from api.auth import CurrentUser, User, now_utc
 from api.deps import AppState, State
-from api.errors import key_reused
 from api.forms import Form, KeyedForm, fresh_key, read_form
 from api.pages.admin import Done
 from api.pages.submit import run
 from api.routes.programmes import MAX_BODY_BYTES, code_taken, refused
 from api.web import render
-from records import idempotency as claims
 from records import programmes
 from records.programme_file import CODE_LOC, FileError, ProgrammeFileError, locate, parse
 
@@ -126,16 +124,12 @@ async def confirm(request: Request, state: State, user: CurrentUser) -> Response
 
         def write(session: Session) -> None:
             digest = hashlib.sha256(content).hexdigest()
-            try:
-                first = claims.claim(
-                    session,
-                    scope=f"programme-page:{user.id}",
-                    key=str(data.form_id),
-                    fingerprint=digest,
-                    now=now_utc(),
-                )
-            except claims.KeyReused:
-                raise key_reused() from None
+            first = idempotency.claim(
+                session,
+                scope=f"programme-page:{user.id}",
+                key=str(data.form_id),
+                fingerprint=digest,
+            )
             if not first:
                 return  # a double submit: created once
             try:
