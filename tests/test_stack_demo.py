@@ -31,7 +31,7 @@ def demo(up: Up) -> Iterator[Up]:  # noqa: F811
 
 def wait_for(stack: Up, text: str) -> None:
     deadline = time.monotonic() + DEMO_TIMEOUT_S
-    while text not in stack.output():
+    while text not in stack.printed():
         assert stack.process is not None and stack.process.poll() is None, stack.output()
         assert time.monotonic() < deadline, f"no « {text} » in:\n{stack.output()}"
         time.sleep(0.5)
@@ -50,11 +50,12 @@ async def test_the_demo_fills_the_pages(demo: Up, browser: Browser) -> None:
     demo.start()
     demo.wait_ready()
     wait_for(demo, "Démonstration prête")
-    assert re.search(rf"Démonstration prête : {JOURNEYS} parcours \(", demo.output())
+    ready = re.search(rf"Démonstration prête : {JOURNEYS} parcours \(.*, dont (\d+) bloqués", demo.printed())
+    assert ready, demo.output()
     figures = overview(demo)
     assert figures["journeys"] == JOURNEYS, figures
     assert figures["cheques_issued"] > 0 and figures["cheques_redeemed"] > 0, figures
-    stalled = int(re.search(r"dont (\d+) bloqués", demo.output())[1])  # type: ignore[index]
+    stalled = int(ready[1])
     assert stalled > 0
 
     context = await browser.new_context(base_url=demo.api, viewport=SMALL_SCREEN, locale="fr-FR")

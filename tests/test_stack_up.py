@@ -73,7 +73,7 @@ class Up:
                 healthy = httpx.get(f"{self.api}/api/v1/health", timeout=2).status_code == 200
             except httpx.TransportError:
                 healthy = False
-            if healthy and "passnum est prêt" in self.output():
+            if healthy and "passnum est prêt" in self.printed():
                 return
             time.sleep(0.2)
         pytest.fail(f"passnum up not answering after {STARTUP_TIMEOUT_S} s:\n{self.output()}")
@@ -111,8 +111,13 @@ class Up:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    def printed(self) -> str:
+        """Everything the stack printed: what a test looks for may be followed by many log lines."""
+        return self.log.read_text(errors="replace")
+
     def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        """The tail, for failure messages."""
+        return self.printed()[-4000:]
 
 
 @pytest.fixture
