@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
-from records.db import SessionFactory
+from records.db import SessionFactory, begin_write
 from records.models import MailboxMessage
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,10 @@ def insert_mail(session: Session, raw: bytes, *, mail_from: str, recipients: lis
     same Message-ID is filed already: the mailbox folds it as a mail client does. That copy
     is the one a sender sends again when it died between the server's acceptance and its
     own record (notifications.delivery: one Message-ID per notice and address, the same on
-    every attempt). Returns whether the mail was filed. The caller commits."""
+    every attempt). Returns whether the mail was filed. The caller commits; call it first
+    in the session (it reads then writes: it takes the write lock first)."""
     values = _values(raw, mail_from, recipients)
+    begin_write(session)
     if (
         values["message_id"] is not None
         and session.exec(

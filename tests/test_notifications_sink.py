@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from api.security_headers import MAIL_POLICY
-from notifications.sender import Outgoing, SmtpSender, TemporaryFailure
+from notifications.sender import MailboxSender, Outgoing, SmtpSender, TemporaryFailure
 from notifications.sink import list_mails, read_mail, start_sink, store_mail
 from records.db import SessionFactory, make_engine, session_factory
 from tests.fixtures.api import DEMO_EMAILS, Stack, login
@@ -63,6 +63,18 @@ async def test_a_mail_sent_again_is_filed_once(seeded_sqlite_sessions: SessionFa
     with seeded_sqlite_sessions() as session:
         mails = list_mails(session)
     assert sorted(m.message_id or "" for m in mails) == [MAIL.message_id, other.message_id]
+
+
+async def test_mail_writers_at_once_all_file(seeded_sqlite_sessions: SessionFactory) -> None:
+    """Filing reads (is the Message-ID filed?) then writes: on SQLite the writers take the
+    write lock first, else one whose snapshot another has overtaken fails at once
+    ("database is locked") instead of waiting its turn."""
+    sender = MailboxSender(seeded_sqlite_sessions)
+    mails = [replace(MAIL, message_id=f"<m{i}@passnum.test>") for i in range(120)]
+    await asyncio.gather(*(sender.send(m) for m in mails))
+    with seeded_sqlite_sessions() as session:
+        filed = list_mails(session, limit=1000)
+    assert sorted(m.message_id or "" for m in filed) == sorted(m.message_id for m in mails)
 
 
 async def test_a_mailbox_out_of_reach_refuses_for_now(tmp_path: Path) -> None:

@@ -50,7 +50,9 @@ async def test_the_demo_fills_the_pages(demo: Up, browser: Browser) -> None:
     demo.start()
     demo.wait_ready()
     wait_for(demo, "Démonstration prête")
-    ready = re.search(rf"Démonstration prête : {JOURNEYS} parcours \(.*, dont (\d+) bloqués", demo.printed())
+    ready = re.search(
+        rf"Démonstration prête : {JOURNEYS} parcours \(.*, dont (\d+) bloqués", demo.printed()
+    )
     assert ready, demo.output()
     figures = overview(demo)
     assert figures["journeys"] == JOURNEYS, figures
