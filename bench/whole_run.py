@@ -33,11 +33,11 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import func, select
@@ -47,6 +47,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
@@ -94,6 +95,8 @@ REFERRER = c.Actor(Role.SOCIAL_WORKER, "whole-run")
 TIMER_MARGIN = timedelta(seconds=2)
 SKIP_STEP = timedelta(days=1)  # the longest clock move in one call
 SKIP_TIMEOUT = timedelta(minutes=10)  # for one call (its timers' workflow tasks included)
+RPC_ATTEMPTS = 8  # of one Update whose RPC broke (RealRun._retrying)
+T = TypeVar("T")
 
 
 def _duration(delta: timedelta) -> Duration:
@@ -264,6 +267,7 @@ class RealRun:
             for i, p in enumerate(self.plans)
         ]
         self.updates = 0
+        self.rpc_retries = 0  # calls sent again after a broken RPC (same update id)
         self.refusals: Counter[str] = Counter()
         self.skip_seconds = 0.0  # wall time in clock moves (the timers they fire run then)
 
@@ -343,7 +347,8 @@ class RealRun:
                 print(
                     f"  {day.strftime('%d/%m/%Y')}: {self.updates} updates, "
                     f"{time.perf_counter() - started:.0f} s (clock moves "
-                    f"{self.skip_seconds:.0f} s), CPU {sum(os.times()[:2]):.0f} s",
+                    f"{self.skip_seconds:.0f} s), CPU {sum(os.times()[:2]):.0f} s"
+                    + (f", {self.rpc_retries} calls sent again" if self.rpc_retries else ""),
                     flush=True,
                 )
         drive = time.perf_counter() - started
@@ -419,17 +424,38 @@ class RealRun:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         self.updates += 1
-        await self.client.execute_update_with_start_workflow(
-            c.U_CONFIRM_REFERRAL,
-            c.ConfirmReferral(REFERRER),
-            start_workflow_operation=operation,
-            result_type=c.JourneyStatus,
+        await self._retrying(
+            lambda: self.client.execute_update_with_start_workflow(
+                c.U_CONFIRM_REFERRAL,
+                c.ConfirmReferral(REFERRER),
+                start_workflow_operation=operation,
+                id=f"referral-{person.journey_id}",
+                result_type=c.JourneyStatus,
+            )
         )
         person.handle = await operation.workflow_handle()
 
     async def _update(self, handle: WorkflowHandle[Any, Any], name: str, arg: object) -> Any:
         self.updates += 1
-        return await handle.execute_update(name, arg, result_type=c.JourneyStatus)
+        update_id = str(uuid.uuid4())
+        return await self._retrying(
+            lambda: handle.execute_update(name, arg, id=update_id, result_type=c.JourneyStatus)
+        )
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` again when its RPC broke (the time-skipping server under heavy load has
+        answered an update-with-start with an internal error, a NullPointerException in
+        its waitForUpdateResponse): each call carries a fixed update id, so a call that
+        did reach the workflow is answered with its outcome, never applied twice."""
+        for attempt in range(RPC_ATTEMPTS):
+            try:
+                return await call()
+            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                if attempt == RPC_ATTEMPTS - 1:
+                    raise
+                self.rpc_retries += 1
+                await asyncio.sleep(2.0 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _session(
         self, person: Person, handle: WorkflowHandle[Any, Any], cheques: int, day: date
@@ -453,7 +479,12 @@ class RealRun:
             serials=person.serials[spent : spent + take],
         )
         self.updates += 1
-        await handle.execute_update(c.U_LOG_SESSION, request, result_type=c.SessionReceipt)
+        update_id = str(uuid.uuid4())
+        await self._retrying(
+            lambda: handle.execute_update(
+                c.U_LOG_SESSION, request, id=update_id, result_type=c.SessionReceipt
+            )
+        )
         person.left -= take
 
 
