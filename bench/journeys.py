@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import exists, or_
+from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
@@ -44,6 +46,7 @@ from bench.sink import wait_listening
 from config import Settings
 from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
+from records.models import DeliveryStatus, MailDelivery, NotificationOutbox, OutboxStatus
 from records.seed import seed_default_programme
 from stack.devserver import DEV_SERVER_ARGS, WAL_PRAGMAS, search_attribute_keys
 from stack.topology import People, cpu_seconds, free_port, launch, seed_people, slip_of
@@ -168,6 +171,36 @@ class AppDriver:
         if receipt["status"]["outcome"] != "COMPLETED":
             raise RuntimeError(f"journey {jid} did not complete")
 
+    async def mailed(self, within: float = 300) -> None:
+        """Until every notice of the journeys is sent (the worker sends them after the
+        answers: their cost belongs to the app's phase, not to the next bare one)."""
+        deadline = time.monotonic() + within
+        while await asyncio.to_thread(unsent_notices, self.db_url):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"notices still unsent after {within} s")
+            await asyncio.sleep(0.1)
+
+
+def unsent_notices(db_url: str) -> int:
+    """Outbox rows with a mail still to send (not planned yet, or planned and pending)."""
+    sendable = or_(
+        ~exists().where(col(MailDelivery.outbox_id) == col(NotificationOutbox.id)),
+        exists().where(
+            col(MailDelivery.outbox_id) == col(NotificationOutbox.id),
+            col(MailDelivery.status) == DeliveryStatus.PENDING.value,
+        ),
+    )
+    engine = _engines.get(db_url) or _engines.setdefault(db_url, make_engine(db_url))
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count())
+            .select_from(NotificationOutbox)
+            .where(col(NotificationOutbox.status) == OutboxStatus.PENDING.value, sendable)
+        ).one()
+
+
+_engines: dict[str, Any] = {}
+
 
 class BareDriver:
     def __init__(self, client: Client, task_queue: str) -> None:
@@ -217,9 +250,14 @@ class Phase:
         self.cpu = dict.fromkeys(pids, 0.0)
         self.rates: list[float] = []
 
-    async def run(self, make, count: int, concurrency: int) -> None:  # type: ignore[no-untyped-def]
+    async def run(self, make, count: int, concurrency: int, settle=None) -> None:  # type: ignore[no-untyped-def]
+        """`count` journeys; then `settle()` (the app's mails sent), in the phase's time."""
         before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        seconds = await run_many(make, count, concurrency)
+        started = time.perf_counter()
+        await run_many(make, count, concurrency)
+        if settle is not None:
+            await settle()
+        seconds = time.perf_counter() - started
         for name, pid in self.pids.items():
             self.cpu[name] += cpu_seconds(pid) - before[name]
         self.journeys += count
@@ -313,7 +351,7 @@ async def main(
             app_phase, bare_phase = Phase(pids), Phase(pids)
             per_round = max(1, journeys // rounds)
             for _ in range(rounds):
-                await app_phase.run(app.journey, per_round, concurrency)
+                await app_phase.run(app.journey, per_round, concurrency, app.mailed)
                 await bare_phase.run(bare.journey, per_round, concurrency)
             app_rate, bare_rate = app_phase.rate, bare_phase.rate
             print(

@@ -38,7 +38,7 @@ EventKey = tuple[str, int]  # (journey id, seq)
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    senders: int = 4  # events sent at once
+    senders: int = 8  # events sent at once
     sweep_every: timedelta = timedelta(seconds=15)
     # A row younger than this is its recording worker's to send (told by `notify`).
     sweep_after: timedelta = timedelta(seconds=30)
