@@ -1,7 +1,7 @@
 """Benchmark: whole journeys through the HTTP API against the engine's own floor.
 
     python -m bench.journeys [--journeys 120] [--rounds 4] [--concurrency 12] [--open 2000]
-                             [--no-search-attributes] [--no-eager]
+                             [--no-search-attributes]
 
 In one process, on one Temporal dev server (SQLite file, WAL), prints:
 (a) journeys/s for full journeys (referral → assessment → booklet → orientation →
@@ -48,7 +48,7 @@ from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
 from records.models import DeliveryStatus, MailDelivery, NotificationOutbox, OutboxStatus
 from records.seed import seed_default_programme
-from stack.devserver import DEV_SERVER_ARGS, WAL_PRAGMAS, search_attribute_keys
+from stack.devserver import WAL_PRAGMAS, search_attribute_keys
 from stack.topology import People, cpu_seconds, free_port, launch, seed_people, slip_of
 from temporal_client import data_converter
 from worker import MAX_CACHED_WORKFLOWS
@@ -57,14 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 UPDATES_PER_JOURNEY = 10  # referral, assessment, booklet, orientation, answer, 5 sessions
 
 
-async def start_dev_server(folder: Path, *, eager: bool = True) -> WorkflowEnvironment:
+async def start_dev_server(folder: Path) -> WorkflowEnvironment:
     """The Temporal dev server on a SQLite file in WAL mode, with passnum's search
-    attributes and eager activities, as `passnum up` runs it (stack/devserver.py);
-    `eager=False`: activities dispatched through a poll only (the server's default)."""
+    attributes, as `passnum up` runs it (stack/devserver.py)."""
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         dev_server_database_filename=str(folder / "temporal.db"),
-        dev_server_extra_args=list(DEV_SERVER_ARGS if eager else WAL_PRAGMAS),
+        dev_server_extra_args=list(WAL_PRAGMAS),
         search_attributes=search_attribute_keys(),
         data_converter=data_converter(Settings()),
     )
@@ -285,7 +284,6 @@ async def main(
     rounds: int,
     open_journeys: int,
     search_attributes: bool,
-    eager: bool = True,
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-"))
     db_url = f"sqlite:///{tmp / 'passnum.db'}"
@@ -295,7 +293,7 @@ async def main(
         seed_default_programme(session)
         people = seed_people(session, Settings().programme_code, datetime.now(UTC))
         session.commit()
-    env = await start_dev_server(tmp, eager=eager)
+    env = await start_dev_server(tmp)
     address = env.client.service_client.config.target_host
     settings = Settings(
         database_url=db_url,
@@ -428,12 +426,6 @@ if __name__ == "__main__":
         dest="search_attributes",
         help="journeys without search attributes (to see what upserting them costs)",
     )
-    parser.add_argument(
-        "--no-eager",
-        action="store_false",
-        dest="eager",
-        help="a dev server without eager activities (to see what they buy)",
-    )
     parser.add_argument("--open", type=int, default=2000, dest="open_journeys")
     ns = parser.parse_args()
     asyncio.run(
@@ -443,6 +435,5 @@ if __name__ == "__main__":
             ns.rounds,
             ns.open_journeys,
             ns.search_attributes,
-            ns.eager,
         )
     )

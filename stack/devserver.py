@@ -30,15 +30,6 @@ WAL_PRAGMAS: tuple[str, ...] = (
     "--sqlite-pragma",
     "synchronous=normal",
 )
-# An activity scheduled by a workflow task goes back to the worker in the answer to that
-# task's completion (after the server stored it), not through a poll: one round trip less
-# per record activity (bench.journeys --no-eager measures it). Production's cluster sets
-# the same key (deploy/temporal-dynamic-config.yaml).
-EAGER_ACTIVITIES: tuple[str, ...] = (
-    "--dynamic-config-value",
-    "system.enableActivityEagerExecution=true",
-)
-DEV_SERVER_ARGS: tuple[str, ...] = (*WAL_PRAGMAS, *EAGER_ACTIVITIES)
 
 _KEY_FACTORIES: dict[str, Callable[[str], SearchAttributeKey]] = {
     "Keyword": SearchAttributeKey.for_keyword,
@@ -146,7 +137,7 @@ class DevServer:
             "start-dev",
             "--db-filename",
             str(self.db_file),
-            *DEV_SERVER_ARGS,
+            *WAL_PRAGMAS,
             "--ip",
             self.host,
             "--port",

@@ -39,7 +39,7 @@ from domain.stages import DeclineReason, Stage
 from domain.validity import paris_day
 from records.db import make_engine, migrate, session_factory
 from records.seed import seed_default_programme
-from stack.devserver import DEV_SERVER_ARGS, search_attribute_keys, temporal_binary
+from stack.devserver import WAL_PRAGMAS, search_attribute_keys, temporal_binary
 from tests.fixtures.temporal import (
     COORDINATOR,
     MEDIATION,
@@ -237,7 +237,7 @@ async def main(names: list[str], suffix: str) -> None:
             env = await WorkflowEnvironment.start_local(
                 dev_server_existing_path=str(temporal_binary()),
                 dev_server_database_filename=f"{tmp}/temporal.db",
-                dev_server_extra_args=list(DEV_SERVER_ARGS),
+                dev_server_extra_args=list(WAL_PRAGMAS),
                 data_converter=pydantic_data_converter,
                 search_attributes=search_attribute_keys(),
             )
