@@ -34,8 +34,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import exists, or_
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
@@ -45,8 +44,9 @@ from bench.bare import BARE_WORKFLOW
 from bench.sink import wait_listening
 from config import Settings
 from domain.validity import paris_day
+from notifications.outbox_dispatch import mail_to_send
 from records.db import make_engine, migrate, session_factory
-from records.models import DeliveryStatus, MailDelivery, NotificationOutbox, OutboxStatus
+from records.models import NotificationOutbox
 from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys
 from stack.topology import People, cpu_seconds, free_port, launch, seed_people, slip_of
@@ -181,20 +181,10 @@ class AppDriver:
 
 
 def unsent_notices(db_url: str) -> int:
-    """Outbox rows with a mail still to send (not planned yet, or planned and pending)."""
-    sendable = or_(
-        ~exists().where(col(MailDelivery.outbox_id) == col(NotificationOutbox.id)),
-        exists().where(
-            col(MailDelivery.outbox_id) == col(NotificationOutbox.id),
-            col(MailDelivery.status) == DeliveryStatus.PENDING.value,
-        ),
-    )
     engine = _engines.get(db_url) or _engines.setdefault(db_url, make_engine(db_url))
     with Session(engine) as session:
         return session.exec(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(col(NotificationOutbox.status) == OutboxStatus.PENDING.value, sendable)
+            select(func.count()).select_from(NotificationOutbox).where(mail_to_send())
         ).one()
 
 

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, or_
+from sqlalchemy import ColumnElement, and_, exists, or_, true
 from sqlmodel import col, select
 
 from notifications.delivery import Busy, Deliveries
@@ -139,25 +139,33 @@ class OutboxDispatcher:
     # ---- sweeping ----
 
     def unsent(self, now: datetime) -> list[EventKey]:
-        """Events with notices nobody is sending: an outbox row still pending, older than
-        `sweep_after`, not planned yet or with a delivery to send now whose lease is free
-        (a row waiting only for a digest is not this dispatcher's)."""
-        of_notice = col(MailDelivery.outbox_id) == col(NotificationOutbox.id)
-        sendable = exists().where(
-            of_notice,
-            col(MailDelivery.status) == DeliveryStatus.PENDING.value,
-            or_(col(MailDelivery.claimed_until).is_(None), col(MailDelivery.claimed_until) <= now),
-        )
-        planned = exists().where(of_notice)
+        """Events with notices nobody is sending: `mail_to_send(now)`, the row older than
+        `sweep_after` (a younger one is its recording worker's)."""
         with self.deliveries.sessions() as session:
             keys = session.exec(
                 select(NotificationOutbox.idempotency_key)
                 .where(
-                    NotificationOutbox.status == OutboxStatus.PENDING.value,
+                    mail_to_send(now),
                     col(NotificationOutbox.journey_id).is_not(None),
-                    NotificationOutbox.created_at <= now - self.settings.sweep_after,
-                    or_(~planned, sendable),
+                    col(NotificationOutbox.created_at) <= now - self.settings.sweep_after,
                 )
                 .order_by(col(NotificationOutbox.id))
             ).all()
         return list(dict.fromkeys(event_key(k) for k in keys))
+
+
+def mail_to_send(now: datetime | None = None) -> ColumnElement[bool]:
+    """Outbox rows still pending with a mail to send: not planned yet, or with a delivery
+    to send now (whose lease is free at `now`, when given). A row waiting only for a
+    digest is not one."""
+    of_notice = col(MailDelivery.outbox_id) == col(NotificationOutbox.id)
+    pending = col(MailDelivery.status) == DeliveryStatus.PENDING.value
+    free = (
+        or_(col(MailDelivery.claimed_until).is_(None), col(MailDelivery.claimed_until) <= now)
+        if now is not None
+        else true()
+    )
+    return and_(
+        col(NotificationOutbox.status) == OutboxStatus.PENDING.value,
+        or_(~exists().where(of_notice), exists().where(of_notice, pending, free)),
+    )
