@@ -17,6 +17,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -48,6 +49,7 @@ from domain.statements import (
     StatementsInput,
 )
 from notifications.delivery import MailSettings
+from notifications.outbox_dispatch import OutboxDispatcher
 from notifications.sender import MailboxSender, SmtpSender
 from records.db import is_sqlite, make_engine, session_factory
 from temporal_client import connect, worker_client
@@ -91,6 +93,19 @@ def precompile_workflows() -> None:
         log.info("workflow bytecode not written: %s", err)
 
 
+class PassnumWorker(Worker):
+    """A Temporal worker that also runs the outbox dispatcher (notices of recorded events,
+    notifications.outbox_dispatch) for as long as it runs, `run()` or `async with`."""
+
+    def __init__(self, *args: Any, dispatcher: OutboxDispatcher, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dispatcher = dispatcher
+
+    async def run(self) -> None:
+        async with self.dispatcher.running():
+            await super().run()
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -114,7 +129,8 @@ def build_worker(
     if statements is None:
         statements = StatementActivities(sessions)
     ledger = ledger or LedgerActivities(activities._sessions)
-    return Worker(
+    activities.tell_recorded(notifications.outbox.notify)
+    return PassnumWorker(
         worker_client(client),
         task_queue=task_queue,
         workflows=[
@@ -133,6 +149,7 @@ def build_worker(
         activity_executor=executor,
         workflow_runner=sandbox_runner(),
         max_cached_workflows=max_cached_workflows,
+        dispatcher=notifications.outbox,
     )
 
 

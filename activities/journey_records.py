@@ -56,6 +56,12 @@ class JourneyActivities:
         self._write_turn: AbstractContextManager[Any] = (
             threading.Lock() if serialise_writes else nullcontext()
         )
+        self._tell: Callable[[str, int], None] | None = None
+
+    def tell_recorded(self, callback: Callable[[str, int], None]) -> None:
+        """`callback(journey_id, seq)` once an event with notices is recorded (the worker's
+        outbox dispatcher: notifications.outbox_dispatch)."""
+        self._tell = callback
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -96,8 +102,16 @@ class JourneyActivities:
                         events[0].journey_id,
                         ",".join(str(e.seq) for e in events),
                     )
+                    self._tell_dispatcher(events)
                     return
             raise
+        self._tell_dispatcher(events)
+
+    def _tell_dispatcher(self, events: list[JourneyEvent]) -> None:
+        if self._tell is not None:
+            for event in events:
+                if event.notices:
+                    self._tell(event.journey_id, event.seq)
 
     @activity.defn(name=ACTIVITY_ALLOCATE_BOOKLET)
     def allocate_booklet_number(self, req: BookletAllocation) -> int:

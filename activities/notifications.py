@@ -30,6 +30,7 @@ from domain.mail import (
 from notifications.account_mail import send_account_mail
 from notifications.delivery import Busy, Deliveries, MailSettings
 from notifications.digest import Digests, digest_addresses
+from notifications.outbox_dispatch import DispatchSettings, OutboxDispatcher
 from notifications.sender import Sender, TemporaryFailure
 from records.db import SessionFactory
 
@@ -42,9 +43,13 @@ class NotificationActivities:
         mail: MailSettings,
         *,
         serialise_writes: bool = False,
+        dispatch: DispatchSettings | None = None,
     ) -> None:
         self.deliveries = Deliveries(sessions, sender, mail, serialise_writes=serialise_writes)
         self.digests = Digests(self.deliveries)
+        # Journey notices go out through it; `deliver_notices` serves the journeys
+        # recorded before (workflows.journey: PATCH_DELIVER_FROM_OUTBOX).
+        self.outbox = OutboxDispatcher(self.deliveries, dispatch)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.deliver_notices, self.plan_digests, self.send_digest, self.send_account_mail]

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlmodel import Session, func, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
@@ -43,7 +44,9 @@ from bench.bare import BARE_WORKFLOW
 from bench.sink import wait_listening
 from config import Settings
 from domain.validity import paris_day
+from notifications.outbox_dispatch import mail_to_send
 from records.db import make_engine, migrate, session_factory
+from records.models import NotificationOutbox
 from records.seed import seed_default_programme
 from stack.devserver import WAL_PRAGMAS, search_attribute_keys
 from stack.topology import People, cpu_seconds, free_port, launch, seed_people, slip_of
@@ -167,6 +170,26 @@ class AppDriver:
         if receipt["status"]["outcome"] != "COMPLETED":
             raise RuntimeError(f"journey {jid} did not complete")
 
+    async def mailed(self, within: float = 300) -> None:
+        """Until every notice of the journeys is sent (the worker sends them after the
+        answers: their cost belongs to the app's phase, not to the next bare one)."""
+        deadline = time.monotonic() + within
+        while await asyncio.to_thread(unsent_notices, self.db_url):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"notices still unsent after {within} s")
+            await asyncio.sleep(0.1)
+
+
+def unsent_notices(db_url: str) -> int:
+    engine = _engines.get(db_url) or _engines.setdefault(db_url, make_engine(db_url))
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).select_from(NotificationOutbox).where(mail_to_send())
+        ).one()
+
+
+_engines: dict[str, Any] = {}
+
 
 class BareDriver:
     def __init__(self, client: Client, task_queue: str) -> None:
@@ -216,9 +239,14 @@ class Phase:
         self.cpu = dict.fromkeys(pids, 0.0)
         self.rates: list[float] = []
 
-    async def run(self, make, count: int, concurrency: int) -> None:  # type: ignore[no-untyped-def]
+    async def run(self, make, count: int, concurrency: int, settle=None) -> None:  # type: ignore[no-untyped-def]
+        """`count` journeys; then `settle()` (the app's mails sent), in the phase's time."""
         before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        seconds = await run_many(make, count, concurrency)
+        started = time.perf_counter()
+        await run_many(make, count, concurrency)
+        if settle is not None:
+            await settle()
+        seconds = time.perf_counter() - started
         for name, pid in self.pids.items():
             self.cpu[name] += cpu_seconds(pid) - before[name]
         self.journeys += count
@@ -241,7 +269,11 @@ def start_worker(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
 
 
 async def main(
-    journeys: int, concurrency: int, rounds: int, open_journeys: int, search_attributes: bool
+    journeys: int,
+    concurrency: int,
+    rounds: int,
+    open_journeys: int,
+    search_attributes: bool,
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="passnum-bench-"))
     db_url = f"sqlite:///{tmp / 'passnum.db'}"
@@ -307,7 +339,7 @@ async def main(
             app_phase, bare_phase = Phase(pids), Phase(pids)
             per_round = max(1, journeys // rounds)
             for _ in range(rounds):
-                await app_phase.run(app.journey, per_round, concurrency)
+                await app_phase.run(app.journey, per_round, concurrency, app.mailed)
                 await bare_phase.run(bare.journey, per_round, concurrency)
             app_rate, bare_rate = app_phase.rate, bare_phase.rate
             print(
@@ -387,5 +419,11 @@ if __name__ == "__main__":
     parser.add_argument("--open", type=int, default=2000, dest="open_journeys")
     ns = parser.parse_args()
     asyncio.run(
-        main(ns.journeys, ns.concurrency, ns.rounds, ns.open_journeys, ns.search_attributes)
+        main(
+            ns.journeys,
+            ns.concurrency,
+            ns.rounds,
+            ns.open_journeys,
+            ns.search_attributes,
+        )
     )

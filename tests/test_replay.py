@@ -7,7 +7,8 @@ code before the patches of workflows/journey.py, the `_v2` ones from the code wi
 `_notified` from `record_notified` (notice delivery), `expired_v3` and `locked` from
 `record_secured` (a change of structure told to the previous one; booklet lock/unlock);
 `lost` from `record_lost` (a booklet declared lost and replaced); `erased` from
-`record_erased` (the person's data erased on request).
+`record_erased` (the person's data erased on request); `_outbox` from `record_outbox`
+(notices sent by the worker's outbox dispatcher, no delivery activity).
 
 All were recorded before the payload codec (plain JSON payloads) and replay with passnum's
 converter (temporal_client.data_converter), whose codec passes them through; a history
@@ -45,6 +46,7 @@ from temporal_client import data_converter
 from worker import sandbox_runner
 from workflows.journey import (
     PATCH_CHANGED_SEARCH_ATTRIBUTES,
+    PATCH_DELIVER_FROM_OUTBOX,
     PATCH_DELIVER_NOTICES,
     PATCH_ERASE_ON_REQUEST,
     PATCH_LOST_BOOKLET,
@@ -149,6 +151,26 @@ def test_notices_are_now_delivered_and_older_journeys_replay_without_it(name: st
     assert new[ACTIVITY_RECORD_EVENT] + new[ACTIVITY_RECORD_EVENTS] == events_old
 
 
+@pytest.mark.parametrize(
+    ("old_name", "name"),
+    [("completed_notified", "completed_outbox"), ("expired_v3", "expired_outbox")],
+)
+def test_notices_now_leave_through_the_outbox_and_older_journeys_replay_with_activities(
+    old_name: str, name: str
+) -> None:
+    """The same journey recorded since `deliver-from-outbox` starts no delivery activity
+    (the worker's dispatcher sends the notices) and records the same events; its history
+    is shorter by each delivery's activity and workflow task."""
+    old, new = _commands(old_name), _commands(name)
+    assert f"patch:{PATCH_DELIVER_FROM_OUTBOX}" not in old and old[ACTIVITY_DELIVER_NOTICES] >= 1
+    assert new[f"patch:{PATCH_DELIVER_FROM_OUTBOX}"] == 1
+    assert new[ACTIVITY_DELIVER_NOTICES] == 0
+    assert f"patch:{PATCH_DELIVER_NOTICES}" not in new
+    events_old = old[ACTIVITY_RECORD_EVENT] + old[ACTIVITY_RECORD_EVENTS]
+    assert new[ACTIVITY_RECORD_EVENT] + new[ACTIVITY_RECORD_EVENTS] == events_old
+    assert len(_load(name).events) < len(_load(old_name).events)
+
+
 def _updates(name: str) -> Counter[str]:
     seen: Counter[str] = Counter()
     for event in json.loads((HERE / f"{name}.json").read_text())["events"]:
@@ -196,6 +218,8 @@ PAIRS = [
     ("completed_v2", "completed_notified", PATCH_DELIVER_NOTICES),
     ("expired_v2", "expired_notified", PATCH_DELIVER_NOTICES),
     ("expired_notified", "expired_v3", PATCH_NOTIFY_STRUCTURE_CHANGE),
+    ("completed_notified", "completed_outbox", PATCH_DELIVER_FROM_OUTBOX),
+    ("expired_v3", "expired_outbox", PATCH_DELIVER_FROM_OUTBOX),
 ]
 # Patches of a new Update only: no older history runs it, so only the new history guards
 # them (taking the old branch there fails). The older ones replay as they are (above).
@@ -208,6 +232,7 @@ PATCHES = {
     PATCH_NOTIFY_STRUCTURE_CHANGE,
     PATCH_LOST_BOOKLET,
     PATCH_ERASE_ON_REQUEST,
+    PATCH_DELIVER_FROM_OUTBOX,
 }
 
 

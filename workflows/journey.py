@@ -110,6 +110,10 @@ PATCH_LOST_BOOKLET = "lost-booklet"
 # The person's data erased on request (U_ERASE_ON_REQUEST: close if open, then anonymise at
 # once instead of after the retention period). A new Update, guarded like the lost booklet.
 PATCH_ERASE_ON_REQUEST = "erase-on-request"
+# Notices sent by the worker's outbox dispatcher, told by the record activity once the
+# event is recorded (notifications.outbox_dispatch), instead of a delivery activity per
+# event: no activity task, no workflow task for its completion, nothing to wait for.
+PATCH_DELIVER_FROM_OUTBOX = "deliver-from-outbox"
 _DELIVERY_TIMEOUT = timedelta(seconds=60)  # below notifications' delivery lease (90 s)
 
 # Records and notices must eventually land: retry forever, backing off to a minute.
@@ -529,9 +533,11 @@ class JourneyWorkflow:
 
     def _deliver(self, events: Sequence[JourneyEvent]) -> None:
         """Start sending the notices of events just recorded (patched: histories recorded
-        before it replay without these activities)."""
+        before it replay without these activities), unless the outbox dispatcher does."""
         for event in events:
-            if not event.notices or not workflow.patched(PATCH_DELIVER_NOTICES):
+            if not event.notices or workflow.patched(PATCH_DELIVER_FROM_OUTBOX):
+                continue
+            if not workflow.patched(PATCH_DELIVER_NOTICES):
                 continue
             self._deliveries += 1
             handle = workflow.start_activity(

@@ -1,0 +1,48 @@
+"""Record the same scripted journeys as record_notified.py with the notices sent by the
+worker's outbox dispatcher (patch "deliver-from-outbox"), under new names, keeping the
+older histories as they are:
+
+    .venv/bin/python -m tests.histories.record_outbox     # from the repository root
+
+Writes completed_outbox.json and expired_outbox.json: the same journeys without a single
+delivery activity (the worker's default mailbox sender files the mails in the throwaway
+database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from tests.fixtures.temporal import time_skipping_binary
+from tests.histories.record import HERE, completed, expired, record_histories
+
+
+def _no_delivery(history: WorkflowHistory) -> None:
+    names = {e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events}
+    assert "deliver_notices" not in names, "a delivery activity in the history"
+
+
+async def main() -> None:
+    if (HERE / "completed_outbox.json").exists():
+        raise SystemExit("completed_outbox.json exists: record under a new name")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_binary()),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await record_histories(
+            env,
+            [("completed_outbox", completed), ("expired_outbox", expired)],
+            seeded=True,
+            check=_no_delivery,
+        )
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
