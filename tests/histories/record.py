@@ -215,6 +215,27 @@ async def record_histories(
             engine.dispose()
 
 
+async def record_time_skipping(
+    scenarios: list[tuple[str, Scenario]],
+    *,
+    seeded: bool = True,
+    check: Callable[[WorkflowHistory], None] | None = None,
+) -> None:
+    """`record_histories` on a time-skipping server of its own, refusing to overwrite a
+    history already recorded (a new one gets a new name)."""
+    for name, _ in scenarios:
+        if (HERE / f"{name}.json").exists():
+            raise SystemExit(f"{name}.json exists: record under a new name")
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(time_skipping_binary()),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await record_histories(env, scenarios, seeded=seeded, check=check)
+    finally:
+        await env.shutdown()
+
+
 async def main(names: list[str], suffix: str) -> None:
     for name in names:
         if name not in TIME_SKIPPING and name not in DEV_SERVER:
@@ -224,14 +245,7 @@ async def main(names: list[str], suffix: str) -> None:
     skipping = [(n, TIME_SKIPPING[n]) for n in names if n in TIME_SKIPPING]
     dev = [(n, DEV_SERVER[n]) for n in names if n in DEV_SERVER]
     if skipping:
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(time_skipping_binary()),
-            data_converter=pydantic_data_converter,
-        )
-        try:
-            await record_histories(env, [(n + suffix, f) for n, f in skipping])
-        finally:
-            await env.shutdown()
+        await record_time_skipping([(n + suffix, f) for n, f in skipping], seeded=False)
     if dev:
         with tempfile.TemporaryDirectory() as tmp:
             env = await WorkflowEnvironment.start_local(

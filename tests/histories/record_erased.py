@@ -15,8 +15,6 @@ import asyncio
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain import contracts as c
 from domain.validity import paris_day
@@ -24,9 +22,8 @@ from tests.fixtures.temporal import (
     REFERRER,
     Journeys,
     session_request,
-    time_skipping_binary,
 )
-from tests.histories.record import HERE, record_histories
+from tests.histories.record import record_time_skipping
 
 
 async def erased(j: Journeys) -> WorkflowHandle[Any, Any]:
@@ -43,16 +40,7 @@ async def erased(j: Journeys) -> WorkflowHandle[Any, Any]:
 
 
 async def main() -> None:
-    if (HERE / "erased.json").exists():
-        raise SystemExit("erased.json exists: record under a new name")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await record_histories(env, [("erased", erased)], seeded=True)
-    finally:
-        await env.shutdown()
+    await record_time_skipping([("erased", erased)])
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ import contextlib
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain import contracts as c
 from domain.stages import ChequeStatus, LossReason
@@ -30,9 +28,8 @@ from tests.fixtures.temporal import (
     Journeys,
     entry_assessment,
     session_request,
-    time_skipping_binary,
 )
-from tests.histories.record import HERE, record_histories
+from tests.histories.record import record_time_skipping
 
 
 async def lost(j: Journeys) -> WorkflowHandle[Any, Any]:
@@ -60,16 +57,7 @@ async def lost(j: Journeys) -> WorkflowHandle[Any, Any]:
 
 
 async def main() -> None:
-    if (HERE / "lost.json").exists():
-        raise SystemExit("lost.json exists: record under a new name")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await record_histories(env, [("lost", lost)], seeded=True)
-    finally:
-        await env.shutdown()
+    await record_time_skipping([("lost", lost)])
 
 
 if __name__ == "__main__":

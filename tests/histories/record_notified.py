@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from tests.fixtures.temporal import time_skipping_binary
-from tests.histories.record import completed, expired, record_histories
+from tests.histories.record import completed, expired, record_time_skipping
 
 
 def _delivers(history: WorkflowHistory) -> None:
@@ -25,19 +22,9 @@ def _delivers(history: WorkflowHistory) -> None:
 
 
 async def main() -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
+    await record_time_skipping(
+        [("completed_notified", completed), ("expired_notified", expired)], check=_delivers
     )
-    try:
-        await record_histories(
-            env,
-            [("completed_notified", completed), ("expired_notified", expired)],
-            seeded=True,
-            check=_delivers,
-        )
-    finally:
-        await env.shutdown()
 
 
 if __name__ == "__main__":

@@ -14,11 +14,8 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from tests.fixtures.temporal import time_skipping_binary
-from tests.histories.record import HERE, completed, expired, record_histories
+from tests.histories.record import completed, expired, record_time_skipping
 
 
 def _no_delivery(history: WorkflowHistory) -> None:
@@ -27,21 +24,9 @@ def _no_delivery(history: WorkflowHistory) -> None:
 
 
 async def main() -> None:
-    if (HERE / "completed_outbox.json").exists():
-        raise SystemExit("completed_outbox.json exists: record under a new name")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
+    await record_time_skipping(
+        [("completed_outbox", completed), ("expired_outbox", expired)], check=_no_delivery
     )
-    try:
-        await record_histories(
-            env,
-            [("completed_outbox", completed), ("expired_outbox", expired)],
-            seeded=True,
-            check=_no_delivery,
-        )
-    finally:
-        await env.shutdown()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ import contextlib
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain import contracts as c
 from domain.validity import paris_day
@@ -31,9 +29,8 @@ from tests.fixtures.temporal import (
     Journeys,
     entry_assessment,
     session_request,
-    time_skipping_binary,
 )
-from tests.histories.record import HERE, expired, record_histories
+from tests.histories.record import expired, record_time_skipping
 
 
 async def locked(j: Journeys) -> WorkflowHandle[Any, Any]:
@@ -59,17 +56,7 @@ async def locked(j: Journeys) -> WorkflowHandle[Any, Any]:
 
 
 async def main() -> None:
-    for name in ("expired_v3", "locked"):
-        if (HERE / f"{name}.json").exists():
-            raise SystemExit(f"{name}.json exists: record under a new name")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(time_skipping_binary()),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await record_histories(env, [("expired_v3", expired), ("locked", locked)], seeded=True)
-    finally:
-        await env.shutdown()
+    await record_time_skipping([("expired_v3", expired), ("locked", locked)])
 
 
 if __name__ == "__main__":
