@@ -41,7 +41,7 @@ PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{name}"
 
 
-def _test_server() -> str:
+def test_server_path() -> str:
     local = Path(sys.executable).parent / "temporal-test-server"
     if local.exists():
         return str(local)
@@ -53,7 +53,7 @@ def _test_server() -> str:
     return found
 
 
-def _pg_database(drop: str | None = None) -> str:
+def pg_database(drop: str | None = None) -> str:
     import psycopg
     from psycopg import sql
 
@@ -68,7 +68,27 @@ def _pg_database(drop: str | None = None) -> str:
         return name
 
 
-def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: int) -> None:
+def process_lines(memory: PeakMemory, children_kib: int, journeys: int) -> list[str]:
+    """CPU and peak memory of this process (driver and worker) and its test server."""
+    own = os.times()
+    cpu = own.user + own.system
+    return [
+        f"CPU: this process (driver + worker + SQLite) {cpu:.1f} s "
+        f"({cpu * 1000 / journeys:.0f} ms per journey); "
+        + ", ".join(
+            f"{memory.children.get(pid, ('?', 0))[0]} {t:.1f} s ({t * 1000 / journeys:.0f} ms per journey)"
+            for pid, t in sorted(memory.cpu.items())
+        ),
+        f"peak RSS: this process (driver + worker) {memory.own_peak_kib() / 1024:.0f} MiB",
+        *(
+            f"peak RSS: child {name} (pid {pid}) {peak / 1024:.0f} MiB (sampled)"
+            for pid, (name, peak) in sorted(memory.children.items())
+        ),
+        f"peak RSS of reaped children (getrusage): {children_kib / 1024:.0f} MiB",
+    ]
+
+
+def report(result: WholeResult, wall: float, processes: list[str]) -> None:
     f = result.figures
     n = f.journeys
     print(
@@ -80,15 +100,8 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
         f"journeys/s; of which clock moves {f.skip_seconds:.1f} s), clock to the end "
         f"{f.tail_seconds:.1f} s, reconciling {result.reconcile_seconds:.1f} s"
     )
-    own = os.times()
-    print(
-        f"CPU: this process (driver + worker + SQLite) {own.user + own.system:.1f} s "
-        f"({(own.user + own.system) * 1000 / n:.0f} ms per journey); "
-        + ", ".join(
-            f"{memory.children.get(pid, ('?', 0))[0]} {cpu:.1f} s ({cpu * 1000 / n:.0f} ms per journey)"
-            for pid, cpu in sorted(memory.cpu.items())
-        )
-    )
+    for line in processes:
+        print(line)
     print(
         f"Updates sent {f.updates} ({f.updates / n:.1f} per journey); refused by the engine: "
         + (", ".join(f"{k} {v}" for k, v in sorted(f.refusals.items())) or "none")
@@ -103,10 +116,6 @@ def report(result: WholeResult, wall: float, memory: PeakMemory, children_kib: i
         for k, v in result.event_kinds.most_common(8)
     )
     print(f"  per journey by type: {top}")
-    print(f"peak RSS: this process (driver + worker) {memory.own_peak_kib() / 1024:.0f} MiB")
-    for pid, (name, peak) in sorted(memory.children.items()):
-        print(f"peak RSS: child {name} (pid {pid}) {peak / 1024:.0f} MiB (sampled)")
-    print(f"peak RSS of reaped children (getrusage): {children_kib / 1024:.0f} MiB")
     rec = result.records
     print("\nmonth     booklets (sim/rec)   spent (sim/rec)   expired (sim/rec)")
     for i, (y, m) in enumerate(rec.months):
@@ -141,7 +150,7 @@ async def main(ns: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         pg_name = None
         if ns.database == "postgresql":
-            pg_name = _pg_database()
+            pg_name = pg_database()
             db_url = PG_URL.format(name=pg_name)
         else:
             db_url = f"sqlite:///{tmp}/records.db"
@@ -149,7 +158,7 @@ async def main(ns: argparse.Namespace) -> int:
             migrate(db_url)
             with PeakMemory() as memory:
                 env = await WorkflowEnvironment.start_time_skipping(
-                    test_server_existing_path=_test_server(),
+                    test_server_existing_path=test_server_path(),
                     data_converter=data_converter(Settings()),
                 )
                 try:
@@ -169,9 +178,9 @@ async def main(ns: argparse.Namespace) -> int:
                     await env.shutdown()
         finally:
             if pg_name:
-                _pg_database(drop=pg_name)
+                pg_database(drop=pg_name)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report(result, time.perf_counter() - began, memory, children)
+    report(result, time.perf_counter() - began, process_lines(memory, children, ns.journeys))
     return 0 if not result.problems else 1
 
 

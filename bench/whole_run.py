@@ -243,7 +243,10 @@ class RealRun:
         programme_code: int,
         seed: int = 1,
         progress: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
+        """`shard` (k, n): only the plans whose index is k modulo n (the others are played
+        by other runs on other servers, on the same records)."""
         self.programme_code = programme_code
         self.env = env
         self.client = env.client
@@ -265,7 +268,9 @@ class RealRun:
                 millesime=booklet_millesime(p, programme),
             )
             for i, p in enumerate(self.plans)
+            if i % shard[1] == shard[0]
         ]
+        self._by_index = {person.index: person for person in self.people}
         self.updates = 0
         self.rpc_retries = 0  # calls sent again after a broken RPC (same update id)
         self.refusals: Counter[str] = Counter()
@@ -279,7 +284,7 @@ class RealRun:
             for day, step in plan_steps(person.plan, self.programme):
                 by_day.setdefault(day, {}).setdefault(person.index, []).append(step)
         return {
-            day: [(self.people[i], steps) for i, steps in sorted(per_person.items())]
+            day: [(self._by_index[i], steps) for i, steps in sorted(per_person.items())]
             for day, per_person in sorted(by_day.items())
         }
 
@@ -905,6 +910,125 @@ class WholeResult:
         return [*self.records.mismatches, *self.workflow_problems]
 
 
+@dataclass
+class Played:
+    """What a run (or a shard of it) did, and its workflows checked against the records."""
+
+    figures: RunFigures
+    workflow_problems: list[str]
+    workflows_checked: int
+    events_sampled: int
+    events_per_journey: float
+    event_kinds: Counter[str]
+    check_seconds: float
+
+
+async def play(
+    env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    data: ProgrammeFile,
+    programme: SimProgramme,
+    plans: Sequence[PersonPlan],
+    *,
+    seed: int,
+    sqlite: bool,
+    shard: tuple[int, int] = (0, 1),
+    concurrency: int = 32,
+    max_cached_workflows: int | None = None,
+    events_sample: int = 50,
+    check_sample: int | None = None,
+    progress: bool = False,
+) -> Played:
+    """Play the plans (of `shard`) through a worker on `env`, on the seeded records; then
+    check each workflow's final status against its rows and sample the histories."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from activities.journey_records import JourneyActivities
+    from worker import ACTIVITY_THREADS, MAX_CACHED_WORKFLOWS, build_worker
+
+    task_queue = f"whole-{uuid.uuid4()}"
+    activities = JourneyActivities(sessions, serialise_writes=sqlite)
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        worker = build_worker(
+            env.client,
+            task_queue,
+            activities,
+            executor,
+            max_cached_workflows=max_cached_workflows or MAX_CACHED_WORKFLOWS,
+        )
+        async with worker:
+            run = RealRun(
+                env,
+                task_queue,
+                sessions,
+                programme,
+                plans,
+                programme_code=data.programme.code,
+                concurrency=concurrency,
+                seed=seed,
+                progress=progress,
+                shard=shard,
+            )
+            figures = await run.run()
+            began = time.perf_counter()
+            workflow_problems = await reconcile_workflows(run, sample=check_sample)
+            checked = (
+                len(run.people) if check_sample is None else min(check_sample, len(run.people))
+            )
+            sampled, per_journey, kinds = await history_events(run, events_sample)
+    return Played(
+        figures,
+        workflow_problems,
+        checked,
+        sampled,
+        per_journey,
+        kinds,
+        time.perf_counter() - began,
+    )
+
+
+def seed_records(sessions: SessionFactory, data: ProgrammeFile) -> None:
+    from records.seed import seed_programme
+
+    with sessions() as session:
+        seed_programme(session, data)
+        session.commit()
+
+
+def reconcile(
+    sessions: SessionFactory,
+    programme: SimProgramme,
+    plans: Sequence[PersonPlan],
+    played: Played,
+    *,
+    figures: RunFigures | None = None,
+) -> WholeResult:
+    """The records against the simulator for all the plans (after every shard ran)."""
+    began = time.perf_counter()
+    expected = simulate_plans(programme, plans)
+    records = reconcile_records(sessions, programme, expected)
+    with sessions() as session:
+        booklets = int(
+            session.execute(
+                select(func.count()).where(Journey.booklet_number.is_not(None))  # type: ignore[union-attr]
+            ).scalar_one()
+        )
+        cheques = int(session.execute(select(func.count()).select_from(Cheque)).scalar_one())
+    return WholeResult(
+        figures=figures or played.figures,
+        expected=expected,
+        records=records,
+        workflow_problems=played.workflow_problems,
+        workflows_checked=played.workflows_checked,
+        events_sampled=played.events_sampled,
+        events_per_journey=played.events_per_journey,
+        event_kinds=played.event_kinds,
+        booklets=booklets,
+        cheques_issued=cheques,
+        reconcile_seconds=played.check_seconds + time.perf_counter() - began,
+    )
+
+
 async def run_whole(
     env: WorkflowEnvironment,
     db_url: str,
@@ -922,72 +1046,29 @@ async def run_whole(
     """Seed the programme into the (migrated, empty) database at `db_url`, draw the plans
     of `journeys` people referred from the first 1st of `campaign_month` after the
     server's clock, play them through a worker on `env`, reconcile."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from activities.journey_records import JourneyActivities
     from records.db import is_sqlite, make_engine, session_factory
-    from records.seed import seed_programme
-    from worker import ACTIVITY_THREADS, MAX_CACHED_WORKFLOWS, build_worker
 
     start = first_of_month_after(await env.get_current_time(), campaign_month)
     data, programme, plans = prepare(start, journeys, seed, **assumptions)
     engine = make_engine(db_url)
     try:
         sessions = session_factory(engine)
-        with sessions() as session:
-            seed_programme(session, data)
-            session.commit()
-        task_queue = f"whole-{uuid.uuid4()}"
-        activities = JourneyActivities(sessions, serialise_writes=is_sqlite(db_url))
-        with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-            worker = build_worker(
-                env.client,
-                task_queue,
-                activities,
-                executor,
-                max_cached_workflows=max_cached_workflows or MAX_CACHED_WORKFLOWS,
-            )
-            async with worker:
-                run = RealRun(
-                    env,
-                    task_queue,
-                    sessions,
-                    programme,
-                    plans,
-                    programme_code=data.programme.code,
-                    concurrency=concurrency,
-                    seed=seed,
-                    progress=progress,
-                )
-                figures = await run.run()
-                began = time.perf_counter()
-                workflow_problems = await reconcile_workflows(run, sample=check_sample)
-                checked = (
-                    len(run.people) if check_sample is None else min(check_sample, len(run.people))
-                )
-                sampled, per_journey, kinds = await history_events(run, events_sample)
-        expected = simulate_plans(programme, plans)
-        records = reconcile_records(sessions, programme, expected)
-        with sessions() as session:
-            booklets = int(
-                session.execute(
-                    select(func.count()).where(Journey.booklet_number.is_not(None))  # type: ignore[union-attr]
-                ).scalar_one()
-            )
-            cheques = int(session.execute(select(func.count()).select_from(Cheque)).scalar_one())
-        return WholeResult(
-            figures=figures,
-            expected=expected,
-            records=records,
-            workflow_problems=workflow_problems,
-            workflows_checked=checked,
-            events_sampled=sampled,
-            events_per_journey=per_journey,
-            event_kinds=kinds,
-            booklets=booklets,
-            cheques_issued=cheques,
-            reconcile_seconds=time.perf_counter() - began,
+        seed_records(sessions, data)
+        played = await play(
+            env,
+            sessions,
+            data,
+            programme,
+            plans,
+            seed=seed,
+            sqlite=is_sqlite(db_url),
+            concurrency=concurrency,
+            max_cached_workflows=max_cached_workflows,
+            events_sample=events_sample,
+            check_sample=check_sample,
+            progress=progress,
         )
+        return reconcile(sessions, programme, plans, played)
     finally:
         engine.dispose()
 
