@@ -50,6 +50,7 @@ def row_of(page: Page, name: str) -> Locator:
 
 
 async def heading(page: Page, text: str) -> None:
+    """The page's main heading is `text`, and the page fits the 360 px screen."""
     await expect(page.get_by_role("heading", level=1)).to_have_text(text)
     await fits(page)
 
